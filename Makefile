@@ -1,0 +1,91 @@
+# clonebay: one Makefile. `make` builds, `make check` installs deps, builds and
+# runs every test, `make demo` opens the station on a practice bench.
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SANITIZE   ?= 0
+PKGS       := ncursesw libudev libparted libzstd libcrypto blkid
+
+BUILD      := build
+ifeq ($(SANITIZE),1)
+BUILD      := build-san
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARNFLAGS  := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral \
+              -Wno-format-truncation  # snprintf truncation of labels is deliberate
+CPPFLAGS   += -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\" \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ALLCFLAGS   = $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS)
+
+LIB_SRCS   := $(wildcard common/*.c devices/*.c clone/*.c jobs/*.c)
+UI_SRCS    := $(filter-out ui/main.c,$(wildcard ui/*.c))
+LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UI_OBJS    := $(UI_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ   := $(BUILD)/ui/main.o
+BIN        := $(BUILD)/clonebay
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps check check-unit check-integration check-deps tests install demo demo-clean clean
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN): $(LIB_OBJS) $(UI_OBJS) $(MAIN_OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@ln -sf $(BUILD)/clonebay clonebay 2>/dev/null || true
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(UI_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) $(shell pkg-config --cflags fuse3 2>/dev/null) -o $@ $^ $(LDLIBS) \
+	    $(shell pkg-config --libs fuse3 2>/dev/null)
+
+tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
+
+deps:
+	scripts/install-deps
+
+# The README's test command: installs what is missing, builds, runs everything.
+check: deps
+	$(MAKE) tests
+	$(MAKE) check-deps
+	BUILD=$(BUILD) tests/run-all
+
+check-unit: tests
+	BUILD=$(BUILD) tests/run-all unit
+
+check-integration: tests
+	BUILD=$(BUILD) tests/run-all integration
+
+check-deps:
+	scripts/check-layers
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/clonebay
+	install -D -m 0644 doc/clonebay.1 $(DESTDIR)$(PREFIX)/share/man/man1/clonebay.1
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+demo-clean:
+	scripts/demo --clean
+
+clean:
+	rm -rf build build-san clonebay
+
+-include $(LIB_OBJS:.o=.d) $(UI_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,23 @@
+/* cli: the command-line front end's subcommands and shared conventions.
+ *
+ * Exit codes are part of the interface (scripts at the bench rely on them):
+ * 0 success, 1 failed while running, 2 refused before anything was written
+ * (usage or safety), 3 finished but some sectors could not be read. */
+#ifndef CB_UI_CLI_H
+#define CB_UI_CLI_H
+
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_FAILED = 1,
+    CLI_REFUSED = 2,
+    CLI_BAD_SECTORS = 3,
+};
+
+int cli_list(int argc, char **argv);
+int cli_clone(int argc, char **argv);
+
+/* "clonebay: <message>" on stderr; returns code for `return cli_fail(...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_usage(void);
+
+#endif

@@ -1,0 +1,68 @@
+/* main: clonebay's entry point; dispatches to the subcommands. */
+#include "ui/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CLONEBAY_VERSION
+#define CLONEBAY_VERSION "0.0.0-dev"
+#endif
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("clonebay: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+void cli_usage(void)
+{
+    fputs("Usage: clonebay COMMAND [OPTIONS]\n"
+          "\n"
+          "A disk cloning and imaging station. Commands:\n"
+          "  list [--json]                      show every drive, its partitions and safety flags\n"
+          "  clone SRC DST [DST...] [OPTIONS]   copy a drive to one or more drives, hash and verify\n"
+          "\n"
+          "Options for every command:\n"
+          "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
+          "  -V, --version    the version\n"
+          "\n"
+          "Exit codes: 0 done, 1 failed while running, 2 refused before writing,\n"
+          "3 finished with unreadable sectors. See clonebay(1).\n",
+          stdout);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    { "list", cli_list },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage();
+        return CLI_REFUSED;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        cli_usage();
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("clonebay %s\n", CLONEBAY_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        return cli_fail(CLI_REFUSED, "unknown option '%s' (try 'clonebay --help')", cmd);
+    return cli_fail(CLI_REFUSED, "unknown command '%s' (try 'clonebay --help')", cmd);
+}
