@@ -45,7 +45,7 @@ $(BIN): $(LIB_OBJS) $(UI_OBJS) $(MAIN_OBJ)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/clonebay clonebay 2>/dev/null || true
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(UI_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -11,7 +11,7 @@
 /* A device number in use, and why. */
 struct use {
     unsigned major, minor;
-    bool system;
+    int system;             /* 0 no, 1 boot-related, 2 the root filesystem itself */
     char why[160];
 };
 
@@ -20,7 +20,7 @@ struct use_set {
     struct use *items;
 };
 
-static int use_add(struct use_set *s, unsigned major, unsigned minor, bool system, const char *why)
+static int use_add(struct use_set *s, unsigned major, unsigned minor, int system, const char *why)
 {
     if (major == 0)         /* anonymous devices (tmpfs, proc, btrfs subvol) */
         return 0;
@@ -136,7 +136,7 @@ static int collect_mounts(const struct sysfs_ctx *ctx, struct use_set *s)
             continue;
         char why[160];
         snprintf(why, sizeof(why), "%s is mounted on %s", m.source, m.target);
-        bool sys = is_system_mountpoint(m.target);
+        int sys = strcmp(m.target, "/") == 0 ? 2 : is_system_mountpoint(m.target) ? 1 : 0;
         rc = use_add(s, m.major, m.minor, sys, why);
         unsigned ma, mi;
         if (!rc && m.source[0] == '/' && devnum_of_path(ctx, m.source, &ma, &mi) == 0 &&
@@ -163,23 +163,31 @@ static int collect_swaps(const struct sysfs_ctx *ctx, struct use_set *s)
             continue;
         char why[160];
         snprintf(why, sizeof(why), "%.120s is used as swap", dev);
-        rc = use_add(s, ma, mi, false, why);
+        rc = use_add(s, ma, mi, 0, why);
     }
     fclose(f);
     return rc;
 }
 
+/* The first use of a device number; for system, the weightiest one. */
 static const struct use *use_find(const struct use_set *s, unsigned major, unsigned minor, bool system)
 {
-    for (size_t i = 0; i < s->count; i++)
-        if (s->items[i].major == major && s->items[i].minor == minor && (!system || s->items[i].system))
-            return &s->items[i];
-    return NULL;
+    const struct use *best = NULL;
+    for (size_t i = 0; i < s->count; i++) {
+        const struct use *u = &s->items[i];
+        if (u->major != major || u->minor != minor)
+            continue;
+        if (!system)
+            return u;
+        if (u->system && (!best || u->system > best->system))
+            best = u;
+    }
+    return best;
 }
 
 /* Check a block device (sys/class/block/NAME) and everything stacked on it. */
 static void check_stack(const struct sysfs_ctx *ctx, const struct use_set *s, const char *name,
-                        struct dev_drive *d, int depth)
+                        struct dev_drive *d, int *sys_weight, int depth)
 {
     char dev[32];
     unsigned ma, mi;
@@ -193,7 +201,8 @@ static void check_stack(const struct sysfs_ctx *ctx, const struct use_set *s, co
             snprintf(d->mounted_why, sizeof(d->mounted_why), "%s", u->why);
         }
         u = use_find(s, ma, mi, true);
-        if (u && !d->system) {
+        if (u && u->system > *sys_weight) {
+            *sys_weight = u->system;
             d->system = true;
             snprintf(d->system_why, sizeof(d->system_why), "%s", u->why);
         }
@@ -206,7 +215,7 @@ static void check_stack(const struct sysfs_ctx *ctx, const struct use_set *s, co
     struct dirent *e;
     while ((e = readdir(dh)))
         if (e->d_name[0] != '.')
-            check_stack(ctx, s, e->d_name, d, depth + 1);
+            check_stack(ctx, s, e->d_name, d, sys_weight, depth + 1);
     closedir(dh);
 }
 
@@ -214,7 +223,8 @@ static void check_drive(const struct sysfs_ctx *ctx, const struct use_set *s, st
 {
     d->mounted = d->system = false;
     d->mounted_why[0] = d->system_why[0] = '\0';
-    check_stack(ctx, s, d->name, d, 0);
+    int sys_weight = 0;
+    check_stack(ctx, s, d->name, d, &sys_weight, 0);
     /* The kernel's partitions are the children of the disk that have a "partition" file. */
     char path[512];
     sysfs_path(ctx, path, sizeof(path), "sys/block/%s", d->name);
@@ -224,7 +234,7 @@ static void check_drive(const struct sysfs_ctx *ctx, const struct use_set *s, st
     struct dirent *e;
     while ((e = readdir(dh)))
         if (e->d_name[0] != '.' && sysfs_exists(ctx, "sys/block/%s/%s/partition", d->name, e->d_name))
-            check_stack(ctx, s, e->d_name, d, 0);
+            check_stack(ctx, s, e->d_name, d, &sys_weight, 0);
     closedir(dh);
 }
 
@@ -238,13 +248,13 @@ int dev_safety_fill(const struct sysfs_ctx *ctx, struct dev_list *list)
         /* Root may be on something mountinfo names oddly (/dev/root): trust stat. */
         struct stat st;
         if (stat("/", &st) == 0)
-            rc = use_add(&s, major(st.st_dev), minor(st.st_dev), true, "it holds the root filesystem");
+            rc = use_add(&s, major(st.st_dev), minor(st.st_dev), 2, "it holds the root filesystem");
         /* Our live ISO's init records the medium it booted from. */
         char boot[256];
         unsigned ma, mi;
         if (!rc && sysfs_read_str(ctx, boot, sizeof(boot), "run/clonebay/boot-device") == 0 &&
             devnum_of_path(ctx, boot, &ma, &mi) == 0)
-            rc = use_add(&s, ma, mi, true, "the system booted from it");
+            rc = use_add(&s, ma, mi, 2, "the system booted from it");
     }
     for (size_t i = 0; !rc && i < list->count; i++)
         check_drive(ctx, &s, &list->drives[i]);
