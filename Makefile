@@ -18,7 +18,7 @@ WARNFLAGS  := -std=c11 -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral \
               -Wno-format-truncation  # snprintf truncation of labels is deliberate
 CPPFLAGS   += -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\" \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS     += -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ALLCFLAGS   = $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS)
 
 LIB_SRCS   := $(wildcard common/*.c devices/*.c clone/*.c jobs/*.c)
