@@ -42,6 +42,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     { "list", cli_list },
+    { "clone", cli_clone },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,261 @@
+#include "clone/block_map.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool valid_state(char c)
+{
+    return c == '?' || c == '*' || c == '/' || c == '-' || c == '+';
+}
+
+static int reserve(struct block_map *m, size_t need)
+{
+    if (need <= m->cap)
+        return 0;
+    size_t cap = m->cap ? m->cap : 16;
+    while (cap < need)
+        cap *= 2;
+    struct map_region *r = realloc(m->r, cap * sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    m->r = r;
+    m->cap = cap;
+    return 0;
+}
+
+int map_init(struct block_map *m, uint64_t size, char state)
+{
+    memset(m, 0, sizeof(*m));
+    m->size = size;
+    m->current_status = '?';
+    m->current_pass = 1;
+    if (size == 0)
+        return 0;
+    if (reserve(m, 1))
+        return -ENOMEM;
+    m->r[0] = (struct map_region){ 0, size, state };
+    m->count = 1;
+    return 0;
+}
+
+void map_free(struct block_map *m)
+{
+    free(m->r);
+    memset(m, 0, sizeof(*m));
+}
+
+int map_copy(struct block_map *dst, const struct block_map *src)
+{
+    struct block_map t = *src;
+    t.r = NULL;
+    t.cap = 0;
+    if (reserve(&t, src->count ? src->count : 1))
+        return -ENOMEM;
+    memcpy(t.r, src->r, src->count * sizeof(*t.r));
+    free(dst->r);
+    *dst = t;
+    return 0;
+}
+
+/* Index of the region holding pos (pos < size). */
+static size_t find_index(const struct block_map *m, uint64_t pos)
+{
+    size_t lo = 0, hi = m->count;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (m->r[mid].pos <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int map_mark(struct block_map *m, uint64_t pos, uint64_t len, char state)
+{
+    if (pos >= m->size || len == 0)
+        return 0;
+    if (len > m->size - pos)
+        len = m->size - pos;
+    uint64_t end = pos + len;
+    size_t i = find_index(m, pos);
+    size_t j = find_index(m, end - 1);
+    struct map_region first = m->r[i], last = m->r[j];
+    struct map_region repl[3];
+    size_t n = 0;
+    if (first.pos < pos)
+        repl[n++] = (struct map_region){ first.pos, pos - first.pos, first.state };
+    repl[n++] = (struct map_region){ pos, len, state };
+    uint64_t last_end = last.pos + last.size;
+    if (last_end > end)
+        repl[n++] = (struct map_region){ end, last_end - end, last.state };
+    size_t removed = j - i + 1;
+    if (reserve(m, m->count - removed + n))
+        return -ENOMEM;
+    memmove(&m->r[i + n], &m->r[j + 1], (m->count - j - 1) * sizeof(*m->r));
+    memcpy(&m->r[i], repl, n * sizeof(*repl));
+    m->count = m->count - removed + n;
+    /* Merge neighbours of equal state around what changed. */
+    size_t lo = i ? i - 1 : 0, hi = i + n < m->count ? i + n : m->count - 1;
+    for (size_t k = lo; k < hi && k + 1 < m->count;) {
+        if (m->r[k].state == m->r[k + 1].state) {
+            m->r[k].size += m->r[k + 1].size;
+            memmove(&m->r[k + 1], &m->r[k + 2], (m->count - k - 2) * sizeof(*m->r));
+            m->count--;
+            hi--;
+        } else {
+            k++;
+        }
+    }
+    return 0;
+}
+
+uint64_t map_bytes(const struct block_map *m, char state)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->count; i++)
+        if (m->r[i].state == state)
+            n += m->r[i].size;
+    return n;
+}
+
+size_t map_regions(const struct block_map *m, char state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->count; i++)
+        if (m->r[i].state == state)
+            n++;
+    return n;
+}
+
+bool map_find(const struct block_map *m, uint64_t from, const char *states, uint64_t *pos, uint64_t *len)
+{
+    if (from >= m->size)
+        return false;
+    for (size_t i = find_index(m, from); i < m->count; i++) {
+        const struct map_region *r = &m->r[i];
+        if (!strchr(states, r->state))
+            continue;
+        uint64_t start = r->pos > from ? r->pos : from;
+        *pos = start;
+        *len = r->pos + r->size - start;
+        return true;
+    }
+    return false;
+}
+
+char map_state_at(const struct block_map *m, uint64_t pos)
+{
+    return pos < m->size ? m->r[find_index(m, pos)].state : 0;
+}
+
+static void write_map(const struct block_map *m, FILE *f, const char *cmdline)
+{
+    char now[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S", &tm);
+    fprintf(f, "# Mapfile. Created by clonebay (GNU ddrescue mapfile format)\n");
+    if (cmdline)
+        fprintf(f, "# Command line: %s\n", cmdline);
+    fprintf(f, "# Current time: %s\n", now);
+    if (m->current_status == '+')
+        fprintf(f, "# Finished\n");
+    fprintf(f, "# current_pos  current_status  current_pass\n");
+    fprintf(f, "0x%08" PRIX64 "     %c               %d\n", m->current_pos, m->current_status,
+            m->current_pass);
+    fprintf(f, "#      pos        size  status\n");
+    for (size_t i = 0; i < m->count; i++)
+        fprintf(f, "0x%08" PRIX64 "  0x%08" PRIX64 "  %c\n", m->r[i].pos, m->r[i].size, m->r[i].state);
+}
+
+int map_save(const struct block_map *m, const char *path, const char *cmdline, struct cb_error *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return cb_error_set(err, -errno, "cannot write map file %s: %s", tmp, strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return cb_error_set(err, -ENOMEM, "cannot write map file %s", tmp);
+    }
+    write_map(m, f, cmdline);
+    int rc = 0;
+    if (fflush(f) != 0 || fsync(fd) != 0)
+        rc = -errno;
+    if (fclose(f) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return cb_error_set(err, rc, "cannot save map file %s: %s", path, strerror(-rc));
+    }
+    return 0;
+}
+
+int map_load(struct block_map *m, const char *path, struct cb_error *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return cb_error_set(err, -errno, "cannot read map file %s: %s", path, strerror(errno));
+    memset(m, 0, sizeof(*m));
+    m->current_status = '?';
+    m->current_pass = 1;
+    char line[512];
+    bool have_status = false;
+    int rc = 0, lineno = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        uint64_t a, b;
+        char st;
+        int pass;
+        if (!have_status) {
+            int n = sscanf(p, "%" SCNi64 " %c %d", &a, &st, &pass);
+            if (n < 2) {
+                rc = -EINVAL;
+                break;
+            }
+            m->current_pos = a;
+            m->current_status = st;
+            m->current_pass = n == 3 ? pass : 1;
+            have_status = true;
+            continue;
+        }
+        if (sscanf(p, "%" SCNi64 " %" SCNi64 " %c", &a, &b, &st) != 3 || !valid_state(st) || b == 0 ||
+            a != m->size) {
+            rc = -EINVAL;
+            break;
+        }
+        if (reserve(m, m->count + 1)) {
+            rc = -ENOMEM;
+            break;
+        }
+        m->r[m->count++] = (struct map_region){ a, b, st };
+        m->size = a + b;
+    }
+    fclose(f);
+    if (rc == -EINVAL)
+        cb_error_set(err, rc, "map file %s is not a valid ddrescue mapfile (line %d)", path, lineno);
+    else if (rc)
+        cb_error_set(err, rc, "out of memory reading map file %s", path);
+    else if (!have_status)
+        rc = cb_error_set(err, -EINVAL, "map file %s is empty", path);
+    if (rc)
+        map_free(m);
+    return rc;
+}

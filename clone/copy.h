@@ -1,0 +1,73 @@
+/* copy: read a source once and write it to every target, hashing the stream.
+ *
+ * The walk follows the block map: regions still to do ('?') are read, hashed
+ * and written; regions already finished by an earlier run ('+', resume) are
+ * re-read for the hashes only, so a resumed job's hashes equal those of an
+ * uninterrupted one. A target that fails is dropped and the others carry on.
+ * Verification re-reads every target from the media and compares digests,
+ * including "prefix digests" taken every ~64 MiB of stream so a mismatch is
+ * located without re-reading the source. */
+#ifndef CB_COPY_H
+#define CB_COPY_H
+
+#include "clone/block_map.h"
+#include "clone/hash.h"
+#include "clone/io.h"
+#include "clone/progress.h"
+#include "common/cb_error.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define COPY_SLOT_SIZE (4u << 20)
+#define COPY_SLOTS 8                          /* 32 MiB of buffers per job */
+#define COPY_CHECKPOINT_EVERY (64ull << 20)
+
+struct copy_target {
+    struct io_dev dev;              /* opened by the caller, O_EXCL */
+    _Atomic int failed;             /* writer sets; anyone reads */
+    int error;                      /* -errno of the failure; writer, read after join */
+    uint64_t error_off;             /* where it failed */
+    /* Verification (filled by copy_verify). */
+    int verified;                   /* 1 equal, -1 differs, -2 could not be read, 0 not run */
+    char verify_hex[HASH_MAX_HEX];
+    uint64_t diff_from, diff_to;    /* first differing range when verified == -1 */
+    char verify_msg[256];
+};
+
+struct copy_checkpoint {
+    uint64_t stream_pos;            /* bytes hashed so far */
+    uint64_t disk_off;              /* source offset the stream had reached */
+    char hex[HASH_MAX_HEX];         /* prefix digest of the verify algorithm */
+};
+
+struct copy_job {
+    struct io_dev *src;
+    struct copy_target *targets;
+    size_t ntargets;
+    struct block_map *map;          /* in: what to do; out: what was done */
+    const char *map_path;           /* saved every few seconds when set */
+    const char *map_cmdline;
+    unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */
+    enum hash_alg verify_alg;
+    struct copy_progress *progress;
+
+    /* Results. */
+    char digests[HASH_COUNT][HASH_MAX_HEX];
+    struct copy_checkpoint *checkpoints;
+    size_t ncheckpoints;
+    bool cancelled;
+    bool source_lost;               /* the source vanished (pulled cable) */
+    char source_msg[256];
+};
+
+/* Copy; 0 when the walk ran to its end or was cancelled (see job->cancelled),
+ * -errno when it could not run or no target survived. */
+int copy_run(struct copy_job *job, struct cb_error *err);
+/* Verify every target that did not fail. 0 when all that were checked match. */
+int copy_verify(struct copy_job *job, struct cb_error *err);
+void copy_job_release(struct copy_job *job);
+/* Targets still alive. */
+size_t copy_live_targets(const struct copy_job *job);
+
+#endif

@@ -1,0 +1,49 @@
+/* io: opening sources and targets, and whole reads/writes at an offset.
+ *
+ * Sources are opened read-only, targets with O_EXCL (the kernel then refuses a
+ * device that is mounted or claimed by another process, so two clonebay runs
+ * can never write the same drive). Both use O_DIRECT where the device allows
+ * it, so reads hit the media and the page cache neither lies nor fills up. */
+#ifndef CB_IO_H
+#define CB_IO_H
+
+#include "common/cb_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IO_ALIGN 4096
+
+struct io_dev {
+    int fd;
+    char path[256];
+    uint64_t size;          /* bytes: device capacity, or file length */
+    unsigned sector;        /* logical sector size (512 for files) */
+    bool is_block;
+    bool direct;            /* O_DIRECT is in effect */
+    dev_t rdev;             /* device number (block) */
+    dev_t st_dev;           /* (file) filesystem and inode, to spot the same file twice */
+    ino_t ino;
+};
+
+int io_open_source(const char *path, struct io_dev *out, struct cb_error *err);
+/* create: a regular file that does not exist yet may be created. */
+int io_open_target(const char *path, bool create, struct io_dev *out, struct cb_error *err);
+/* A second, read-only, direct descriptor for verifying what was written. */
+int io_open_verify(const char *path, struct io_dev *out, struct cb_error *err);
+void io_close(struct io_dev *dev);
+
+/* Read/write exactly len bytes at off; a short read at end of file returns
+ * the bytes read. Unaligned tails fall back to buffered I/O. Return bytes or -errno. */
+ssize_t io_pread(struct io_dev *dev, void *buf, size_t len, uint64_t off);
+ssize_t io_pwrite(struct io_dev *dev, const void *buf, size_t len, uint64_t off);
+
+/* Flush a target to the media (fsync; BLKFLSBUF for block devices). */
+int io_flush(struct io_dev *dev);
+
+void *io_alloc(size_t len);
+void io_free(void *p);
+
+#endif

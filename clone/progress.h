@@ -1,0 +1,42 @@
+/* progress: a running job's counters, readable from any thread without locks.
+ *
+ * The engine writes them; the UI (or the CLI's progress line) reads them when
+ * it redraws. State changes are also announced by writing to event_fd (an
+ * eventfd the UI polls), so nobody has to spin. */
+#ifndef CB_PROGRESS_H
+#define CB_PROGRESS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum copy_phase {
+    PHASE_PREPARING = 0,
+    PHASE_COPY,
+    PHASE_TRIM,
+    PHASE_SCRAPE,
+    PHASE_RETRY,
+    PHASE_HASH,             /* hashing the image as written (after a resume or rescue) */
+    PHASE_VERIFY,
+    PHASE_FINISHED,
+};
+
+struct copy_progress {
+    _Atomic int phase;              /* engine writes; anyone reads */
+    _Atomic int pass;               /* rescue pass number within the phase */
+    _Atomic uint64_t bytes_total;   /* engine: bytes of the domain */
+    _Atomic uint64_t bytes_done;    /* engine: finished on every live target (or verified, in verify) */
+    _Atomic uint64_t bytes_bad;     /* engine: unreadable so far */
+    _Atomic uint64_t bad_areas;     /* engine: separate unreadable areas */
+    _Atomic uint64_t rate_now;      /* engine: bytes/s over the last second or so */
+    _Atomic uint64_t rate_avg;      /* engine: bytes/s since the phase began */
+    _Atomic uint64_t pos;           /* engine: where the reader is */
+    _Atomic int cancel;             /* anyone (a signal handler too) sets 1; engine reads */
+    int event_fd;                   /* set before start; -1 for none */
+};
+
+const char *progress_phase_name(enum copy_phase phase);
+
+/* Engine side: announce a state change on event_fd (no-op when -1). */
+void progress_notify(struct copy_progress *p);
+
+#endif

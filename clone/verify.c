@@ -1,0 +1,165 @@
+/* verify: re-read every target from the media and compare with the source's
+ * digest, one thread per target (they are different drives). Checkpoint
+ * prefix digests taken during the copy locate the first differing range. */
+#include "clone/copy.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VERIFY_BUF (4u << 20)   /* one per target: 16 targets stay within 64 MiB */
+
+struct verifier {
+    struct copy_job *job;
+    struct copy_target *t;
+    _Atomic uint64_t *done;
+    _Atomic size_t *running;        /* verifiers not finished yet */
+};
+
+/* Hash len bytes, stopping at checkpoint stream positions to compare. Returns
+ * false at the first differing checkpoint (t->diff_* filled). */
+static bool hash_checked(struct verifier *v, struct hash_ctx *h, const char *buf, size_t len,
+                         uint64_t disk_off, uint64_t *stream, size_t *next_cp)
+{
+    struct copy_job *job = v->job;
+    while (len) {
+        size_t n = len;
+        const struct copy_checkpoint *cp =
+            *next_cp < job->ncheckpoints ? &job->checkpoints[*next_cp] : NULL;
+        if (cp && cp->stream_pos - *stream < n)
+            n = (size_t)(cp->stream_pos - *stream);
+        hash_update(h, buf, n);
+        *stream += n;
+        buf += n;
+        len -= n;
+        disk_off += n;
+        if (cp && *stream == cp->stream_pos) {
+            char hex[HASH_MAX_HEX];
+            hash_peek_hex(h, hex);
+            if (strcmp(hex, cp->hex) != 0) {
+                v->t->diff_from = *next_cp ? job->checkpoints[*next_cp - 1].disk_off : 0;
+                v->t->diff_to = cp->disk_off;
+                return false;
+            }
+            (*next_cp)++;
+        }
+    }
+    return true;
+}
+
+static void *verify_main(void *arg)
+{
+    struct verifier *v = arg;
+    struct copy_job *job = v->job;
+    struct copy_target *t = v->t;
+    struct io_dev dev;
+    struct cb_error err = { 0 };
+    char *buf = io_alloc(VERIFY_BUF);
+    struct hash_ctx *h = hash_new(job->verify_alg);
+    if (!buf || !h || io_open_verify(t->dev.path, &dev, &err) != 0) {
+        t->verified = -2;
+        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err.msg[0] ? err.msg : "out of memory");
+        io_free(buf);
+        hash_free(h);
+        atomic_fetch_sub(v->running, 1);
+        return NULL;
+    }
+    uint64_t pos = 0, rpos, rlen, stream = 0;
+    size_t next_cp = 0;
+    bool same = true;
+    /* The same walk as the copy: everything written, in slot-aligned chunks. */
+    while (same && t->verified == 0 && map_find(job->map, pos, "+-", &rpos, &rlen)) {
+        for (uint64_t off = rpos; off < rpos + rlen;) {
+            uint64_t end = (off / VERIFY_BUF + 1) * VERIFY_BUF;
+            if (end > rpos + rlen)
+                end = rpos + rlen;
+            size_t len = (size_t)(end - off);
+            ssize_t r = io_pread(&dev, buf, len, off);
+            if (r != (ssize_t)len) {
+                t->verified = -2;
+                snprintf(t->verify_msg, sizeof(t->verify_msg), "target %s could not be read back at byte %llu: %s",
+                         t->dev.path, (unsigned long long)off, r < 0 ? strerror((int)-r) : "short read");
+                break;
+            }
+            if (!hash_checked(v, h, buf, len, off, &stream, &next_cp)) {
+                same = false;
+                break;
+            }
+            atomic_fetch_add(v->done, len);
+            off = end;
+        }
+        pos = rpos + rlen;
+    }
+    if (t->verified == 0) {
+        hash_final_hex(h, t->verify_hex);
+        if (same && strcmp(t->verify_hex, job->digests[job->verify_alg]) == 0) {
+            t->verified = 1;
+        } else {
+            t->verified = -1;
+            if (same) {     /* differs after the last checkpoint */
+                t->diff_from = job->ncheckpoints ? job->checkpoints[job->ncheckpoints - 1].disk_off : 0;
+                t->diff_to = job->map->size;
+            }
+            t->verify_hex[0] = '\0';
+            snprintf(t->verify_msg, sizeof(t->verify_msg),
+                     "target %s differs from the source: first difference between byte %llu and byte %llu",
+                     t->dev.path, (unsigned long long)t->diff_from, (unsigned long long)t->diff_to);
+        }
+    }
+    io_close(&dev);
+    io_free(buf);
+    hash_free(h);
+    atomic_fetch_sub(v->running, 1);
+    return NULL;
+}
+
+int copy_verify(struct copy_job *job, struct cb_error *err)
+{
+    struct copy_progress *p = job->progress;
+    _Atomic uint64_t done = 0;
+    size_t live = copy_live_targets(job);
+    uint64_t domain = map_bytes(job->map, MAP_FINISHED) + map_bytes(job->map, MAP_BAD);
+    atomic_store(&p->phase, PHASE_VERIFY);
+    atomic_store(&p->bytes_total, domain);
+    atomic_store(&p->bytes_done, 0);
+    progress_notify(p);
+    struct verifier *vs = calloc(job->ntargets, sizeof(*vs));
+    pthread_t *th = calloc(job->ntargets, sizeof(*th));
+    if (!vs || !th) {
+        free(vs);
+        free(th);
+        return cb_error_set(err, -ENOMEM, "out of memory starting verification");
+    }
+    size_t started = 0;
+    _Atomic size_t running = live;
+    for (size_t i = 0; i < job->ntargets; i++) {
+        if (atomic_load(&job->targets[i].failed))
+            continue;
+        job->targets[i].verified = 0;
+        vs[started] = (struct verifier){ job, &job->targets[i], &done, &running };
+        pthread_create(&th[started], NULL, verify_main, &vs[started]);
+        started++;
+    }
+    /* Progress: the average over the targets being read. */
+    while (atomic_load(&running) > 0) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        atomic_store(&p->bytes_done, live ? atomic_load(&done) / live : 0);
+        progress_notify(p);
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&p->bytes_done, domain);
+    free(vs);
+    free(th);
+    int rc = 0;
+    for (size_t i = 0; i < job->ntargets; i++) {
+        struct copy_target *t = &job->targets[i];
+        if (!atomic_load(&t->failed) && t->verified != 1 && !rc)
+            rc = cb_error_set(err, -EIO, "%s", t->verify_msg);
+    }
+    return rc;
+}

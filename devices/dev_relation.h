@@ -1,0 +1,23 @@
+/* dev_relation: do two block devices share sectors?
+ *
+ * Writing a target destroys whatever shares its sectors: the same device, a
+ * partition of it, the disk holding it, or anything stacked on them (LVM, md,
+ * dm-crypt, a loop device whose backing file lives there). */
+#ifndef CB_DEV_RELATION_H
+#define CB_DEV_RELATION_H
+
+#include "devices/sysfs.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* The whole disk holding a device number (itself when it is a disk). */
+dev_t dev_whole_disk(const struct sysfs_ctx *ctx, dev_t dev);
+
+/* true when writing `a` may change what `b` reads, or the other way round. */
+bool dev_overlap(const struct sysfs_ctx *ctx, dev_t a, dev_t b);
+
+/* Kernel name of a device number ("sdb1"), or "" when unknown. */
+void dev_name_of(const struct sysfs_ctx *ctx, dev_t dev, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,373 @@
+#include "jobs/clone_job.h"
+#include "clone/gpt_fix.h"
+#include "common/units.h"
+#include "devices/dev_relation.h"
+#include "devices/dev_scan.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+const char *job_outcome_name(enum job_outcome o)
+{
+    static const char *const names[] = {
+        [OUTCOME_NONE] = "not run", [OUTCOME_VERIFIED] = "copied and verified",
+        [OUTCOME_COPIED] = "copied (not verified)",
+        [OUTCOME_BAD_SECTORS] = "finished with unreadable sectors",
+        [OUTCOME_MISMATCH] = "verification failed", [OUTCOME_FAILED] = "failed",
+        [OUTCOME_CANCELLED] = "cancelled",
+    };
+    return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+static void describe_contents(const struct dev_drive *d, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    if (d->pttype[0])
+        n += (size_t)snprintf(buf + n, len - n, "%s:", d->pttype);
+    else if (d->fstype[0])
+        n += (size_t)snprintf(buf + n, len - n, "%s '%s'", d->fstype, d->label);
+    for (size_t i = 0; i < d->npart && n < len; i++) {
+        char sz[32];
+        units_format_bytes(d->parts[i].size, sz, sizeof(sz));
+        n += (size_t)snprintf(buf + n, len - n, "%s #%d %s%s%s%s %s", i ? "," : "", d->parts[i].number,
+                              d->parts[i].fstype[0] ? d->parts[i].fstype : "unknown",
+                              d->parts[i].label[0] ? " '" : "", d->parts[i].label,
+                              d->parts[i].label[0] ? "'" : "", sz);
+    }
+    if (!buf[0])
+        snprintf(buf, len, "no partition table or filesystem found");
+}
+
+/* Identity of a drive into ep (ep->path is already set). */
+static void describe_drive(const struct dev_drive *d, struct job_endpoint *ep)
+{
+    snprintf(ep->kind, sizeof(ep->kind), "%s", dev_kind_name(d->kind));
+    if (d->kind == DEV_KIND_LOOP)
+        snprintf(ep->model, sizeof(ep->model), "loop over %s", d->backing_file);
+    else
+        snprintf(ep->model, sizeof(ep->model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
+    snprintf(ep->serial, sizeof(ep->serial), "%s", d->serial);
+    describe_contents(d, ep->contents, sizeof(ep->contents));
+}
+
+/* "/dev/sdc (SanDisk Ultra, 14.3 GiB)" for messages. */
+static const char *who(const struct job_endpoint *ep, char *buf, size_t len)
+{
+    char sz[32];
+    units_format_bytes(ep->size, sz, sizeof(sz));
+    if (ep->model[0])
+        snprintf(buf, len, "%s (%s, %s)", ep->path, ep->model, sz);
+    else
+        snprintf(buf, len, "%s (%s)", ep->path, sz);
+    return buf;
+}
+
+struct node {
+    bool exists, is_block;
+    dev_t rdev, st_dev;
+    ino_t ino;
+};
+
+static int stat_node(const char *path, struct node *n)
+{
+    struct stat st;
+    memset(n, 0, sizeof(*n));
+    if (stat(path, &st) != 0)
+        return -errno;
+    n->exists = true;
+    n->is_block = S_ISBLK(st.st_mode);
+    n->rdev = st.st_rdev;
+    n->st_dev = st.st_dev;
+    n->ino = st.st_ino;
+    return (n->is_block || S_ISREG(st.st_mode)) ? 0 : -EINVAL;
+}
+
+static bool same_node(const struct node *a, const struct node *b)
+{
+    if (a->is_block != b->is_block)
+        return false;
+    return a->is_block ? a->rdev == b->rdev : (a->st_dev == b->st_dev && a->ino == b->ino);
+}
+
+/* The drive (from a scan) a block device belongs to; *part set when it is a partition. */
+static struct dev_drive *drive_of(struct dev_list *devs, const struct sysfs_ctx *ctx, dev_t rdev, bool *part)
+{
+    dev_t disk = dev_whole_disk(ctx, rdev);
+    *part = disk != rdev;
+    for (size_t i = 0; i < devs->count; i++)
+        if (makedev(devs->drives[i].major, devs->drives[i].minor) == disk)
+            return &devs->drives[i];
+    return NULL;
+}
+
+static int check_target(struct clone_job *job, size_t i, const struct node *tn, const struct node *sn,
+                        struct dev_list *devs, const struct sysfs_ctx *ctx, struct cb_error *err)
+{
+    struct job_endpoint *ep = &job->targets[i];
+    const char *path = ep->path;
+    if (same_node(tn, sn))
+        return cb_error_set(err, -EINVAL, "target %s is the source itself", path);
+    if (!tn->is_block) {
+        snprintf(ep->kind, sizeof(ep->kind), "file");
+        /* A file target on the source device would be written while we read it. */
+        if (sn->is_block && dev_overlap(ctx, tn->st_dev, sn->rdev))
+            return cb_error_set(err, -EINVAL, "target file %s lives on the source %s", path, job->source.path);
+        return 0;
+    }
+    if (sn->is_block && dev_overlap(ctx, tn->rdev, sn->rdev))
+        return cb_error_set(err, -EINVAL, "target %s shares sectors with the source %s (a partition of it, "
+                            "the disk holding it, or stacked on it)", path, job->source.path);
+    if (!sn->is_block && dev_overlap(ctx, tn->rdev, sn->st_dev))
+        return cb_error_set(err, -EINVAL, "the source file %s lives on target %s", job->source.path, path);
+    bool part = false;      /* a partition is judged by its drive: conservative */
+    struct dev_drive *d = drive_of(devs, ctx, tn->rdev, &part);
+    if (!d)
+        return cb_error_set(err, -EINVAL, "target %s is not a drive or partition clonebay lists "
+                            "(see 'clonebay list')", path);
+    describe_drive(d, ep);
+    if (d->system)
+        return cb_error_set(err, -EPERM, "target %s holds the running system (%s): refusing to write it",
+                            path, d->system_why);
+    if (d->mounted)
+        return cb_error_set(err, -EBUSY, "target %s is in use: %s; unmount it first", path, d->mounted_why);
+    if (d->readonly)
+        return cb_error_set(err, -EROFS, "target %s is read-only", path);
+    if (d->busy)
+        return cb_error_set(err, -EBUSY, "target %s is busy with another job", path);
+    return 0;
+}
+
+static int open_everything(struct clone_job *job, const struct clone_request *req, struct cb_error *err)
+{
+    int rc = io_open_source(req->source, &job->src, err);
+    if (rc)
+        return rc;
+    job->source.size = job->src.size;
+    for (size_t i = 0; i < job->ntargets; i++) {
+        rc = io_open_target(req->targets[i], true, &job->ctargets[i].dev, err);
+        if (rc)
+            return rc;
+        struct io_dev *t = &job->ctargets[i].dev;
+        job->targets[i].size = t->size;
+        char a[512], b[512];
+        if (t->is_block && t->size < job->src.size)
+            return cb_error_set(err, -ENOSPC, "target %s is smaller than source %s",
+                                who(&job->targets[i], a, sizeof(a)), who(&job->source, b, sizeof(b)));
+        if (t->is_block && job->src.is_block && t->sector != job->src.sector)
+            return cb_error_set(err, -EINVAL, "target %s has %u-byte sectors but source %s has %u-byte "
+                                "sectors: a raw copy would not be readable", t->path, t->sector,
+                                job->src.path, job->src.sector);
+    }
+    if (!job->src.direct)
+        snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]),
+                 "source %s does not allow direct I/O: read through the page cache", job->src.path);
+    return 0;
+}
+
+static int prepare_map(struct clone_job *job, struct cb_error *err)
+{
+    if (job->map_path[0] && access(job->map_path, F_OK) == 0) {
+        int rc = map_load(&job->map, job->map_path, err);
+        if (rc)
+            return rc;
+        if (job->map.size != job->src.size) {
+            map_free(&job->map);
+            return cb_error_set(err, -EINVAL, "map file %s describes a %llu-byte source, but %s has %llu bytes: "
+                                "it belongs to another drive", job->map_path,
+                                (unsigned long long)job->map.size, job->src.path, (unsigned long long)job->src.size);
+        }
+        job->resumed = true;
+        return 0;
+    }
+    return map_init(&job->map, job->src.size, MAP_NONTRIED) ? cb_error_set(err, -ENOMEM, "out of memory") : 0;
+}
+
+int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+{
+    *out = NULL;
+    if (req->ntargets == 0)
+        return cb_error_set(err, -EINVAL, "no target given");
+    if (req->ntargets > JOB_MAX_TARGETS)
+        return cb_error_set(err, -EINVAL, "at most %d targets per job", JOB_MAX_TARGETS);
+    struct clone_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    job->src.fd = -1;
+    for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
+        job->ctargets[i].dev.fd = -1;
+    job->ntargets = req->ntargets;
+    job->hash_mask = req->hash_mask;
+    job->verify = req->verify;
+    job->progress.event_fd = -1;
+    if (req->map_path)
+        snprintf(job->map_path, sizeof(job->map_path), "%s", req->map_path);
+    snprintf(job->source.path, sizeof(job->source.path), "%s", req->source);
+    for (size_t i = 0; i < req->ntargets; i++)
+        snprintf(job->targets[i].path, sizeof(job->targets[i].path), "%s", req->targets[i]);
+
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    struct dev_list devs = { 0 };
+    struct node sn, tn[JOB_MAX_TARGETS];
+    int rc = stat_node(req->source, &sn);
+    if (rc) {
+        cb_error_set(err, rc, rc == -EINVAL ? "source %s is neither a block device nor a regular file"
+                     : "cannot open source %s: %s", req->source, strerror(-rc));
+        goto fail;
+    }
+    rc = dev_scan(&(struct dev_scan_opts){ 0 }, &devs, err);
+    if (rc)
+        goto fail;
+    if (sn.is_block) {
+        bool part;
+        struct dev_drive *d = drive_of(&devs, &ctx, sn.rdev, &part);
+        if (d)
+            describe_drive(d, &job->source);
+    } else {
+        snprintf(job->source.kind, sizeof(job->source.kind), "file");
+    }
+    for (size_t i = 0; i < req->ntargets; i++) {
+        int s = stat_node(req->targets[i], &tn[i]);
+        if (s == -ENOENT) {
+            tn[i] = (struct node){ 0 };         /* a new file */
+        } else if (s) {
+            rc = cb_error_set(err, s, s == -EINVAL ? "target %s is neither a block device nor a regular file"
+                              : "cannot use target %s: %s", req->targets[i], strerror(-s));
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++)
+            if ((tn[i].exists && tn[j].exists && same_node(&tn[i], &tn[j])) ||
+                strcmp(req->targets[i], req->targets[j]) == 0) {
+                rc = cb_error_set(err, -EINVAL, "target %s is given twice", req->targets[i]);
+                goto fail;
+            }
+        if (tn[i].exists) {
+            rc = check_target(job, i, &tn[i], &sn, &devs, &ctx, err);
+            if (rc)
+                goto fail;
+        } else {
+            snprintf(job->targets[i].kind, sizeof(job->targets[i].kind), "file");
+        }
+    }
+    rc = open_everything(job, req, err);
+    if (!rc)
+        rc = prepare_map(job, err);
+    if (rc)
+        goto fail;
+    dev_list_free(&devs);
+    *out = job;
+    return 0;
+fail:
+    dev_list_free(&devs);
+    clone_job_free(job);
+    return rc ? rc : -EINVAL;
+}
+
+/* Test hook: with CLONEBAY_TEST_PAUSE_BEFORE_VERIFY=P set, create P.ready and
+ * wait (up to a minute) for P.go, so a test can change a target behind the
+ * engine's back between copy and verify. */
+static void test_pause_before_verify(void)
+{
+    const char *p = getenv("CLONEBAY_TEST_PAUSE_BEFORE_VERIFY");
+    if (!p || !*p)
+        return;
+    char ready[PATH_MAX], go[PATH_MAX];
+    snprintf(ready, sizeof(ready), "%s.ready", p);
+    snprintf(go, sizeof(go), "%s.go", p);
+    FILE *f = fopen(ready, "w");
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 600 && access(go, F_OK) != 0; i++)
+        usleep(100 * 1000);
+}
+
+static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
+{
+    job->outcome = o;
+    snprintf(job->outcome_msg, sizeof(job->outcome_msg), "%s", msg ? msg : "");
+    job->ended = time(NULL);
+    atomic_store(&job->progress.phase, PHASE_FINISHED);
+    progress_notify(&job->progress);
+}
+
+enum job_outcome clone_job_run(struct clone_job *job)
+{
+    struct copy_job *e = &job->engine;
+    job->started = time(NULL);
+    e->src = &job->src;
+    e->targets = job->ctargets;
+    e->ntargets = job->ntargets;
+    e->map = &job->map;
+    e->map_path = job->map_path[0] ? job->map_path : NULL;
+    e->progress = &job->progress;
+    /* Verification needs a digest: sha256 when nothing else was asked for. */
+    e->verify_alg = HASH_SHA256;
+    static const enum hash_alg pref[] = { HASH_SHA256, HASH_SHA512, HASH_SHA1, HASH_MD5 };
+    for (size_t i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
+        if (job->hash_mask & (1u << pref[i])) {
+            e->verify_alg = pref[i];
+            break;
+        }
+    e->hash_mask = job->hash_mask | (job->verify ? 1u << e->verify_alg : 0);
+
+    struct cb_error err = { 0 };
+    int rc = copy_run(e, &err);
+    if (e->cancelled) {
+        finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
+        return job->outcome;
+    }
+    if (rc) {
+        finish(job, OUTCOME_FAILED, err.msg);
+        return job->outcome;
+    }
+    if (job->verify) {
+        test_pause_before_verify();
+        if (copy_verify(e, &err)) {
+            finish(job, OUTCOME_MISMATCH, err.msg);
+            return job->outcome;
+        }
+    }
+    /* After verification (it covers the source's bytes): move a GPT's backup
+     * header to the end of larger targets. */
+    for (size_t i = 0; i < job->ntargets; i++) {
+        struct copy_target *t = &job->ctargets[i];
+        if (atomic_load(&t->failed) || !t->dev.is_block || t->dev.size <= job->src.size)
+            continue;
+        int g = gpt_relocate_backup(&t->dev, &err);
+        if (g == 1)
+            job->gpt_moved[i] = true;
+        else if (g < 0 && job->nnotes < 4)
+            snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "%s", err.msg);
+    }
+    size_t failed = job->ntargets - copy_live_targets(e);
+    char msg[512] = "";
+    if (failed)
+        snprintf(msg, sizeof(msg), "%zu of %zu targets failed", failed, job->ntargets);
+    if (map_bytes(&job->map, MAP_BAD))
+        finish(job, OUTCOME_BAD_SECTORS, msg);
+    else if (failed)
+        finish(job, OUTCOME_FAILED, msg);
+    else
+        finish(job, job->verify ? OUTCOME_VERIFIED : OUTCOME_COPIED, msg);
+    return job->outcome;
+}
+
+void clone_job_free(struct clone_job *job)
+{
+    if (!job)
+        return;
+    io_close(&job->src);
+    for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
+        if (job->ctargets[i].dev.fd >= 0)
+            io_close(&job->ctargets[i].dev);
+    map_free(&job->map);
+    copy_job_release(&job->engine);
+    free(job);
+}

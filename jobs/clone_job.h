@@ -1,0 +1,80 @@
+/* clone_job: one copy from a source to one or more targets, start to finish.
+ *
+ * clone_job_prepare() does every check that can refuse the job (same device,
+ * overlapping devices, mounted, system, read-only, too small, in use) and
+ * opens everything, before a single byte is written; the caller can then show
+ * the identities and ask for confirmation. clone_job_run() copies, verifies,
+ * fixes a GPT on larger targets, and fills in the outcome for the report. */
+#ifndef CB_CLONE_JOB_H
+#define CB_CLONE_JOB_H
+
+#include "clone/copy.h"
+#include "common/cb_error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define JOB_MAX_TARGETS 16
+
+enum job_outcome {
+    OUTCOME_NONE = 0,
+    OUTCOME_VERIFIED,       /* copied and every target verified */
+    OUTCOME_COPIED,         /* copied, verification not asked for */
+    OUTCOME_BAD_SECTORS,    /* finished, some sectors unreadable (written as zeros) */
+    OUTCOME_MISMATCH,       /* a target differs from the source */
+    OUTCOME_FAILED,
+    OUTCOME_CANCELLED,
+};
+
+struct job_endpoint {
+    char path[256];
+    char kind[16];          /* hdd, ssd, ..., or "file" */
+    char model[160];
+    char serial[128];
+    uint64_t size;
+    char contents[512];     /* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB" */
+};
+
+struct clone_request {
+    const char *source;
+    const char *const *targets;
+    size_t ntargets;
+    unsigned hash_mask;     /* reported algorithms; 0 for none */
+    bool verify;
+    const char *map_path;   /* NULL: no map file */
+    const char *cmdline;    /* for the map file header */
+};
+
+struct clone_job {
+    struct job_endpoint source;
+    struct job_endpoint targets[JOB_MAX_TARGETS];
+    size_t ntargets;
+    unsigned hash_mask;
+    bool verify;
+    char map_path[4096];
+    bool resumed;           /* continued from an existing map */
+
+    struct io_dev src;
+    struct copy_target ctargets[JOB_MAX_TARGETS];
+    struct block_map map;
+    struct copy_job engine;
+    struct copy_progress progress;
+
+    time_t started, ended;
+    enum job_outcome outcome;
+    char outcome_msg[512];
+    bool gpt_moved[JOB_MAX_TARGETS];
+    char notes[4][256];
+    int nnotes;
+};
+
+/* 0, or a refusal (-errno) with err saying why; nothing has been written. */
+int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
+/* Runs to the end (or cancel via job->progress.cancel); returns the outcome. */
+enum job_outcome clone_job_run(struct clone_job *job);
+void clone_job_free(struct clone_job *job);
+
+const char *job_outcome_name(enum job_outcome outcome);
+
+#endif

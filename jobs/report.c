@@ -1,0 +1,196 @@
+#include "jobs/report.h"
+#include "common/json_writer.h"
+#include "common/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void iso_time(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+static double avg_rate(const struct clone_job *job)
+{
+    double secs = difftime(job->ended, job->started);
+    uint64_t bytes = map_bytes(&job->map, MAP_FINISHED) + map_bytes(&job->map, MAP_BAD);
+    return secs > 0 ? (double)bytes / secs : (double)bytes;
+}
+
+static const char *verify_word(const struct copy_target *t, bool verify)
+{
+    if (atomic_load(&t->failed))
+        return "FAILED";
+    if (!verify)
+        return "not verified";
+    switch (t->verified) {
+    case 1: return "VERIFIED";
+    case -1: return "MISMATCH";
+    case -2: return "UNREADABLE";
+    default: return "not verified";
+    }
+}
+
+static void endpoint_text(FILE *f, const char *role, const struct job_endpoint *ep)
+{
+    char sz[32];
+    units_format_bytes(ep->size, sz, sizeof(sz));
+    fprintf(f, "%-8s %s  %s  %s%s%s  %s\n", role, ep->path, ep->kind, ep->model,
+            ep->serial[0] ? "  serial " : "", ep->serial, sz);
+}
+
+void report_write_text(const struct clone_job *job, const char *version, FILE *f)
+{
+    char t0[64], t1[64], done[32], rate[32];
+    iso_time(job->started, t0, sizeof(t0));
+    iso_time(job->ended, t1, sizeof(t1));
+    const struct copy_job *e = &job->engine;
+    uint64_t copied = map_bytes(&job->map, MAP_FINISHED);
+    units_format_bytes(copied, done, sizeof(done));
+    units_format_bytes((uint64_t)avg_rate(job), rate, sizeof(rate));
+    fprintf(f, "clonebay %s clone report\n", version);
+    fprintf(f, "started  %s\nended    %s\n", t0, t1);
+    endpoint_text(f, "source", &job->source);
+    for (size_t i = 0; i < job->ntargets; i++)
+        endpoint_text(f, "target", &job->targets[i]);
+    fprintf(f, "copied   %s (%llu bytes) at %s/s average%s\n", done, (unsigned long long)copied, rate,
+            job->resumed ? ", resumed from the map" : "");
+    for (int a = 0; a < HASH_COUNT; a++)
+        if ((job->hash_mask & (1u << a)) && e->digests[a][0])
+            fprintf(f, "%-8s %s  (source stream)\n", hash_name((enum hash_alg)a), e->digests[a]);
+    for (size_t i = 0; i < job->ntargets; i++) {
+        const struct copy_target *t = &job->ctargets[i];
+        fprintf(f, "target %s: %s", t->dev.path, verify_word(t, job->verify));
+        if (t->verified == 1)
+            fprintf(f, " (%s %s)", hash_name(e->verify_alg), t->verify_hex);
+        if (atomic_load(&t->failed))
+            fprintf(f, ": write failed at byte %llu: %s", (unsigned long long)t->error_off, strerror(-t->error));
+        else if (t->verified < 0)
+            fprintf(f, ": %s", t->verify_msg);
+        if (job->gpt_moved[i])
+            fprintf(f, "; GPT backup header moved to the end of the disk");
+        fputc('\n', f);
+    }
+    uint64_t bad = map_bytes(&job->map, MAP_BAD);
+    if (bad) {
+        fprintf(f, "bad      %llu bytes in %zu areas (written as zeros; hashes cover the image as written):\n",
+                (unsigned long long)bad, map_regions(&job->map, MAP_BAD));
+        for (size_t i = 0; i < job->map.count; i++)
+            if (job->map.r[i].state == MAP_BAD)
+                fprintf(f, "         offset %llu, %llu bytes (%llu sectors)\n",
+                        (unsigned long long)job->map.r[i].pos, (unsigned long long)job->map.r[i].size,
+                        (unsigned long long)(job->map.r[i].size / job->src.sector));
+    } else {
+        fprintf(f, "bad      none\n");
+    }
+    if (job->map_path[0])
+        fprintf(f, "map      %s\n", job->map_path);
+    for (int i = 0; i < job->nnotes; i++)
+        fprintf(f, "note     %s\n", job->notes[i]);
+    fprintf(f, "outcome  %s%s%s\n", job_outcome_name(job->outcome), job->outcome_msg[0] ? ": " : "",
+            job->outcome_msg);
+}
+
+static void endpoint_json(struct json_writer *w, const char *key, const struct job_endpoint *ep)
+{
+    jw_object_begin(w, key);
+    jw_string(w, "path", ep->path);
+    jw_string(w, "kind", ep->kind);
+    jw_string(w, "model", ep->model);
+    jw_string(w, "serial", ep->serial);
+    jw_u64(w, "size", ep->size);
+    jw_string(w, "contents", ep->contents);
+    jw_object_end(w);
+}
+
+void report_write_json(const struct clone_job *job, const char *version, FILE *f)
+{
+    const struct copy_job *e = &job->engine;
+    char t0[64], t1[64];
+    iso_time(job->started, t0, sizeof(t0));
+    iso_time(job->ended, t1, sizeof(t1));
+    struct json_writer w;
+    jw_init(&w, f);
+    jw_object_begin(&w, NULL);
+    jw_string(&w, "tool", "clonebay");
+    jw_string(&w, "version", version);
+    jw_string(&w, "operation", "clone");
+    jw_string(&w, "started", t0);
+    jw_string(&w, "ended", t1);
+    endpoint_json(&w, "source", &job->source);
+    jw_u64(&w, "bytes_copied", map_bytes(&job->map, MAP_FINISHED));
+    jw_u64(&w, "bytes_total", job->map.size);
+    jw_double(&w, "average_rate", avg_rate(job));
+    jw_bool(&w, "resumed", job->resumed);
+    jw_object_begin(&w, "source_hashes");
+    for (int a = 0; a < HASH_COUNT; a++)
+        if ((job->hash_mask & (1u << a)) && e->digests[a][0])
+            jw_string(&w, hash_name((enum hash_alg)a), e->digests[a]);
+    jw_object_end(&w);
+    jw_string(&w, "verify_algorithm", job->verify ? hash_name(e->verify_alg) : NULL);
+    jw_array_begin(&w, "targets");
+    for (size_t i = 0; i < job->ntargets; i++) {
+        const struct copy_target *t = &job->ctargets[i];
+        jw_object_begin(&w, NULL);
+        endpoint_json(&w, "identity", &job->targets[i]);
+        jw_string(&w, "result", verify_word(t, job->verify));
+        jw_string(&w, "verify_hash", t->verified == 1 ? t->verify_hex : NULL);
+        if (atomic_load(&t->failed)) {
+            jw_u64(&w, "failed_at", t->error_off);
+            jw_string(&w, "error", strerror(-t->error));
+        }
+        if (t->verified < 0)
+            jw_string(&w, "verify_error", t->verify_msg);
+        if (t->verified == -1) {
+            jw_u64(&w, "first_difference_from", t->diff_from);
+            jw_u64(&w, "first_difference_to", t->diff_to);
+        }
+        jw_bool(&w, "gpt_backup_moved", job->gpt_moved[i]);
+        jw_object_end(&w);
+    }
+    jw_array_end(&w);
+    jw_array_begin(&w, "bad_sectors");
+    for (size_t i = 0; i < job->map.count; i++) {
+        if (job->map.r[i].state != MAP_BAD)
+            continue;
+        jw_object_begin(&w, NULL);
+        jw_u64(&w, "offset", job->map.r[i].pos);
+        jw_u64(&w, "length", job->map.r[i].size);
+        jw_u64(&w, "sectors", job->map.r[i].size / job->src.sector);
+        jw_object_end(&w);
+    }
+    jw_array_end(&w);
+    jw_string(&w, "map", job->map_path[0] ? job->map_path : NULL);
+    jw_array_begin(&w, "notes");
+    for (int i = 0; i < job->nnotes; i++)
+        jw_string(&w, NULL, job->notes[i]);
+    jw_array_end(&w);
+    jw_string(&w, "outcome", job_outcome_name(job->outcome));
+    jw_string(&w, "outcome_detail", job->outcome_msg);
+    jw_object_end(&w);
+    jw_finish(&w);
+}
+
+int report_save_json(const struct clone_job *job, const char *version, const char *path, struct cb_error *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return cb_error_set(err, -errno, "cannot write report %s: %s", path, strerror(errno));
+    report_write_json(job, version, f);
+    int rc = (fflush(f) == 0 && fsync(fileno(f)) == 0) ? 0 : -errno;
+    if (fclose(f) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        return cb_error_set(err, rc, "cannot write report %s: %s", path, strerror(-rc));
+    }
+    return 0;
+}
