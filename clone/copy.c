@@ -200,6 +200,18 @@ static void save_map_snapshot(struct engine *e)
     map_free(&snap);
 }
 
+/* Sleep as long as needed to keep reads under max_read_rate. */
+static void throttle(const struct copy_job *job, double start, uint64_t bytes_read)
+{
+    if (!job->max_read_rate)
+        return;
+    double ahead = (double)bytes_read / (double)job->max_read_rate - (now_s() - start);
+    if (ahead > 0) {
+        struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The reader: walk the map in order and publish every chunk. */
 static int read_stream(struct engine *e)
 {
@@ -207,8 +219,9 @@ static int read_stream(struct engine *e)
     struct copy_progress *p = job->progress;
     struct rate rate = { .start = now_s(), .last = now_s() };
     double last_save = now_s();
-    uint64_t seq = 0, pos = 0, rpos, rlen;
+    uint64_t seq = 0, pos = 0, rpos, rlen, bytes_read = 0;
     int rc = 0;
+    save_map_snapshot(e);       /* a map exists from the first second */
     while (!rc && map_find(job->map, pos, "?+", &rpos, &rlen)) {
         bool hash_only = map_state_at(job->map, rpos) == MAP_FINISHED;
         if (hash_only && !job->hash_mask) {
@@ -251,6 +264,8 @@ static int read_stream(struct engine *e)
             seq++;
             off = end;
             atomic_store(&p->pos, off);
+            bytes_read += len;
+            throttle(job, rate.start, bytes_read);
             update_rate(p, &rate);
             if (now_s() - last_save >= 3.0) {
                 save_map_snapshot(e);

@@ -29,7 +29,7 @@ struct copy_target {
     int error;                      /* -errno of the failure; writer, read after join */
     uint64_t error_off;             /* where it failed */
     /* Verification (filled by copy_verify). */
-    int verified;                   /* 1 equal, -1 differs, -2 could not be read, 0 not run */
+    int verified;                   /* 1 equal, -1 differs, -2 unreadable, -3 cancelled, 0 not run */
     char verify_hex[HASH_MAX_HEX];
     uint64_t diff_from, diff_to;    /* first differing range when verified == -1 */
     char verify_msg[256];
@@ -50,6 +50,7 @@ struct copy_job {
     const char *map_cmdline;
     unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */
     enum hash_alg verify_alg;
+    uint64_t max_read_rate;         /* bytes/s, 0 for no limit (spare a dying drive, or tests) */
     struct copy_progress *progress;
 
     /* Results. */

@@ -84,6 +84,11 @@ static void *verify_main(void *arg)
                          t->dev.path, (unsigned long long)off, r < 0 ? strerror((int)-r) : "short read");
                 break;
             }
+            if (atomic_load(&job->progress->cancel)) {
+                t->verified = -3;
+                snprintf(t->verify_msg, sizeof(t->verify_msg), "verification of %s was cancelled", t->dev.path);
+                break;
+            }
             if (!hash_checked(v, h, buf, len, off, &stream, &next_cp)) {
                 same = false;
                 break;

@@ -121,11 +121,6 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
             return cb_error_set(err, -EINVAL, "target file %s lives on the source %s", path, job->source.path);
         return 0;
     }
-    if (sn->is_block && dev_overlap(ctx, tn->rdev, sn->rdev))
-        return cb_error_set(err, -EINVAL, "target %s shares sectors with the source %s (a partition of it, "
-                            "the disk holding it, or stacked on it)", path, job->source.path);
-    if (!sn->is_block && dev_overlap(ctx, tn->rdev, sn->st_dev))
-        return cb_error_set(err, -EINVAL, "the source file %s lives on target %s", job->source.path, path);
     bool part = false;      /* a partition is judged by its drive: conservative */
     struct dev_drive *d = drive_of(devs, ctx, tn->rdev, &part);
     if (!d)
@@ -141,6 +136,11 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
         return cb_error_set(err, -EROFS, "target %s is read-only", path);
     if (d->busy)
         return cb_error_set(err, -EBUSY, "target %s is busy with another job", path);
+    if (sn->is_block && dev_overlap(ctx, tn->rdev, sn->rdev))
+        return cb_error_set(err, -EINVAL, "target %s shares sectors with the source %s (a partition of it, "
+                            "the disk holding it, or stacked on it)", path, job->source.path);
+    if (!sn->is_block && dev_overlap(ctx, tn->rdev, sn->st_dev))
+        return cb_error_set(err, -EINVAL, "the source file %s lives on target %s", job->source.path, path);
     return 0;
 }
 
@@ -205,6 +205,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     job->ntargets = req->ntargets;
     job->hash_mask = req->hash_mask;
     job->verify = req->verify;
+    job->max_read_rate = req->max_read_rate;
     job->progress.event_fd = -1;
     if (req->map_path)
         snprintf(job->map_path, sizeof(job->map_path), "%s", req->map_path);
@@ -307,6 +308,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->map = &job->map;
     e->map_path = job->map_path[0] ? job->map_path : NULL;
     e->progress = &job->progress;
+    e->max_read_rate = job->max_read_rate;
     /* Verification needs a digest: sha256 when nothing else was asked for. */
     e->verify_alg = HASH_SHA256;
     static const enum hash_alg pref[] = { HASH_SHA256, HASH_SHA512, HASH_SHA1, HASH_MD5 };
@@ -330,7 +332,10 @@ enum job_outcome clone_job_run(struct clone_job *job)
     if (job->verify) {
         test_pause_before_verify();
         if (copy_verify(e, &err)) {
-            finish(job, OUTCOME_MISMATCH, err.msg);
+            if (atomic_load(&job->progress.cancel))
+                finish(job, OUTCOME_CANCELLED, "cancelled by the operator during verification");
+            else
+                finish(job, OUTCOME_MISMATCH, err.msg);
             return job->outcome;
         }
     }

@@ -42,6 +42,7 @@ struct clone_request {
     size_t ntargets;
     unsigned hash_mask;     /* reported algorithms; 0 for none */
     bool verify;
+    uint64_t max_read_rate; /* bytes/s, 0: unlimited */
     const char *map_path;   /* NULL: no map file */
     const char *cmdline;    /* for the map file header */
 };
@@ -52,6 +53,7 @@ struct clone_job {
     size_t ntargets;
     unsigned hash_mask;
     bool verify;
+    uint64_t max_read_rate;
     char map_path[4096];
     bool resumed;           /* continued from an existing map */
 

@@ -31,6 +31,7 @@ static const char *verify_word(const struct copy_target *t, bool verify)
     case 1: return "VERIFIED";
     case -1: return "MISMATCH";
     case -2: return "UNREADABLE";
+    case -3: return "CANCELLED";
     default: return "not verified";
     }
 }

@@ -40,6 +40,7 @@ static void usage(FILE *f)
           "  --map FILE           keep a GNU ddrescue mapfile; an existing one resumes the job\n"
           "  --report FILE        write the JSON report to FILE (the text report goes to stdout)\n"
           "  --yes                do not ask before overwriting the targets\n"
+          "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
           "Exit: 0 copied (and verified), 1 failed or cancelled, 2 refused before writing,\n"
           "3 finished with unreadable sectors.\n", f);
 }
@@ -128,6 +129,7 @@ int cli_clone(int argc, char **argv)
         { "hash", required_argument, NULL, 'H' }, { "no-verify", no_argument, NULL, 'n' },
         { "map", required_argument, NULL, 'm' },  { "report", required_argument, NULL, 'r' },
         { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
+        { "max-read-rate", required_argument, NULL, 'R' },
         { 0 },
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true };
@@ -148,6 +150,11 @@ int cli_clone(int argc, char **argv)
         case 'm': req.map_path = optarg; break;
         case 'r': report_path = optarg; break;
         case 'y': yes = true; break;
+        case 'R':
+            if (units_parse_bytes(optarg, &req.max_read_rate) || req.max_read_rate == 0)
+                return cli_fail(CLI_REFUSED, "clone: --max-read-rate needs a size per second such as 50M, not '%s'",
+                                optarg);
+            break;
         case 'h': usage(stdout); return CLI_OK;
         default:
             return cli_fail(CLI_REFUSED, "clone: unknown option '%s' (try 'clonebay clone --help')",
