@@ -289,6 +289,13 @@ static void test_pause_before_verify(void)
         usleep(100 * 1000);
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
@@ -320,7 +327,9 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->hash_mask = job->hash_mask | (job->verify ? 1u << e->verify_alg : 0);
 
     struct cb_error err = { 0 };
+    double t0 = monotonic_seconds();
     int rc = copy_run(e, &err);
+    job->copy_seconds = monotonic_seconds() - t0;
     if (e->cancelled) {
         finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
         return job->outcome;
@@ -331,7 +340,10 @@ enum job_outcome clone_job_run(struct clone_job *job)
     }
     if (job->verify) {
         test_pause_before_verify();
-        if (copy_verify(e, &err)) {
+        t0 = monotonic_seconds();
+        rc = copy_verify(e, &err);
+        job->verify_seconds = monotonic_seconds() - t0;
+        if (rc) {
             if (atomic_load(&job->progress.cancel))
                 finish(job, OUTCOME_CANCELLED, "cancelled by the operator during verification");
             else

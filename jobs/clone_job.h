@@ -64,6 +64,7 @@ struct clone_job {
     struct copy_progress progress;
 
     time_t started, ended;
+    double copy_seconds, verify_seconds;   /* wall time of each phase */
     enum job_outcome outcome;
     char outcome_msg[512];
     bool gpt_moved[JOB_MAX_TARGETS];

@@ -60,6 +60,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
         endpoint_text(f, "target", &job->targets[i]);
     fprintf(f, "copied   %s (%llu bytes) at %s/s average%s\n", done, (unsigned long long)copied, rate,
             job->resumed ? ", resumed from the map" : "");
+    fprintf(f, "time     copy %.1f s, verify %.1f s\n", job->copy_seconds, job->verify_seconds);
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])
             fprintf(f, "%-8s %s  (source stream)\n", hash_name((enum hash_alg)a), e->digests[a]);
@@ -126,6 +127,8 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_u64(&w, "bytes_copied", map_bytes(&job->map, MAP_FINISHED));
     jw_u64(&w, "bytes_total", job->map.size);
     jw_double(&w, "average_rate", avg_rate(job));
+    jw_double(&w, "copy_seconds", job->copy_seconds);
+    jw_double(&w, "verify_seconds", job->verify_seconds);
     jw_bool(&w, "resumed", job->resumed);
     jw_object_begin(&w, "source_hashes");
     for (int a = 0; a < HASH_COUNT; a++)
