@@ -6,6 +6,8 @@ DESTDIR    ?=
 SANITIZE   ?= 0
 PKGS       := ncursesw libudev libparted libzstd libcrypto blkid
 
+V          ?= 0
+Q          := $(if $(filter 1,$(V)),,@)
 BUILD      := build
 ifeq ($(SANITIZE),1)
 BUILD      := build-san
@@ -39,19 +41,23 @@ all: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN): $(LIB_OBJS) $(UI_OBJS) $(MAIN_OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf $(BUILD)/clonebay clonebay 2>/dev/null || true
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) $(shell pkg-config --cflags fuse3 2>/dev/null) -o $@ $^ $(LDLIBS) \
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALLCFLAGS) $(shell pkg-config --cflags fuse3 2>/dev/null) -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs fuse3 2>/dev/null)
 
 tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
