@@ -165,6 +165,8 @@ static void write_map(const struct block_map *m, FILE *f, const char *cmdline)
     fprintf(f, "# Mapfile. Created by clonebay (GNU ddrescue mapfile format)\n");
     if (cmdline)
         fprintf(f, "# Command line: %s\n", cmdline);
+    if (m->source_id[0])
+        fprintf(f, "# Source: %s\n", m->source_id);
     fprintf(f, "# Current time: %s\n", now);
     if (m->current_status == '+')
         fprintf(f, "# Finished\n");
@@ -219,6 +221,11 @@ int map_load(struct block_map *m, const char *path, struct cb_error *err)
         char *p = line;
         while (*p == ' ' || *p == '\t')
             p++;
+        if (strncmp(p, "# Source: ", 10) == 0) {
+            snprintf(m->source_id, sizeof(m->source_id), "%s", p + 10);
+            m->source_id[strcspn(m->source_id, "\n")] = '\0';
+            continue;
+        }
         if (*p == '#' || *p == '\n' || *p == '\0')
             continue;
         uint64_t a, b;

@@ -34,6 +34,9 @@ struct block_map {
     uint64_t current_pos;
     char current_status;    /* '?' copying, '*' trimming, '/' scraping, '-' retrying, '+' finished */
     int current_pass;
+    /* Which drive this map describes ("serial S4EWNX0R123456"), kept in a
+     * comment line so ddrescue ignores it; "" when unknown. */
+    char source_id[160];
 };
 
 int map_init(struct block_map *m, uint64_t size, char state);

@@ -47,7 +47,7 @@ struct ring_slot *ring_acquire(struct buffer_ring *r, uint64_t seq)
     while (s->refs > 0)
         pthread_cond_wait(&r->freed, &r->mu);
     pthread_mutex_unlock(&r->mu);
-    s->hash_only = false;
+    s->kind = SLOT_DATA;
     return s;
 }
 
@@ -68,6 +68,15 @@ void ring_end(struct buffer_ring *r)
     pthread_mutex_lock(&r->mu);
     r->ended = true;
     pthread_cond_broadcast(&r->filled);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void ring_drain(struct buffer_ring *r)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->nslots; i++)
+        while (r->slots[i].refs > 0)
+            pthread_cond_wait(&r->freed, &r->mu);
     pthread_mutex_unlock(&r->mu);
 }
 

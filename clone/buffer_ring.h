@@ -15,11 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum slot_kind {
+    SLOT_DATA,              /* read from the source: finished once on every target */
+    SLOT_FILL,              /* the fill written over unreadable sectors */
+};
+
 struct ring_slot {
     void *buf;              /* slot_size bytes, IO_ALIGN-aligned; written by the reader only */
     uint64_t off;           /* source offset of buf[0] */
     size_t len;             /* bytes of data */
-    bool hash_only;         /* already on the targets (resume): only hashers use it */
+    enum slot_kind kind;
     int refs;               /* consumers yet to release it; under ring.mu */
 };
 
@@ -46,6 +51,8 @@ struct ring_slot *ring_acquire(struct buffer_ring *r, uint64_t seq);
 void ring_publish(struct buffer_ring *r);
 /* Reader: no more slots. */
 void ring_end(struct buffer_ring *r);
+/* Reader: wait until every published slot has been released. */
+void ring_drain(struct buffer_ring *r);
 
 /* Consumer: slot seq, or NULL at the end of the stream. */
 struct ring_slot *ring_next(struct buffer_ring *r, uint64_t seq);

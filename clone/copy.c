@@ -1,5 +1,5 @@
 #include "clone/copy.h"
-#include "clone/buffer_ring.h"
+#include "clone/copy_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,22 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Bad sectors met by the reader inside one slot (written as zeros). */
-struct slot_bad {
-    uint64_t off, len;
-};
-
-struct engine {
-    struct copy_job *job;
-    struct buffer_ring ring;
-    /* Per slot: its unreadable ranges; written by the reader before publish,
-     * read under ring.mu in on_release. */
-    struct slot_bad **bad;
-    size_t *nbad, *badcap;
-    pthread_mutex_t cp_mu;          /* guards job->checkpoints (verify-alg hasher only writes) */
-    struct hash_ctx *hashes[HASH_COUNT];
-};
 
 static double now_s(void)
 {
@@ -40,18 +24,38 @@ size_t copy_live_targets(const struct copy_job *job)
     return n;
 }
 
-/* Last consumer done with a slot: it is on every live target. Under ring.mu. */
+/* Live counters from the map; under ring.mu. */
+static void count_bad(struct engine *e)
+{
+    const struct block_map *m = e->job->map;
+    uint64_t bytes = 0, areas = 0;
+    for (size_t i = 0; i < m->count; i++)
+        if (m->r[i].state == MAP_BAD || m->r[i].state == MAP_NONTRIMMED || m->r[i].state == MAP_NONSCRAPED) {
+            bytes += m->r[i].size;
+            areas++;
+        }
+    atomic_store(&e->job->progress->bytes_bad, bytes);
+    atomic_store(&e->job->progress->bad_areas, areas);
+}
+
+/* Last consumer done with a slot: its data is on every live target. Under ring.mu. */
 static void on_release(struct ring_slot *slot, void *arg)
 {
     struct engine *e = arg;
-    struct copy_job *job = e->job;
-    if (slot->hash_only)
+    if (slot->kind != SLOT_DATA)
         return;
-    size_t idx = (size_t)(slot - e->ring.slots);
-    map_mark(job->map, slot->off, slot->len, MAP_FINISHED);
-    for (size_t i = 0; i < e->nbad[idx]; i++)
-        map_mark(job->map, e->bad[idx][i].off, e->bad[idx][i].len, MAP_BAD);
-    atomic_fetch_add(&job->progress->bytes_done, slot->len);
+    map_mark(e->job->map, slot->off, slot->len, MAP_FINISHED);
+    atomic_fetch_add(&e->job->progress->bytes_done, slot->len);
+    count_bad(e);
+}
+
+void engine_mark(struct engine *e, uint64_t off, uint64_t len, char state)
+{
+    pthread_mutex_lock(&e->ring.mu);
+    map_mark(e->job->map, off, len, state);
+    count_bad(e);
+    pthread_mutex_unlock(&e->ring.mu);
+    progress_notify(e->job->progress);
 }
 
 struct consumer {
@@ -67,7 +71,7 @@ static void *writer_main(void *arg)
     struct copy_target *t = &job->targets[c->target];
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&c->e->ring, seq)); seq++) {
-        if (!s->hash_only && !atomic_load(&t->failed)) {
+        if (!atomic_load(&t->failed)) {
             ssize_t w = io_pwrite(&t->dev, s->buf, s->len, s->off);
             if (w < 0) {
                 t->error = (int)w;
@@ -81,39 +85,46 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int add_checkpoint(struct engine *e, uint64_t stream_pos, uint64_t disk_off, const char *hex)
+static void add_checkpoint(struct engine *e, uint64_t stream_pos, uint64_t disk_off, struct hash_ctx *h)
 {
     struct copy_job *job = e->job;
     pthread_mutex_lock(&e->cp_mu);
     struct copy_checkpoint *n = realloc(job->checkpoints, (job->ncheckpoints + 1) * sizeof(*n));
-    int rc = n ? 0 : -ENOMEM;
     if (n) {
         job->checkpoints = n;
         n[job->ncheckpoints].stream_pos = stream_pos;
         n[job->ncheckpoints].disk_off = disk_off;
-        snprintf(n[job->ncheckpoints].hex, HASH_MAX_HEX, "%s", hex);
+        hash_peek_hex(h, n[job->ncheckpoints].hex);
         job->ncheckpoints++;
     }
     pthread_mutex_unlock(&e->cp_mu);
-    return rc;
+}
+
+/* Feed one algorithm; the verify algorithm also leaves checkpoints. */
+static void hash_feed(struct engine *e, enum hash_alg alg, const void *buf, size_t len, uint64_t off)
+{
+    hash_update(e->hashes[alg], buf, len);
+    if (alg != e->job->verify_alg)
+        return;
+    e->cp_stream += len;
+    if (e->cp_stream >= e->cp_next_mark) {
+        add_checkpoint(e, e->cp_stream, off + len, e->hashes[alg]);
+        e->cp_next_mark = e->cp_stream + COPY_CHECKPOINT_EVERY;
+    }
 }
 
 static void *hasher_main(void *arg)
 {
     struct consumer *c = arg;
     struct engine *e = c->e;
-    struct hash_ctx *h = e->hashes[c->alg];
-    bool checkpoints = c->alg == e->job->verify_alg;
-    uint64_t stream = 0, next_mark = COPY_CHECKPOINT_EVERY;
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&e->ring, seq)); seq++) {
-        hash_update(h, s->buf, s->len);
-        stream += s->len;
-        if (checkpoints && stream >= next_mark) {
-            char hex[HASH_MAX_HEX];
-            hash_peek_hex(h, hex);
-            add_checkpoint(e, stream, s->off + s->len, hex);
-            next_mark = stream + COPY_CHECKPOINT_EVERY;
+        /* In order from the start, data only: else the rest comes from a target. */
+        if (!e->hash_gap[c->alg] && (s->kind != SLOT_DATA || s->off != e->hash_next[c->alg]))
+            e->hash_gap[c->alg] = true;
+        if (!e->hash_gap[c->alg]) {
+            hash_feed(e, c->alg, s->buf, s->len, s->off);
+            e->hash_next[c->alg] = s->off + s->len;
         }
         ring_release(&e->ring, s);
     }
@@ -125,63 +136,33 @@ static bool source_gone(int err)
     return err == -ENODEV || err == -ENXIO || err == -ENOMEDIUM;
 }
 
-static int note_bad(struct engine *e, size_t idx, uint64_t off, uint64_t len)
+int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
-    if (e->nbad[idx] && e->bad[idx][e->nbad[idx] - 1].off + e->bad[idx][e->nbad[idx] - 1].len == off) {
-        e->bad[idx][e->nbad[idx] - 1].len += len;
+    struct copy_job *job = e->job;
+    ssize_t r = io_pread(job->src, buf, len, off);
+    if (r == (ssize_t)len)
         return 0;
+    if (r < 0 && source_gone((int)r)) {
+        job->source_lost = true;
+        snprintf(job->source_msg, sizeof(job->source_msg), "source %s stopped answering at byte %llu: %s",
+                 job->src->path, (unsigned long long)off, strerror((int)-r));
+        return (int)r;
     }
-    if (e->nbad[idx] == e->badcap[idx]) {
-        size_t cap = e->badcap[idx] ? e->badcap[idx] * 2 : 8;
-        struct slot_bad *n = realloc(e->bad[idx], cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        e->bad[idx] = n;
-        e->badcap[idx] = cap;
-    }
-    e->bad[idx][e->nbad[idx]++] = (struct slot_bad){ off, len };
-    atomic_fetch_add(&e->job->progress->bad_areas, 1);
-    return 0;
+    /* EIO, ENODATA (NVMe), EILSEQ, a short read inside the device: a bad sector. */
+    return 1;
 }
 
-/* A large read failed: read the chunk sector by sector, zeros where unreadable. */
-static int read_sectors(struct engine *e, size_t idx, char *buf, uint64_t off, size_t len)
+bool engine_stop(struct engine *e, int *rc)
 {
-    struct io_dev *src = e->job->src;
-    size_t ss = src->sector;
-    for (size_t o = 0; o < len; o += ss) {
-        size_t n = len - o < ss ? len - o : ss;
-        ssize_t r = io_pread(src, buf + o, n, off + o);
-        if (r == (ssize_t)n)
-            continue;
-        if (r < 0 && source_gone((int)r))
-            return (int)r;
-        memset(buf + o, 0, n);
-        atomic_fetch_add(&e->job->progress->bytes_bad, n);
-        if (note_bad(e, idx, off + o, n))
-            return -ENOMEM;
+    if (atomic_load(&e->job->progress->cancel)) {
+        e->job->cancelled = true;
+        return true;
     }
-    return 0;
-}
-
-struct rate {
-    double start, last;
-    uint64_t last_done;
-};
-
-static void update_rate(struct copy_progress *p, struct rate *r)
-{
-    double t = now_s();
-    if (t - r->last < 1.0)
-        return;
-    uint64_t done = atomic_load(&p->bytes_done);
-    double inst = (double)(done - r->last_done) / (t - r->last);
-    uint64_t prev = atomic_load(&p->rate_now);
-    atomic_store(&p->rate_now, prev ? (uint64_t)(0.5 * (double)prev + 0.5 * inst) : (uint64_t)inst);
-    atomic_store(&p->rate_avg, (uint64_t)((double)done / (t - r->start)));
-    r->last = t;
-    r->last_done = done;
-    progress_notify(p);
+    if (copy_live_targets(e->job) == 0) {
+        *rc = -EIO;
+        return true;
+    }
+    return false;
 }
 
 static void save_map_snapshot(struct engine *e)
@@ -200,119 +181,176 @@ static void save_map_snapshot(struct engine *e)
     map_free(&snap);
 }
 
-/* Sleep as long as needed to keep reads under max_read_rate. */
-static void throttle(const struct copy_job *job, double start, uint64_t bytes_read)
+void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int pass)
 {
-    if (!job->max_read_rate)
+    ring_drain(&e->ring);       /* what the last phase published is on the targets */
+    pthread_mutex_lock(&e->ring.mu);
+    e->job->map->current_status = map_status;
+    e->job->map->current_pass = pass;
+    pthread_mutex_unlock(&e->ring.mu);
+    atomic_store(&e->job->progress->phase, phase);
+    atomic_store(&e->job->progress->pass, pass);
+    save_map_snapshot(e);
+    progress_notify(e->job->progress);
+}
+
+struct ring_slot *engine_slot(struct engine *e)
+{
+    return ring_acquire(&e->ring, e->seq);
+}
+
+/* Sleep as long as needed to keep reads under max_read_rate. */
+static void throttle(struct engine *e)
+{
+    if (!e->job->max_read_rate)
         return;
-    double ahead = (double)bytes_read / (double)job->max_read_rate - (now_s() - start);
+    double ahead = (double)e->bytes_read / (double)e->job->max_read_rate - (now_s() - e->start);
     if (ahead > 0) {
         struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
         nanosleep(&ts, NULL);
     }
 }
 
-/* The reader: walk the map in order and publish every chunk. */
-static int read_stream(struct engine *e)
+static void tick(struct engine *e)
+{
+    struct copy_progress *p = e->job->progress;
+    double t = now_s();
+    if (t - e->last_rate >= 1.0) {
+        uint64_t done = atomic_load(&p->bytes_done);
+        double inst = (double)(done - e->last_done) / (t - e->last_rate);
+        uint64_t prev = atomic_load(&p->rate_now);
+        atomic_store(&p->rate_now, prev ? (uint64_t)(0.5 * (double)prev + 0.5 * inst) : (uint64_t)inst);
+        atomic_store(&p->rate_avg, (uint64_t)((double)done / (t - e->start)));
+        e->last_rate = t;
+        e->last_done = done;
+        progress_notify(p);
+    }
+    if (t - e->last_save >= 3.0) {
+        save_map_snapshot(e);
+        e->last_save = t;
+    }
+}
+
+void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t len, enum slot_kind kind)
+{
+    s->off = off;
+    s->len = len;
+    s->kind = kind;
+    ring_publish(&e->ring);
+    e->seq++;
+    atomic_store(&e->job->progress->pos, off + len);
+    if (kind == SLOT_DATA) {
+        e->bytes_read += len;
+        throttle(e);
+    }
+    tick(e);
+}
+
+/* After a gap, hash the rest of the image as written, read back from the
+ * first live target, continuing the same digests and checkpoints. */
+static int hash_tail(struct engine *e, struct cb_error *err)
 {
     struct copy_job *job = e->job;
+    uint64_t from = job->map->size;
+    bool any = false;
+    for (int a = 0; a < HASH_COUNT; a++)
+        if (e->hashes[a]) {
+            any = true;
+            if (e->hash_next[a] < from)
+                from = e->hash_next[a];
+        }
+    job->hashed_in_stream = any ? from : 0;
+    if (!any || from >= job->map->size)
+        return 0;
+    struct copy_target *t = NULL;
+    for (size_t i = 0; i < job->ntargets && !t; i++)
+        if (!atomic_load(&job->targets[i].failed))
+            t = &job->targets[i];
+    if (!t)
+        return cb_error_set(err, -EIO, "no target left to read the image back from");
+    struct io_dev rd;
+    int rc = io_open_verify(t->dev.path, &rd, err);
+    if (rc)
+        return rc;
+    snprintf(job->hash_tail_from, sizeof(job->hash_tail_from), "%s", t->dev.path);
     struct copy_progress *p = job->progress;
-    struct rate rate = { .start = now_s(), .last = now_s() };
-    double last_save = now_s();
-    uint64_t seq = 0, pos = 0, rpos, rlen, bytes_read = 0;
-    int rc = 0;
-    save_map_snapshot(e);       /* a map exists from the first second */
-    while (!rc && map_find(job->map, pos, "?+", &rpos, &rlen)) {
-        bool hash_only = map_state_at(job->map, rpos) == MAP_FINISHED;
-        if (hash_only && !job->hash_mask) {
-            pos = rpos + rlen;
-            continue;
+    atomic_store(&p->phase, PHASE_HASH);
+    atomic_store(&p->bytes_total, job->map->size - from);
+    atomic_store(&p->bytes_done, 0);
+    progress_notify(p);
+    void *buf = io_alloc(COPY_SLOT_SIZE);
+    rc = buf ? 0 : -ENOMEM;
+    for (uint64_t off = from; !rc && off < job->map->size;) {
+        if (atomic_load(&p->cancel)) {
+            job->cancelled = true;
+            break;
         }
-        for (uint64_t off = rpos; off < rpos + rlen && !rc;) {
-            if (atomic_load(&p->cancel)) {
-                job->cancelled = true;
-                return 0;
-            }
-            if (copy_live_targets(job) == 0)
-                return -EIO;
-            /* Chunks end on slot-size boundaries so requests stay aligned. */
-            uint64_t end = (off / COPY_SLOT_SIZE + 1) * COPY_SLOT_SIZE;
-            if (end > rpos + rlen)
-                end = rpos + rlen;
-            size_t len = (size_t)(end - off);
-            struct ring_slot *s = ring_acquire(&e->ring, seq);
-            size_t idx = (size_t)(s - e->ring.slots);
-            e->nbad[idx] = 0;
-            ssize_t r = io_pread(job->src, s->buf, len, off);
-            if (r != (ssize_t)len) {
-                if (r < 0 && source_gone((int)r))
-                    rc = (int)r;
-                else
-                    rc = read_sectors(e, idx, s->buf, off, len);
-                if (rc) {
-                    job->source_lost = true;
-                    snprintf(job->source_msg, sizeof(job->source_msg),
-                             "source %s stopped answering at byte %llu: %s", job->src->path,
-                             (unsigned long long)off, strerror(-rc));
-                    break;
-                }
-            }
-            s->off = off;
-            s->len = len;
-            s->hash_only = hash_only;
-            ring_publish(&e->ring);
-            seq++;
-            off = end;
-            atomic_store(&p->pos, off);
-            bytes_read += len;
-            throttle(job, rate.start, bytes_read);
-            update_rate(p, &rate);
-            if (now_s() - last_save >= 3.0) {
-                save_map_snapshot(e);
-                last_save = now_s();
-            }
+        uint64_t end = (off / COPY_SLOT_SIZE + 1) * COPY_SLOT_SIZE;
+        if (end > job->map->size)
+            end = job->map->size;
+        size_t len = (size_t)(end - off);
+        ssize_t r = io_pread(&rd, buf, len, off);
+        if (r != (ssize_t)len) {
+            rc = cb_error_set(err, r < 0 ? (int)r : -EIO, "cannot read target %s back at byte %llu to hash it",
+                              t->dev.path, (unsigned long long)off);
+            break;
         }
-        pos = rpos + rlen;
+        for (int a = 0; a < HASH_COUNT; a++)
+            if (e->hashes[a])
+                hash_feed(e, (enum hash_alg)a, buf, len, off);
+        atomic_fetch_add(&p->bytes_done, len);
+        off = end;
     }
+    io_free(buf);
+    io_close(&rd);
     return rc;
+}
+
+static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *err)
+{
+    memset(e, 0, sizeof(*e));
+    e->job = job;
+    e->cp_next_mark = COPY_CHECKPOINT_EVERY;
+    e->start = e->last_rate = e->last_save = now_s();
+    pthread_mutex_init(&e->cp_mu, NULL);
+    int nconsumers = (int)job->ntargets;
+    for (int a = 0; a < HASH_COUNT; a++) {
+        if (!(job->hash_mask & (1u << a)))
+            continue;
+        if (!(e->hashes[a] = hash_new((enum hash_alg)a)))
+            return cb_error_set(err, -ENOMEM, "cannot set up %s hashing", hash_name((enum hash_alg)a));
+        nconsumers++;
+    }
+    if (ring_init(&e->ring, COPY_SLOTS, COPY_SLOT_SIZE, nconsumers))
+        return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
+    e->ring.on_release = on_release;
+    e->ring.arg = e;
+    return 0;
+}
+
+static void engine_fini(struct engine *e)
+{
+    for (int a = 0; a < HASH_COUNT; a++)
+        hash_free(e->hashes[a]);
+    pthread_mutex_destroy(&e->cp_mu);
+    ring_destroy(&e->ring);
 }
 
 int copy_run(struct copy_job *job, struct cb_error *err)
 {
-    struct engine e = { .job = job };
-    int nhash = 0;
-    for (int a = 0; a < HASH_COUNT; a++)
-        if (job->hash_mask & (1u << a))
-            nhash++;
-    int nconsumers = nhash + (int)job->ntargets;
-    if (ring_init(&e.ring, COPY_SLOTS, COPY_SLOT_SIZE, nconsumers))
-        return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
-    e.ring.on_release = on_release;
-    e.ring.arg = &e;
-    e.bad = calloc(COPY_SLOTS, sizeof(*e.bad));
-    e.nbad = calloc(COPY_SLOTS, sizeof(*e.nbad));
-    e.badcap = calloc(COPY_SLOTS, sizeof(*e.badcap));
-    pthread_mutex_init(&e.cp_mu, NULL);
-    struct consumer *cons = calloc((size_t)nconsumers + 1, sizeof(*cons));
-    pthread_t *threads = calloc((size_t)nconsumers + 1, sizeof(*threads));
-    int rc = (e.bad && e.nbad && e.badcap && cons && threads) ? 0 : -ENOMEM;
-    int started = 0;
-    for (int a = 0; !rc && a < HASH_COUNT; a++) {
-        if (!(job->hash_mask & (1u << a)))
-            continue;
-        e.hashes[a] = hash_new((enum hash_alg)a);
-        if (!e.hashes[a])
-            rc = -ENOMEM;
-    }
+    struct engine e;
+    struct consumer cons[HASH_COUNT + 64];
+    pthread_t threads[HASH_COUNT + 64];
+    int rc = job->ntargets > 64 ? cb_error_set(err, -EINVAL, "too many targets") : engine_init(&e, job, err);
     if (rc) {
-        cb_error_set(err, rc, "out of memory starting the copy");
-        goto out;
+        if (job->ntargets <= 64)
+            engine_fini(&e);
+        return rc;
     }
     struct copy_progress *p = job->progress;
-    atomic_store(&p->phase, PHASE_COPY);
-    atomic_store(&p->bytes_total, map_bytes(job->map, MAP_NONTRIED) + map_bytes(job->map, MAP_FINISHED));
+    atomic_store(&p->bytes_total, job->map->size);
     atomic_store(&p->bytes_done, map_bytes(job->map, MAP_FINISHED));
-    progress_notify(p);
+    int started = 0;
     for (int a = 0; a < HASH_COUNT; a++)
         if (e.hashes[a])
             cons[started++] = (struct consumer){ .e = &e, .target = -1, .alg = (enum hash_alg)a };
@@ -320,7 +358,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         cons[started++] = (struct consumer){ .e = &e, .target = (int)t };
     for (int i = 0; i < started; i++)
         pthread_create(&threads[i], NULL, cons[i].target >= 0 ? writer_main : hasher_main, &cons[i]);
-    rc = read_stream(&e);
+    rc = rescue_run(&e);
     ring_end(&e.ring);
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
@@ -334,29 +372,22 @@ int copy_run(struct copy_job *job, struct cb_error *err)
             atomic_store(&tg->failed, 1);
         }
     }
-    for (int a = 0; a < HASH_COUNT; a++)
-        if (e.hashes[a] && !job->cancelled && !rc)
-            hash_final_hex(e.hashes[a], job->digests[a]);
-    job->map->current_status = job->cancelled || rc ? '?' : '+';
+    bool complete = !rc && !job->cancelled;
+    if (complete)
+        rc = hash_tail(&e, err);
+    if (complete && !rc && !job->cancelled)
+        for (int a = 0; a < HASH_COUNT; a++)
+            if (e.hashes[a])
+                hash_final_hex(e.hashes[a], job->digests[a]);
+    job->map->current_status = complete && !job->cancelled ? '+' : job->map->current_status;
     job->map->current_pos = atomic_load(&p->pos);
     if (job->map_path)
         map_save(job->map, job->map_path, job->map_cmdline, NULL);
     if (rc == -EIO && copy_live_targets(job) == 0)
         cb_error_set(err, rc, "every target failed; nothing more can be written");
-    else if (rc)
+    else if (rc && !err->msg[0])
         cb_error_set(err, rc, "%s", job->source_msg[0] ? job->source_msg : strerror(-rc));
-out:
-    for (int a = 0; a < HASH_COUNT; a++)
-        hash_free(e.hashes[a]);
-    for (size_t i = 0; e.bad && i < COPY_SLOTS; i++)
-        free(e.bad[i]);
-    free(e.bad);
-    free(e.nbad);
-    free(e.badcap);
-    free(cons);
-    free(threads);
-    pthread_mutex_destroy(&e.cp_mu);
-    ring_destroy(&e.ring);
+    engine_fini(&e);
     return rc;
 }
 

@@ -1,9 +1,13 @@
 /* copy: read a source once and write it to every target, hashing the stream.
  *
- * The walk follows the block map: regions still to do ('?') are read, hashed
- * and written; regions already finished by an earlier run ('+', resume) are
- * re-read for the hashes only, so a resumed job's hashes equal those of an
- * uninterrupted one. A target that fails is dropped and the others carry on.
+ * The walk follows the block map with GNU ddrescue's phases (rescue.c): copy
+ * the healthy bulk first with large reads, skipping ahead of errors; then trim
+ * and scrape the failed areas sector by sector; retry; write a fill over what
+ * stays unreadable. Digests are computed on the stream while it runs in order
+ * from the start; after a gap (a skipped area, or a resumed job) the rest is
+ * hashed from the image as written on the first live target, so the digests
+ * always describe exactly what every target holds, without re-reading a
+ * failing source. A target that fails is dropped and the others carry on.
  * Verification re-reads every target from the media and compares digests,
  * including "prefix digests" taken every ~64 MiB of stream so a mismatch is
  * located without re-reading the source. */
@@ -51,6 +55,8 @@ struct copy_job {
     unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */
     enum hash_alg verify_alg;
     uint64_t max_read_rate;         /* bytes/s, 0 for no limit (spare a dying drive, or tests) */
+    int retries;                    /* passes over bad sectors after scraping */
+    const char *fill;               /* pattern written over unreadable sectors; NULL: zeros */
     struct copy_progress *progress;
 
     /* Results. */
@@ -60,6 +66,8 @@ struct copy_job {
     bool cancelled;
     bool source_lost;               /* the source vanished (pulled cable) */
     char source_msg[256];
+    uint64_t hashed_in_stream;      /* bytes hashed from the source stream itself */
+    char hash_tail_from[256];       /* target the rest was hashed from, "" if none */
 };
 
 /* Copy; 0 when the walk ran to its end or was cancelled (see job->cancelled),

@@ -119,7 +119,8 @@ static void leave_direct(struct io_dev *d)
 
 static bool aligned(const struct io_dev *d, const void *buf, size_t len, uint64_t off)
 {
-    return ((uintptr_t)buf % IO_ALIGN) == 0 && len % d->sector == 0 && off % d->sector == 0;
+    /* The kernel needs sector alignment for O_DIRECT (dma alignment is at most that). */
+    return ((uintptr_t)buf % d->sector) == 0 && len % d->sector == 0 && off % d->sector == 0;
 }
 
 ssize_t io_pread(struct io_dev *d, void *buf, size_t len, uint64_t off)

@@ -173,10 +173,19 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
 
 static int prepare_map(struct clone_job *job, struct cb_error *err)
 {
+    char id[160] = "";
+    if (job->source.serial[0])
+        snprintf(id, sizeof(id), "serial %s", job->source.serial);
     if (job->map_path[0] && access(job->map_path, F_OK) == 0) {
         int rc = map_load(&job->map, job->map_path, err);
         if (rc)
             return rc;
+        if (job->map.source_id[0] && id[0] && strcmp(job->map.source_id, id) != 0) {
+            rc = cb_error_set(err, -EINVAL, "map file %s belongs to the drive with %s, but %s has %s: "
+                              "refusing to resume", job->map_path, job->map.source_id, job->src.path, id);
+            map_free(&job->map);
+            return rc;
+        }
         if (job->map.size != job->src.size) {
             map_free(&job->map);
             return cb_error_set(err, -EINVAL, "map file %s describes a %llu-byte source, but %s has %llu bytes: "
@@ -186,7 +195,10 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
         job->resumed = true;
         return 0;
     }
-    return map_init(&job->map, job->src.size, MAP_NONTRIED) ? cb_error_set(err, -ENOMEM, "out of memory") : 0;
+    if (map_init(&job->map, job->src.size, MAP_NONTRIED))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    snprintf(job->map.source_id, sizeof(job->map.source_id), "%s", id);
+    return 0;
 }
 
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
@@ -206,6 +218,9 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     job->hash_mask = req->hash_mask;
     job->verify = req->verify;
     job->max_read_rate = req->max_read_rate;
+    job->retries = req->retries;
+    if (req->fill)
+        snprintf(job->fill, sizeof(job->fill), "%s", req->fill);
     job->progress.event_fd = -1;
     if (req->map_path)
         snprintf(job->map_path, sizeof(job->map_path), "%s", req->map_path);
@@ -316,6 +331,8 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->map_path = job->map_path[0] ? job->map_path : NULL;
     e->progress = &job->progress;
     e->max_read_rate = job->max_read_rate;
+    e->retries = job->retries;
+    e->fill = job->fill[0] ? job->fill : NULL;
     /* Verification needs a digest: sha256 when nothing else was asked for. */
     e->verify_alg = HASH_SHA256;
     static const enum hash_alg pref[] = { HASH_SHA256, HASH_SHA512, HASH_SHA1, HASH_MD5 };

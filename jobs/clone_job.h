@@ -43,6 +43,8 @@ struct clone_request {
     unsigned hash_mask;     /* reported algorithms; 0 for none */
     bool verify;
     uint64_t max_read_rate; /* bytes/s, 0: unlimited */
+    int retries;            /* passes over bad sectors (default 1) */
+    const char *fill;       /* marker over unreadable sectors; NULL: zeros */
     const char *map_path;   /* NULL: no map file */
     const char *cmdline;    /* for the map file header */
 };
@@ -54,6 +56,8 @@ struct clone_job {
     unsigned hash_mask;
     bool verify;
     uint64_t max_read_rate;
+    int retries;
+    char fill[64];
     char map_path[4096];
     bool resumed;           /* continued from an existing map */
 

@@ -6,7 +6,6 @@ BUILD=${BUILD:-build}
 CB="$TOP/$BUILD/clonebay"
 TOOLS="$TOP/$BUILD/tools"
 WORK=$(mktemp -d /tmp/clonebay-test.XXXXXX)
-CLEANUP=()
 
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: ${2:-}"; FAILED=1; }
@@ -16,13 +15,17 @@ FAILED=0
 # check NAME COMMAND...: pass when COMMAND succeeds.
 check() { local name=$1; shift; if "$@" >"$WORK/check.out" 2>&1; then pass "$name"; else fail "$name" "$(tail -3 "$WORK/check.out" | tr '\n' ' ')"; fi; }
 
+# Clean-up commands live in a file, not an array, so that helpers called in a
+# command substitution (dev=$(attach ...)) can register theirs too.
 on_exit() {
-    local i
-    for ((i = ${#CLEANUP[@]} - 1; i >= 0; i--)); do eval "${CLEANUP[i]}" >/dev/null 2>&1 || true; done
+    local cmd
+    if [ -f "$WORK/.cleanup" ]; then
+        while IFS= read -r cmd; do eval "$cmd" >/dev/null 2>&1 || true; done < <(tac "$WORK/.cleanup")
+    fi
     rm -rf "$WORK"
 }
 trap on_exit EXIT
-defer() { CLEANUP+=("$1"); }
+defer() { echo "$1" >> "$WORK/.cleanup"; }
 
 need_root() {
     if [ "$(id -u)" != 0 ]; then skip "${1:-$(basename "$0")}" "needs root for loop devices"; exit 0; fi
@@ -51,3 +54,16 @@ random_file() {
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 finish() { exit "$FAILED"; }
+
+# fault_drive NAME SIZE [faultdisk options]: a failing drive on a read-only,
+# direct-I/O loop device (tests/tools/faultdisk over FUSE). Prints the loop path.
+fault_drive() {
+    local name=$1 size=$2; shift 2
+    local mnt="$WORK/fuse-$name"
+    mkdir -p "$mnt"
+    "$TOOLS/faultdisk" "$mnt" --size "$size" "$@" -f >/dev/null 2>&1 &
+    local pid=$!
+    for _ in $(seq 50); do [ -e "$mnt/disk" ] && break; sleep 0.1; done
+    defer "fusermount3 -u $mnt; kill $pid"
+    attach "$mnt/disk" -r --direct-io=on
+}

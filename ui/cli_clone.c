@@ -38,9 +38,13 @@ static void usage(FILE *f)
           "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
           "  --no-verify          skip the verification pass\n"
           "  --map FILE           keep a GNU ddrescue mapfile; an existing one resumes the job\n"
+          "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
+          "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n"
           "  --report FILE        write the JSON report to FILE (the text report goes to stdout)\n"
           "  --yes                do not ask before overwriting the targets\n"
           "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
+          "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
+          "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
           "Exit: 0 copied (and verified), 1 failed or cancelled, 2 refused before writing,\n"
           "3 finished with unreadable sectors.\n", f);
 }
@@ -130,9 +134,10 @@ int cli_clone(int argc, char **argv)
         { "map", required_argument, NULL, 'm' },  { "report", required_argument, NULL, 'r' },
         { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
         { "max-read-rate", required_argument, NULL, 'R' },
+        { "retries", required_argument, NULL, 't' },  { "fill", required_argument, NULL, 'f' },
         { 0 },
     };
-    struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true };
+    struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;
     bool yes = false;
     int c;
@@ -150,6 +155,19 @@ int cli_clone(int argc, char **argv)
         case 'm': req.map_path = optarg; break;
         case 'r': report_path = optarg; break;
         case 'y': yes = true; break;
+        case 't': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 0 || n > 1000)
+                return cli_fail(CLI_REFUSED, "clone: --retries needs a number from 0 to 1000, not '%s'", optarg);
+            req.retries = (int)n;
+            break;
+        }
+        case 'f':
+            if (!*optarg || strlen(optarg) > 32)
+                return cli_fail(CLI_REFUSED, "clone: --fill needs a pattern of 1 to 32 characters");
+            req.fill = optarg;
+            break;
         case 'R':
             if (units_parse_bytes(optarg, &req.max_read_rate) || req.max_read_rate == 0)
                 return cli_fail(CLI_REFUSED, "clone: --max-read-rate needs a size per second such as 50M, not '%s'",
@@ -213,7 +231,8 @@ int cli_clone(int argc, char **argv)
         code = code ? code : CLI_FAILED;
     }
     if (job->outcome != OUTCOME_VERIFIED && job->outcome != OUTCOME_COPIED)
-        cli_fail(code, "%s: %s", job_outcome_name(job->outcome), job->outcome_msg);
+        cli_fail(code, "%s%s%s", job_outcome_name(job->outcome), job->outcome_msg[0] ? ": " : "",
+                 job->outcome_msg);
     if (efd >= 0)
         close(efd);
     clone_job_free(job);
