@@ -64,6 +64,33 @@ struct consumer {
     enum hash_alg alg;              /* else: hasher for alg */
 };
 
+static bool buffer_is_zero(const unsigned char *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* A new file: leave holes where 64 KiB blocks are all zero. */
+static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t len, uint64_t off)
+{
+    const size_t blk = 64u << 10;
+    size_t run = 0;         /* start of the pending non-zero run */
+    bool in_run = false;
+    for (size_t i = 0; i <= len; i += blk) {
+        size_t n = i < len ? (len - i < blk ? len - i : blk) : 0;
+        bool zero = i == len || buffer_is_zero(buf + i, n);
+        if (!zero && !in_run) {
+            run = i;
+            in_run = true;
+        } else if (zero && in_run) {
+            ssize_t w = io_pwrite(d, buf + run, i - run, off + run);
+            if (w < 0)
+                return w;
+            in_run = false;
+        }
+    }
+    return (ssize_t)len;
+}
+
 static void *writer_main(void *arg)
 {
     struct consumer *c = arg;
@@ -72,7 +99,8 @@ static void *writer_main(void *arg)
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&c->e->ring, seq)); seq++) {
         if (!atomic_load(&t->failed)) {
-            ssize_t w = io_pwrite(&t->dev, s->buf, s->len, s->off);
+            ssize_t w = t->sparse ? write_sparse(&t->dev, s->buf, s->len, s->off)
+                                  : io_pwrite(&t->dev, s->buf, s->len, s->off);
             if (w < 0) {
                 t->error = (int)w;
                 t->error_off = s->off;
@@ -139,6 +167,16 @@ static bool source_gone(int err)
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
     struct copy_job *job = e->job;
+    if (job->image_src) {
+        /* A damaged image is not a bad sector to skip: the restore stops there. */
+        struct cb_error ierr = { 0 };
+        int rc = image_read(job->image_src, buf, len, off, &ierr);
+        if (rc) {
+            job->source_lost = true;
+            snprintf(job->source_msg, sizeof(job->source_msg), "%s", ierr.msg);
+        }
+        return rc;
+    }
     ssize_t r = io_pread(job->src, buf, len, off);
     if (r == (ssize_t)len)
         return 0;

@@ -15,6 +15,7 @@
 #define CB_COPY_H
 
 #include "clone/block_map.h"
+#include "clone/image_read.h"
 #include "clone/hash.h"
 #include "clone/io.h"
 #include "clone/progress.h"
@@ -29,6 +30,7 @@
 
 struct copy_target {
     struct io_dev dev;              /* opened by the caller, O_EXCL */
+    bool sparse;                    /* a new file: all-zero buffers are left as holes */
     _Atomic int failed;             /* writer sets; anyone reads */
     int error;                      /* -errno of the failure; writer, read after join */
     uint64_t error_off;             /* where it failed */
@@ -45,8 +47,11 @@ struct copy_checkpoint {
     char hex[HASH_MAX_HEX];         /* prefix digest of the verify algorithm */
 };
 
+struct image;
+
 struct copy_job {
-    struct io_dev *src;
+    struct io_dev *src;             /* path, size and sector size of the source */
+    struct image *image_src;        /* restore: read from this image, not src's fd */
     struct copy_target *targets;
     size_t ntargets;
     struct block_map *map;          /* in: what to do; out: what was done */

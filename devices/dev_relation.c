@@ -119,3 +119,13 @@ bool dev_overlap(const struct sysfs_ctx *ctx, dev_t a, dev_t b)
         return true;
     return false;
 }
+
+bool dev_file_at_risk(const struct sysfs_ctx *ctx, dev_t target, dev_t file_dev, ino_t file_ino)
+{
+    /* The device under the file's filesystem, or anything holding it. */
+    if (walk_stack(ctx, target, file_dev, 0))
+        return true;
+    /* A loop device writes its own backing file, and nothing else. */
+    struct stat b;
+    return loop_backing(ctx, target, &b) && b.st_dev == file_dev && b.st_ino == file_ino;
+}

@@ -17,6 +17,12 @@ dev_t dev_whole_disk(const struct sysfs_ctx *ctx, dev_t dev);
 /* true when writing `a` may change what `b` reads, or the other way round. */
 bool dev_overlap(const struct sysfs_ctx *ctx, dev_t a, dev_t b);
 
+/* true when a block device and a file share sectors, so writing either one
+ * may change the other: the device holds the file's filesystem (it is that
+ * device, the disk under it, or what it is stacked on), or it is a loop over
+ * that very file. A loop over another file on the same filesystem does not. */
+bool dev_file_at_risk(const struct sysfs_ctx *ctx, dev_t target, dev_t file_dev, ino_t file_ino);
+
 /* Kernel name of a device number ("sdb1"), or "" when unknown. */
 void dev_name_of(const struct sysfs_ctx *ctx, dev_t dev, char *buf, size_t len);
 

@@ -1,5 +1,6 @@
 #include "jobs/clone_job.h"
 #include "clone/gpt_fix.h"
+#include "jobs/image_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
 #include "devices/dev_scan.h"
@@ -23,6 +24,11 @@ const char *job_outcome_name(enum job_outcome o)
         [OUTCOME_CANCELLED] = "cancelled",
     };
     return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+const char *job_kind_name(enum job_kind k)
+{
+    return k == JOB_IMAGE ? "image" : k == JOB_RESTORE ? "restore" : "clone";
 }
 
 static void describe_contents(const struct dev_drive *d, char *buf, size_t len)
@@ -117,7 +123,7 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
     if (!tn->is_block) {
         snprintf(ep->kind, sizeof(ep->kind), "file");
         /* A file target on the source device would be written while we read it. */
-        if (sn->is_block && dev_overlap(ctx, tn->st_dev, sn->rdev))
+        if (sn->is_block && dev_file_at_risk(ctx, sn->rdev, tn->st_dev, tn->ino))
             return cb_error_set(err, -EINVAL, "target file %s lives on the source %s", path, job->source.path);
         return 0;
     }
@@ -139,18 +145,18 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
     if (sn->is_block && dev_overlap(ctx, tn->rdev, sn->rdev))
         return cb_error_set(err, -EINVAL, "target %s shares sectors with the source %s (a partition of it, "
                             "the disk holding it, or stacked on it)", path, job->source.path);
-    if (!sn->is_block && dev_overlap(ctx, tn->rdev, sn->st_dev))
+    if (!sn->is_block && dev_file_at_risk(ctx, tn->rdev, sn->st_dev, sn->ino))
         return cb_error_set(err, -EINVAL, "the source file %s lives on target %s", job->source.path, path);
     return 0;
 }
 
 static int open_everything(struct clone_job *job, const struct clone_request *req, struct cb_error *err)
 {
-    int rc = io_open_source(req->source, &job->src, err);
+    int rc = job->kind == JOB_RESTORE ? 0 : io_open_source(req->source, &job->src, err);
     if (rc)
         return rc;
     job->source.size = job->src.size;
-    for (size_t i = 0; i < job->ntargets; i++) {
+    for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE; i++) {
         rc = io_open_target(req->targets[i], true, &job->ctargets[i].dev, err);
         if (rc)
             return rc;
@@ -160,12 +166,12 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
         if (t->is_block && t->size < job->src.size)
             return cb_error_set(err, -ENOSPC, "target %s is smaller than source %s",
                                 who(&job->targets[i], a, sizeof(a)), who(&job->source, b, sizeof(b)));
-        if (t->is_block && job->src.is_block && t->sector != job->src.sector)
+        if (t->is_block && (job->src.is_block || job->image) && t->sector != job->src.sector)
             return cb_error_set(err, -EINVAL, "target %s has %u-byte sectors but source %s has %u-byte "
                                 "sectors: a raw copy would not be readable", t->path, t->sector,
                                 job->src.path, job->src.sector);
     }
-    if (!job->src.direct)
+    if (!job->src.direct && !job->image)
         snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]),
                  "source %s does not allow direct I/O: read through the page cache", job->src.path);
     return 0;
@@ -214,8 +220,12 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     job->src.fd = -1;
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
         job->ctargets[i].dev.fd = -1;
+    job->kind = req->kind;
     job->ntargets = req->ntargets;
     job->hash_mask = req->hash_mask;
+    job->level = req->level;
+    job->split = req->split;
+    job->force = req->force;
     job->verify = req->verify;
     job->max_read_rate = req->max_read_rate;
     job->retries = req->retries;
@@ -233,6 +243,18 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     struct dev_list devs = { 0 };
     struct node sn, tn[JOB_MAX_TARGETS];
     int rc = stat_node(req->source, &sn);
+    if (rc == -ENOENT && req->kind == JOB_RESTORE) {      /* FILE of a split image: FILE.000 */
+        char first[4200];
+        snprintf(first, sizeof(first), "%s.000", req->source);
+        rc = stat_node(first, &sn);
+    }
+    if (!rc && req->kind == JOB_RESTORE && sn.is_block)
+        rc = cb_error_set(err, -EINVAL, "%s is a drive, not an image file: to copy a drive, use 'clonebay clone'",
+                          req->source);
+    if (!rc && req->kind == JOB_RESTORE)
+        rc = image_job_open_source(job, req->source, err);
+    if (rc && err->msg[0])
+        goto fail;
     if (rc) {
         cb_error_set(err, rc, rc == -EINVAL ? "source %s is neither a block device nor a regular file"
                      : "cannot open source %s: %s", req->source, strerror(-rc));
@@ -249,7 +271,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     } else {
         snprintf(job->source.kind, sizeof(job->source.kind), "file");
     }
-    for (size_t i = 0; i < req->ntargets; i++) {
+    for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
         int s = stat_node(req->targets[i], &tn[i]);
         if (s == -ENOENT) {
             tn[i] = (struct node){ 0 };         /* a new file */
@@ -273,6 +295,8 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         }
     }
     rc = open_everything(job, req, err);
+    if (!rc && req->kind == JOB_IMAGE)
+        rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)
         rc = prepare_map(job, err);
     if (rc)
@@ -320,6 +344,8 @@ static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
     progress_notify(&job->progress);
 }
 
+static enum job_outcome run_copy(struct clone_job *job);
+
 enum job_outcome clone_job_run(struct clone_job *job)
 {
     struct copy_job *e = &job->engine;
@@ -342,6 +368,19 @@ enum job_outcome clone_job_run(struct clone_job *job)
             break;
         }
     e->hash_mask = job->hash_mask | (job->verify ? 1u << e->verify_alg : 0);
+    e->image_src = job->image;
+    if (job->kind == JOB_IMAGE && !job->raw)
+        return image_job_run(job);
+    enum job_outcome o = run_copy(job);
+    if (job->kind == JOB_IMAGE)
+        image_job_finish_raw(job);
+    return job->outcome ? job->outcome : o;
+}
+
+/* The copy engine's part of a job: copy, verify, GPT fix-up. */
+static enum job_outcome run_copy(struct clone_job *job)
+{
+    struct copy_job *e = &job->engine;
 
     struct cb_error err = { 0 };
     double t0 = monotonic_seconds();
@@ -368,6 +407,17 @@ enum job_outcome clone_job_run(struct clone_job *job)
             return job->outcome;
         }
     }
+    /* Restore: the stream must also be what the image says it holds. */
+    if (job->image) {
+        const char *want = job->image->meta.digests[e->verify_alg];
+        if (want[0] && e->digests[e->verify_alg][0] && strcmp(want, e->digests[e->verify_alg]) != 0) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s decodes to %s %s but its trailer records %s: the image is damaged",
+                     job->src.path, hash_name(e->verify_alg), e->digests[e->verify_alg], want);
+            finish(job, OUTCOME_MISMATCH, msg);
+            return job->outcome;
+        }
+    }
     /* After verification (it covers the source's bytes): move a GPT's backup
      * header to the end of larger targets. */
     for (size_t i = 0; i < job->ntargets; i++) {
@@ -377,7 +427,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
         int g = gpt_relocate_backup(&t->dev, &err);
         if (g == 1)
             job->gpt_moved[i] = true;
-        else if (g < 0 && job->nnotes < 4)
+        else if (g < 0 && job->nnotes < (int)(sizeof(job->notes) / sizeof(job->notes[0])))
             snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "%s", err.msg);
     }
     size_t failed = job->ntargets - copy_live_targets(e);
@@ -403,5 +453,9 @@ void clone_job_free(struct clone_job *job)
             io_close(&job->ctargets[i].dev);
     map_free(&job->map);
     copy_job_release(&job->engine);
+    if (job->image) {
+        image_close(job->image);
+        free(job->image);
+    }
     free(job);
 }

@@ -27,6 +27,12 @@ enum job_outcome {
     OUTCOME_CANCELLED,
 };
 
+enum job_kind {
+    JOB_CLONE,              /* drive (or file) to drives */
+    JOB_IMAGE,              /* drive to an image file (.zst, or raw .img) */
+    JOB_RESTORE,            /* image to drives */
+};
+
 struct job_endpoint {
     char path[256];
     char kind[16];          /* hdd, ssd, ..., or "file" */
@@ -37,6 +43,7 @@ struct job_endpoint {
 };
 
 struct clone_request {
+    enum job_kind kind;
     const char *source;
     const char *const *targets;
     size_t ntargets;
@@ -47,9 +54,15 @@ struct clone_request {
     const char *fill;       /* marker over unreadable sectors; NULL: zeros */
     const char *map_path;   /* NULL: no map file */
     const char *cmdline;    /* for the map file header */
+    /* image */
+    int level;              /* zstd level, 0: default (3) */
+    uint64_t split;         /* bytes per part, 0: one file */
+    bool raw;               /* a plain raw image, written sparse */
+    bool force;             /* replace an existing image */
 };
 
 struct clone_job {
+    enum job_kind kind;
     struct job_endpoint source;
     struct job_endpoint targets[JOB_MAX_TARGETS];
     size_t ntargets;
@@ -62,6 +75,14 @@ struct clone_job {
     bool resumed;           /* continued from an existing map */
 
     struct io_dev src;
+    struct image *image;    /* restore: the image read from */
+    /* image jobs */
+    bool raw, force;
+    int level;
+    uint64_t split;
+    char image_final[4096]; /* the finished image's name (FILE.zst, FILE.img) */
+    char image_partial[4200];
+    uint64_t image_bytes, image_frames, zero_frames;
     struct copy_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
     struct copy_job engine;
@@ -72,7 +93,7 @@ struct clone_job {
     enum job_outcome outcome;
     char outcome_msg[512];
     bool gpt_moved[JOB_MAX_TARGETS];
-    char notes[4][256];
+    char notes[6][256];
     int nnotes;
 };
 
@@ -83,5 +104,6 @@ enum job_outcome clone_job_run(struct clone_job *job);
 void clone_job_free(struct clone_job *job);
 
 const char *job_outcome_name(enum job_outcome outcome);
+const char *job_kind_name(enum job_kind kind);
 
 #endif

@@ -53,7 +53,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     uint64_t copied = map_bytes(&job->map, MAP_FINISHED);
     units_format_bytes(copied, done, sizeof(done));
     units_format_bytes((uint64_t)avg_rate(job), rate, sizeof(rate));
-    fprintf(f, "clonebay %s clone report\n", version);
+    fprintf(f, "clonebay %s %s report\n", version, job_kind_name(job->kind));
     fprintf(f, "started  %s\nended    %s\n", t0, t1);
     endpoint_text(f, "source", &job->source);
     for (size_t i = 0; i < job->ntargets; i++)
@@ -61,6 +61,14 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     fprintf(f, "copied   %s (%llu bytes) at %s/s average%s\n", done, (unsigned long long)copied, rate,
             job->resumed ? ", resumed from the map" : "");
     fprintf(f, "time     copy %.1f s, verify %.1f s\n", job->copy_seconds, job->verify_seconds);
+    if (job->kind == JOB_IMAGE && !job->raw && job->image_bytes) {
+        char isz[32];
+        units_format_bytes(job->image_bytes, isz, sizeof(isz));
+        fprintf(f, "image    %s%s: %s (%llu bytes), ratio %.2f, %llu frames (%llu all zero)\n", job->image_final,
+                job->split ? " (split: .000, .001, ...)" : "", isz, (unsigned long long)job->image_bytes,
+                (double)job->map.size / (double)job->image_bytes, (unsigned long long)job->image_frames,
+                (unsigned long long)job->zero_frames);
+    }
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])
             fprintf(f, "%-8s %s  (source stream)\n", hash_name((enum hash_alg)a), e->digests[a]);
@@ -120,7 +128,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_object_begin(&w, NULL);
     jw_string(&w, "tool", "clonebay");
     jw_string(&w, "version", version);
-    jw_string(&w, "operation", "clone");
+    jw_string(&w, "operation", job_kind_name(job->kind));
     jw_string(&w, "started", t0);
     jw_string(&w, "ended", t1);
     endpoint_json(&w, "source", &job->source);
@@ -130,6 +138,19 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_double(&w, "copy_seconds", job->copy_seconds);
     jw_double(&w, "verify_seconds", job->verify_seconds);
     jw_bool(&w, "resumed", job->resumed);
+    if (job->kind == JOB_IMAGE) {
+        jw_object_begin(&w, "image");
+        jw_string(&w, "path", job->image_final);
+        jw_bool(&w, "raw", job->raw);
+        jw_u64(&w, "split", job->split);
+        if (!job->raw) {
+            jw_u64(&w, "bytes", job->image_bytes);
+            jw_double(&w, "ratio", job->image_bytes ? (double)job->map.size / (double)job->image_bytes : 0.0);
+            jw_u64(&w, "frames", job->image_frames);
+            jw_u64(&w, "zero_frames", job->zero_frames);
+        }
+        jw_object_end(&w);
+    }
     jw_object_begin(&w, "source_hashes");
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])

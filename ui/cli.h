@@ -15,6 +15,10 @@ enum cli_exit {
 
 int cli_list(int argc, char **argv);
 int cli_clone(int argc, char **argv);
+int cli_image(int argc, char **argv);
+int cli_restore(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_info(int argc, char **argv);
 
 /* "clonebay: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

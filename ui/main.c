@@ -27,6 +27,10 @@ void cli_usage(void)
           "A disk cloning and imaging station. Commands:\n"
           "  list [--json]                      show every drive, its partitions and safety flags\n"
           "  clone SRC DST [DST...] [OPTIONS]   copy a drive to one or more drives, hash and verify\n"
+          "  image SRC FILE [OPTIONS]           save a drive as a compressed, seekable image (FILE.zst)\n"
+          "  restore FILE DST [DST...]          write an image to one or more drives, and verify\n"
+          "  verify FILE                        check every frame and the stored hashes of an image\n"
+          "  info FILE [--json]                 what an image holds\n"
           "\n"
           "Options for every command:\n"
           "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
@@ -43,6 +47,10 @@ static const struct {
 } commands[] = {
     { "list", cli_list },
     { "clone", cli_clone },
+    { "image", cli_image },
+    { "restore", cli_restore },
+    { "verify", cli_verify },
+    { "info", cli_info },
 };
 
 int main(int argc, char **argv)

@@ -13,21 +13,18 @@ RUNS=${2:-3}
 CB=$PWD/build/clonebay
 DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-clone}
 mkdir -p "$DIR"
-devs=()
-cleanup() { for d in "${devs[@]}"; do losetup -d "$d" 2>/dev/null || true; done; rm -rf "$DIR"; }
+. tests/bench/bench_lib.sh
+cleanup() { detach_under "$DIR"; rm -rf "$DIR"; }
 trap cleanup EXIT
 bytes=$(numfmt --from=iec "$SIZE")
 echo "making a $SIZE random source..."
 { openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$bytes" > "$DIR/src.img"
 for i in 1 2 3; do fallocate -l "$bytes" "$DIR/t$i.img"; done
-attach() { local d; d=$(losetup -f --show --direct-io=on "$@"); devs+=("$d"); echo "$d"; }
+attach() { losetup -f --show --direct-io=on "$@"; }
 src=$(attach -r "$DIR/src.img"); t1=$(attach "$DIR/t1.img"); t2=$(attach "$DIR/t2.img"); t3=$(attach "$DIR/t3.img")
 # First writes allocate blocks; do them once so every tool overwrites allocated space.
 for t in $t1 $t2 $t3; do dd if="$src" of="$t" bs=4M iflag=direct oflag=direct status=none; done
 
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timeit() { drop; local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 mbs() { echo "scale=1; $bytes / $1 / 1000000" | bc -l; }
 
 declare -A T

@@ -7,7 +7,7 @@
  * `losetup -r --direct-io=on`, it fails exactly like a disk with bad sectors.
  * Its content is reproducible: faultdisk_byte(offset), or a backing file's bytes.
  *
- *   faultdisk MOUNTPOINT --size 64M [--bad OFF:LEN]... [--latency-us N]
+ *   faultdisk MOUNTPOINT --size 64M [--bad OFF:LEN]... [--latency-us N] [--bad-latency-us N]
  *             [--die-after BYTES] [--file PATH] [-f]
  *   faultdisk --dump FILE --size 64M        write the content it serves (no faults) */
 #define FUSE_USE_VERSION 31
@@ -31,6 +31,7 @@ static struct {
     struct { uint64_t off, len; } bad[MAX_BAD];
     int nbad;
     unsigned latency_us;
+    unsigned bad_latency_us;        /* extra delay of a failing read: a drive retrying inside */
     uint64_t die_after;             /* 0: never */
     _Atomic uint64_t served;
     int file_fd;                    /* -1: generated content */
@@ -117,11 +118,14 @@ static int fd_read(const char *path, char *buf, size_t len, off_t offset, struct
         len = (size_t)(cfg.size - off);
     if (cfg.latency_us)
         usleep(cfg.latency_us);
-    if (cfg.die_after && atomic_load(&cfg.served) >= cfg.die_after)
+    int bad = cfg.die_after && atomic_load(&cfg.served) >= cfg.die_after;
+    for (int i = 0; i < cfg.nbad && !bad; i++)
+        bad = off < cfg.bad[i].off + cfg.bad[i].len && cfg.bad[i].off < off + len;
+    if (bad) {
+        if (cfg.bad_latency_us)
+            usleep(cfg.bad_latency_us);
         return -EIO;
-    for (int i = 0; i < cfg.nbad; i++)
-        if (off < cfg.bad[i].off + cfg.bad[i].len && cfg.bad[i].off < off + len)
-            return -EIO;
+    }
     int rc = fill(buf, len, off);
     if (rc)
         return rc;
@@ -179,6 +183,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--latency-us")) {
             if (!v) return 2;
             cfg.latency_us = (unsigned)strtoul(v, NULL, 10);
+            i++;
+        } else if (!strcmp(a, "--bad-latency-us")) {
+            if (!v) return 2;
+            cfg.bad_latency_us = (unsigned)strtoul(v, NULL, 10);
             i++;
         } else if (!strcmp(a, "--die-after")) {
             if (need(a, v, &cfg.die_after)) return 2;

@@ -1,4 +1,6 @@
-/* cli_clone: `clonebay clone SRC DST [DST...]`: the engine from the command line. */
+/* cli_copy: the commands that run a copy job from the command line:
+ * `clonebay clone SRC DST...`, `clonebay image SRC FILE`, `clonebay restore FILE DST...`.
+ * One parser, one confirmation, one progress line and report for all three. */
 #include "common/units.h"
 #include "jobs/clone_job.h"
 #include "jobs/report.h"
@@ -30,28 +32,52 @@ static void on_signal(int sig)
         atomic_store(&cancel_target->cancel, 1);
 }
 
-static void usage(FILE *f)
+static void usage(enum job_kind kind, FILE *f)
 {
-    fputs("Usage: clonebay clone SRC DST [DST...] [OPTIONS]\n"
-          "Copy SRC to every DST (drives, or files), reading SRC once, hashing the stream,\n"
-          "then re-reading every DST from the media to verify it.\n"
-          "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
-          "  --no-verify          skip the verification pass\n"
-          "  --map FILE           keep a GNU ddrescue mapfile; an existing one resumes the job\n"
-          "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
-          "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n"
-          "  --report FILE        write the JSON report to FILE (the text report goes to stdout)\n"
-          "  --yes                do not ask before overwriting the targets\n"
-          "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
-          "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
-          "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
-          "Exit: 0 copied (and verified), 1 failed or cancelled, 2 refused before writing,\n"
+    if (kind == JOB_CLONE)
+        fputs("Usage: clonebay clone SRC DST [DST...] [OPTIONS]\n"
+              "Copy SRC to every DST (drives, or files), reading SRC once, hashing the stream,\n"
+              "then re-reading every DST from the media to verify it.\n"
+              "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
+              "  --no-verify          skip the verification pass\n"
+              "  --map FILE           keep a GNU ddrescue mapfile; an existing one resumes the job\n"
+              "  --report FILE        write the JSON report to FILE (the text report goes to stdout)\n"
+              "  --yes                do not ask before overwriting the targets\n"
+              "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
+              "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
+              "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
+              "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
+              "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n", f);
+    else if (kind == JOB_IMAGE)
+        fputs("Usage: clonebay image SRC FILE [OPTIONS]\n"
+              "Save drive SRC as FILE.zst: a seekable zstd file that any zstd decompresses to the\n"
+              "raw disk, or as a sparse raw FILE.img. Written to FILE.partial, read back and\n"
+              "checked, then renamed.\n"
+              "  --level N            zstd level 1..19 (default 3)\n"
+              "  --split SIZE         parts FILE.zst.000, .001, ... of at most SIZE (4G for FAT32)\n"
+              "  --raw                a plain raw image (also chosen by a name ending in .img)\n"
+              "  --force              replace an existing image of that name\n"
+              "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
+              "  --no-verify          do not read the image back\n"
+              "  --report FILE        write the JSON report to FILE\n"
+              "  --retries N, --fill PATTERN, --map FILE   as for clone\n", f);
+    else
+        fputs("Usage: clonebay restore FILE DST [DST...] [OPTIONS]\n"
+              "Write image FILE (FILE.zst, its parts FILE.zst.000..., or a raw FILE.img) to every DST\n"
+              "at once, then read every DST back from the media to verify it. The image is checked\n"
+              "whole (header, seek table, metadata) before anything is written.\n"
+              "  --hash ALG[,ALG...]  digests to report (default sha256)\n"
+              "  --no-verify          skip the verification pass\n"
+              "  --report FILE        write the JSON report to FILE\n"
+              "  --yes                do not ask before overwriting the targets\n", f);
+    fputs("Exit: 0 done (and verified), 1 failed or cancelled, 2 refused before writing,\n"
           "3 finished with unreadable sectors.\n", f);
 }
 
 static bool confirm(const struct clone_job *job)
 {
-    fprintf(stderr, "About to copy %s (%s %s) onto:\n", job->source.path, job->source.model, job->source.serial);
+    fprintf(stderr, "About to %s %s (%s %s) onto:\n", job->kind == JOB_RESTORE ? "restore" : "copy",
+            job->source.path, job->source.model, job->source.serial);
     for (size_t i = 0; i < job->ntargets; i++) {
         const struct job_endpoint *t = &job->targets[i];
         char sz[32];
@@ -127,15 +153,29 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-int cli_clone(int argc, char **argv)
+static bool is_raw_image(const char *path)
 {
+    size_t n = strlen(path);
+    return n > 4 && !strcmp(path + n - 4, ".img");
+}
+
+static int cli_copy(enum job_kind kind, int argc, char **argv)
+{
+    static const char *const names[] = { [JOB_CLONE] = "clone", [JOB_IMAGE] = "image", [JOB_RESTORE] = "restore" };
+    const char *name = names[kind];
     static const struct option opts[] = {
         { "hash", required_argument, NULL, 'H' }, { "no-verify", no_argument, NULL, 'n' },
         { "map", required_argument, NULL, 'm' },  { "report", required_argument, NULL, 'r' },
         { "yes", no_argument, NULL, 'y' },        { "help", no_argument, NULL, 'h' },
         { "max-read-rate", required_argument, NULL, 'R' },
         { "retries", required_argument, NULL, 't' },  { "fill", required_argument, NULL, 'f' },
+        { "level", required_argument, NULL, 'l' },    { "split", required_argument, NULL, 's' },
+        { "raw", no_argument, NULL, 'w' },            { "force", no_argument, NULL, 'F' },
         { 0 },
+    };
+    /* Which options make sense where: the rest are refused by name. */
+    static const char *const only[] = {
+        [JOB_CLONE] = "HnmrytfRh", [JOB_IMAGE] = "HnmrytflswFh", [JOB_RESTORE] = "Hnryh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;
@@ -145,10 +185,13 @@ int cli_clone(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char bad[64] = "";
+        if (c != '?' && !strchr(only[kind], c))
+            return cli_fail(CLI_REFUSED, "%s: option '%s' does not apply to %s (try 'clonebay %s --help')", name,
+                            argv[optind - 1], name, name);
         switch (c) {
         case 'H':
             if (hash_parse_list(optarg, &req.hash_mask, bad, sizeof(bad)))
-                return cli_fail(CLI_REFUSED, "clone: unknown hash '%s' (md5, sha1, sha256, sha512 or none)",
+                return cli_fail(CLI_REFUSED, "%s: unknown hash '%s' (md5, sha1, sha256, sha512 or none)", name,
                                 bad[0] ? bad : optarg);
             break;
         case 'n': req.verify = false; break;
@@ -159,30 +202,49 @@ int cli_clone(int argc, char **argv)
             char *end;
             long n = strtol(optarg, &end, 10);
             if (*end || n < 0 || n > 1000)
-                return cli_fail(CLI_REFUSED, "clone: --retries needs a number from 0 to 1000, not '%s'", optarg);
+                return cli_fail(CLI_REFUSED, "%s: --retries needs a number from 0 to 1000, not '%s'", name, optarg);
             req.retries = (int)n;
             break;
         }
         case 'f':
             if (!*optarg || strlen(optarg) > 32)
-                return cli_fail(CLI_REFUSED, "clone: --fill needs a pattern of 1 to 32 characters");
+                return cli_fail(CLI_REFUSED, "%s: --fill needs a pattern of 1 to 32 characters", name);
             req.fill = optarg;
             break;
         case 'R':
             if (units_parse_bytes(optarg, &req.max_read_rate) || req.max_read_rate == 0)
-                return cli_fail(CLI_REFUSED, "clone: --max-read-rate needs a size per second such as 50M, not '%s'",
+                return cli_fail(CLI_REFUSED, "%s: --max-read-rate needs a size per second such as 50M, not '%s'",
+                                name, optarg);
+            break;
+        case 'l': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 19)
+                return cli_fail(CLI_REFUSED, "image: --level needs a number from 1 to 19, not '%s'", optarg);
+            req.level = (int)n;
+            break;
+        }
+        case 's':
+            if (units_parse_bytes(optarg, &req.split) || req.split < (1u << 20))
+                return cli_fail(CLI_REFUSED, "image: --split needs a size of at least 1M, such as 4G, not '%s'",
                                 optarg);
             break;
-        case 'h': usage(stdout); return CLI_OK;
+        case 'w': req.raw = true; break;
+        case 'F': req.force = true; break;
+        case 'h': usage(kind, stdout); return CLI_OK;
         default:
-            return cli_fail(CLI_REFUSED, "clone: unknown option '%s' (try 'clonebay clone --help')",
-                            argv[optind - 1]);
+            return cli_fail(CLI_REFUSED, "%s: unknown option '%s' (try 'clonebay %s --help')", name,
+                            argv[optind - 1], name);
         }
     }
-    if (argc - optind < 2) {
-        usage(stderr);
+    if (argc - optind < 2 || (kind == JOB_IMAGE && argc - optind != 2)) {
+        usage(kind, stderr);
         return CLI_REFUSED;
     }
+    req.kind = kind;
+    /* A raw image restores like any file: through the clone engine. */
+    if (kind == JOB_RESTORE && is_raw_image(argv[optind]))
+        req.kind = JOB_CLONE;
     req.source = argv[optind];
     req.targets = (const char *const *)&argv[optind + 1];
     req.ntargets = (size_t)(argc - optind - 1);
@@ -195,7 +257,7 @@ int cli_clone(int argc, char **argv)
         free(cmdline);
         return cli_fail(CLI_REFUSED, "refused, nothing was written: %s", err.msg);
     }
-    if (!yes) {
+    if (!yes && kind != JOB_IMAGE) {       /* an image is a new file: nothing to overwrite */
         if (!isatty(STDIN_FILENO)) {
             clone_job_free(job);
             free(cmdline);
@@ -239,3 +301,7 @@ int cli_clone(int argc, char **argv)
     free(cmdline);
     return code;
 }
+
+int cli_clone(int argc, char **argv) { return cli_copy(JOB_CLONE, argc, argv); }
+int cli_image(int argc, char **argv) { return cli_copy(JOB_IMAGE, argc, argv); }
+int cli_restore(int argc, char **argv) { return cli_copy(JOB_RESTORE, argc, argv); }

@@ -1,0 +1,429 @@
+#include "clone/image_write.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define CLUSTER (64u << 10)
+
+struct slot {
+    unsigned char *in, *out;
+    size_t len, olen;
+    uint64_t off, seq;
+    bool filled, hashed, compressing, compressed, zero;
+    uint32_t checksum;
+    int zerr;                       /* compression failed (out of memory) */
+};
+
+struct pipe {
+    struct image_write_job *job;
+    struct slot slots[IMG_SLOTS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool ended, failed;
+    uint64_t nseq;                  /* slots the reader produced, once ended */
+    struct cb_error err;            /* the writer's failure */
+    struct hash_ctx *hashes[HASH_COUNT];
+    struct img_entry *entries;
+    uint32_t nentries, cap;
+    unsigned char *zero;            /* the frame for IMG_FRAME_SIZE zero bytes */
+    size_t zero_len;
+    size_t out_cap;
+    double start, last_tick;
+    uint64_t last_done;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static ZSTD_CCtx *new_cctx(int level)
+{
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)))) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* Compress; the seek-table checksum is the frame's own (XXH64, low 32 bits). */
+static int compress_frame(ZSTD_CCtx *c, struct slot *s, size_t cap)
+{
+    size_t r = ZSTD_compress2(c, s->out, cap, s->in, s->len);
+    if (ZSTD_isError(r))
+        return -ENOMEM;
+    s->olen = r;
+    s->checksum = img_le32(s->out + r - 4);
+    return 0;
+}
+
+static int add_entry(struct pipe *p, uint32_t csize, uint32_t dsize, uint32_t checksum)
+{
+    if (p->nentries == p->cap) {
+        uint32_t cap = p->cap ? p->cap * 2 : 1024;
+        struct img_entry *n = realloc(p->entries, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        p->entries = n;
+        p->cap = cap;
+    }
+    p->entries[p->nentries++] = (struct img_entry){ csize, dsize, checksum };
+    return 0;
+}
+
+/* Write a whole frame (data or metadata) and list it in the seek table. */
+static int emit(struct pipe *p, const void *buf, size_t len, uint32_t dsize, uint32_t checksum, struct cb_error *err)
+{
+    int rc = part_writer_write(&p->job->out, buf, len, err);
+    if (!rc && add_entry(p, (uint32_t)len, dsize, checksum))
+        rc = cb_error_set(err, -ENOMEM, "out of memory for the seek table");
+    if (!rc)
+        p->job->image_bytes += len;
+    return rc;
+}
+
+static void count_bad(struct image_write_job *job)
+{
+    atomic_store(&job->progress->bytes_bad, map_bytes(job->map, MAP_BAD));
+    atomic_store(&job->progress->bad_areas, map_regions(job->map, MAP_BAD));
+}
+
+static bool source_gone(int e)
+{
+    return e == -ENODEV || e == -ENXIO || e == -ENOMEDIUM;
+}
+
+/* Read [off, off+len) with in-frame rescue. 0, or -errno when the source is gone. */
+static int read_frame(struct image_write_job *job, unsigned char *buf, size_t len, uint64_t off,
+                      struct cb_error *err)
+{
+    ssize_t r = io_pread(job->src, buf, len, off);
+    if (r == (ssize_t)len) {
+        map_mark(job->map, off, len, MAP_FINISHED);
+        return 0;
+    }
+    unsigned ss = job->src->sector ? job->src->sector : 512;
+    size_t plen = job->fill ? strlen(job->fill) : 0;
+    for (size_t c = 0; c < len; c += CLUSTER) {
+        size_t clen = len - c < CLUSTER ? len - c : CLUSTER;
+        r = io_pread(job->src, buf + c, clen, off + c);
+        if (r == (ssize_t)clen) {
+            map_mark(job->map, off + c, clen, MAP_FINISHED);
+            continue;
+        }
+        for (size_t s = c; s < c + clen; s += ss) {
+            size_t slen = c + clen - s < ss ? c + clen - s : ss;
+            for (int t = 0; t <= 1 + job->retries; t++) {   /* scrape, then the retries */
+                r = io_pread(job->src, buf + s, slen, off + s);
+                if (r == (ssize_t)slen || (r < 0 && source_gone((int)r)))
+                    break;
+            }
+            if (r < 0 && source_gone((int)r))
+                return cb_error_set(err, (int)r, "source %s stopped answering at byte %llu: %s", job->src->path,
+                                    (unsigned long long)(off + s), strerror((int)-r));
+            if (r == (ssize_t)slen) {
+                map_mark(job->map, off + s, slen, MAP_FINISHED);
+                continue;
+            }
+            for (size_t i = 0; i < slen; i++)
+                buf[s + i] = plen ? (unsigned char)job->fill[i % plen] : 0;
+            map_mark(job->map, off + s, slen, MAP_BAD);
+            count_bad(job);
+            progress_notify(job->progress);
+        }
+    }
+    return 0;
+}
+
+static void *hasher_main(void *arg)
+{
+    struct pipe *p = arg;
+    for (uint64_t seq = 0;; seq++) {
+        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        pthread_mutex_lock(&p->mu);
+        while (!p->failed && !(s->filled && s->seq == seq) && !(p->ended && seq >= p->nseq))
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool stop = p->failed || !(s->filled && s->seq == seq);
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        for (int a = 0; a < HASH_COUNT; a++)
+            if (p->hashes[a])
+                hash_update(p->hashes[a], s->in, s->len);
+        pthread_mutex_lock(&p->mu);
+        s->hashed = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void *compressor_main(void *arg)
+{
+    struct pipe *p = arg;
+    ZSTD_CCtx *c = new_cctx(p->job->level);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        struct slot *pick = NULL;
+        for (int i = 0; i < IMG_SLOTS; i++) {
+            struct slot *s = &p->slots[i];
+            if (s->filled && !s->zero && !s->compressing && !s->compressed && (!pick || s->seq < pick->seq))
+                pick = s;
+        }
+        if (!pick) {
+            if (p->failed || p->ended)
+                break;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        pick->compressing = true;
+        pthread_mutex_unlock(&p->mu);
+        int rc = c ? compress_frame(c, pick, p->out_cap) : -ENOMEM;
+        pthread_mutex_lock(&p->mu);
+        pick->zerr = rc;
+        pick->compressed = true;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    ZSTD_freeCCtx(c);
+    return NULL;
+}
+
+static void tick(struct pipe *p)
+{
+    struct copy_progress *pr = p->job->progress;
+    double t = now_s();
+    if (t - p->last_tick < 1.0)
+        return;
+    uint64_t done = atomic_load(&pr->bytes_done);
+    atomic_store(&pr->rate_now, (uint64_t)((double)(done - p->last_done) / (t - p->last_tick)));
+    atomic_store(&pr->rate_avg, (uint64_t)((double)done / (t - p->start)));
+    p->last_tick = t;
+    p->last_done = done;
+    progress_notify(pr);
+}
+
+static void *writer_main(void *arg)
+{
+    struct pipe *p = arg;
+    for (uint64_t seq = 0;; seq++) {
+        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        pthread_mutex_lock(&p->mu);
+        while (!p->failed && !(s->filled && s->seq == seq && s->hashed && (s->zero || s->compressed)) &&
+               !(p->ended && seq >= p->nseq))
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool stop = p->failed || !(s->filled && s->seq == seq);
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+        int rc = s->zerr ? cb_error_set(&p->err, s->zerr, "out of memory while compressing") : 0;
+        if (!rc && s->zero)
+            rc = emit(p, p->zero, p->zero_len, (uint32_t)s->len, img_le32(p->zero + p->zero_len - 4), &p->err);
+        else if (!rc)
+            rc = emit(p, s->out, s->olen, (uint32_t)s->len, s->checksum, &p->err);
+        p->job->frames++;
+        p->job->zero_frames += s->zero;
+        atomic_fetch_add(&p->job->progress->bytes_done, s->len);
+        tick(p);
+        pthread_mutex_lock(&p->mu);
+        if (rc)
+            p->failed = true;
+        s->filled = false;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (rc)
+            return NULL;
+    }
+}
+
+/* The reader: fill slots in disk order. 0, or -errno (err set). */
+static int read_all(struct pipe *p, struct cb_error *err)
+{
+    struct image_write_job *job = p->job;
+    uint64_t size = job->meta->size;
+    uint64_t seq = 0;
+    for (uint64_t off = 0; off < size; off += IMG_FRAME_SIZE, seq++) {
+        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        pthread_mutex_lock(&p->mu);
+        while (s->filled && !p->failed)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool failed = p->failed;
+        pthread_mutex_unlock(&p->mu);
+        if (failed)
+            return 0;       /* the writer's error is reported */
+        if (atomic_load(&job->progress->cancel)) {
+            job->cancelled = true;
+            return 0;
+        }
+        s->len = size - off < IMG_FRAME_SIZE ? (size_t)(size - off) : IMG_FRAME_SIZE;
+        s->off = off;
+        atomic_store(&job->progress->pos, off);
+        int rc = read_frame(job, s->in, s->len, off, err);
+        if (rc)
+            return rc;
+        s->zero = s->len == IMG_FRAME_SIZE && all_zero(s->in, s->len);
+        pthread_mutex_lock(&p->mu);
+        s->seq = seq;
+        s->hashed = !p->job->hash_mask;
+        s->compressing = s->compressed = false;
+        s->zerr = 0;
+        s->filled = true;
+        p->nseq = seq + 1;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return 0;
+}
+
+static int pipe_init(struct pipe *p, struct image_write_job *job, struct cb_error *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->job = job;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->out_cap = ZSTD_compressBound(IMG_FRAME_SIZE);
+    for (int i = 0; i < IMG_SLOTS; i++) {
+        p->slots[i].in = io_alloc(IMG_FRAME_SIZE);
+        p->slots[i].out = malloc(p->out_cap);
+        if (!p->slots[i].in || !p->slots[i].out)
+            return cb_error_set(err, -ENOMEM, "out of memory for the image buffers");
+    }
+    for (int a = 0; a < HASH_COUNT; a++)
+        if ((job->hash_mask & (1u << a)) && !(p->hashes[a] = hash_new((enum hash_alg)a)))
+            return cb_error_set(err, -ENOMEM, "cannot set up %s hashing", hash_name((enum hash_alg)a));
+    /* The all-zero frame, compressed once. */
+    ZSTD_CCtx *c = new_cctx(job->level);
+    unsigned char *zeros = calloc(1, IMG_FRAME_SIZE);
+    p->zero = malloc(p->out_cap);
+    size_t r = c && zeros && p->zero ? ZSTD_compress2(c, p->zero, p->out_cap, zeros, IMG_FRAME_SIZE) : 0;
+    ZSTD_freeCCtx(c);
+    free(zeros);
+    if (!r || ZSTD_isError(r))
+        return cb_error_set(err, -ENOMEM, "cannot set up the compressor (level %d)", job->level);
+    p->zero_len = r;
+    p->start = p->last_tick = now_s();
+    return 0;
+}
+
+static void pipe_fini(struct pipe *p)
+{
+    for (int i = 0; i < IMG_SLOTS; i++) {
+        io_free(p->slots[i].in);
+        free(p->slots[i].out);
+    }
+    for (int a = 0; a < HASH_COUNT; a++)
+        hash_free(p->hashes[a]);
+    free(p->entries);
+    free(p->zero);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+/* Header frame: before the data. Trailer and seek table: after it. */
+static int emit_meta(struct pipe *p, char *text, size_t len, struct cb_error *err)
+{
+    if (!text)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    size_t flen;
+    void *f = img_skippable_frame(IMG_META_MAGIC, text, len, &flen);
+    free(text);
+    if (!f)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    int rc = emit(p, f, flen, 0, 0, err);
+    free(f);
+    return rc;
+}
+
+static int finish_image(struct pipe *p, struct cb_error *err)
+{
+    struct image_write_job *job = p->job;
+    struct img_meta *m = job->meta;
+    for (int a = 0; a < HASH_COUNT; a++)
+        if (p->hashes[a])
+            hash_final_hex(p->hashes[a], m->digests[a]);
+    img_meta_free(m);
+    size_t nbad = map_regions(job->map, MAP_BAD);
+    m->bad = nbad ? calloc(nbad, sizeof(*m->bad)) : NULL;
+    if (nbad && !m->bad)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < job->map->count; i++)
+        if (job->map->r[i].state == MAP_BAD)
+            m->bad[m->nbad++] = (struct img_range){ job->map->r[i].pos, job->map->r[i].size };
+    if (job->fill)
+        snprintf(m->fill, sizeof(m->fill), "%s", job->fill);
+    m->complete = true;
+    size_t len = 0;
+    char *text = img_meta_trailer_text(m, &len);
+    int rc = emit_meta(p, text, len, err);
+    if (rc)
+        return rc;
+    void *table = img_seek_table(p->entries, p->nentries, &len);
+    if (!table)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    rc = part_writer_write(&job->out, table, len, err);
+    job->image_bytes += len;
+    free(table);
+    return rc;
+}
+
+int image_write_run(struct image_write_job *job, struct cb_error *err)
+{
+    struct pipe p;
+    int rc = part_writer_open(&job->out, job->name, job->split, err);
+    if (rc)
+        return rc;
+    job->meta->frame_size = IMG_FRAME_SIZE;
+    rc = pipe_init(&p, job, err);
+    size_t len = 0;
+    if (!rc) {
+        char *text = img_meta_header_text(job->meta, &len);
+        rc = emit_meta(&p, text, len, err);
+    }
+    if (rc) {
+        pipe_fini(&p);
+        return rc;
+    }
+    int workers = job->workers > 0 ? job->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (workers < 1)
+        workers = 1;
+    if (workers > 16)
+        workers = 16;
+    pthread_t hasher, writer, comp[16];
+    atomic_store(&job->progress->phase, PHASE_COPY);
+    atomic_store(&job->progress->bytes_total, job->meta->size);
+    pthread_create(&hasher, NULL, hasher_main, &p);
+    pthread_create(&writer, NULL, writer_main, &p);
+    for (int i = 0; i < workers; i++)
+        pthread_create(&comp[i], NULL, compressor_main, &p);
+    rc = read_all(&p, err);
+    pthread_mutex_lock(&p.mu);
+    p.ended = true;
+    if (rc || job->cancelled)
+        p.failed = true;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(hasher, NULL);
+    pthread_join(writer, NULL);
+    for (int i = 0; i < workers; i++)
+        pthread_join(comp[i], NULL);
+    if (!rc && p.err.code)
+        rc = cb_error_set(err, p.err.code, "%s", p.err.msg);
+    if (!rc && !job->cancelled)
+        rc = finish_image(&p, err);
+    pipe_fini(&p);
+    return rc;
+}

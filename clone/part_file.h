@@ -1,0 +1,47 @@
+/* part_file: an image kept as one file or as numbered parts (FILE.000,
+ * FILE.001, ...: --split, for FAT32 sticks), read and written as one byte
+ * stream. The parts concatenated are the image itself. */
+#ifndef CB_PART_FILE_H
+#define CB_PART_FILE_H
+
+#include "common/cb_error.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PART_MAX 10000
+
+struct part_file {
+    int nparts;
+    int *fds;
+    uint64_t *starts;       /* stream offset of each part; starts[nparts] is the size */
+    uint64_t size;
+    char path[4096];        /* what the user named (FILE, or FILE with parts FILE.NNN) */
+};
+
+/* Open FILE, or FILE.000, FILE.001, ... when FILE does not exist (FILE.000
+ * given: the same). Read-only. */
+int part_file_open(struct part_file *pf, const char *path, struct cb_error *err);
+ssize_t part_file_pread(struct part_file *pf, void *buf, size_t len, uint64_t off);
+void part_file_close(struct part_file *pf);
+
+/* Sequential writer: parts no bigger than split (0: one file). Files are
+ * named NAME.partial or NAME.partial.NNN (one image for
+ * part_file_open("NAME.partial")) until part_writer_commit renames them. */
+struct part_writer {
+    char name[4096];
+    uint64_t split;
+    int fd, index;
+    uint64_t in_part, total;
+};
+
+int part_writer_open(struct part_writer *w, const char *name, uint64_t split, struct cb_error *err);
+int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct cb_error *err);
+/* fsync, close, and rename every part to its final name. */
+int part_writer_commit(struct part_writer *w, struct cb_error *err);
+/* Close and delete what was written (a failed or cancelled image). */
+void part_writer_abort(struct part_writer *w);
+/* Path of part index (final or partial name). */
+void part_writer_path(const struct part_writer *w, int index, int partial, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,13 @@
+# Shared helpers for the benchmarks (sourced). Run as root.
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# timeit COMMAND...: wall seconds with cold caches (the command's failure is not the timer's).
+timeit() { drop; local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+# detach_under DIR: let go of every loop device whose backing file lies under DIR.
+# (Loops are found by their backing file, so attaching inside $(...) leaks nothing.)
+detach_under() {
+    local dev
+    for dev in $(losetup -nO NAME,BACK-FILE | awk -v d="$1/" 'index($2, d) == 1 {print $1}'); do
+        losetup -d "$dev" 2>/dev/null || true
+    done
+}
