@@ -53,6 +53,9 @@ random_file() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# json FILE PYTHON: run PYTHON with r = the parsed JSON file; fails when it raises.
+json() { python3 -c "import json,sys; r=json.load(open('$1')); $2"; }
+
 finish() { exit "$FAILED"; }
 
 # fault_drive NAME SIZE [faultdisk options]: a failing drive on a read-only,

@@ -4,7 +4,6 @@
 . "$(dirname "$0")/../lib.sh"
 need_root clone
 
-json() { python3 -c "import json,sys; r=json.load(open('$1')); $2"; }
 
 # Source: 48 MiB of reproducible random data; three targets of the same size.
 random_file "$WORK/src.img" 48M 7

@@ -5,7 +5,6 @@
 need_root rescue
 command -v fusermount3 >/dev/null || { skip rescue "fusermount3 missing"; exit 0; }
 
-json() { python3 -c "import json,sys; r=json.load(open('$1')); $2"; }
 SIZE=64M
 # Scattered bad sectors and one 1 MiB bad area (offsets in bytes).
 BAD=(10485760:4096 20971520:1048576 30720000:512 41943040:1536 52428800:512 52429824:512)
