@@ -35,7 +35,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps check check-unit check-integration check-deps tests install demo demo-clean clean
+.PHONY: fuzz fuzz-run all deps check check-unit check-integration check-deps tests install demo demo-clean clean
 
 all: $(BIN)
 
@@ -61,6 +61,24 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	    $(shell pkg-config --libs fuse3 2>/dev/null)
 
 tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
+
+# libFuzzer target for the image reader (clang). `make fuzz-run FUZZ_SECONDS=300`
+# fuzzes from the seed corpus; new inputs go to build-fuzz/corpus (merge the
+# interesting ones into tests/fuzz/corpus/image with -merge=1).
+FUZZ_SRCS  := clone/image_read.c clone/image_format.c clone/part_file.c clone/hash.c \
+              clone/progress.c common/cb_error.c
+FUZZ_SECONDS ?= 120
+build-fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(wildcard clone/*.h common/*.h)
+	@mkdir -p build-fuzz/corpus
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 \
+	    -Wall -Wextra -Werror -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\" \
+	    -o $@ tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(shell pkg-config --libs libzstd libcrypto)
+
+fuzz: build-fuzz/fuzz_image
+
+fuzz-run: fuzz
+	build-fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus tests/fuzz/corpus/image
 
 deps:
 	scripts/install-deps
@@ -89,9 +107,10 @@ demo: deps
 	scripts/demo
 
 demo-clean:
+	rm -rf build-fuzz
 	scripts/demo --clean
 
 clean:
-	rm -rf build build-san clonebay
+	rm -rf build build-san build-fuzz clonebay
 
 -include $(LIB_OBJS:.o=.d) $(UI_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,19 +1,13 @@
 #include "clone/copy.h"
 #include "clone/copy_internal.h"
 
+#include "common/clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 size_t copy_live_targets(const struct copy_job *job)
 {
@@ -64,11 +58,6 @@ struct consumer {
     enum hash_alg alg;              /* else: hasher for alg */
 };
 
-static bool buffer_is_zero(const unsigned char *p, size_t n)
-{
-    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* A new file: leave holes where 64 KiB blocks are all zero. */
 static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t len, uint64_t off)
 {
@@ -77,7 +66,7 @@ static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t l
     bool in_run = false;
     for (size_t i = 0; i <= len; i += blk) {
         size_t n = i < len ? (len - i < blk ? len - i : blk) : 0;
-        bool zero = i == len || buffer_is_zero(buf + i, n);
+        bool zero = i == len || io_is_zero(buf + i, n);
         if (!zero && !in_run) {
             run = i;
             in_run = true;
@@ -242,7 +231,7 @@ static void throttle(struct engine *e)
 {
     if (!e->job->max_read_rate)
         return;
-    double ahead = (double)e->bytes_read / (double)e->job->max_read_rate - (now_s() - e->start);
+    double ahead = (double)e->bytes_read / (double)e->job->max_read_rate - (cb_seconds() - e->start);
     if (ahead > 0) {
         struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
         nanosleep(&ts, NULL);
@@ -252,7 +241,7 @@ static void throttle(struct engine *e)
 static void tick(struct engine *e)
 {
     struct copy_progress *p = e->job->progress;
-    double t = now_s();
+    double t = cb_seconds();
     if (t - e->last_rate >= 1.0) {
         uint64_t done = atomic_load(&p->bytes_done);
         double inst = (double)(done - e->last_done) / (t - e->last_rate);
@@ -349,7 +338,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
     memset(e, 0, sizeof(*e));
     e->job = job;
     e->cp_next_mark = COPY_CHECKPOINT_EVERY;
-    e->start = e->last_rate = e->last_save = now_s();
+    e->start = e->last_rate = e->last_save = cb_seconds();
     pthread_mutex_init(&e->cp_mu, NULL);
     int nconsumers = (int)job->ntargets;
     for (int a = 0; a < HASH_COUNT; a++) {

@@ -1,5 +1,6 @@
 #include "clone/image_write.h"
 
+#include "common/clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,18 +38,6 @@ struct pipe {
     double start, last_tick;
     uint64_t last_done;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool all_zero(const unsigned char *p, size_t n)
-{
-    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
 
 static ZSTD_CCtx *new_cctx(int level)
 {
@@ -206,7 +195,7 @@ static void *compressor_main(void *arg)
 static void tick(struct pipe *p)
 {
     struct copy_progress *pr = p->job->progress;
-    double t = now_s();
+    double t = cb_seconds();
     if (t - p->last_tick < 1.0)
         return;
     uint64_t done = atomic_load(&pr->bytes_done);
@@ -275,7 +264,7 @@ static int read_all(struct pipe *p, struct cb_error *err)
         int rc = read_frame(job, s->in, s->len, off, err);
         if (rc)
             return rc;
-        s->zero = s->len == IMG_FRAME_SIZE && all_zero(s->in, s->len);
+        s->zero = s->len == IMG_FRAME_SIZE && io_is_zero(s->in, s->len);
         pthread_mutex_lock(&p->mu);
         s->seq = seq;
         s->hashed = !p->job->hash_mask;
@@ -315,7 +304,7 @@ static int pipe_init(struct pipe *p, struct image_write_job *job, struct cb_erro
     if (!r || ZSTD_isError(r))
         return cb_error_set(err, -ENOMEM, "cannot set up the compressor (level %d)", job->level);
     p->zero_len = r;
-    p->start = p->last_tick = now_s();
+    p->start = p->last_tick = cb_seconds();
     return 0;
 }
 

@@ -43,6 +43,9 @@ ssize_t io_pwrite(struct io_dev *dev, const void *buf, size_t len, uint64_t off)
 /* Flush a target to the media (fsync; BLKFLSBUF for block devices). */
 int io_flush(struct io_dev *dev);
 
+/* true when all n bytes are zero (holes in sparse files, zero frames in images). */
+bool io_is_zero(const void *buf, size_t n);
+
 void *io_alloc(size_t len);
 void io_free(void *p);
 

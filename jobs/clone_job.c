@@ -5,6 +5,7 @@
 #include "devices/dev_relation.h"
 #include "devices/dev_scan.h"
 
+#include "common/clock.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -328,13 +329,6 @@ static void test_pause_before_verify(void)
         usleep(100 * 1000);
 }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
@@ -383,9 +377,9 @@ static enum job_outcome run_copy(struct clone_job *job)
     struct copy_job *e = &job->engine;
 
     struct cb_error err = { 0 };
-    double t0 = monotonic_seconds();
+    double t0 = cb_seconds();
     int rc = copy_run(e, &err);
-    job->copy_seconds = monotonic_seconds() - t0;
+    job->copy_seconds = cb_seconds() - t0;
     if (e->cancelled) {
         finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
         return job->outcome;
@@ -396,9 +390,9 @@ static enum job_outcome run_copy(struct clone_job *job)
     }
     if (job->verify) {
         test_pause_before_verify();
-        t0 = monotonic_seconds();
+        t0 = cb_seconds();
         rc = copy_verify(e, &err);
-        job->verify_seconds = monotonic_seconds() - t0;
+        job->verify_seconds = cb_seconds() - t0;
         if (rc) {
             if (atomic_load(&job->progress.cancel))
                 finish(job, OUTCOME_CANCELLED, "cancelled by the operator during verification");

@@ -3,6 +3,7 @@
 #include "common/units.h"
 #include "devices/dev_relation.h"
 
+#include "common/clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -224,13 +225,6 @@ static void remove_old_image(const char *final)
     }
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static enum job_outcome done(struct clone_job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
@@ -257,9 +251,9 @@ enum job_outcome image_job_run(struct clone_job *job)
         .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .progress = &job->progress,
     };
     struct cb_error err = { 0 };
-    double t0 = mono();
+    double t0 = cb_seconds();
     int rc = image_write_run(&w, &err);
-    job->copy_seconds = mono() - t0;
+    job->copy_seconds = cb_seconds() - t0;
     job->image_bytes = w.image_bytes;
     job->image_frames = w.frames;
     job->zero_frames = w.zero_frames;
@@ -267,9 +261,9 @@ enum job_outcome image_job_run(struct clone_job *job)
     memcpy(job->engine.digests, meta.digests, sizeof(meta.digests));
     struct copy_target *t = &job->ctargets[0];
     if (!rc && !w.cancelled && job->verify) {
-        t0 = mono();
+        t0 = cb_seconds();
         rc = verify_image(job, &w, &err);
-        job->verify_seconds = mono() - t0;
+        job->verify_seconds = cb_seconds() - t0;
     }
     if (job->map_path[0])
         map_save(&job->map, job->map_path, NULL, NULL);

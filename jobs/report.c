@@ -16,7 +16,8 @@ static void iso_time(time_t t, char *buf, size_t len)
 
 static double avg_rate(const struct clone_job *job)
 {
-    double secs = difftime(job->ended, job->started);
+    /* The copy phase's own clock: whole seconds of wall time lie for short jobs. */
+    double secs = job->copy_seconds > 0 ? job->copy_seconds : difftime(job->ended, job->started);
     uint64_t bytes = map_bytes(&job->map, MAP_FINISHED) + map_bytes(&job->map, MAP_BAD);
     return secs > 0 ? (double)bytes / secs : (double)bytes;
 }
