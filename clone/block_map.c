@@ -266,3 +266,23 @@ int map_load(struct block_map *m, const char *path, struct cb_error *err)
         map_free(m);
     return rc;
 }
+
+int map_mark_locked(struct block_map *m, pthread_mutex_t *mu, uint64_t pos, uint64_t len, char state)
+{
+    if (mu)
+        pthread_mutex_lock(mu);
+    int rc = map_mark(m, pos, len, state);
+    if (mu)
+        pthread_mutex_unlock(mu);
+    return rc;
+}
+
+int map_copy_locked(struct block_map *dst, const struct block_map *src, pthread_mutex_t *mu)
+{
+    if (mu)
+        pthread_mutex_lock(mu);
+    int rc = map_copy(dst, src);
+    if (mu)
+        pthread_mutex_unlock(mu);
+    return rc;
+}

@@ -9,6 +9,7 @@
 
 #include "common/cb_error.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,11 @@ int map_copy(struct block_map *dst, const struct block_map *src);
 
 /* Set [pos, pos+len) to state (clipped to the map). 0 or -ENOMEM. */
 int map_mark(struct block_map *m, uint64_t pos, uint64_t len, char state);
+/* map_mark under mu (when mu is not NULL): for maps a UI reads while a job runs. */
+int map_mark_locked(struct block_map *m, pthread_mutex_t *mu, uint64_t pos, uint64_t len, char state);
+/* A copy of m taken under mu (when not NULL). */
+int map_copy_locked(struct block_map *dst, const struct block_map *src, pthread_mutex_t *mu);
+
 /* Bytes in state; regions in state. */
 uint64_t map_bytes(const struct block_map *m, char state);
 size_t map_regions(const struct block_map *m, char state);

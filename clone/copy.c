@@ -38,7 +38,7 @@ static void on_release(struct ring_slot *slot, void *arg)
     struct engine *e = arg;
     if (slot->kind != SLOT_DATA)
         return;
-    map_mark(e->job->map, slot->off, slot->len, MAP_FINISHED);
+    map_mark_locked(e->job->map, e->job->map_mu, slot->off, slot->len, MAP_FINISHED);
     atomic_fetch_add(&e->job->progress->bytes_done, slot->len);
     count_bad(e);
 }
@@ -46,7 +46,7 @@ static void on_release(struct ring_slot *slot, void *arg)
 void engine_mark(struct engine *e, uint64_t off, uint64_t len, char state)
 {
     pthread_mutex_lock(&e->ring.mu);
-    map_mark(e->job->map, off, len, state);
+    map_mark_locked(e->job->map, e->job->map_mu, off, len, state);
     count_bad(e);
     pthread_mutex_unlock(&e->ring.mu);
     progress_notify(e->job->progress);

@@ -21,6 +21,7 @@
 #include "clone/progress.h"
 #include "common/cb_error.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -55,6 +56,7 @@ struct copy_job {
     struct copy_target *targets;
     size_t ntargets;
     struct block_map *map;          /* in: what to do; out: what was done */
+    pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map (a UI copies it live) */
     const char *map_path;           /* saved every few seconds when set */
     const char *map_cmdline;
     unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */

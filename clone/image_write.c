@@ -43,7 +43,8 @@ static ZSTD_CCtx *new_cctx(int level)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
     if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
-              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)))) {
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, IMG_WINDOW_LOG)))) {
         ZSTD_freeCCtx(c);
         c = NULL;
     }
@@ -103,7 +104,7 @@ static int read_frame(struct image_write_job *job, unsigned char *buf, size_t le
 {
     ssize_t r = io_pread(job->src, buf, len, off);
     if (r == (ssize_t)len) {
-        map_mark(job->map, off, len, MAP_FINISHED);
+        map_mark_locked(job->map, job->map_mu, off, len, MAP_FINISHED);
         return 0;
     }
     unsigned ss = job->src->sector ? job->src->sector : 512;
@@ -112,7 +113,7 @@ static int read_frame(struct image_write_job *job, unsigned char *buf, size_t le
         size_t clen = len - c < CLUSTER ? len - c : CLUSTER;
         r = io_pread(job->src, buf + c, clen, off + c);
         if (r == (ssize_t)clen) {
-            map_mark(job->map, off + c, clen, MAP_FINISHED);
+            map_mark_locked(job->map, job->map_mu, off + c, clen, MAP_FINISHED);
             continue;
         }
         for (size_t s = c; s < c + clen; s += ss) {
@@ -126,12 +127,12 @@ static int read_frame(struct image_write_job *job, unsigned char *buf, size_t le
                 return cb_error_set(err, (int)r, "source %s stopped answering at byte %llu: %s", job->src->path,
                                     (unsigned long long)(off + s), strerror((int)-r));
             if (r == (ssize_t)slen) {
-                map_mark(job->map, off + s, slen, MAP_FINISHED);
+                map_mark_locked(job->map, job->map_mu, off + s, slen, MAP_FINISHED);
                 continue;
             }
             for (size_t i = 0; i < slen; i++)
                 buf[s + i] = plen ? (unsigned char)job->fill[i % plen] : 0;
-            map_mark(job->map, off + s, slen, MAP_BAD);
+            map_mark_locked(job->map, job->map_mu, off + s, slen, MAP_BAD);
             count_bad(job);
             progress_notify(job->progress);
         }
@@ -394,7 +395,9 @@ int image_write_run(struct image_write_job *job, struct cb_error *err)
     pthread_t hasher, writer, comp[16];
     atomic_store(&job->progress->phase, PHASE_COPY);
     atomic_store(&job->progress->bytes_total, job->meta->size);
-    pthread_create(&hasher, NULL, hasher_main, &p);
+    /* Without digests there is no hasher: slots go out as "hashed" from the start. */
+    if (job->hash_mask)
+        pthread_create(&hasher, NULL, hasher_main, &p);
     pthread_create(&writer, NULL, writer_main, &p);
     for (int i = 0; i < workers; i++)
         pthread_create(&comp[i], NULL, compressor_main, &p);
@@ -405,7 +408,8 @@ int image_write_run(struct image_write_job *job, struct cb_error *err)
         p.failed = true;
     pthread_cond_broadcast(&p.cv);
     pthread_mutex_unlock(&p.mu);
-    pthread_join(hasher, NULL);
+    if (job->hash_mask)
+        pthread_join(hasher, NULL);
     pthread_join(writer, NULL);
     for (int i = 0; i < workers; i++)
         pthread_join(comp[i], NULL);

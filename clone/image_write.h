@@ -20,7 +20,9 @@
 #include "clone/part_file.h"
 #include "clone/progress.h"
 
-#define IMG_SLOTS 8
+#include <pthread.h>
+
+#define IMG_SLOTS 4                 /* 4 x 8 MiB in + 4 x 8 MiB out: 64 MiB a job */
 
 struct image_write_job {
     struct io_dev *src;
@@ -33,6 +35,7 @@ struct image_write_job {
     const char *fill;
     struct img_meta *meta;          /* header filled by the caller; trailer filled here */
     struct block_map *map;          /* whole source, all MAP_NONTRIED on entry */
+    pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map */
     struct copy_progress *progress;
 
     /* Results */

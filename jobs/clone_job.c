@@ -219,6 +219,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     if (!job)
         return cb_error_set(err, -ENOMEM, "out of memory");
     job->src.fd = -1;
+    pthread_mutex_init(&job->map_mu, NULL);
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
         job->ctargets[i].dev.fd = -1;
     job->kind = req->kind;
@@ -348,6 +349,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->targets = job->ctargets;
     e->ntargets = job->ntargets;
     e->map = &job->map;
+    e->map_mu = &job->map_mu;
     e->map_path = job->map_path[0] ? job->map_path : NULL;
     e->progress = &job->progress;
     e->max_read_rate = job->max_read_rate;
@@ -442,14 +444,23 @@ void clone_job_free(struct clone_job *job)
     if (!job)
         return;
     io_close(&job->src);
+    /* A raw image prepared but never run leaves no partial file behind. */
+    if (job->kind == JOB_IMAGE && job->raw && job->outcome == OUTCOME_NONE && job->ctargets[0].dev.fd >= 0)
+        unlink(job->image_partial);
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
         if (job->ctargets[i].dev.fd >= 0)
             io_close(&job->ctargets[i].dev);
     map_free(&job->map);
+    pthread_mutex_destroy(&job->map_mu);
     copy_job_release(&job->engine);
     if (job->image) {
         image_close(job->image);
         free(job->image);
     }
     free(job);
+}
+
+int clone_job_map_snapshot(struct clone_job *job, struct block_map *out)
+{
+    return map_copy_locked(out, &job->map, &job->map_mu);
 }

@@ -11,6 +11,7 @@
 #include "clone/copy.h"
 #include "common/cb_error.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -85,6 +86,7 @@ struct clone_job {
     uint64_t image_bytes, image_frames, zero_frames;
     struct copy_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
+    pthread_mutex_t map_mu;     /* guards map while the job runs (clone_job_map_snapshot) */
     struct copy_job engine;
     struct copy_progress progress;
 
@@ -105,5 +107,7 @@ void clone_job_free(struct clone_job *job);
 
 const char *job_outcome_name(enum job_outcome outcome);
 const char *job_kind_name(enum job_kind kind);
+/* A copy of the job's block map, safe while it runs. 0 or -ENOMEM. */
+int clone_job_map_snapshot(struct clone_job *job, struct block_map *out);
 
 #endif

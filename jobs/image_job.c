@@ -248,7 +248,7 @@ enum job_outcome image_job_run(struct clone_job *job)
     struct image_write_job w = {
         .src = &job->src, .name = job->image_final, .split = job->split,
         .level = job->level ? job->level : 3, .hash_mask = job->engine.hash_mask, .retries = job->retries,
-        .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .progress = &job->progress,
+        .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .map_mu = &job->map_mu, .progress = &job->progress,
     };
     struct cb_error err = { 0 };
     double t0 = cb_seconds();

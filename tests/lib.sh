@@ -38,7 +38,9 @@ attach() {
     local file=$1; shift
     local dev
     dev=$(losetup -f --show "$@" "$file") || return 1
-    defer "losetup -d $dev"
+    # Partitions added through BLKPG outlive the loop device here: drop them first.
+    defer "partx -d $dev; losetup -d $dev"
+    partx -d "$dev" 2>/dev/null     # stale ones a crashed run left on this loop
     partx -a "$dev" 2>/dev/null || true
     echo "$dev"
 }

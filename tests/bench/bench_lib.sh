@@ -8,6 +8,7 @@ timeit() { drop; local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(
 detach_under() {
     local dev
     for dev in $(losetup -nO NAME,BACK-FILE | awk -v d="$1/" 'index($2, d) == 1 {print $1}'); do
+        partx -d "$dev" 2>/dev/null || true      # BLKPG partitions outlive the loop here
         losetup -d "$dev" 2>/dev/null || true
     done
 }

@@ -24,7 +24,7 @@ bytes=$(numfmt --from=iec "$SIZE")
 echo "making a $SIZE source disk (files, deleted data, zeros)..."
 truncate -s "$bytes" "$DIR/src.img"
 sgdisk -n 1:2048:0 -t 1:8300 "$DIR/src.img" >/dev/null
-dev=$(losetup -f --show "$DIR/src.img"); partx -a "$dev"
+dev=$(losetup -f --show "$DIR/src.img"); partx -d "$dev" 2>/dev/null || true; partx -a "$dev"
 mkfs.ext4 -q -F "${dev}p1"
 mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
 deleted=$((bytes * 15 / 100)); files=$((bytes * 37 / 100))
@@ -39,7 +39,7 @@ while [ "$(du -sb "$DIR/m" | cut -f1)" -lt "$files" ]; do
 done
 used=$(du -sb "$DIR/m" | cut -f1)
 umount "$DIR/m"; partx -d "$dev"; losetup -d "$dev"
-src=$(losetup -f --show -r --direct-io=on "$DIR/src.img"); partx -a "$src"
+src=$(losetup -f --show -r --direct-io=on "$DIR/src.img"); partx -d "$src" 2>/dev/null || true; partx -a "$src"
 fallocate -l "$bytes" "$DIR/t.img"; tgt=$(losetup -f --show --direct-io=on "$DIR/t.img")
 dd if="$src" of="$tgt" bs=4M iflag=direct oflag=direct status=none     # allocate once
 echo "source: $SIZE, $((used / 1000000)) MB of files on ext4"
@@ -80,6 +80,7 @@ row "clonebay image --no-verify (sha256)" "${T[cb]}" "$(sz "$DIR/cb.zst")"
 row "clonebay image: verify pass alone" "${T[cb_verify]}"
 row "restore: zstd -d | dd oflag=direct" "${T[zrestore]}"
 row "restore: clonebay restore --no-verify" "${T[cbrestore]}"
-printf '\nclonebay image / (dd | zstd) throughput: %.2fx (goal >= 1.3); image size / pipe size: %.3f (goal <= 1)\n' \
-    "$(echo "${T[pipe]} / ${T[cb]}" | bc -l)" "$(echo "$(sz "$DIR/cb.zst") / $(sz "$DIR/pipe.zst")" | bc -l)"
+printf '\nclonebay image (sha256 on) / (dd | zstd) throughput: %.2fx (goal >= 1.3); / (dd | tee sha256sum | zstd): %.2fx\n' \
+    "$(echo "${T[pipe]} / ${T[cb]}" | bc -l)" "$(echo "${T[pipe_sha]} / ${T[cb]}" | bc -l)"
+printf 'image size / pipe size: %.3f (goal <= 1)\n' "$(echo "$(sz "$DIR/cb.zst") / $(sz "$DIR/pipe.zst")" | bc -l)"
 printf 'clonebay restore / (zstd -d | dd) throughput: %.2fx (goal >= 1.0)\n' "$(echo "${T[zrestore]} / ${T[cbrestore]}" | bc -l)"

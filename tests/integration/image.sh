@@ -10,9 +10,11 @@ truncate -s 64M "$WORK/src.img"
 sgdisk -n 1:2048:+40M -t 1:8300 "$WORK/src.img" >/dev/null
 dev=$(attach "$WORK/src.img")
 mkfs.ext4 -q -L DATA "${dev}p1"
-mkdir -p "$WORK/m" && mount "${dev}p1" "$WORK/m" && cp -r /usr/share/doc/e2fsprogs /usr/share/doc/zstd "$WORK/m/" &&
-    head -c 8M /dev/urandom > "$WORK/m/random.bin" && umount "$WORK/m"
-losetup -d "$dev"
+mkdir -p "$WORK/m" && mount "${dev}p1" "$WORK/m"
+cp -r /usr/share/doc/e2fsprogs /usr/share/doc/gdisk /usr/share/doc/parted "$WORK/m/"
+head -c 8M /dev/urandom > "$WORK/m/random.bin"
+umount "$WORK/m"
+partx -d "$dev"; losetup -d "$dev"
 src=$(attach "$WORK/src.img" -r)
 src_sha=$(sha "$WORK/src.img")
 for i in 1 2 3; do truncate -s 64M "$WORK/t$i.img"; done
@@ -32,7 +34,7 @@ check "image: reported sha256 = sha256sum of the disk" json "$WORK/i.json" "asse
 check "image: verified" json "$WORK/i.json" "assert r['targets'][0]['result'] == 'VERIFIED' and r['operation'] == 'image'"
 check "image: smaller than the disk (zeros cost almost nothing)" test "$(stat -c %s "$img")" -lt $((16 << 20))
 check "image: seek table at the end (seekable format magic)" bash -c "tail -c 4 '$img' | od -An -tx1 | grep -q 'b1 ea 92 8f'"
-check "image: zero frames counted" json "$WORK/i.json" "assert r['image']['zero_frames'] >= 4, r['image']"
+check "image: zero frames counted" json "$WORK/i.json" "assert r['image']['zero_frames'] >= 2, r['image']"
 
 # info and verify.
 "$CB" info "$img" > "$WORK/info" 2>&1; rc=$?
@@ -65,6 +67,10 @@ check "split: verify by name" "$CB" verify "$WORK/out/split.zst"
 dd if=/dev/zero of="$t3" bs=1M count=64 oflag=direct status=none
 "$CB" restore "$WORK/out/split.zst.000" "$t3" --yes > /dev/null 2>&1; rc=$?
 check "split: restore from the parts" bash -c "[ $rc = 0 ] && cmp $t3 '$WORK/src.img'"
+
+# No hashes at all: the pipeline runs without its hasher.
+timeout 120 "$CB" image "$src" "$WORK/out/nohash.zst" --hash none --no-verify > /dev/null 2>&1; rc=$?
+check "no hash, no verify: finishes, decompresses to the disk" bash -c "[ $rc = 0 ] && zstd -q -d -c '$WORK/out/nohash.zst' | cmp - '$WORK/src.img'"
 
 # Raw image: sparse and equal; restored like any file.
 "$CB" image "$src" "$WORK/out/raw.img" > /dev/null 2>&1; rc=$?

@@ -1,0 +1,97 @@
+/* job_queue: the station's jobs, queued and run in parallel.
+ *
+ * A job waits while it conflicts with a running one: it would write what the
+ * other reads or writes (the same whole drive, or the same file). Sources may
+ * be shared: reading is harmless. Each job runs on its own thread; the owner
+ * calls jq_tick() from its loop to start what may start, reap what ended
+ * (write the reports, set the verdict) and log phase changes. Every job's
+ * progress notifies one shared eventfd, so the owner can poll() a single fd.
+ * Only the owner's thread touches the queue; a job thread touches its job. */
+#ifndef CB_JOB_QUEUE_H
+#define CB_JOB_QUEUE_H
+
+#include "jobs/clone_job.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define JQ_MAX_JOBS 64
+#define JQ_KEY 80
+#define JQ_LOG_LINES 64
+#define JQ_RATE_SAMPLES 120
+
+enum qjob_state {
+    QJOB_QUEUED,
+    QJOB_RUNNING,
+    QJOB_DONE,              /* copied (and verified) */
+    QJOB_DONE_BAD,          /* finished with unreadable sectors */
+    QJOB_FAILED,            /* failed, mismatch, or refused when it came to start */
+    QJOB_CANCELLED,
+};
+
+struct qjob {
+    int id;
+    enum qjob_state state;
+    enum job_kind kind;
+    char source[256];
+    char targets[JOB_MAX_TARGETS][256];
+    size_t ntargets;
+    struct clone_request req;           /* points into this struct's strings */
+    const char *target_ptrs[JOB_MAX_TARGETS];
+    char map_path[4096];
+    /* What it touches, as comparable keys: "b:MAJ:MIN" (whole drive), "f:DEV:INO", "p:PATH". */
+    char src_key[JQ_KEY];
+    char tgt_keys[JOB_MAX_TARGETS][JQ_KEY];
+
+    struct clone_job *job;              /* set while running and after */
+    pthread_t thread;
+    _Atomic int thread_done;
+    bool cancel_asked;
+    int last_phase;
+    char verdict[600];                  /* "VERIFIED sha256 ab12...", "FAILED: why" */
+    char report_path[4200];
+    char log[JQ_LOG_LINES][240];
+    int nlog;                           /* lines written; the last JQ_LOG_LINES are kept */
+    uint64_t rates[JQ_RATE_SAMPLES];    /* bytes/s, one a second, for the sparkline */
+    int nrates;
+};
+
+struct job_queue {
+    struct qjob *jobs[JQ_MAX_JOBS];
+    size_t count;
+    int max_parallel;                   /* 0: as many as do not conflict */
+    int event_fd;
+    char reports_dir[4096];
+    int next_id;
+};
+
+int jq_init(struct job_queue *q, const char *reports_dir, int max_parallel, struct cb_error *err);
+/* Queue a job (req is copied). Refusals that can be known now come back as
+ * -errno with err filled, and nothing is queued; the rest are found when the
+ * job starts and fail it before it writes. Returns the job id (> 0). */
+int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err);
+/* Start, reap, log. Returns true when something changed. */
+bool jq_tick(struct job_queue *q);
+/* Sample every running job's rate (call once a second). */
+void jq_sample_rates(struct job_queue *q);
+void jq_cancel(struct job_queue *q, int id);
+/* Forget finished jobs (their reports stay on disk). */
+void jq_clear_finished(struct job_queue *q);
+size_t jq_running(const struct job_queue *q);
+size_t jq_active(const struct job_queue *q);        /* queued or running */
+/* Cancel everything and wait for the threads. */
+void jq_shutdown(struct job_queue *q);
+/* true when an active job reads or writes this whole drive (for the BUSY flag). */
+bool jq_uses_drive(const struct job_queue *q, unsigned major, unsigned minor);
+struct qjob *jq_find(struct job_queue *q, int id);
+
+/* The conflict rule: a writes what b touches, or b writes what a touches. */
+bool jq_conflict(const struct qjob *a, const struct qjob *b);
+/* The key of a path (see struct qjob). */
+void jq_key_of(const char *path, char *key, size_t len);
+
+const char *qjob_state_name(enum qjob_state s);
+/* Append a timestamped line to the job's log. */
+void qjob_log(struct qjob *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
