@@ -103,11 +103,10 @@ install: $(BIN)
 	install -D -m 0644 doc/clonebay.1 $(DESTDIR)$(PREFIX)/share/man/man1/clonebay.1
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) tests
 	scripts/demo
 
 demo-clean:
-	rm -rf build-fuzz
 	scripts/demo --clean
 
 clean:

@@ -159,6 +159,12 @@ static int list_names(const struct sysfs_ctx *ctx, char ***names, size_t *count)
 
 static bool wanted(const struct dev_scan_opts *opts, const struct dev_drive *d)
 {
+    if (opts && opts->bench_dir) {
+        size_t n = strlen(opts->bench_dir);
+        if (d->kind != DEV_KIND_LOOP || strncmp(d->backing_file, opts->bench_dir, n) != 0 ||
+            (d->backing_file[n] != '/' && opts->bench_dir[n - 1] != '/'))
+            return false;
+    }
     if (!opts || !opts->only)
         return true;
     for (const char *const *p = opts->only; *p; p++)

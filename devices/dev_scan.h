@@ -12,6 +12,8 @@
 struct dev_scan_opts {
     const char *sysroot;        /* NULL or "/": this machine; else a saved tree */
     const char *const *only;    /* NULL, or a NULL-terminated list of paths/names to keep */
+    const char *bench_dir;      /* NULL, or keep only loop devices over files in this folder
+                                 * (the practice bench: never the machine's real drives) */
 };
 
 int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_error *err);

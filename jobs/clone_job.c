@@ -32,7 +32,7 @@ const char *job_kind_name(enum job_kind k)
     return k == JOB_IMAGE ? "image" : k == JOB_RESTORE ? "restore" : "clone";
 }
 
-static void describe_contents(const struct dev_drive *d, char *buf, size_t len)
+void job_drive_contents(const struct dev_drive *d, char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
@@ -61,7 +61,7 @@ static void describe_drive(const struct dev_drive *d, struct job_endpoint *ep)
     else
         snprintf(ep->model, sizeof(ep->model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
     snprintf(ep->serial, sizeof(ep->serial), "%s", d->serial);
-    describe_contents(d, ep->contents, sizeof(ep->contents));
+    job_drive_contents(d, ep->contents, sizeof(ep->contents));
 }
 
 /* "/dev/sdc (SanDisk Ultra, 14.3 GiB)" for messages. */
@@ -463,4 +463,12 @@ void clone_job_free(struct clone_job *job)
 int clone_job_map_snapshot(struct clone_job *job, struct block_map *out)
 {
     return map_copy_locked(out, &job->map, &job->map_mu);
+}
+
+void clone_job_close_devices(struct clone_job *job)
+{
+    io_close(&job->src);
+    for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
+        if (job->ctargets[i].dev.fd >= 0)
+            io_close(&job->ctargets[i].dev);
 }

@@ -103,10 +103,15 @@ struct clone_job {
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
 /* Runs to the end (or cancel via job->progress.cancel); returns the outcome. */
 enum job_outcome clone_job_run(struct clone_job *job);
+/* Let go of the drives (O_EXCL claims) of a finished job, keeping its record. */
+void clone_job_close_devices(struct clone_job *job);
 void clone_job_free(struct clone_job *job);
 
 const char *job_outcome_name(enum job_outcome outcome);
 const char *job_kind_name(enum job_kind kind);
+struct dev_drive;
+/* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB": what is on a drive. */
+void job_drive_contents(const struct dev_drive *d, char *buf, size_t len);
 /* A copy of the job's block map, safe while it runs. 0 or -ENOMEM. */
 int clone_job_map_snapshot(struct clone_job *job, struct block_map *out);
 

@@ -272,6 +272,7 @@ static void reap(struct job_queue *q, struct qjob *j)
     }
     qjob_log(j, "%s", j->verdict);
     write_reports(q, j);
+    clone_job_close_devices(cj);    /* finished: the drives are free for the next job */
 }
 
 bool jq_tick(struct job_queue *q)

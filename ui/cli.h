@@ -19,6 +19,7 @@ int cli_image(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_station(int argc, char **argv);
 
 /* "clonebay: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,4 +1,4 @@
-/* cli_list: `clonebay list [--json] [--sysroot DIR]`. */
+/* cli_list: `clonebay list [--json] [--sysroot DIR] [--bench DIR]`. */
 #include "common/json_writer.h"
 #include "common/units.h"
 #include "devices/dev_scan.h"
@@ -120,11 +120,12 @@ int cli_list(int argc, char **argv)
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
         { "sysroot", required_argument, NULL, 'r' },
+        { "bench", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     bool json = false;
-    const char *sysroot = NULL;
+    const char *sysroot = NULL, *bench = NULL;
     int c;
     opterr = 0;
     optind = 1;
@@ -132,10 +133,12 @@ int cli_list(int argc, char **argv)
         switch (c) {
         case 'j': json = true; break;
         case 'r': sysroot = optarg; break;
+        case 'b': bench = optarg; break;
         case 'h':
-            puts("Usage: clonebay list [--json] [--sysroot DIR]\n"
+            puts("Usage: clonebay list [--json] [--sysroot DIR] [--bench DIR]\n"
                  "Show every drive with kind, size, model, serial, partitions and flags\n"
-                 "(SYSTEM, MOUNTED, BUSY, RO, NO-MEDIA). --sysroot reads a saved /sys tree.");
+                 "(SYSTEM, MOUNTED, BUSY, RO, NO-MEDIA). --sysroot reads a saved /sys tree;\n"
+                 "--bench lists only loop devices over files in DIR (the practice bench).");
             return CLI_OK;
         default:
             return cli_fail(CLI_REFUSED, "list: unknown option '%s' (try 'clonebay list --help')",
@@ -146,7 +149,7 @@ int cli_list(int argc, char **argv)
         return cli_fail(CLI_REFUSED, "list: unexpected argument '%s'", argv[optind]);
     struct dev_list list;
     struct cb_error err = { 0 };
-    struct dev_scan_opts so = { .sysroot = sysroot };
+    struct dev_scan_opts so = { .sysroot = sysroot, .bench_dir = bench };
     if (dev_scan(&so, &list, &err))
         return cli_fail(CLI_FAILED, "%s", err.msg);
     if (json)

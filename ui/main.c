@@ -25,6 +25,7 @@ void cli_usage(void)
     fputs("Usage: clonebay COMMAND [OPTIONS]\n"
           "\n"
           "A disk cloning and imaging station. Commands:\n"
+          "  (no command), station [OPTIONS]    the ncurses station: drives, jobs, live progress\n"
           "  list [--json]                      show every drive, its partitions and safety flags\n"
           "  clone SRC DST [DST...] [OPTIONS]   copy a drive to one or more drives, hash and verify\n"
           "  image SRC FILE [OPTIONS]           save a drive as a compressed, seekable image (FILE.zst)\n"
@@ -51,14 +52,13 @@ static const struct {
     { "restore", cli_restore },
     { "verify", cli_verify },
     { "info", cli_info },
+    { "station", cli_station },
 };
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        cli_usage();
-        return CLI_REFUSED;
-    }
+    if (argc < 2)
+        return cli_station(argc, argv);     /* no arguments: the station */
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         cli_usage();

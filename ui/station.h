@@ -1,0 +1,69 @@
+/* station: the ncurses front end a technician watches all day.
+ *
+ * One loop poll()s the keyboard, the drive monitor and the jobs' shared
+ * eventfd, redraws at most ten times a second and never waits for a job.
+ * station.c owns the loop and the keys, station_draw.c paints, and
+ * station_wizard.c walks through a new job. */
+#ifndef CB_UI_STATION_H
+#define CB_UI_STATION_H
+
+#include "devices/dev_monitor.h"
+#include "devices/dev_scan.h"
+#include "jobs/job_queue.h"
+
+#include <stdbool.h>
+
+struct station_opts {
+    const char *bench_dir;          /* practice bench: only loops over files in here */
+    const char *reports_dir;
+    int max_parallel;
+};
+
+enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT };
+enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM };
+
+struct wizard {
+    enum wiz_step step;
+    enum job_kind kind;
+    int cursor;
+    char source[256];
+    uint64_t source_size;           /* bytes the targets must hold */
+    bool picked[256];               /* by drive index */
+    char path[256];                 /* image to write, or image to restore */
+    bool path_for_restore;          /* WIZ_PATH asks for an image to restore */
+    unsigned hash_mask;
+    bool verify;
+    int level;
+    uint64_t split;
+    char error[512];
+};
+
+struct station {
+    struct station_opts opts;
+    struct dev_list devs;
+    struct dev_monitor *mon;
+    struct job_queue q;
+    enum st_mode mode;
+    bool focus_jobs;
+    int sel_drive, sel_job;         /* indexes into devs / q.jobs */
+    int detail_id;                  /* job shown in MODE_DETAIL */
+    struct wizard wiz;
+    char message[512];
+    bool color;
+    bool dirty;
+    bool quit;
+};
+
+int station_run(const struct station_opts *opts);
+
+/* station.c */
+void station_rescan(struct station *st);
+/* station_draw.c */
+void station_draw(struct station *st);
+/* station_wizard.c */
+void wizard_start(struct station *st);
+void wizard_key(struct station *st, int key);
+/* Why a drive cannot be a target of this wizard's job, or NULL. */
+const char *wizard_unpickable(const struct station *st, const struct dev_drive *d);
+
+#endif

@@ -1,0 +1,450 @@
+/* station_draw: painting the station. ASCII only (bars, block map and
+ * sparkline), so it reads the same on a Linux console, a serial line or a
+ * terminal without UTF-8; colours when the terminal has them. */
+#include "clone/progress.h"
+#include "common/units.h"
+#include "ui/station.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { C_GOOD = 1, C_BAD, C_WARN, C_INFO, C_BAR };
+
+static void color_on(const struct station *st, int pair)
+{
+    if (st->color)
+        attron(COLOR_PAIR(pair));
+    else if (pair == C_BAD || pair == C_WARN)
+        attron(A_BOLD);
+}
+
+static void color_off(const struct station *st, int pair)
+{
+    if (st->color)
+        attroff(COLOR_PAIR(pair));
+    else if (pair == C_BAD || pair == C_WARN)
+        attroff(A_BOLD);
+}
+
+static void fkey_bar(const struct station *st, const char *const *items)
+{
+    int y = LINES - 1, x = 0;
+    move(y, 0);
+    clrtoeol();
+    for (size_t i = 0; items[i] && x < COLS; i += 2) {
+        attron(A_BOLD);
+        mvaddnstr(y, x, items[i], COLS - x);
+        attroff(A_BOLD);
+        x += (int)strlen(items[i]);
+        if (st->color)
+            attron(COLOR_PAIR(C_BAR));
+        else
+            attron(A_REVERSE);
+        mvaddnstr(y, x, items[i + 1], COLS - x > 0 ? COLS - x : 0);
+        if (st->color)
+            attroff(COLOR_PAIR(C_BAR));
+        else
+            attroff(A_REVERSE);
+        x += (int)strlen(items[i + 1]) + 1;
+    }
+}
+
+/* Model, or for a loop device the name of its file. */
+static const char *model_of(const struct dev_drive *d)
+{
+    if (d->model[0])
+        return d->model;
+    if (d->kind == DEV_KIND_LOOP && d->backing_file[0]) {
+        const char *slash = strrchr(d->backing_file, '/');
+        return slash ? slash + 1 : d->backing_file;
+    }
+    return "-";
+}
+
+static void flags_of(const struct dev_drive *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s%s%s", d->system ? " SYSTEM" : "", d->mounted ? " MOUNTED" : "",
+             d->busy ? " BUSY" : "", d->readonly ? " RO" : "", d->size == 0 ? " NO-MEDIA" : "");
+}
+
+/* "[#####.....]" of width w for fraction f. */
+static void bar(char *buf, int w, double f)
+{
+    int fill = (int)(f * (w - 2) + 0.5);
+    buf[0] = '[';
+    for (int i = 1; i < w - 1; i++)
+        buf[i] = i - 1 < fill ? '#' : '.';
+    buf[w - 1] = ']';
+    buf[w] = '\0';
+}
+
+static int draw_drives(struct station *st, int y, int rows)
+{
+    attron(A_BOLD);
+    mvprintw(y++, 0, "Drives (%zu)%s", st->devs.count, st->opts.bench_dir ? "  - practice bench" : "");
+    attroff(A_BOLD);
+    if (st->devs.count == 0)
+        mvaddstr(y++, 2, "no drives found: plug one in");
+    int first = st->sel_drive >= rows / 2 ? st->sel_drive - rows / 2 + 1 : 0;
+    for (int i = first; i < (int)st->devs.count && y < rows; i++) {
+        const struct dev_drive *d = &st->devs.drives[i];
+        char sz[32], fl[64], line[512], what[512];
+        units_format_bytes(d->size, sz, sizeof(sz));
+        flags_of(d, fl, sizeof(fl));
+        snprintf(line, sizeof(line), " %-12s %-7s %10s  %-22.22s %-16.16s", d->path, dev_kind_name(d->kind), sz,
+                 model_of(d), d->serial[0] ? d->serial : "-");
+        bool sel = !st->focus_jobs && i == st->sel_drive && st->mode == MODE_MAIN;
+        if (sel)
+            attron(A_REVERSE);
+        mvaddnstr(y, 0, line, COLS);
+        if (sel)
+            attroff(A_REVERSE);
+        if (fl[0]) {
+            color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
+            addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+            color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
+        }
+        clrtoeol();
+        y++;
+        if (y < rows) {
+            job_drive_contents(d, what, sizeof(what));
+            mvprintw(y, 0, "%*s", 14, "");
+            addnstr(what, COLS - 14 > 0 ? COLS - 14 : 0);
+            clrtoeol();
+            y++;
+        }
+    }
+    return y;
+}
+
+static void job_line2(const struct station *st, const struct qjob *j, int y)
+{
+    move(y, 0);
+    clrtoeol();
+    if (j->state == QJOB_QUEUED) {
+        mvaddstr(y, 5, "waiting: another job uses one of these drives");
+        return;
+    }
+    if (j->state != QJOB_RUNNING) {
+        int pair = j->state == QJOB_DONE ? C_GOOD : j->state == QJOB_DONE_BAD ? C_WARN : C_BAD;
+        color_on(st, pair);
+        mvaddnstr(y, 5, j->verdict, COLS - 5 > 0 ? COLS - 5 : 0);
+        color_off(st, pair);
+        return;
+    }
+    const struct copy_progress *p = &j->job->progress;
+    uint64_t total = atomic_load(&p->bytes_total), done = atomic_load(&p->bytes_done);
+    uint64_t rate = atomic_load(&p->rate_now), avg = atomic_load(&p->rate_avg);
+    uint64_t bad = atomic_load(&p->bytes_bad), areas = atomic_load(&p->bad_areas);
+    int phase = atomic_load(&p->phase);
+    double f = total ? (double)done / (double)total : 0;
+    char b[64], eta[32] = "--:--:--";
+    bar(b, 22, f > 1 ? 1 : f);
+    if (rate && total > done) {
+        uint64_t s = (total - done) / rate;
+        snprintf(eta, sizeof(eta), "%llu:%02llu:%02llu", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
+    }
+    mvprintw(y, 5, "%s %5.1f%%  %-7s %4.0f MB/s (avg %.0f)  ETA %s  bad %llu sectors in %llu areas", b,
+             100.0 * f, progress_phase_name((enum copy_phase)phase), (double)rate / 1e6, (double)avg / 1e6, eta,
+             (unsigned long long)(bad / 512), (unsigned long long)areas);
+}
+
+static void draw_jobs(struct station *st, int y, int rows)
+{
+    attron(A_BOLD);
+    mvprintw(y++, 0, "Jobs (%zu running, %zu waiting)", jq_running(&st->q),
+             jq_active(&st->q) - jq_running(&st->q));
+    attroff(A_BOLD);
+    clrtoeol();
+    if (st->q.count == 0)
+        mvaddstr(y++, 2, "no jobs: F2 starts one");
+    for (int i = 0; i < (int)st->q.count && y + 1 < rows; i++) {
+        const struct qjob *j = st->q.jobs[i];
+        char line[1024];
+        int n = snprintf(line, sizeof(line), " #%-3d %-7s %-9s %s -> %s", j->id, job_kind_name(j->kind),
+                         qjob_state_name(j->state), j->source, j->targets[0]);
+        for (size_t t = 1; t < j->ntargets && n > 0 && (size_t)n < sizeof(line); t++)
+            n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s", j->targets[t]);
+        bool sel = st->focus_jobs && i == st->sel_job && st->mode == MODE_MAIN;
+        if (sel)
+            attron(A_REVERSE);
+        mvaddnstr(y, 0, line, COLS);
+        clrtoeol();
+        if (sel)
+            attroff(A_REVERSE);
+        job_line2(st, j, y + 1);
+        y += 2;
+    }
+}
+
+static void draw_main(struct station *st)
+{
+    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
+                                        "Enter", "Detail", "x", "Clear", "F10", "Quit", NULL };
+    int split = (LINES - 2) / 2 + 1;
+    int y = draw_drives(st, 1, split);
+    for (; y < split; y++) {
+        move(y, 0);
+        clrtoeol();
+    }
+    draw_jobs(st, split, LINES - 2);
+    fkey_bar(st, keys);
+}
+
+static void draw_help(const struct station *st)
+{
+    static const char *const lines[] = {
+        "clonebay station - keys",
+        "",
+        "  Up/Down, j/k     choose a drive or a job        Tab    switch between drives and jobs",
+        "  F2, n, Enter     new job (on a drive)           Enter  job detail (on a job)",
+        "  F8, c            cancel the chosen job          x      clear finished jobs",
+        "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
+        "  F1, ?            this help",
+        "",
+        "New job: pick the source, then the targets (Space marks, several at once),",
+        "or 'Image file' to save the drive as an image; 'i' on the source step restores",
+        "an image instead. Drives that cannot be written are shown with the reason.",
+        "Nothing is written before the confirmation screen and a press of Y.",
+        "",
+        "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY in a job; RO read-only.",
+        "Block map: # copied  . to do  / being rescued  X unreadable",
+        "",
+        "Any key returns.",
+    };
+    (void)st;
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i + 2 < LINES; i++)
+        mvaddnstr((int)i + 2, 2, lines[i], COLS - 2);
+}
+
+/* The block map as a grid of cells, each showing the worst state inside it. */
+static void draw_map(struct qjob *j, int y, int rows, int cols)
+{
+    struct block_map snap = { 0 };
+    if (!j->job || clone_job_map_snapshot(j->job, &snap) != 0 || snap.size == 0) {
+        mvaddstr(y, 2, "(no map yet)");
+        map_free(&snap);
+        return;
+    }
+    int cells = rows * cols;
+    size_t r = 0;
+    for (int c = 0; c < cells; c++) {
+        uint64_t from = snap.size * (uint64_t)c / (uint64_t)cells, to = snap.size * (uint64_t)(c + 1) / (uint64_t)cells;
+        char worst = '#';
+        while (r < snap.count && snap.r[r].pos + snap.r[r].size <= from)
+            r++;
+        for (size_t k = r; k < snap.count && snap.r[k].pos < (to > from ? to : from + 1); k++) {
+            char s = snap.r[k].state;
+            char ch = s == MAP_FINISHED ? '#' : s == MAP_BAD ? 'X' : s == MAP_NONTRIED ? '.' : '/';
+            if (ch == 'X' || (ch == '/' && worst != 'X') || (ch == '.' && worst == '#'))
+                worst = ch;
+        }
+        mvaddch(y + c / cols, 2 + c % cols, (chtype)worst);
+    }
+    map_free(&snap);
+}
+
+static void draw_detail(struct station *st)
+{
+    static const char *const keys[] = { "F8", "Cancel", "Esc", "Back", NULL };
+    struct qjob *j = jq_find(&st->q, st->detail_id);
+    if (!j) {
+        st->mode = MODE_MAIN;
+        return;
+    }
+    attron(A_BOLD);
+    mvprintw(1, 0, "Job #%d  %s  %s -> %s%s   [%s]", j->id, job_kind_name(j->kind), j->source, j->targets[0],
+             j->ntargets > 1 ? " ..." : "", qjob_state_name(j->state));
+    attroff(A_BOLD);
+    if (j->state == QJOB_RUNNING || j->state == QJOB_QUEUED)
+        job_line2(st, j, 2);
+    else
+        mvaddnstr(2, 2, j->verdict, COLS - 2);
+    int cols = COLS - 4, rows = LINES / 3;
+    if (rows < 3)
+        rows = 3;
+    mvaddstr(3, 0, "Block map (# copied  . to do  / rescuing  X unreadable):");
+    draw_map(j, 4, rows, cols);
+    int y = 4 + rows;
+    /* Sparkline: the last rates, scaled to the highest. */
+    static const char levels[] = " .:-=+*#%@";
+    uint64_t top = 1;
+    for (int i = 0; i < j->nrates; i++)
+        if (j->rates[i] > top)
+            top = j->rates[i];
+    mvprintw(y++, 0, "Throughput (1 s a column, top %.0f MB/s):", (double)top / 1e6);
+    move(y, 2);
+    int first = j->nrates > cols ? j->nrates - cols : 0;
+    for (int i = first; i < j->nrates; i++)
+        addch((chtype)levels[(int)(j->rates[i] * 9 / top)]);
+    y += 2;
+    mvaddstr(y++, 0, "Log:");
+    int nshow = LINES - 2 - y;
+    int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES;
+    int start = total > nshow ? j->nlog - nshow : j->nlog - total;
+    for (int i = start; i < j->nlog && y < LINES - 1; i++)
+        mvaddnstr(y++, 2, j->log[i % JQ_LOG_LINES], COLS - 2);
+    fkey_bar(st, keys);
+}
+
+static void draw_wizard(struct station *st);
+
+void station_draw(struct station *st)
+{
+    erase();
+    if (COLS < 60 || LINES < 16) {
+        mvaddstr(0, 0, "clonebay: the window is too small (80x24 or more)");
+        refresh();
+        return;
+    }
+    attron(A_REVERSE);
+    mvprintw(0, 0, " clonebay %s station ", CLONEBAY_VERSION);
+    attroff(A_REVERSE);
+    printw("  %zu drives  %zu jobs running  reports: %s", st->devs.count, jq_running(&st->q), st->q.reports_dir);
+    switch (st->mode) {
+    case MODE_HELP: draw_help(st); break;
+    case MODE_DETAIL: draw_detail(st); break;
+    case MODE_WIZARD: draw_wizard(st); break;
+    case MODE_QUIT:
+        draw_main(st);
+        color_on(st, C_WARN);
+        mvprintw(LINES - 2, 0, "%zu job(s) still active: cancel them and quit? (y/n)", jq_active(&st->q));
+        color_off(st, C_WARN);
+        break;
+    default:
+        draw_main(st);
+        if (st->message[0])
+            mvaddnstr(LINES - 2, 0, st->message, COLS);
+        break;
+    }
+    refresh();
+}
+
+/* ---- the new-job wizard's screens (its keys are in station_wizard.c) ---- */
+
+static void wiz_drive_list(struct station *st, int y, bool targets)
+{
+    for (int i = 0; i < (int)st->devs.count && y < LINES - 3; i++) {
+        const struct dev_drive *d = &st->devs.drives[i];
+        char sz[32], line[512];
+        units_format_bytes(d->size, sz, sizeof(sz));
+        const char *why = targets ? wizard_unpickable(st, d) : NULL;
+        snprintf(line, sizeof(line), " %s %-12s %-7s %10s  %-22.22s %-16.16s", targets ? (st->wiz.picked[i] ? "[x]" : "[ ]") : "  ",
+                 d->path, dev_kind_name(d->kind), sz, model_of(d), d->serial[0] ? d->serial : "-");
+        bool sel = i == st->wiz.cursor;
+        if (sel)
+            attron(A_REVERSE);
+        if (why)
+            attron(A_DIM);
+        mvaddnstr(y, 0, line, COLS);
+        if (why) {
+            attroff(A_DIM);
+            color_on(st, C_BAD);
+            printw("  can't: %s", why);
+            color_off(st, C_BAD);
+        }
+        if (sel)
+            attroff(A_REVERSE);
+        y++;
+    }
+    if (targets && st->wiz.kind != JOB_RESTORE) {
+        bool sel = st->wiz.cursor == (int)st->devs.count;
+        if (sel)
+            attron(A_REVERSE);
+        mvaddstr(y, 0, "     Image file... (save the source as a compressed image)");
+        if (sel)
+            attroff(A_REVERSE);
+    }
+}
+
+static void draw_wizard(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "Esc", "Cancel", NULL };
+    static const char *const keys_tgt[] = { "Space", "Mark", "Enter", "Next", "Esc", "Back", NULL };
+    static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "+/-", "Level", "s", "Split", "Enter",
+                                            "Next", "Esc", "Back", NULL };
+    static const char *const keys_ok[] = { "Y", "Start", "Esc", "Back", NULL };
+    static const char *const keys_path[] = { "Enter", "OK", "Esc", "Back", NULL };
+    attron(A_BOLD);
+    switch (w->step) {
+    case WIZ_SOURCE:
+        mvaddstr(1, 0, "New job, step 1 of 4: the SOURCE drive (read only)");
+        attroff(A_BOLD);
+        wiz_drive_list(st, 3, false);
+        fkey_bar(st, keys_src);
+        break;
+    case WIZ_TARGETS:
+        mvprintw(1, 0, "New job, step 2 of 4: the TARGETS for %s (Space marks; every marked drive is overwritten)",
+                 w->source);
+        attroff(A_BOLD);
+        wiz_drive_list(st, 3, true);
+        fkey_bar(st, keys_tgt);
+        break;
+    case WIZ_PATH:
+        mvaddstr(1, 0, w->path_for_restore ? "Restore: the image file to write to drives"
+                                           : "Image: the file to save the source in (.zst is added)");
+        attroff(A_BOLD);
+        mvprintw(3, 2, "file: %s_", w->path);
+        fkey_bar(st, keys_path);
+        break;
+    case WIZ_OPTIONS: {
+        mvaddstr(1, 0, "New job, step 3 of 4: options");
+        attroff(A_BOLD);
+        char hashes[64] = "";
+        for (int a = 0; a < HASH_COUNT; a++)
+            if (w->hash_mask & (1u << a))
+                snprintf(hashes + strlen(hashes), sizeof(hashes) - strlen(hashes), "%s%s", hashes[0] ? "," : "",
+                         hash_name((enum hash_alg)a));
+        mvprintw(3, 2, "h  hash         %s", hashes[0] ? hashes : "none");
+        mvprintw(4, 2, "v  verify       %s", w->verify ? "yes: read every target back from the media" : "no");
+        if (w->kind == JOB_IMAGE) {
+            char sp[32] = "none";
+            if (w->split)
+                units_format_bytes(w->split, sp, sizeof(sp));
+            mvprintw(5, 2, "+- zstd level   %d", w->level);
+            mvprintw(6, 2, "s  split        %s", sp);
+        }
+        fkey_bar(st, keys_opt);
+        break;
+    }
+    case WIZ_CONFIRM: {
+        mvaddstr(1, 0, "New job, step 4 of 4: confirm");
+        attroff(A_BOLD);
+        int y = 3;
+        mvprintw(y++, 2, "%s %s", w->kind == JOB_RESTORE ? "Restore image" : "Read", w->source);
+        if (w->kind == JOB_IMAGE) {
+            mvprintw(y++, 2, "and save it as %s (a new file; nothing is overwritten)", w->path);
+        } else {
+            color_on(st, C_WARN);
+            mvaddstr(y++, 2, "EVERYTHING ON THESE DRIVES WILL BE OVERWRITTEN:");
+            color_off(st, C_WARN);
+            for (int i = 0; i < (int)st->devs.count && y < LINES - 4; i++) {
+                if (!w->picked[i])
+                    continue;
+                const struct dev_drive *d = &st->devs.drives[i];
+                char sz[32], what[512];
+                units_format_bytes(d->size, sz, sizeof(sz));
+                job_drive_contents(d, what, sizeof(what));
+                mvprintw(y++, 4, "%s  %s  serial %s  %s", d->path, model_of(d),
+                         d->serial[0] ? d->serial : "-", sz);
+                mvprintw(y++, 8, "holds: %s", what);
+            }
+        }
+        y++;
+        attron(A_BOLD);
+        mvaddstr(y, 2, "Press Y to start, Esc to go back.");
+        attroff(A_BOLD);
+        fkey_bar(st, keys_ok);
+        break;
+    }
+    }
+    attroff(A_BOLD);
+    if (w->error[0]) {
+        color_on(st, C_BAD);
+        mvaddnstr(LINES - 2, 0, w->error, COLS);
+        color_off(st, C_BAD);
+    }
+}

@@ -1,0 +1,234 @@
+/* station_wizard: the new-job steps: source, targets (or an image path),
+ * options, confirmation. Nothing is queued before Y on the confirmation. */
+#include "clone/image_read.h"
+#include "common/units.h"
+#include "ui/station.h"
+
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KEY_ESC 27
+
+void wizard_start(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    memset(w, 0, sizeof(*w));
+    w->step = WIZ_SOURCE;
+    w->cursor = st->sel_drive;
+    w->hash_mask = 1u << HASH_SHA256;
+    w->verify = true;
+    w->level = 3;
+    st->mode = MODE_WIZARD;
+}
+
+const char *wizard_unpickable(const struct station *st, const struct dev_drive *d)
+{
+    static char why[96];
+    const struct wizard *w = &st->wiz;
+    if (w->kind != JOB_RESTORE && !strcmp(d->path, w->source))
+        return "it is the source";
+    if (d->system)
+        return "holds the running system";
+    if (d->mounted)
+        return "mounted or in use";
+    if (d->readonly)
+        return "read-only";
+    if (d->busy)
+        return "busy in another job";
+    if (d->size == 0)
+        return "no medium";
+    if (d->size < w->source_size) {
+        char a[32], b[32];
+        units_format_bytes(d->size, a, sizeof(a));
+        units_format_bytes(w->source_size, b, sizeof(b));
+        snprintf(why, sizeof(why), "too small (%s < %s)", a, b);
+        return why;
+    }
+    return NULL;
+}
+
+static int move_cursor(int cursor, int key, int count)
+{
+    if ((key == KEY_UP || key == 'k') && cursor > 0)
+        return cursor - 1;
+    if ((key == KEY_DOWN || key == 'j') && cursor + 1 < count)
+        return cursor + 1;
+    return cursor;
+}
+
+static void submit(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    const char *targets[JOB_MAX_TARGETS];
+    size_t n = 0;
+    if (w->kind == JOB_IMAGE) {
+        targets[n++] = w->path;
+    } else {
+        for (size_t i = 0; i < st->devs.count && n < JOB_MAX_TARGETS; i++)
+            if (w->picked[i])
+                targets[n++] = st->devs.drives[i].path;
+    }
+    struct clone_request req = {
+        .kind = w->kind, .source = w->source, .targets = targets, .ntargets = n, .hash_mask = w->hash_mask,
+        .verify = w->verify, .retries = 1, .level = w->level, .split = w->split,
+    };
+    struct cb_error err = { 0 };
+    int id = jq_submit(&st->q, &req, &err);
+    if (id < 0) {
+        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", err.msg);
+        return;
+    }
+    snprintf(st->message, sizeof(st->message), "job #%d queued", id);
+    st->mode = MODE_MAIN;
+    st->focus_jobs = true;
+    st->sel_job = (int)st->q.count - 1;
+    station_rescan(st);
+}
+
+static void path_done(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    if (!w->path[0]) {
+        snprintf(w->error, sizeof(w->error), "type a file name first");
+        return;
+    }
+    if (!w->path_for_restore) {
+        w->step = WIZ_OPTIONS;
+        return;
+    }
+    struct image img;
+    struct cb_error err = { 0 };
+    if (image_open(&img, w->path, &err) != 0) {
+        snprintf(w->error, sizeof(w->error), "%s", err.msg);
+        return;
+    }
+    w->source_size = img.meta.size;
+    image_close(&img);
+    snprintf(w->source, sizeof(w->source), "%s", w->path);
+    w->kind = JOB_RESTORE;
+    w->step = WIZ_TARGETS;
+    w->cursor = 0;
+}
+
+static void cycle_hash(struct wizard *w)
+{
+    static const unsigned sets[] = {
+        1u << HASH_SHA256, 1u << HASH_SHA256 | 1u << HASH_MD5, 1u << HASH_SHA512, 1u << HASH_MD5, 0,
+    };
+    size_t n = sizeof(sets) / sizeof(sets[0]), i = 0;
+    while (i < n && sets[i] != w->hash_mask)
+        i++;
+    w->hash_mask = sets[(i + 1) % n];
+}
+
+static void cycle_split(struct wizard *w)
+{
+    static const uint64_t sizes[] = { 0, 4ull << 30, 2ull << 30, 1ull << 30, 650ull << 20 };
+    size_t n = sizeof(sizes) / sizeof(sizes[0]), i = 0;
+    while (i < n && sizes[i] != w->split)
+        i++;
+    w->split = sizes[(i + 1) % n];
+}
+
+void wizard_key(struct station *st, int key)
+{
+    struct wizard *w = &st->wiz;
+    int ndrives = (int)st->devs.count;
+    w->error[0] = '\0';
+    switch (w->step) {
+    case WIZ_SOURCE:
+        if (key == KEY_ESC || key == 'q') {
+            st->mode = MODE_MAIN;
+        } else if (key == 'i') {
+            w->path_for_restore = true;
+            w->path[0] = '\0';
+            w->step = WIZ_PATH;
+        } else if ((key == '\n' || key == '\r' || key == KEY_ENTER) && w->cursor < ndrives) {
+            const struct dev_drive *d = &st->devs.drives[w->cursor];
+            if (d->size == 0) {
+                snprintf(w->error, sizeof(w->error), "%s has no medium", d->path);
+                break;
+            }
+            snprintf(w->source, sizeof(w->source), "%s", d->path);
+            w->source_size = d->size;
+            w->kind = JOB_CLONE;
+            w->step = WIZ_TARGETS;
+            w->cursor = 0;
+            memset(w->picked, 0, sizeof(w->picked));
+        } else {
+            w->cursor = move_cursor(w->cursor, key, ndrives);
+        }
+        break;
+    case WIZ_TARGETS: {
+        int rows = ndrives + (w->kind == JOB_RESTORE ? 0 : 1);
+        if (key == KEY_ESC || key == 'q') {
+            w->step = w->kind == JOB_RESTORE ? WIZ_PATH : WIZ_SOURCE;
+            w->cursor = 0;
+        } else if (key == ' ' && w->cursor < ndrives) {
+            const char *why = wizard_unpickable(st, &st->devs.drives[w->cursor]);
+            if (why)
+                snprintf(w->error, sizeof(w->error), "%s cannot be a target: %s",
+                         st->devs.drives[w->cursor].path, why);
+            else
+                w->picked[w->cursor] = !w->picked[w->cursor];
+        } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+            if (w->cursor == ndrives && w->kind != JOB_RESTORE) {
+                w->kind = JOB_IMAGE;
+                w->path_for_restore = false;
+                w->path[0] = '\0';
+                w->step = WIZ_PATH;
+                break;
+            }
+            bool any = false;
+            for (int i = 0; i < ndrives; i++)
+                any |= w->picked[i];
+            if (any)
+                w->step = WIZ_OPTIONS;
+            else
+                snprintf(w->error, sizeof(w->error), "mark at least one target with Space");
+        } else {
+            w->cursor = move_cursor(w->cursor, key, rows);
+        }
+        break;
+    }
+    case WIZ_PATH: {
+        size_t n = strlen(w->path);
+        if (key == KEY_ESC) {
+            w->step = w->path_for_restore ? WIZ_SOURCE : WIZ_TARGETS;
+            if (!w->path_for_restore)
+                w->kind = JOB_CLONE;
+        } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+            path_done(st);
+        } else if ((key == KEY_BACKSPACE || key == 127 || key == 8) && n > 0) {
+            w->path[n - 1] = '\0';
+        } else if (key >= 32 && key < 127 && n + 1 < sizeof(w->path)) {
+            w->path[n] = (char)key;
+            w->path[n + 1] = '\0';
+        }
+        break;
+    }
+    case WIZ_OPTIONS:
+        if (key == KEY_ESC || key == 'q')
+            w->step = w->kind == JOB_IMAGE ? WIZ_PATH : WIZ_TARGETS;
+        else if (key == 'h')
+            cycle_hash(w);
+        else if (key == 'v')
+            w->verify = !w->verify;
+        else if (key == '+' && w->level < 19)
+            w->level++;
+        else if (key == '-' && w->level > 1)
+            w->level--;
+        else if (key == 's' && w->kind == JOB_IMAGE)
+            cycle_split(w);
+        else if (key == '\n' || key == '\r' || key == KEY_ENTER)
+            w->step = WIZ_CONFIRM;
+        break;
+    case WIZ_CONFIRM:
+        if (key == 'y' || key == 'Y')
+            submit(st);
+        else if (key == KEY_ESC || key == 'n' || key == 'q')
+            w->step = WIZ_OPTIONS;
+        break;
+    }
+}
