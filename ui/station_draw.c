@@ -146,9 +146,11 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
         snprintf(eta, sizeof(eta), "%llu:%02llu:%02llu", (unsigned long long)(s / 3600),
                  (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
     }
-    mvprintw(y, 5, "%s %5.1f%%  %-7s %4.0f MB/s (avg %.0f)  ETA %s  bad %llu sectors in %llu areas", b,
+    char line[256];
+    snprintf(line, sizeof(line), "%s %5.1f%%  %-7s %4.0f MB/s (avg %.0f)  ETA %s  bad %llu sectors in %llu areas", b,
              100.0 * f, progress_phase_name((enum copy_phase)phase), (double)rate / 1e6, (double)avg / 1e6, eta,
              (unsigned long long)(bad / 512), (unsigned long long)areas);
+    mvaddnstr(y, 5, line, COLS - 5 > 0 ? COLS - 5 : 0);
 }
 
 static void draw_jobs(struct station *st, int y, int rows)
