@@ -62,20 +62,23 @@ struct consumer {
 static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t len, uint64_t off)
 {
     const size_t blk = 64u << 10;
-    size_t run = 0;         /* start of the pending non-zero run */
-    bool in_run = false;
-    for (size_t i = 0; i <= len; i += blk) {
-        size_t n = i < len ? (len - i < blk ? len - i : blk) : 0;
-        bool zero = i == len || io_is_zero(buf + i, n);
-        if (!zero && !in_run) {
-            run = i;
-            in_run = true;
-        } else if (zero && in_run) {
-            ssize_t w = io_pwrite(d, buf + run, i - run, off + run);
-            if (w < 0)
-                return w;
-            in_run = false;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = len - i < blk ? len - i : blk;
+        if (io_is_zero(buf + i, n)) {
+            i += n;
+            continue;
         }
+        size_t run = i;             /* a run of non-zero blocks, written at once */
+        while (i < len) {
+            n = len - i < blk ? len - i : blk;
+            if (io_is_zero(buf + i, n))
+                break;
+            i += n;
+        }
+        ssize_t w = io_pwrite(d, buf + run, i - run, off + run);
+        if (w < 0)
+            return w;
     }
     return (ssize_t)len;
 }

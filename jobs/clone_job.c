@@ -1,5 +1,6 @@
 #include "jobs/clone_job.h"
 #include "clone/gpt_fix.h"
+#include "clone/iso9660.h"
 #include "jobs/image_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
@@ -178,6 +179,32 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
     return 0;
 }
 
+/* An optical disc (or any .iso): read only the ISO 9660 volume, not the run-out. */
+static void limit_to_iso_volume(struct clone_job *job)
+{
+    uint64_t bytes = 0;
+    char label[40] = "", a[32], b[32];
+    int r = iso9660_volume(&job->src, &bytes, label, sizeof(label));
+    char *note = job->notes[job->nnotes++];
+    size_t len = sizeof(job->notes[0]);
+    if (r < 0) {
+        snprintf(note, len, "the ISO 9660 descriptor of %s cannot be read (%s): the whole device is imaged",
+                 job->src.path, strerror(-r));
+    } else if (r == 0) {
+        snprintf(note, len, "no ISO 9660 volume on %s: the whole device is imaged", job->src.path);
+    } else if (bytes > job->src.size) {
+        snprintf(note, len, "ISO 9660 volume '%s' claims %llu bytes but %s holds %llu: the whole device is imaged",
+                 label, (unsigned long long)bytes, job->src.path, (unsigned long long)job->src.size);
+    } else {
+        units_format_bytes(bytes, a, sizeof(a));
+        units_format_bytes(job->src.size, b, sizeof(b));
+        snprintf(note, len, "ISO 9660 volume '%s': %s (%llu bytes) of the %s the device reports%s", label, a,
+                 (unsigned long long)bytes, b, bytes < job->src.size ? "; the run-out after it is not read" : "");
+        job->src.size = bytes;
+        job->source.size = bytes;
+    }
+}
+
 static int prepare_map(struct clone_job *job, struct cb_error *err)
 {
     char id[160] = "";
@@ -228,6 +255,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     job->level = req->level;
     job->split = req->split;
     job->force = req->force;
+    job->optical = req->optical;
     job->verify = req->verify;
     job->max_read_rate = req->max_read_rate;
     job->retries = req->retries;
@@ -270,6 +298,18 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         struct dev_drive *d = drive_of(&devs, &ctx, sn.rdev, &part);
         if (d)
             describe_drive(d, &job->source);
+        if (d && d->is_optical && !d->optical.media) {
+            rc = cb_error_set(err, -ENOMEDIUM, "there is no disc in %s", req->source);
+            goto fail;
+        }
+        if (d && d->is_optical && d->optical.audio_tracks && !d->optical.data_tracks) {
+            rc = cb_error_set(err, -ENOTSUP, "the disc in %s is an audio CD (%u tracks): it has no data to save as "
+                              "an ISO image", req->source, d->optical.audio_tracks);
+            goto fail;
+        }
+        if (d && d->is_optical && d->optical.audio_tracks)
+            snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "mixed-mode disc: its %u audio tracks are "
+                     "not in the ISO image, only the data track", d->optical.audio_tracks);
     } else {
         snprintf(job->source.kind, sizeof(job->source.kind), "file");
     }
@@ -297,6 +337,8 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         }
     }
     rc = open_everything(job, req, err);
+    if (!rc && req->kind == JOB_IMAGE && req->optical)
+        limit_to_iso_volume(job);
     if (!rc && req->kind == JOB_IMAGE)
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)

@@ -60,6 +60,7 @@ struct clone_request {
     uint64_t split;         /* bytes per part, 0: one file */
     bool raw;               /* a plain raw image, written sparse */
     bool force;             /* replace an existing image */
+    bool optical;           /* image only the ISO 9660 volume (an .iso name sets it too) */
 };
 
 struct clone_job {
@@ -78,7 +79,7 @@ struct clone_job {
     struct io_dev src;
     struct image *image;    /* restore: the image read from */
     /* image jobs */
-    bool raw, force;
+    bool raw, force, optical;
     int level;
     uint64_t split;
     char image_final[4096]; /* the finished image's name (FILE.zst, FILE.img) */

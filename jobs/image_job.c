@@ -23,7 +23,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 void image_job_final_name(const char *given, bool raw, char *out, size_t len)
 {
-    if (ends_with(given, ".zst") || ends_with(given, ".img"))
+    if (ends_with(given, ".zst") || ends_with(given, ".img") || ends_with(given, ".iso"))
         snprintf(out, len, "%s", given);
     else
         snprintf(out, len, "%s%s", given, raw ? ".img" : ".zst");
@@ -50,7 +50,7 @@ static bool image_exists(const char *final, char *which, size_t len)
 int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
-    job->raw = req->raw || ends_with(req->targets[0], ".img");
+    job->raw = req->raw || ends_with(req->targets[0], ".img") || ends_with(req->targets[0], ".iso");
     if (job->raw && req->split)
         return cb_error_set(err, -EINVAL, "--split is for compressed images; a raw image is one sparse file");
     image_job_final_name(req->targets[0], job->raw, job->image_final, sizeof(job->image_final));

@@ -60,6 +60,8 @@ static void usage(enum job_kind kind, FILE *f)
               "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
               "  --no-verify          do not read the image back\n"
               "  --report FILE        write the JSON report to FILE\n"
+              "  --optical            image only the ISO 9660 volume (set by a name ending in .iso or\n"
+              "                       .iso.zst): a disc's run-out is not read; sha256 and md5 by default\n"
               "  --retries N, --fill PATTERN, --map FILE   as for clone\n", f);
     else
         fputs("Usage: clonebay restore FILE DST [DST...] [OPTIONS]\n"
@@ -153,10 +155,16 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && !strcmp(s + n - m, suffix);
+}
+
+/* Raw images (.img, .iso) restore like any file: through the clone engine. */
 static bool is_raw_image(const char *path)
 {
-    size_t n = strlen(path);
-    return n > 4 && !strcmp(path + n - 4, ".img");
+    return ends_with(path, ".img") || ends_with(path, ".iso");
 }
 
 static int cli_copy(enum job_kind kind, int argc, char **argv)
@@ -171,15 +179,16 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         { "retries", required_argument, NULL, 't' },  { "fill", required_argument, NULL, 'f' },
         { "level", required_argument, NULL, 'l' },    { "split", required_argument, NULL, 's' },
         { "raw", no_argument, NULL, 'w' },            { "force", no_argument, NULL, 'F' },
+        { "optical", no_argument, NULL, 'o' },
         { 0 },
     };
     /* Which options make sense where: the rest are refused by name. */
     static const char *const only[] = {
-        [JOB_CLONE] = "HnmrytfRh", [JOB_IMAGE] = "HnmrytflswFh", [JOB_RESTORE] = "Hnryh",
+        [JOB_CLONE] = "HnmrytfRh", [JOB_IMAGE] = "HnmrytflswFoh", [JOB_RESTORE] = "Hnryh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;
-    bool yes = false;
+    bool yes = false, hash_given = false;
     int c;
     opterr = 0;
     optind = 1;
@@ -190,6 +199,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
                             argv[optind - 1], name, name);
         switch (c) {
         case 'H':
+            hash_given = true;
             if (hash_parse_list(optarg, &req.hash_mask, bad, sizeof(bad)))
                 return cli_fail(CLI_REFUSED, "%s: unknown hash '%s' (md5, sha1, sha256, sha512 or none)", name,
                                 bad[0] ? bad : optarg);
@@ -231,6 +241,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
             break;
         case 'w': req.raw = true; break;
         case 'F': req.force = true; break;
+        case 'o': req.optical = true; break;
         case 'h': usage(kind, stdout); return CLI_OK;
         default:
             return cli_fail(CLI_REFUSED, "%s: unknown option '%s' (try 'clonebay %s --help')", name,
@@ -242,6 +253,11 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         return CLI_REFUSED;
     }
     req.kind = kind;
+    /* A disc image: only the ISO 9660 volume, with the two digests archives expect. */
+    if (kind == JOB_IMAGE && (ends_with(argv[optind + 1], ".iso") || ends_with(argv[optind + 1], ".iso.zst")))
+        req.optical = true;
+    if (req.optical && !hash_given)
+        req.hash_mask = 1u << HASH_SHA256 | 1u << HASH_MD5;
     /* A raw image restores like any file: through the clone engine. */
     if (kind == JOB_RESTORE && is_raw_image(argv[optind]))
         req.kind = JOB_CLONE;
