@@ -18,8 +18,7 @@ static volatile sig_atomic_t quit_signal;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    quit_signal = 1;
+    quit_signal = sig == SIGHUP ? 2 : 1;     /* 2: the terminal is gone, nobody can answer */
 }
 
 void station_rescan(struct station *st)
@@ -140,6 +139,10 @@ static int loop(struct station *st)
 {
     double last_draw = 0, last_sample = cb_seconds(), last_scan = cb_seconds();
     while (!st->quit) {
+        if (quit_signal == 2) {
+            st->quit = true;            /* the jobs are cancelled cleanly on the way out */
+            break;
+        }
         if (quit_signal) {
             quit_signal = 0;
             ask_quit(st);
@@ -153,6 +156,10 @@ static int loop(struct station *st)
         int n = poll(p, 3, 100);
         if (n < 0 && errno != EINTR)
             return -errno;
+        if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            st->quit = true;            /* the terminal went away: do not spin on it */
+            break;
+        }
         /* Always ask: a resize arrives as a signal (KEY_RESIZE), not as input on stdin. */
         int key;
         while ((key = getch()) != ERR)

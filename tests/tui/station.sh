@@ -97,6 +97,23 @@ if [ -x "$TOOLS/faultdisk" ] && command -v fusermount3 >/dev/null; then
     keys y
     check "$NAME: the station exits after cancelling" wait_for "station-exited" 60
     check "$NAME: the cancelled job's report says so" json "$(ls "$WORK"/reports/*-job2-clone.json 2>/dev/null | head -1)" "assert r['outcome'] == 'cancelled', r['outcome']"
+
+    # The terminal closes while a job runs: the station cancels it, reports, and exits (no spinning).
+    T2=cbtest2-$$
+    tmux new-session -d -s "$T2" -x 100 -y 30 "$CB station --bench $B --reports $WORK/reports2"
+    T_SAVE=$T; T=$T2
+    check "$NAME: a second station starts" wait_for "Drives (" 10
+    keys F2; for _ in $(seq 8); do keys Up; done
+    down "$(row_of "$fd")"; keys Enter
+    for _ in $(seq 8); do keys Up; done
+    down "$(row_of "$t1")"; keys Space Enter Enter y
+    check "$NAME: its job runs" wait_for "running" 10
+    pid=$(pgrep -f "reports $WORK/reports2" | head -1)
+    tmux kill-session -t "$T2"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    check "$NAME: closing the terminal ends the station" bash -c "! kill -0 $pid 2>/dev/null"
+    check "$NAME: its job was cancelled and reported" json "$(ls "$WORK"/reports2/*-job1-clone.json 2>/dev/null | head -1)" "assert r['outcome'] == 'cancelled', r['outcome']"
+    T=$T_SAVE
 else
     skip "$NAME: failing drive" "faultdisk or fusermount3 missing"
     keys F10
