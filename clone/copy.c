@@ -139,7 +139,10 @@ static void *hasher_main(void *arg)
     struct engine *e = c->e;
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&e->ring, seq)); seq++) {
-        /* In order from the start, data only: else the rest comes from a target. */
+        /* In order from the start (over the domain), data only: else the rest comes from a target. */
+        uint64_t dp, dl;
+        if (e->job->domain && !e->hash_gap[c->alg] && map_find(e->job->domain, e->hash_next[c->alg], "+", &dp, &dl))
+            e->hash_next[c->alg] = dp;
         if (!e->hash_gap[c->alg] && (s->kind != SLOT_DATA || s->off != e->hash_next[c->alg]))
             e->hash_gap[c->alg] = true;
         if (!e->hash_gap[c->alg]) {
@@ -289,6 +292,9 @@ static int hash_tail(struct engine *e, struct cb_error *err)
             if (e->hash_next[a] < from)
                 from = e->hash_next[a];
         }
+    uint64_t dp, dl;
+    if (job->domain && from < job->map->size && !map_find(job->domain, from, "+", &dp, &dl))
+        from = job->map->size;      /* the stream covered the whole domain */
     job->hashed_in_stream = any ? from : 0;
     if (!any || from >= job->map->size)
         return 0;
@@ -310,14 +316,22 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     progress_notify(p);
     void *buf = io_alloc(COPY_SLOT_SIZE);
     rc = buf ? 0 : -ENOMEM;
+    uint64_t stop = job->domain ? 0 : job->map->size;  /* end of the domain region being hashed */
     for (uint64_t off = from; !rc && off < job->map->size;) {
         if (atomic_load(&p->cancel)) {
             job->cancelled = true;
             break;
         }
+        if (job->domain && off >= stop) {
+            uint64_t dp, dl;
+            if (!map_find(job->domain, off, "+", &dp, &dl))
+                break;
+            off = dp;
+            stop = dp + dl;
+        }
         uint64_t end = (off / COPY_SLOT_SIZE + 1) * COPY_SLOT_SIZE;
-        if (end > job->map->size)
-            end = job->map->size;
+        if (end > stop)
+            end = stop;
         size_t len = (size_t)(end - off);
         ssize_t r = io_pread(&rd, buf, len, off);
         if (r != (ssize_t)len) {
@@ -378,7 +392,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         return rc;
     }
     struct copy_progress *p = job->progress;
-    atomic_store(&p->bytes_total, job->map->size);
+    atomic_store(&p->bytes_total, job->domain ? map_bytes(job->domain, MAP_FINISHED) : job->map->size);
     atomic_store(&p->bytes_done, map_bytes(job->map, MAP_FINISHED));
     int started = 0;
     for (int a = 0; a < HASH_COUNT; a++)

@@ -57,6 +57,8 @@ struct copy_job {
     size_t ntargets;
     struct block_map *map;          /* in: what to do; out: what was done */
     pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map (a UI copies it live) */
+    const struct block_map *domain; /* NULL: all of the source; else only its MAP_FINISHED regions
+                                     * are copied, hashed (in order) and verified (--mode used) */
     const char *map_path;           /* saved every few seconds when set */
     const char *map_cmdline;
     unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */

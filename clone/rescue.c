@@ -14,12 +14,28 @@
 
 #include <string.h>
 
+/* The next region in one of states, clipped to the domain when there is one. */
 static bool find(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len)
 {
-    pthread_mutex_lock(&e->ring.mu);
-    bool found = map_find(e->job->map, from, states, pos, len);
-    pthread_mutex_unlock(&e->ring.mu);
-    return found;
+    const struct block_map *domain = e->job->domain;
+    for (;;) {
+        pthread_mutex_lock(&e->ring.mu);
+        bool found = map_find(e->job->map, from, states, pos, len);
+        pthread_mutex_unlock(&e->ring.mu);
+        if (!found || !domain)
+            return found;
+        uint64_t dp, dl;
+        if (!map_find(domain, *pos, "+", &dp, &dl))
+            return false;
+        if (dp >= *pos + *len) {
+            from = dp;          /* nothing of this region is in the domain: look further */
+            continue;
+        }
+        uint64_t end = *pos + *len < dp + dl ? *pos + *len : dp + dl;
+        *pos = dp;              /* map_find clips to start at *pos, so dp >= *pos */
+        *len = end - dp;
+        return true;
+    }
 }
 
 /* Consecutive good sectors gathered into one slot before they are published. */

@@ -1,4 +1,5 @@
 #include "jobs/clone_job.h"
+#include "clone/fs_used.h"
 #include "clone/gpt_fix.h"
 #include "clone/iso9660.h"
 #include "jobs/image_job.h"
@@ -8,6 +9,7 @@
 
 #include "common/clock.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +181,56 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
     return 0;
 }
 
+static void add_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct clone_job *job, const char *fmt, ...)
+{
+    if (job->nnotes >= (int)(sizeof(job->notes) / sizeof(job->notes[0])))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), fmt, ap);
+    va_end(ap);
+}
+
+/* --mode used: the domain is the whole disk less the blocks each understood
+ * filesystem does not use. Partition tables, gaps and anything not understood
+ * are copied whole. */
+static int build_domain(struct clone_job *job, const struct dev_drive *d, struct cb_error *err)
+{
+    if (map_init(&job->domain, job->src.size, MAP_FINISHED))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    struct dev_partition whole = { .number = 0, .start = 0, .size = job->src.size };
+    snprintf(whole.fstype, sizeof(whole.fstype), "%s", d->fstype);
+    const struct dev_partition *parts = d->npart ? d->parts : &whole;
+    size_t n = d->npart ? d->npart : (d->fstype[0] ? 1 : 0);
+    char skipped[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        const struct dev_partition *p = &parts[i];
+        if (!fs_used_understood(p->fstype)) {
+            size_t k = strlen(skipped);
+            snprintf(skipped + k, sizeof(skipped) - k, "%s#%d %s", k ? ", " : "", p->number,
+                     p->fstype[0] ? p->fstype : "(no filesystem)");
+            continue;
+        }
+        char why[300];
+        map_mark(&job->domain, p->start, p->size, MAP_NONTRIED);
+        int r = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &job->domain, why, sizeof(why));
+        if (r <= 0) {
+            map_mark(&job->domain, p->start, p->size, MAP_FINISHED);
+            add_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
+        }
+    }
+    if (skipped[0])
+        add_note(job, "copied whole, not understood by --mode used: %s", skipped);
+    char a[32], b[32];
+    units_format_bytes(map_bytes(&job->domain, MAP_FINISHED), a, sizeof(a));
+    units_format_bytes(job->src.size, b, sizeof(b));
+    add_note(job, "--mode used: %s of the %s source are in use and copied; free space on the targets is "
+             "left as it was", a, b);
+    job->used_only = true;
+    return 0;
+}
+
 /* An optical disc (or any .iso): read only the ISO 9660 volume, not the run-out. */
 static void limit_to_iso_volume(struct clone_job *job)
 {
@@ -272,6 +324,8 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     sysfs_init(&ctx, NULL);
     struct dev_list devs = { 0 };
     struct node sn, tn[JOB_MAX_TARGETS];
+    struct dev_drive source_drive;
+    bool have_source_drive = false;
     int rc = stat_node(req->source, &sn);
     if (rc == -ENOENT && req->kind == JOB_RESTORE) {      /* FILE of a split image: FILE.000 */
         char first[4200];
@@ -307,6 +361,10 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
                               "an ISO image", req->source, d->optical.audio_tracks);
             goto fail;
         }
+        if (req->used_only && req->kind == JOB_CLONE && d) {
+            source_drive = *d;      /* for the domain, once the source is open */
+            have_source_drive = true;
+        }
         if (d && d->is_optical && d->optical.audio_tracks)
             snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "mixed-mode disc: its %u audio tracks are "
                      "not in the ISO image, only the data track", d->optical.audio_tracks);
@@ -337,6 +395,13 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         }
     }
     rc = open_everything(job, req, err);
+    if (!rc && req->used_only && req->kind != JOB_CLONE)
+        rc = cb_error_set(err, -ENOTSUP, "--mode used is for clone jobs in this version; images hold every sector");
+    if (!rc && req->used_only && !have_source_drive)
+        rc = cb_error_set(err, -EINVAL, "--mode used needs a source drive clonebay lists (%s is not one)",
+                          req->source);
+    if (!rc && req->used_only)
+        rc = build_domain(job, &source_drive, err);
     if (!rc && req->kind == JOB_IMAGE && req->optical)
         limit_to_iso_volume(job);
     if (!rc && req->kind == JOB_IMAGE)
@@ -392,6 +457,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->ntargets = job->ntargets;
     e->map = &job->map;
     e->map_mu = &job->map_mu;
+    e->domain = job->used_only ? &job->domain : NULL;
     e->map_path = job->map_path[0] ? job->map_path : NULL;
     e->progress = &job->progress;
     e->max_read_rate = job->max_read_rate;
@@ -493,6 +559,7 @@ void clone_job_free(struct clone_job *job)
         if (job->ctargets[i].dev.fd >= 0)
             io_close(&job->ctargets[i].dev);
     map_free(&job->map);
+    map_free(&job->domain);
     pthread_mutex_destroy(&job->map_mu);
     copy_job_release(&job->engine);
     if (job->image) {

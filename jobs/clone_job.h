@@ -61,6 +61,7 @@ struct clone_request {
     bool raw;               /* a plain raw image, written sparse */
     bool force;             /* replace an existing image */
     bool optical;           /* image only the ISO 9660 volume (an .iso name sets it too) */
+    bool used_only;         /* --mode used: copy only what the filesystems use */
 };
 
 struct clone_job {
@@ -87,6 +88,8 @@ struct clone_job {
     uint64_t image_bytes, image_frames, zero_frames;
     struct copy_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
+    struct block_map domain;    /* --mode used: what to copy (MAP_FINISHED regions) */
+    bool used_only;
     pthread_mutex_t map_mu;     /* guards map while the job runs (clone_job_map_snapshot) */
     struct copy_job engine;
     struct copy_progress progress;

@@ -135,6 +135,8 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     endpoint_json(&w, "source", &job->source);
     jw_u64(&w, "bytes_copied", map_bytes(&job->map, MAP_FINISHED));
     jw_u64(&w, "bytes_total", job->map.size);
+    jw_string(&w, "mode", job->used_only ? "used" : "raw");
+    jw_u64(&w, "bytes_in_domain", job->used_only ? map_bytes(&job->domain, MAP_FINISHED) : job->map.size);
     jw_double(&w, "average_rate", avg_rate(job));
     jw_double(&w, "copy_seconds", job->copy_seconds);
     jw_double(&w, "verify_seconds", job->verify_seconds);

@@ -46,6 +46,9 @@ static void usage(enum job_kind kind, FILE *f)
               "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
               "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
               "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
+              "  --mode raw|used      raw: every sector (default); used: partition tables, gaps and\n"
+              "                       only the blocks ext2/3/4 use (swap: its header); other\n"
+              "                       filesystems whole. Hashes then cover the copied blocks.\n"
               "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
               "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n", f);
     else if (kind == JOB_IMAGE)
@@ -179,12 +182,12 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         { "retries", required_argument, NULL, 't' },  { "fill", required_argument, NULL, 'f' },
         { "level", required_argument, NULL, 'l' },    { "split", required_argument, NULL, 's' },
         { "raw", no_argument, NULL, 'w' },            { "force", no_argument, NULL, 'F' },
-        { "optical", no_argument, NULL, 'o' },
+        { "optical", no_argument, NULL, 'o' },        { "mode", required_argument, NULL, 'M' },
         { 0 },
     };
     /* Which options make sense where: the rest are refused by name. */
     static const char *const only[] = {
-        [JOB_CLONE] = "HnmrytfRh", [JOB_IMAGE] = "HnmrytflswFoh", [JOB_RESTORE] = "Hnryh",
+        [JOB_CLONE] = "HnmrytfRMh", [JOB_IMAGE] = "HnmrytflswFoh", [JOB_RESTORE] = "Hnryh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;
@@ -242,6 +245,11 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         case 'w': req.raw = true; break;
         case 'F': req.force = true; break;
         case 'o': req.optical = true; break;
+        case 'M':
+            if (strcmp(optarg, "used") && strcmp(optarg, "raw"))
+                return cli_fail(CLI_REFUSED, "%s: --mode is raw or used, not '%s'", name, optarg);
+            req.used_only = !strcmp(optarg, "used");
+            break;
         case 'h': usage(kind, stdout); return CLI_OK;
         default:
             return cli_fail(CLI_REFUSED, "%s: unknown option '%s' (try 'clonebay %s --help')", name,
