@@ -1,6 +1,9 @@
 #include "clone/fs_used.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <ext2fs/ext2fs.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +11,73 @@
 bool fs_used_understood(const char *fstype)
 {
     return !strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4") ||
-           !strcmp(fstype, "swap");
+           !strcmp(fstype, "swap") || !strcmp(fstype, "vfat");
+}
+
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+
+/* FAT12/16/32: the boot area, the FATs and the root directory whole, then
+ * every cluster whose FAT entry is not zero. 0 when the boot sector does not
+ * look like one we can trust (the caller copies the partition whole). */
+static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                    size_t why_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_len, "cannot open %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    unsigned char bs[512];
+    int rc = 0;
+    unsigned char *fat = NULL;
+    if (pread(fd, bs, sizeof(bs), (off_t)off) != (ssize_t)sizeof(bs) || bs[510] != 0x55 || bs[511] != 0xAA)
+        goto out;
+    uint32_t bps = le16(bs + 11), spc = bs[13], reserved = le16(bs + 14), nfats = bs[16];
+    uint32_t root_entries = le16(bs + 17), total = le16(bs + 19) ? le16(bs + 19) : le32(bs + 32);
+    uint32_t fatsz = le16(bs + 22) ? le16(bs + 22) : le32(bs + 36);
+    bool fat32 = le16(bs + 22) == 0;
+    if ((bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) || !spc || (spc & (spc - 1)) || !reserved ||
+        nfats < 1 || nfats > 2 || !fatsz || (uint64_t)total * bps > size)
+        goto out;
+    uint64_t root_sectors = ((uint64_t)root_entries * 32 + bps - 1) / bps;
+    uint64_t first_data = reserved + (uint64_t)nfats * fatsz + root_sectors;
+    if (first_data >= total || (uint64_t)fatsz * bps > (256u << 20))
+        goto out;
+    uint64_t clusters = (total - first_data) / spc;
+    bool fat12 = !fat32 && clusters < 4085;
+    size_t fat_bytes = (size_t)fatsz * bps;
+    fat = malloc(fat_bytes);
+    if (!fat || pread(fd, fat, fat_bytes, (off_t)(off + (uint64_t)reserved * bps)) != (ssize_t)fat_bytes)
+        goto out;
+    map_mark(domain, off, first_data * bps, MAP_FINISHED);
+    uint64_t csize = (uint64_t)spc * bps;
+    for (uint64_t c = 2; c < clusters + 2; c++) {
+        uint32_t v;
+        if (fat32) {
+            if ((c + 1) * 4 > fat_bytes) break;
+            v = le32(fat + c * 4) & 0x0FFFFFFF;
+        } else if (fat12) {
+            if (c * 3 / 2 + 2 > fat_bytes) break;
+            uint32_t w = le16(fat + c * 3 / 2);
+            v = c & 1 ? w >> 4 : w & 0xFFF;
+        } else {
+            if ((c + 1) * 2 > fat_bytes) break;
+            v = le16(fat + c * 2);
+        }
+        if (v && map_mark(domain, off + (first_data + (c - 2) * spc) * bps, csize, MAP_FINISHED)) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    rc = 1;
+out:
+    if (rc == 0)
+        snprintf(why, why_len, "the FAT boot sector at byte %llu of %s is not one clonebay can read",
+                 (unsigned long long)off, path);
+    free(fat);
+    close(fd);
+    return rc;
 }
 
 static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
@@ -60,6 +129,8 @@ int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fsty
     why[0] = '\0';
     if (!strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4"))
         return ext_used(path, off, size, domain, why, why_len);
+    if (!strcmp(fstype, "vfat"))
+        return fat_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "swap"))
         return map_mark(domain, off, size < 4096 ? size : 4096, MAP_FINISHED) ? -ENOMEM : 1;
     return 0;

@@ -2,6 +2,7 @@
  * copies only those (the engine's domain).
  *
  *   ext2/3/4   the block bitmaps, through libext2fs (metadata blocks are in them)
+ *   vfat       FAT12/16/32: boot area, FATs and root directory, then used clusters
  *   swap       the first page only: its header with the UUID and label is all
  *              a swap area holds across a reboot (what mkswap would write)
  *   other      not understood: the caller copies the partition whole */

@@ -77,6 +77,7 @@ static int fill_from_sysfs(const struct sysfs_ctx *ctx, struct dev_drive *d)
         copy_prop(&props, "ID_FS_TYPE", p.fstype, sizeof(p.fstype));
         copy_prop(&props, "ID_FS_LABEL", p.label, sizeof(p.label));
         copy_prop(&props, "ID_FS_UUID", p.uuid, sizeof(p.uuid));
+        copy_prop(&props, "ID_PART_ENTRY_TYPE", p.type, sizeof(p.type));
         dev_props_free(&props);
         rc = add_partition(d, &p);
     }
@@ -148,6 +149,11 @@ static int fill_from_media(const struct sysfs_ctx *ctx, struct dev_drive *d)
             .start = (uint64_t)blkid_partition_get_start(par) * 512,
             .size = (uint64_t)blkid_partition_get_size(par) * 512,
         };
+        const char *type = blkid_partition_get_type_string(par);
+        if (type)
+            snprintf(p.type, sizeof(p.type), "%s", type);
+        else
+            snprintf(p.type, sizeof(p.type), "0x%02x", (unsigned)blkid_partition_get_type(par));
         char kname[32];
         dev_partition_name(d->name, p.number, kname, sizeof(kname));
         if (sysfs_exists(ctx, "sys/block/%s/%s", d->name, kname)) {

@@ -43,6 +43,7 @@ struct dev_partition {
     char fstype[32];
     char label[128];
     char uuid[64];
+    char type[40];          /* GPT type GUID (lowercase) or MBR type "0xef"; "" when unknown */
 };
 
 struct dev_optical {

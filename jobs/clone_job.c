@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -192,6 +193,14 @@ static void add_note(struct clone_job *job, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Partitions boot loaders read by sector, not through a filesystem: copied whole. */
+static bool boot_partition(const struct dev_partition *p)
+{
+    return !strcasecmp(p->type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") ||    /* EFI system */
+           !strcasecmp(p->type, "21686148-6449-6e6f-744e-656564454649") ||    /* BIOS boot */
+           !strcasecmp(p->type, "0xef");                                       /* MBR EFI */
+}
+
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
  * are copied whole. */
@@ -206,6 +215,10 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     char skipped[256] = "";
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
+        if (boot_partition(p)) {
+            add_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
+            continue;
+        }
         if (!fs_used_understood(p->fstype)) {
             size_t k = strlen(skipped);
             snprintf(skipped + k, sizeof(skipped) - k, "%s#%d %s", k ? ", " : "", p->number,

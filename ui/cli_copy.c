@@ -47,8 +47,9 @@ static void usage(enum job_kind kind, FILE *f)
               "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
               "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
               "  --mode raw|used      raw: every sector (default); used: partition tables, gaps and\n"
-              "                       only the blocks ext2/3/4 use (swap: its header); other\n"
-              "                       filesystems whole. Hashes then cover the copied blocks.\n"
+              "                       only the blocks ext2/3/4 and FAT use (swap: its header); EFI\n"
+              "                       and BIOS boot partitions and other filesystems whole. Hashes\n"
+              "                       then cover the copied blocks.\n"
               "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
               "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n", f);
     else if (kind == JOB_IMAGE)

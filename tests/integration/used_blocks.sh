@@ -1,20 +1,28 @@
 #!/bin/bash
 # clone --mode used on a PC-like GPT disk (EFI vfat, ext4 with files, symlinks,
-# hard links and xattrs, deleted data, swap): only used blocks are copied;
-# e2fsck, fsck.vfat, sgdisk and blkid as oracles; every file compared through a
-# read-only mount (this kernel mounts ext4). Targets start full of random bytes,
-# so a block that should have been copied and was not shows up.
+# hard links and xattrs, deleted data, swap, a FAT data partition, a partition
+# without a filesystem): only used blocks are copied; e2fsck, fsck.vfat, sgdisk,
+# blkid and mtools as oracles; ext4 files compared through a read-only mount
+# (this kernel mounts ext4, not vfat). Targets start full of random bytes, so a
+# block that should have been copied and was not shows up.
 . "$(dirname "$0")/../lib.sh"
 need_root used-blocks
 
 truncate -s 256M "$WORK/src.img"
 sgdisk -n 1:2048:+32M -t 1:ef00 -c 1:EFI -n 2:0:+160M -t 2:8300 -n 3:0:+16M -t 3:8200 -n 4:0:+8M -t 4:8300 \
-    "$WORK/src.img" >/dev/null
+    -n 5:0:+24M -t 5:0700 "$WORK/src.img" >/dev/null
 d=$(attach "$WORK/src.img")
 mkfs.vfat -F 32 -n EFI "${d}p1" >/dev/null 2>&1
 mkfs.ext4 -q -L root "${d}p2"
 mkswap -L sw "${d}p3" >/dev/null
 head -c 8M /dev/urandom > "$WORK/p4.bin"; dd if="$WORK/p4.bin" of="${d}p4" bs=1M status=none   # no filesystem
+# FAT data partition, filled through mtools: files, a folder, and a deleted file's clusters.
+mkfs.vfat -n DATA "${d}p5" >/dev/null 2>&1
+{   # mtools grumbles about the geometry of block devices: harmless
+    head -c 6M /dev/urandom > "$WORK/gone.bin"; mcopy -i "${d}p5" "$WORK/gone.bin" ::/GONE.BIN; mdel -i "${d}p5" ::/GONE.BIN
+    mmd -i "${d}p5" ::/DOCS; mcopy -i "${d}p5" /usr/share/doc/gdisk/* ::/DOCS/
+    head -c 3M /dev/urandom > "$WORK/keep.bin"; mcopy -i "${d}p5" "$WORK/keep.bin" ::/KEEP.BIN
+} 2>/dev/null
 mkdir -p "$WORK/m" "$WORK/a" "$WORK/b"
 mount "${d}p2" "$WORK/m"
 head -c 60M /dev/urandom > "$WORK/m/deleted.bin"; sync; rm "$WORK/m/deleted.bin"
@@ -39,10 +47,16 @@ for size in 256M 384M; do
     check "used $size: vfat clean (fsck.vfat -n)" fsck.vfat -n "${t}p1"
     check "used $size: swap keeps its UUID and label" bash -c "[ \"\$(blkid -o value -s UUID ${t}p3)\" = \"\$(blkid -o value -s UUID ${src}p3)\" ] && blkid ${t}p3 | grep -q 'LABEL=\"sw\"'"
     check "used $size: a partition without a filesystem is copied whole" cmp "${t}p4" "$WORK/p4.bin"
+    check "used $size: the EFI partition is copied whole" cmp "${t}p1" "${src}p1"
+    check "used $size: FAT data partition clean (fsck.vfat -n)" fsck.vfat -n "${t}p5"
+    rm -rf "$WORK/fs" "$WORK/ft"; mkdir -p "$WORK/fs" "$WORK/ft"
+    mcopy -s -i "${src}p5" ::/ "$WORK/fs/" 2>/dev/null; mcopy -s -i "${t}p5" ::/ "$WORK/ft/" 2>/dev/null
+    check "used $size: every FAT file identical (mtools, diff -r)" bash -c "[ -f '$WORK/ft/KEEP.BIN' ] && diff -r '$WORK/fs' '$WORK/ft'"
     mount -o ro "${src}p2" "$WORK/a" && mount -o ro "${t}p2" "$WORK/b"
     check "used $size: every file identical (diff -r)" diff -r --no-dereference "$WORK/a" "$WORK/b"
     check "used $size: UUID and label of ext4 kept" bash -c "[ \"\$(blkid -o value -s UUID ${t}p2)\" = \"\$(blkid -o value -s UUID ${src}p2)\" ]"
     umount "$WORK/a" "$WORK/b"
 done
-check "used: the note names what was copied whole" grep -q "not understood by --mode used: #1 vfat" "$WORK/out-256M"
+check "used: the notes name what was copied whole" bash -c "grep -q 'partition #1 is a boot partition' '$WORK/out-256M' && grep -q 'not understood by --mode used: #4' '$WORK/out-256M'"
+check "used: deleted FAT data was not copied" json "$WORK/r-256M.json" "assert r['bytes_in_domain'] < r['bytes_total'] - (60 << 20) - (5 << 20), r['bytes_in_domain']"
 finish
