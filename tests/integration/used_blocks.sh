@@ -59,4 +59,24 @@ for size in 256M 384M; do
 done
 check "used: the notes name what was copied whole" bash -c "grep -q 'partition #1 is a boot partition' '$WORK/out-256M' && grep -q 'not understood by --mode used: #4' '$WORK/out-256M'"
 check "used: deleted FAT data was not copied" json "$WORK/r-256M.json" "assert r['bytes_in_domain'] < r['bytes_total'] - (60 << 20) - (5 << 20), r['bytes_in_domain']"
+
+# An MBR disk with a logical partition in an extended one.
+truncate -s 200M "$WORK/mbr.img"
+parted -s "$WORK/mbr.img" mklabel msdos mkpart primary ext4 1MiB 60MiB mkpart extended 60MiB 199MiB \
+    mkpart logical ext4 61MiB 199MiB
+d=$(attach "$WORK/mbr.img")
+mkfs.ext4 -q -L first "${d}p1"; mkfs.ext4 -q -L logical "${d}p5"
+mount "${d}p5" "$WORK/m" && cp -a /usr/share/doc/parted "$WORK/m/" && head -c 40M /dev/urandom > "$WORK/m/gone" && sync &&
+    rm "$WORK/m/gone" && umount "$WORK/m"
+partx -d "$d"; losetup -d "$d"
+msrc=$(attach "$WORK/mbr.img" -r)
+head -c 200M /dev/urandom > "$WORK/mt.img"; mt=$(attach "$WORK/mt.img")
+"$CB" clone "$msrc" "$mt" --mode used --yes --report "$WORK/mbr.json" > "$WORK/mbr.out" 2>&1; rc=$?
+partx -a "$mt" 2>/dev/null
+check "MBR with a logical partition: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/mbr.out'"
+check "MBR: deleted data not copied" json "$WORK/mbr.json" "assert r['bytes_in_domain'] < r['bytes_total'] - (40 << 20), r['bytes_in_domain']"
+check "MBR: both ext4 clean (e2fsck -fn)" bash -c "e2fsck -fn ${mt}p1 && e2fsck -fn ${mt}p5"
+mount -o ro "${msrc}p5" "$WORK/a" && mount -o ro "${mt}p5" "$WORK/b"
+check "MBR: every file of the logical partition identical" diff -r --no-dereference "$WORK/a" "$WORK/b"
+umount "$WORK/a" "$WORK/b"
 finish
