@@ -109,9 +109,33 @@ static void main_key(struct station *st, int key)
     }
 }
 
+/* A click on a drive or a job selects it; a double click acts like Enter. */
+static void mouse_click(struct station *st)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK || st->mode != MODE_MAIN)
+        return;
+    for (int i = 0; i < (int)st->devs.count && i < 256; i++)
+        if (st->drive_row[i] >= 0 && (ev.y == st->drive_row[i] || ev.y == st->drive_row[i] + 1)) {
+            st->focus_jobs = false;
+            st->sel_drive = i;
+        }
+    for (int i = 0; i < (int)st->q.count; i++)
+        if (st->job_row[i] >= 0 && (ev.y == st->job_row[i] || ev.y == st->job_row[i] + 1)) {
+            st->focus_jobs = true;
+            st->sel_job = i;
+        }
+    if (ev.bstate & BUTTON1_DOUBLE_CLICKED)
+        main_key(st, '\r');
+}
+
 static void handle_key(struct station *st, int key)
 {
     st->dirty = true;
+    if (key == KEY_MOUSE) {
+        mouse_click(st);
+        return;
+    }
     if (key == KEY_RESIZE) {
         clearok(curscr, TRUE);
         return;
@@ -218,7 +242,7 @@ int station_run(const struct station_opts *opts)
     nodelay(stdscr, TRUE);
     curs_set(0);
     set_escdelay(25);       /* Esc answers at once */
-    mousemask(0, NULL);
+    mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED, NULL);     /* click selects, double-click opens */
     st.color = has_colors();
     if (st.color) {
         start_color();

@@ -49,6 +49,7 @@ struct station {
     int detail_id;                  /* job shown in MODE_DETAIL */
     struct wizard wiz;
     char message[512];
+    short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     bool color;
     bool dirty;
     bool quit;

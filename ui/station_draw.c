@@ -87,8 +87,12 @@ static int draw_drives(struct station *st, int y, int rows)
     if (st->devs.count == 0)
         mvaddstr(y++, 2, "no drives found: plug one in");
     int first = st->sel_drive >= rows / 2 ? st->sel_drive - rows / 2 + 1 : 0;
+    for (size_t i = 0; i < sizeof(st->drive_row) / sizeof(st->drive_row[0]); i++)
+        st->drive_row[i] = -1;
     for (int i = first; i < (int)st->devs.count && y < rows; i++) {
         const struct dev_drive *d = &st->devs.drives[i];
+        if (i < (int)(sizeof(st->drive_row) / sizeof(st->drive_row[0])))
+            st->drive_row[i] = (short)y;
         char sz[32], fl[64], line[512], what[512];
         units_format_bytes(d->size, sz, sizeof(sz));
         flags_of(d, fl, sizeof(fl));
@@ -162,8 +166,11 @@ static void draw_jobs(struct station *st, int y, int rows)
     clrtoeol();
     if (st->q.count == 0)
         mvaddstr(y++, 2, "no jobs: F2 starts one");
+    for (int i = 0; i < JQ_MAX_JOBS; i++)
+        st->job_row[i] = -1;
     for (int i = 0; i < (int)st->q.count && y + 1 < rows; i++) {
         const struct qjob *j = st->q.jobs[i];
+        st->job_row[i] = (short)y;
         char line[1024];
         int n = snprintf(line, sizeof(line), " #%-3d %-7s %-9s %s -> %s", j->id, job_kind_name(j->kind),
                          qjob_state_name(j->state), j->source, j->targets[0]);

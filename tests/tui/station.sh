@@ -69,7 +69,15 @@ check "$NAME: a report was written" bash -c "ls '$WORK/reports'/*-job1-clone.jso
 
 # The job detail: block map, throughput and log.
 keys Enter
-check "$NAME: job detail shows the block map and log" bash -c "$(declare -f wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'phase: verify'"
+check "$NAME: job detail shows the block map and log" bash -c "$(declare -f wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'report: '"
+keys Escape
+
+# The mouse: a double click on the job (xterm mouse reports) opens its detail too.
+keys Tab
+row=$(($(screen | grep -n '^ #1 ' | cut -d: -f1) - 1))
+click() { printf '\033[M%b%b%b' "\\x$(printf %x $((32 + $1)))" "\\x$(printf %x 38)" "\\x$(printf %x $((33 + $2)))"; }
+tmux send-keys -t "$T" -l "$(click 0 $row)$(click 3 $row)$(click 0 $row)$(click 3 $row)"
+check "$NAME: a double click on a job opens its detail" wait_for "Block map" 5
 keys Escape
 
 # Resize to the 80x24 minimum: still drawn.
