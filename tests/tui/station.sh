@@ -22,6 +22,9 @@ mkdir -p "$WORK/mm" && mount "$mounted" "$WORK/mm" && defer "umount $WORK/mm"
 src=$d; t1=$(losetup -j "$B/b-target.img" -O NAME -n); t2=$(losetup -j "$B/c-target.img" -O NAME -n)
 
 T=cbtest-$$
+# A tmux server of our own: nothing else on the machine can close our panes.
+eval "tmux() { command tmux -L clonebay-test-$$ \"\$@\"; }"     # the socket name baked in for bash -c
+defer "tmux -L clonebay-test-$$ kill-server"
 tmux new-session -d -s "$T" -x 100 -y 30 "$CB station --bench $B --reports $WORK/reports; echo station-exited; sleep 30"
 defer "tmux kill-session -t $T"
 screen() { tmux capture-pane -t "$T" -p; }
@@ -37,9 +40,9 @@ row_of() { "$CB" list --bench "$B" --json | python3 -c "import json,sys; print([
 down() { local n=$1; while [ "$n" -gt 0 ]; do keys Down; n=$((n - 1)); done; }
 
 check "$NAME: drives panel lists the bench with sizes" wait_for "64.0 MiB"
-check "$NAME: the smaller drive is listed" bash -c "$(declare -f screen); screen | grep -q '32.0 MiB'"
-check "$NAME: the mounted drive is flagged" bash -c "$(declare -f screen); screen | grep -F '$mounted' | grep -q MOUNTED"
-check "$NAME: partitions and labels shown" bash -c "$(declare -f screen); screen | grep -q \"ext4 'benchroot'\""
+check "$NAME: the smaller drive is listed" bash -c "$(declare -f tmux screen); screen | grep -q '32.0 MiB'"
+check "$NAME: the mounted drive is flagged" bash -c "$(declare -f tmux screen); screen | grep -F '$mounted' | grep -q MOUNTED"
+check "$NAME: partitions and labels shown" bash -c "$(declare -f tmux screen); screen | grep -q \"ext4 'benchroot'\""
 
 # Hot-plug: a new loop over a file in the bench appears.
 truncate -s 48M "$B/f-extra.img"; attach "$B/f-extra.img" >/dev/null
@@ -50,8 +53,8 @@ keys F2
 check "$NAME: new job asks for the source" wait_for "step 1 of 4"
 down "$(row_of "$src")"; keys Enter
 check "$NAME: then for the targets" wait_for "step 2 of 4"
-check "$NAME: the mounted drive cannot be picked, with the reason" bash -c "$(declare -f screen); screen | grep -F '$mounted' | grep -q \"can't: mounted\""
-check "$NAME: the smaller drive cannot be picked" bash -c "$(declare -f screen); screen | grep -F 'd-small' | grep -q \"can't: too small\""
+check "$NAME: the mounted drive cannot be picked, with the reason" bash -c "$(declare -f tmux screen); screen | grep -F '$mounted' | grep -q \"can't: mounted\""
+check "$NAME: the smaller drive cannot be picked" bash -c "$(declare -f tmux screen); screen | grep -F 'd-small' | grep -q \"can't: too small\""
 down "$(row_of "$mounted")"; keys Space
 check "$NAME: marking the mounted drive is refused" wait_for "cannot be a target: mounted"
 keys Home; for _ in $(seq 8); do keys Up; done
@@ -61,7 +64,7 @@ down "$(row_of "$t2")"; keys Space
 keys Enter
 check "$NAME: options" wait_for "step 3 of 4"
 keys Enter
-check "$NAME: the confirmation lists what will be overwritten" bash -c "$(declare -f wait_for screen); T=$T; wait_for 'WILL BE OVERWRITTEN' && screen | grep -qF '$t1' && screen | grep -qF '$t2'"
+check "$NAME: the confirmation lists what will be overwritten" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'WILL BE OVERWRITTEN' && screen | grep -qF '$t1' && screen | grep -qF '$t2'"
 keys y
 check "$NAME: the job reaches VERIFIED" wait_for "VERIFIED sha256" 60
 check "$NAME: both targets equal the source (cmp)" bash -c "cmp $src $t1 && cmp $src $t2"
@@ -69,7 +72,7 @@ check "$NAME: a report was written" bash -c "ls '$WORK/reports'/*-job1-clone.jso
 
 # The job detail: block map, throughput and log.
 keys Enter
-check "$NAME: job detail shows the block map and log" bash -c "$(declare -f wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'report: '"
+check "$NAME: job detail shows the block map and log" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'report: '"
 keys Escape
 
 # The mouse: a double click on the job (xterm mouse reports) opens its detail too.
@@ -83,7 +86,7 @@ keys Escape
 # Resize to the 80x24 minimum: still drawn.
 tmux resize-window -t "$T" -x 80 -y 24 2>/dev/null || tmux resize-pane -t "$T" -x 80 -y 24
 sleep 0.5
-check "$NAME: redrawn at 80x24" bash -c "$(declare -f wait_for screen); T=$T; wait_for 'Drives (' && screen | grep -q 'F10' && ! screen | grep -q 'too small (80x24'"
+check "$NAME: redrawn at 80x24" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'Drives (' && screen | grep -q 'F10' && ! screen | grep -q 'too small (80x24'"
 
 # A failing drive copied to a target; quitting while it runs asks, then cancels it.
 tmux resize-window -t "$T" -x 110 -y 40 2>/dev/null || tmux resize-pane -t "$T" -x 110 -y 40
