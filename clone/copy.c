@@ -2,6 +2,7 @@
 #include "clone/copy_internal.h"
 
 #include "common/clock.h"
+#include "common/test_hook.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -133,6 +134,37 @@ static void hash_feed(struct engine *e, enum hash_alg alg, const void *buf, size
     }
 }
 
+/* Out of the stream's order: remember what this piece was (verify_alg's hasher only). */
+static void add_record(struct engine *e, const struct ring_slot *s)
+{
+    struct copy_job *job = e->job;
+    if (!e->record_hash && !(e->record_hash = hash_new(HASH_SHA256)))
+        return;
+    if (job->nrecords == e->records_cap) {
+        size_t cap = e->records_cap ? e->records_cap * 2 : 1024;
+        struct copy_record *n = realloc(job->records, cap * sizeof(*n));
+        if (!n)
+            return;     /* out of memory: that piece goes unchecked, the rest still is */
+        job->records = n;
+        e->records_cap = cap;
+    }
+    struct copy_record *r = &job->records[job->nrecords];
+    unsigned char md[HASH_MAX_RAW];
+    hash_update(e->record_hash, s->buf, s->len);
+    if (hash_final_raw(e->record_hash, md) != 32)
+        return;
+    memcpy(r->sha256, md, 32);
+    r->off = s->off;
+    r->len = (uint32_t)s->len;
+    job->nrecords++;
+}
+
+static int cmp_record(const void *a, const void *b)
+{
+    const struct copy_record *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
 static void *hasher_main(void *arg)
 {
     struct consumer *c = arg;
@@ -148,6 +180,8 @@ static void *hasher_main(void *arg)
         if (!e->hash_gap[c->alg]) {
             hash_feed(e, c->alg, s->buf, s->len, s->off);
             e->hash_next[c->alg] = s->off + s->len;
+        } else if (c->alg == e->job->verify_alg) {
+            add_record(e, s);
         }
         ring_release(&e->ring, s);
     }
@@ -374,6 +408,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
 
 static void engine_fini(struct engine *e)
 {
+    hash_free(e->record_hash);
     for (int a = 0; a < HASH_COUNT; a++)
         hash_free(e->hashes[a]);
     pthread_mutex_destroy(&e->cp_mu);
@@ -416,7 +451,9 @@ int copy_run(struct copy_job *job, struct cb_error *err)
             atomic_store(&tg->failed, 1);
         }
     }
+    qsort(job->records, job->nrecords, sizeof(*job->records), cmp_record);
     bool complete = !rc && !job->cancelled;
+    cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_TAIL");
     if (complete)
         rc = hash_tail(&e, err);
     if (complete && !rc && !job->cancelled)
@@ -437,6 +474,9 @@ int copy_run(struct copy_job *job, struct cb_error *err)
 
 void copy_job_release(struct copy_job *job)
 {
+    free(job->records);
+    job->records = NULL;
+    job->nrecords = 0;
     free(job->checkpoints);
     job->checkpoints = NULL;
     job->ncheckpoints = 0;

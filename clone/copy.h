@@ -42,6 +42,16 @@ struct copy_target {
     char verify_msg[256];
 };
 
+/* A piece the engine read out of order (after a gap: a rescue skip, a resume),
+ * with the sha256 of exactly what it gave the targets. Verification checks
+ * every target against these, so the digest of the rest, taken from a target,
+ * never has to be trusted on its own. */
+struct copy_record {
+    uint64_t off;
+    uint32_t len;
+    unsigned char sha256[32];
+};
+
 struct copy_checkpoint {
     uint64_t stream_pos;            /* bytes hashed so far */
     uint64_t disk_off;              /* source offset the stream had reached */
@@ -72,6 +82,8 @@ struct copy_job {
     char digests[HASH_COUNT][HASH_MAX_HEX];
     struct copy_checkpoint *checkpoints;
     size_t ncheckpoints;
+    struct copy_record *records;    /* sorted by offset after copy_run */
+    size_t nrecords;
     bool cancelled;
     bool source_lost;               /* the source vanished (pulled cable) */
     char source_msg[256];

@@ -19,6 +19,8 @@ struct engine {
     uint64_t hash_next[HASH_COUNT];     /* offset it expects next */
     bool hash_gap[HASH_COUNT];          /* the stream stopped being in order */
     uint64_t cp_stream, cp_next_mark;   /* verify_alg's stream position and next checkpoint */
+    struct hash_ctx *record_hash;       /* verify_alg's hasher: digests of out-of-order pieces */
+    size_t records_cap;
     pthread_mutex_t cp_mu;              /* guards job->checkpoints */
     /* Reader-side bookkeeping (the reader thread only): */
     uint64_t seq;                       /* next ring sequence number */

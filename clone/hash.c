@@ -103,3 +103,14 @@ void hash_final_hex(struct hash_ctx *h, char hex[HASH_MAX_HEX])
         n = 0;
     to_hex(md, n, hex);
 }
+
+int hash_final_raw(struct hash_ctx *h, unsigned char out[HASH_MAX_RAW])
+{
+    unsigned n = 0;
+    if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
+        return 0;
+    /* Ready for the next message with the same algorithm. */
+    if (EVP_DigestInit_ex(h->ctx, NULL, NULL) != 1)
+        return 0;
+    return (int)n;
+}

@@ -26,6 +26,10 @@ void hash_free(struct hash_ctx *h);
 void hash_update(struct hash_ctx *h, const void *data, size_t len);
 /* Digest of everything so far, as lowercase hex, without ending the stream. */
 void hash_peek_hex(struct hash_ctx *h, char hex[HASH_MAX_HEX]);
+#define HASH_MAX_RAW 64
+/* Final digest as bytes (returns its length, 0 on failure); h starts over. */
+int hash_final_raw(struct hash_ctx *h, unsigned char out[HASH_MAX_RAW]);
+
 /* Final digest as lowercase hex. */
 void hash_final_hex(struct hash_ctx *h, char hex[HASH_MAX_HEX]);
 

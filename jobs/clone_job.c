@@ -8,6 +8,7 @@
 #include "devices/dev_scan.h"
 
 #include "common/clock.h"
+#include "common/test_hook.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -432,24 +433,6 @@ fail:
     return rc ? rc : -EINVAL;
 }
 
-/* Test hook: with CLONEBAY_TEST_PAUSE_BEFORE_VERIFY=P set, create P.ready and
- * wait (up to a minute) for P.go, so a test can change a target behind the
- * engine's back between copy and verify. */
-static void test_pause_before_verify(void)
-{
-    const char *p = getenv("CLONEBAY_TEST_PAUSE_BEFORE_VERIFY");
-    if (!p || !*p)
-        return;
-    char ready[PATH_MAX], go[PATH_MAX];
-    snprintf(ready, sizeof(ready), "%s.ready", p);
-    snprintf(go, sizeof(go), "%s.go", p);
-    FILE *f = fopen(ready, "w");
-    if (f)
-        fclose(f);
-    for (int i = 0; i < 600 && access(go, F_OK) != 0; i++)
-        usleep(100 * 1000);
-}
-
 static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
@@ -512,7 +495,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         return job->outcome;
     }
     if (job->verify) {
-        test_pause_before_verify();
+        cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_VERIFY");     /* tests change a target here */
         t0 = cb_seconds();
         rc = copy_verify(e, &err);
         job->verify_seconds = cb_seconds() - t0;

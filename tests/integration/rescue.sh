@@ -71,6 +71,19 @@ keep=$(sha "$WORK/t1.img")
 check "resume with a foreign map: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'belongs to another drive' '$WORK/ref'"
 check "resume with a foreign map: target untouched" test "$(sha "$WORK/t1.img")" = "$keep"
 
+# After a gap the digest of the rest is read back from a target; every piece read
+# out of order is still checked against what the source gave. Damage the target
+# between the copy and that read-back: verification must catch it.
+gapped=$(fault_drive gapped 32M --bad 1048576:512)
+truncate -s 32M "$WORK/t5.img"; t5=$(attach "$WORK/t5.img")
+CLONEBAY_TEST_PAUSE_BEFORE_TAIL="$WORK/tail" "$CB" clone "$gapped" "$t5" --yes --report "$WORK/g.json" > "$WORK/gout" 2>&1 &
+pid=$!
+for _ in $(seq 300); do [ -e "$WORK/tail.ready" ] && break; sleep 0.1; done
+head -c 4096 /dev/urandom | dd of="$t5" bs=4096 seek=$((20 << 20 >> 12)) oflag=direct conv=notrunc status=none
+touch "$WORK/tail.go"; wait $pid; rc=$?
+check "target damaged after a gap: job fails (exit 1)" test $rc = 1
+check "target damaged after a gap: MISMATCH where it was damaged" json "$WORK/g.json" "t=r['targets'][0]; assert t['result'] == 'MISMATCH' and t['first_difference_from'] <= (20 << 20) < t['first_difference_to'] and 'other data than was read' in t['verify_error'], t"
+
 # A target that dies mid-job: its backing file sits on a tiny filesystem that fills up.
 truncate -s 24M "$WORK/small-fs.img"; mkfs.ext4 -q -F "$WORK/small-fs.img"
 mkdir -p "$WORK/small" && mount -o loop "$WORK/small-fs.img" "$WORK/small" && defer "umount $WORK/small"
