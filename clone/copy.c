@@ -451,7 +451,8 @@ int copy_run(struct copy_job *job, struct cb_error *err)
             atomic_store(&tg->failed, 1);
         }
     }
-    qsort(job->records, job->nrecords, sizeof(*job->records), cmp_record);
+    if (job->nrecords)
+        qsort(job->records, job->nrecords, sizeof(*job->records), cmp_record);
     bool complete = !rc && !job->cancelled;
     cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_TAIL");
     if (complete)
