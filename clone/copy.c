@@ -255,7 +255,7 @@ void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int 
     e->job->map->current_status = map_status;
     e->job->map->current_pass = pass;
     pthread_mutex_unlock(&e->ring.mu);
-    atomic_store(&e->job->progress->phase, phase);
+    progress_set_phase(e->job->progress, phase);
     atomic_store(&e->job->progress->pass, pass);
     save_map_snapshot(e);
     progress_notify(e->job->progress);
@@ -344,7 +344,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         return rc;
     snprintf(job->hash_tail_from, sizeof(job->hash_tail_from), "%s", t->dev.path);
     struct copy_progress *p = job->progress;
-    atomic_store(&p->phase, PHASE_HASH);
+    progress_set_phase(p, PHASE_HASH);
     atomic_store(&p->bytes_total, job->map->size - from);
     atomic_store(&p->bytes_done, 0);
     progress_notify(p);

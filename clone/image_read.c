@@ -269,7 +269,7 @@ int image_check_all(struct image *img, struct copy_progress *progress, struct im
         if (img->meta.digests[a][0] && !(h[a] = hash_new((enum hash_alg)a)))
             return -ENOMEM;
     if (progress) {
-        atomic_store(&progress->phase, PHASE_VERIFY);
+        progress_set_phase(progress, PHASE_VERIFY);
         atomic_store(&progress->bytes_total, img->meta.size);
         atomic_store(&progress->bytes_done, 0);
     }

@@ -393,7 +393,7 @@ int image_write_run(struct image_write_job *job, struct cb_error *err)
     if (workers > 16)
         workers = 16;
     pthread_t hasher, writer, comp[16];
-    atomic_store(&job->progress->phase, PHASE_COPY);
+    progress_set_phase(job->progress, PHASE_COPY);
     atomic_store(&job->progress->bytes_total, job->meta->size);
     /* Without digests there is no hasher: slots go out as "hashed" from the start. */
     if (job->hash_mask)

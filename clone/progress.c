@@ -21,3 +21,14 @@ void progress_notify(struct copy_progress *p)
     ssize_t r = write(p->event_fd, &one, sizeof(one));
     (void)r;    /* a full eventfd counter means the UI has not read it yet: fine */
 }
+
+void progress_set_phase(struct copy_progress *p, enum copy_phase phase)
+{
+    unsigned n = atomic_load(&p->phases_entered);
+    if (n == 0 || atomic_load(&p->phase_history[(n - 1) % 32]) != phase) {
+        atomic_store(&p->phase_history[n % 32], (unsigned char)phase);
+        atomic_store(&p->phases_entered, n + 1);
+    }
+    atomic_store(&p->phase, phase);
+    progress_notify(p);
+}

@@ -31,10 +31,16 @@ struct copy_progress {
     _Atomic uint64_t rate_avg;      /* engine: bytes/s since the phase began */
     _Atomic uint64_t pos;           /* engine: where the reader is */
     _Atomic int cancel;             /* anyone (a signal handler too) sets 1; engine reads */
+    /* Every phase entered, in order (a phase may be over before a UI looks). */
+    _Atomic unsigned char phase_history[32];
+    _Atomic unsigned phases_entered;
     int event_fd;                   /* set before start; -1 for none */
 };
 
 const char *progress_phase_name(enum copy_phase phase);
+
+/* Engine side: enter a phase (recorded in phase_history) and announce it. */
+void progress_set_phase(struct copy_progress *p, enum copy_phase phase);
 
 /* Engine side: announce a state change on event_fd (no-op when -1). */
 void progress_notify(struct copy_progress *p);

@@ -183,7 +183,7 @@ int copy_verify(struct copy_job *job, struct cb_error *err)
     _Atomic uint64_t done = 0;
     size_t live = copy_live_targets(job);
     uint64_t domain = map_bytes(job->map, MAP_FINISHED) + map_bytes(job->map, MAP_BAD);
-    atomic_store(&p->phase, PHASE_VERIFY);
+    progress_set_phase(p, PHASE_VERIFY);
     atomic_store(&p->bytes_total, domain);
     atomic_store(&p->bytes_done, 0);
     progress_notify(p);

@@ -438,7 +438,7 @@ static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
     job->outcome = o;
     snprintf(job->outcome_msg, sizeof(job->outcome_msg), "%s", msg ? msg : "");
     job->ended = time(NULL);
-    atomic_store(&job->progress.phase, PHASE_FINISHED);
+    progress_set_phase(&job->progress, PHASE_FINISHED);
     progress_notify(&job->progress);
 }
 

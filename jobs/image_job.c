@@ -177,7 +177,7 @@ static int verify_image(struct clone_job *job, struct image_write_job *w, struct
     }
     struct hash_ctx *h = hash_new(alg);
     struct copy_progress *p = &job->progress;
-    atomic_store(&p->phase, PHASE_VERIFY);
+    progress_set_phase(p, PHASE_VERIFY);
     atomic_store(&p->bytes_done, 0);
     progress_notify(p);
     rc = h ? 0 : cb_error_set(err, -ENOMEM, "out of memory");
@@ -230,7 +230,7 @@ static enum job_outcome done(struct clone_job *job, enum job_outcome o, const ch
     job->outcome = o;
     snprintf(job->outcome_msg, sizeof(job->outcome_msg), "%s", msg);
     job->ended = time(NULL);
-    atomic_store(&job->progress.phase, PHASE_FINISHED);
+    progress_set_phase(&job->progress, PHASE_FINISHED);
     progress_notify(&job->progress);
     return o;
 }

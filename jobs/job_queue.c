@@ -154,7 +154,6 @@ int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_er
     }
     j->id = q->next_id++;
     j->state = QJOB_QUEUED;
-    j->last_phase = -1;
     qjob_log(j, "queued: %s %s -> %s%s", job_kind_name(j->kind), j->source, j->targets[0],
              j->ntargets > 1 ? " (and more)" : "");
     q->jobs[q->count++] = j;
@@ -236,9 +235,24 @@ static void write_reports(struct job_queue *q, struct qjob *j)
     }
 }
 
+/* Log the phases the job entered since the last look. true when any. */
+static bool log_phases(struct qjob *j)
+{
+    const struct copy_progress *p = &j->job->progress;
+    unsigned n = atomic_load(&p->phases_entered);
+    bool any = j->phases_logged < n;
+    if (n - j->phases_logged > 32)      /* more than the history holds: log what is left */
+        j->phases_logged = n - 32;
+    for (; j->phases_logged < n; j->phases_logged++)
+        qjob_log(j, "phase: %s",
+                 progress_phase_name((enum copy_phase)atomic_load(&p->phase_history[j->phases_logged % 32])));
+    return any;
+}
+
 static void reap(struct job_queue *q, struct qjob *j)
 {
     pthread_join(j->thread, NULL);
+    log_phases(j);
     struct clone_job *cj = j->job;
     const struct copy_job *e = &cj->engine;
     const char *alg = hash_name(e->verify_alg);
@@ -284,12 +298,7 @@ bool jq_tick(struct job_queue *q)
     for (size_t i = 0; i < q->count; i++) {
         struct qjob *j = q->jobs[i];
         if (j->state == QJOB_RUNNING) {
-            int phase = atomic_load(&j->job->progress.phase);
-            if (phase != j->last_phase) {
-                j->last_phase = phase;
-                qjob_log(j, "phase: %s", progress_phase_name((enum copy_phase)phase));
-                changed = true;
-            }
+            changed |= log_phases(j);
             if (atomic_load(&j->thread_done)) {
                 reap(q, j);
                 changed = true;

@@ -47,7 +47,7 @@ struct qjob {
     pthread_t thread;
     _Atomic int thread_done;
     bool cancel_asked;
-    int last_phase;
+    unsigned phases_logged;             /* entries of the progress phase history logged */
     char verdict[600];                  /* "VERIFIED sha256 ab12...", "FAILED: why" */
     char report_path[4200];
     char log[JQ_LOG_LINES][240];

@@ -72,7 +72,7 @@ check "$NAME: a report was written" bash -c "ls '$WORK/reports'/*-job1-clone.jso
 
 # The job detail: block map, throughput and log.
 keys Enter
-check "$NAME: job detail shows the block map and log" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'report: '"
+check "$NAME: job detail shows the block map and log" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'Block map' && screen | grep -q 'phase: verify'"
 keys Escape
 
 # The mouse: a double click on the job (xterm mouse reports) opens its detail too.

@@ -108,6 +108,14 @@ static void state_machine(void **state)
     assert_int_equal(jq_find(&q, c)->state, QJOB_DONE);
     assert_non_null(strstr(jq_find(&q, a)->verdict, "VERIFIED sha256"));
     assert_int_equal(access(jq_find(&q, c)->report_path, R_OK), 0);
+    /* Every phase is in the log, even one shorter than a tick. */
+    bool copy = false, verify = false;
+    const struct qjob *ja = jq_find(&q, a);
+    for (int i = 0; i < ja->nlog && i < JQ_LOG_LINES; i++) {
+        copy |= strstr(ja->log[i], "phase: copy") != NULL;
+        verify |= strstr(ja->log[i], "phase: verify") != NULL;
+    }
+    assert_true(copy && verify);
 
     /* Cancel: a queued job never starts; a running one stops. */
     int d = submit(&q, "src", "t1", 1u << 20);      /* 8 s if left alone */
