@@ -92,8 +92,19 @@ static void *writer_main(void *arg)
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&c->e->ring, seq)); seq++) {
         if (!atomic_load(&t->failed)) {
-            ssize_t w = t->sparse ? write_sparse(&t->dev, s->buf, s->len, s->off)
-                                  : io_pwrite(&t->dev, s->buf, s->len, s->off);
+            /* Zeros need not travel: BLKZEROOUT (restores of sparse images, empty disks). */
+            bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block && s->len >= (64u << 10) &&
+                         io_is_zero(s->buf, s->len);
+            ssize_t w;
+            if (t->sparse) {
+                w = write_sparse(&t->dev, s->buf, s->len, s->off);
+            } else if (zeros && io_zeroout(&t->dev, s->off, s->len) == 0) {
+                w = (ssize_t)s->len;
+            } else {
+                if (zeros)
+                    t->no_zeroout = true;   /* refused once: plain writes from now on */
+                w = io_pwrite(&t->dev, s->buf, s->len, s->off);
+            }
             if (w < 0) {
                 t->error = (int)w;
                 t->error_off = s->off;

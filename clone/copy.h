@@ -32,6 +32,7 @@
 struct copy_target {
     struct io_dev dev;              /* opened by the caller, O_EXCL */
     bool sparse;                    /* a new file: all-zero buffers are left as holes */
+    bool no_zeroout;                /* writer: BLKZEROOUT refused once, write zeros instead */
     _Atomic int failed;             /* writer sets; anyone reads */
     int error;                      /* -errno of the failure; writer, read after join */
     uint64_t error_off;             /* where it failed */

@@ -189,3 +189,11 @@ bool io_is_zero(const void *buf, size_t n)
     /* The first byte is zero and every byte equals the next: memcmp runs at memory speed. */
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
+
+int io_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
+{
+    if (!d->is_block || off % d->sector || len % d->sector)
+        return -EOPNOTSUPP;
+    uint64_t range[2] = { off, len };
+    return ioctl(d->fd, BLKZEROOUT, range) == 0 ? 0 : -errno;
+}

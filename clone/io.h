@@ -40,6 +40,11 @@ void io_close(struct io_dev *dev);
 ssize_t io_pread(struct io_dev *dev, void *buf, size_t len, uint64_t off);
 ssize_t io_pwrite(struct io_dev *dev, const void *buf, size_t len, uint64_t off);
 
+/* Zero [off, off+len) of a block device without sending the zeros (BLKZEROOUT:
+ * the drive's WRITE ZEROES, or a hole punched in a loop device's file; the
+ * kernel writes zeros itself where neither exists). -EOPNOTSUPP for files. */
+int io_zeroout(struct io_dev *dev, uint64_t off, uint64_t len);
+
 /* Flush a target to the media (fsync; BLKFLSBUF for block devices). */
 int io_flush(struct io_dev *dev);
 
