@@ -94,6 +94,8 @@ char *img_meta_trailer_text(const struct img_meta *m, size_t *len)
         }
     if (m->fill[0])
         add(&t, "fill", m->fill);
+    if (m->used_only)
+        add(&t, "mode", "used");
     for (size_t i = 0; i < m->nbad; i++) {
         char v[64];
         snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64, m->bad[i].off, m->bad[i].len);
@@ -145,6 +147,8 @@ static int trailer_line(struct img_meta *m, const char *key, const char *v)
 {
     if (!strcmp(key, "complete")) {
         m->complete = !strcmp(v, "yes");
+    } else if (!strcmp(key, "mode")) {
+        m->used_only = !strcmp(v, "used");
     } else if (!strcmp(key, "fill")) {
         set(m->fill, sizeof(m->fill), v);
     } else if (!strcmp(key, "hash")) {

@@ -55,6 +55,7 @@ struct img_meta {
     struct img_range *bad;              /* unreadable ranges, written as zeros or fill */
     size_t nbad;
     char fill[64];
+    bool used_only;                     /* free space was not read: stored as zeros */
 };
 
 struct img_entry {

@@ -99,7 +99,29 @@ static bool source_gone(int e)
 }
 
 /* Read [off, off+len) with in-frame rescue. 0, or -errno when the source is gone. */
+static int read_range(struct image_write_job *job, unsigned char *buf, size_t len, uint64_t off,
+                      struct cb_error *err);
+
+/* A frame of the image: with a domain (--mode used), what lies outside it is
+ * stored as zeros and never read. */
 static int read_frame(struct image_write_job *job, unsigned char *buf, size_t len, uint64_t off,
+                      struct cb_error *err)
+{
+    if (!job->domain)
+        return read_range(job, buf, len, off, err);
+    memset(buf, 0, len);
+    uint64_t pos = off, dp, dl;
+    while (pos < off + len && map_find(job->domain, pos, "+", &dp, &dl) && dp < off + len) {
+        uint64_t end = dp + dl < off + len ? dp + dl : off + len;
+        int rc = read_range(job, buf + (dp - off), (size_t)(end - dp), dp, err);
+        if (rc)
+            return rc;
+        pos = end;
+    }
+    return 0;
+}
+
+static int read_range(struct image_write_job *job, unsigned char *buf, size_t len, uint64_t off,
                       struct cb_error *err)
 {
     ssize_t r = io_pread(job->src, buf, len, off);

@@ -239,8 +239,8 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     char a[32], b[32];
     units_format_bytes(map_bytes(&job->domain, MAP_FINISHED), a, sizeof(a));
     units_format_bytes(job->src.size, b, sizeof(b));
-    add_note(job, "--mode used: %s of the %s source are in use and copied; free space on the targets is "
-             "left as it was", a, b);
+    add_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
+             "it was on drives, zeros in images)", a, b);
     job->used_only = true;
     return 0;
 }
@@ -375,7 +375,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
                               "an ISO image", req->source, d->optical.audio_tracks);
             goto fail;
         }
-        if (req->used_only && req->kind == JOB_CLONE && d) {
+        if (req->used_only && req->kind != JOB_RESTORE && d) {
             source_drive = *d;      /* for the domain, once the source is open */
             have_source_drive = true;
         }
@@ -409,8 +409,8 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         }
     }
     rc = open_everything(job, req, err);
-    if (!rc && req->used_only && req->kind != JOB_CLONE)
-        rc = cb_error_set(err, -ENOTSUP, "--mode used is for clone jobs in this version; images hold every sector");
+    if (!rc && req->used_only && req->kind == JOB_RESTORE)
+        rc = cb_error_set(err, -EINVAL, "--mode used applies when an image is made (clonebay image --mode used)");
     if (!rc && req->used_only && !have_source_drive)
         rc = cb_error_set(err, -EINVAL, "--mode used needs a source drive clonebay lists (%s is not one)",
                           req->source);

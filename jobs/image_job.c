@@ -245,10 +245,12 @@ enum job_outcome image_job_run(struct clone_job *job)
     snprintf(meta.source_model, sizeof(meta.source_model), "%s", job->source.model);
     snprintf(meta.source_serial, sizeof(meta.source_serial), "%s", job->source.serial);
     snprintf(meta.contents, sizeof(meta.contents), "%s", job->source.contents);
+    meta.used_only = job->used_only;
     struct image_write_job w = {
         .src = &job->src, .name = job->image_final, .split = job->split,
         .level = job->level ? job->level : 3, .hash_mask = job->engine.hash_mask, .retries = job->retries,
-        .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .map_mu = &job->map_mu, .progress = &job->progress,
+        .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .map_mu = &job->map_mu,
+        .domain = job->used_only ? &job->domain : NULL, .progress = &job->progress,
     };
     struct cb_error err = { 0 };
     double t0 = cb_seconds();

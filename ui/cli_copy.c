@@ -64,6 +64,7 @@ static void usage(enum job_kind kind, FILE *f)
               "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
               "  --no-verify          do not read the image back\n"
               "  --report FILE        write the JSON report to FILE\n"
+              "  --mode raw|used      used: as for clone; the free space is stored as zeros (not read)\n"
               "  --optical            image only the ISO 9660 volume (set by a name ending in .iso or\n"
               "                       .iso.zst): a disc's run-out is not read; sha256 and md5 by default\n"
               "  --retries N, --fill PATTERN, --map FILE   as for clone\n", f);
@@ -188,7 +189,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     };
     /* Which options make sense where: the rest are refused by name. */
     static const char *const only[] = {
-        [JOB_CLONE] = "HnmrytfRMh", [JOB_IMAGE] = "HnmrytflswFoh", [JOB_RESTORE] = "Hnryh",
+        [JOB_CLONE] = "HnmrytfRMh", [JOB_IMAGE] = "HnmrytflswFoMh", [JOB_RESTORE] = "Hnryh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;

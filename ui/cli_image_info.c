@@ -79,6 +79,8 @@ static void info_text(const struct image *img)
     printf("stored   %s (%llu bytes), ratio %.2f, %u frames of %u KiB\n", isz, (unsigned long long)img->pf.size,
            img->pf.size ? (double)m->size / (double)img->pf.size : 0.0, img->nframes, m->frame_size >> 10);
     printf("layout   %s\n", m->contents[0] ? m->contents : "unknown");
+    if (m->used_only)
+        printf("mode     used blocks only: free space is stored as zeros\n");
     for (int a = 0; a < HASH_COUNT; a++)
         if (m->digests[a][0])
             printf("%-8s %s\n", hash_name((enum hash_alg)a), m->digests[a]);
@@ -114,6 +116,7 @@ static void info_json(const struct image *img)
     jw_u64(&w, "frames", img->nframes);
     jw_u64(&w, "frame_size", m->frame_size);
     jw_string(&w, "layout", m->contents);
+    jw_string(&w, "mode", m->used_only ? "used" : "raw");
     jw_object_begin(&w, "hashes");
     for (int a = 0; a < HASH_COUNT; a++)
         if (m->digests[a][0])
