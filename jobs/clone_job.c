@@ -20,6 +20,18 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+/* A note for the report; extra notes beyond the room are dropped, never overflow. */
+static void add_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct clone_job *job, const char *fmt, ...)
+{
+    if (job->nnotes >= (int)(sizeof(job->notes) / sizeof(job->notes[0])))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), fmt, ap);
+    va_end(ap);
+}
+
 const char *job_outcome_name(enum job_outcome o)
 {
     static const char *const names[] = {
@@ -178,20 +190,8 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
                                 job->src.path, job->src.sector);
     }
     if (!job->src.direct && !job->image)
-        snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]),
-                 "source %s does not allow direct I/O: read through the page cache", job->src.path);
+        add_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
     return 0;
-}
-
-static void add_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(struct clone_job *job, const char *fmt, ...)
-{
-    if (job->nnotes >= (int)(sizeof(job->notes) / sizeof(job->notes[0])))
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), fmt, ap);
-    va_end(ap);
 }
 
 /* Partitions boot loaders read by sector, not through a filesystem: copied whole. */
@@ -251,8 +251,8 @@ static void limit_to_iso_volume(struct clone_job *job)
     uint64_t bytes = 0;
     char label[40] = "", a[32], b[32];
     int r = iso9660_volume(&job->src, &bytes, label, sizeof(label));
-    char *note = job->notes[job->nnotes++];
-    size_t len = sizeof(job->notes[0]);
+    char note[256];
+    size_t len = sizeof(note);
     if (r < 0) {
         snprintf(note, len, "the ISO 9660 descriptor of %s cannot be read (%s): the whole device is imaged",
                  job->src.path, strerror(-r));
@@ -269,6 +269,7 @@ static void limit_to_iso_volume(struct clone_job *job)
         job->src.size = bytes;
         job->source.size = bytes;
     }
+    add_note(job, "%s", note);
 }
 
 static int prepare_map(struct clone_job *job, struct cb_error *err)
@@ -380,8 +381,8 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
             have_source_drive = true;
         }
         if (d && d->is_optical && d->optical.audio_tracks)
-            snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "mixed-mode disc: its %u audio tracks are "
-                     "not in the ISO image, only the data track", d->optical.audio_tracks);
+            add_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
+                     d->optical.audio_tracks);
     } else {
         snprintf(job->source.kind, sizeof(job->source.kind), "file");
     }
@@ -528,7 +529,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         if (g == 1)
             job->gpt_moved[i] = true;
         else if (g < 0 && job->nnotes < (int)(sizeof(job->notes) / sizeof(job->notes[0])))
-            snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), "%s", err.msg);
+            add_note(job, "%s", err.msg);
     }
     size_t failed = job->ntargets - copy_live_targets(e);
     char msg[512] = "";

@@ -99,7 +99,7 @@ struct clone_job {
     enum job_outcome outcome;
     char outcome_msg[512];
     bool gpt_moved[JOB_MAX_TARGETS];
-    char notes[6][256];
+    char notes[8][256];
     int nnotes;
 };
 
