@@ -199,11 +199,6 @@ static void *hasher_main(void *arg)
     return NULL;
 }
 
-static bool source_gone(int err)
-{
-    return err == -ENODEV || err == -ENXIO || err == -ENOMEDIUM;
-}
-
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
     struct copy_job *job = e->job;
@@ -220,7 +215,7 @@ int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
     ssize_t r = io_pread(job->src, buf, len, off);
     if (r == (ssize_t)len)
         return 0;
-    if (r < 0 && source_gone((int)r)) {
+    if (r < 0 && io_device_gone((int)r)) {
         job->source_lost = true;
         snprintf(job->source_msg, sizeof(job->source_msg), "source %s stopped answering at byte %llu: %s",
                  job->src->path, (unsigned long long)off, strerror((int)-r));
@@ -266,10 +261,9 @@ void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int 
     e->job->map->current_status = map_status;
     e->job->map->current_pass = pass;
     pthread_mutex_unlock(&e->ring.mu);
-    progress_set_phase(e->job->progress, phase);
     atomic_store(&e->job->progress->pass, pass);
     save_map_snapshot(e);
-    progress_notify(e->job->progress);
+    progress_set_phase(e->job->progress, phase);    /* announces it */
 }
 
 struct ring_slot *engine_slot(struct engine *e)
@@ -282,7 +276,7 @@ static void throttle(struct engine *e)
 {
     if (!e->job->max_read_rate)
         return;
-    double ahead = (double)e->bytes_read / (double)e->job->max_read_rate - (cb_seconds() - e->start);
+    double ahead = (double)e->bytes_read / (double)e->job->max_read_rate - (cb_seconds() - e->clock.start);
     if (ahead > 0) {
         struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
         nanosleep(&ts, NULL);
@@ -291,18 +285,8 @@ static void throttle(struct engine *e)
 
 static void tick(struct engine *e)
 {
-    struct copy_progress *p = e->job->progress;
+    progress_rate_tick(e->job->progress, &e->clock);
     double t = cb_seconds();
-    if (t - e->last_rate >= 1.0) {
-        uint64_t done = atomic_load(&p->bytes_done);
-        double inst = (double)(done - e->last_done) / (t - e->last_rate);
-        uint64_t prev = atomic_load(&p->rate_now);
-        atomic_store(&p->rate_now, prev ? (uint64_t)(0.5 * (double)prev + 0.5 * inst) : (uint64_t)inst);
-        atomic_store(&p->rate_avg, (uint64_t)((double)done / (t - e->start)));
-        e->last_rate = t;
-        e->last_done = done;
-        progress_notify(p);
-    }
     if (t - e->last_save >= 3.0) {
         save_map_snapshot(e);
         e->last_save = t;
@@ -400,7 +384,8 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
     memset(e, 0, sizeof(*e));
     e->job = job;
     e->cp_next_mark = COPY_CHECKPOINT_EVERY;
-    e->start = e->last_rate = e->last_save = cb_seconds();
+    progress_clock_start(&e->clock);
+    e->last_save = e->clock.start;
     pthread_mutex_init(&e->cp_mu, NULL);
     int nconsumers = (int)job->ntargets;
     for (int a = 0; a < HASH_COUNT; a++) {

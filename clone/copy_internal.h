@@ -25,8 +25,8 @@ struct engine {
     /* Reader-side bookkeeping (the reader thread only): */
     uint64_t seq;                       /* next ring sequence number */
     uint64_t bytes_read;
-    double start, last_rate, last_save;
-    uint64_t last_done;
+    struct progress_clock clock;
+    double last_save;
 };
 
 /* The next free slot for the reader. */

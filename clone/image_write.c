@@ -1,6 +1,5 @@
 #include "clone/image_write.h"
 
-#include "common/clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,8 +34,7 @@ struct pipe {
     unsigned char *zero;            /* the frame for IMG_FRAME_SIZE zero bytes */
     size_t zero_len;
     size_t out_cap;
-    double start, last_tick;
-    uint64_t last_done;
+    struct progress_clock clock;
 };
 
 static ZSTD_CCtx *new_cctx(int level)
@@ -93,11 +91,6 @@ static void count_bad(struct image_write_job *job)
     atomic_store(&job->progress->bad_areas, map_regions(job->map, MAP_BAD));
 }
 
-static bool source_gone(int e)
-{
-    return e == -ENODEV || e == -ENXIO || e == -ENOMEDIUM;
-}
-
 /* Read [off, off+len) with in-frame rescue. 0, or -errno when the source is gone. */
 static int read_range(struct image_write_job *job, unsigned char *buf, size_t len, uint64_t off,
                       struct cb_error *err);
@@ -142,10 +135,10 @@ static int read_range(struct image_write_job *job, unsigned char *buf, size_t le
             size_t slen = c + clen - s < ss ? c + clen - s : ss;
             for (int t = 0; t <= 1 + job->retries; t++) {   /* scrape, then the retries */
                 r = io_pread(job->src, buf + s, slen, off + s);
-                if (r == (ssize_t)slen || (r < 0 && source_gone((int)r)))
+                if (r == (ssize_t)slen || (r < 0 && io_device_gone((int)r)))
                     break;
             }
-            if (r < 0 && source_gone((int)r))
+            if (r < 0 && io_device_gone((int)r))
                 return cb_error_set(err, (int)r, "source %s stopped answering at byte %llu: %s", job->src->path,
                                     (unsigned long long)(off + s), strerror((int)-r));
             if (r == (ssize_t)slen) {
@@ -215,20 +208,6 @@ static void *compressor_main(void *arg)
     return NULL;
 }
 
-static void tick(struct pipe *p)
-{
-    struct copy_progress *pr = p->job->progress;
-    double t = cb_seconds();
-    if (t - p->last_tick < 1.0)
-        return;
-    uint64_t done = atomic_load(&pr->bytes_done);
-    atomic_store(&pr->rate_now, (uint64_t)((double)(done - p->last_done) / (t - p->last_tick)));
-    atomic_store(&pr->rate_avg, (uint64_t)((double)done / (t - p->start)));
-    p->last_tick = t;
-    p->last_done = done;
-    progress_notify(pr);
-}
-
 static void *writer_main(void *arg)
 {
     struct pipe *p = arg;
@@ -250,7 +229,7 @@ static void *writer_main(void *arg)
         p->job->frames++;
         p->job->zero_frames += s->zero;
         atomic_fetch_add(&p->job->progress->bytes_done, s->len);
-        tick(p);
+        progress_rate_tick(p->job->progress, &p->clock);
         pthread_mutex_lock(&p->mu);
         if (rc)
             p->failed = true;
@@ -327,7 +306,7 @@ static int pipe_init(struct pipe *p, struct image_write_job *job, struct cb_erro
     if (!r || ZSTD_isError(r))
         return cb_error_set(err, -ENOMEM, "cannot set up the compressor (level %d)", job->level);
     p->zero_len = r;
-    p->start = p->last_tick = cb_seconds();
+    progress_clock_start(&p->clock);
     return 0;
 }
 

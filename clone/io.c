@@ -197,3 +197,8 @@ int io_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
     uint64_t range[2] = { off, len };
     return ioctl(d->fd, BLKZEROOUT, range) == 0 ? 0 : -errno;
 }
+
+bool io_device_gone(int err)
+{
+    return err == -ENODEV || err == -ENXIO || err == -ENOMEDIUM;
+}

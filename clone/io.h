@@ -48,6 +48,10 @@ int io_zeroout(struct io_dev *dev, uint64_t off, uint64_t len);
 /* Flush a target to the media (fsync; BLKFLSBUF for block devices). */
 int io_flush(struct io_dev *dev);
 
+/* true when a read's -errno means the device itself is gone (pulled cable,
+ * no medium), not a bad sector: the job stops instead of rescuing around it. */
+bool io_device_gone(int err);
+
 /* true when all n bytes are zero (holes in sparse files, zero frames in images). */
 bool io_is_zero(const void *buf, size_t n);
 

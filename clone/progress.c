@@ -1,4 +1,5 @@
 #include "clone/progress.h"
+#include "common/clock.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -31,4 +32,26 @@ void progress_set_phase(struct copy_progress *p, enum copy_phase phase)
     }
     atomic_store(&p->phase, phase);
     progress_notify(p);
+}
+
+void progress_clock_start(struct progress_clock *c)
+{
+    c->start = c->last = cb_seconds();
+    c->last_done = 0;
+}
+
+bool progress_rate_tick(struct copy_progress *p, struct progress_clock *c)
+{
+    double t = cb_seconds();
+    if (t - c->last < 1.0)
+        return false;
+    uint64_t done = atomic_load(&p->bytes_done);
+    double inst = (double)(done - c->last_done) / (t - c->last);
+    uint64_t prev = atomic_load(&p->rate_now);
+    atomic_store(&p->rate_now, prev ? (uint64_t)(0.5 * (double)prev + 0.5 * inst) : (uint64_t)inst);
+    atomic_store(&p->rate_avg, (uint64_t)((double)done / (t - c->start)));
+    c->last = t;
+    c->last_done = done;
+    progress_notify(p);
+    return true;
 }

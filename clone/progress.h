@@ -7,6 +7,7 @@
 #define CB_PROGRESS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum copy_phase {
@@ -38,6 +39,16 @@ struct copy_progress {
 };
 
 const char *progress_phase_name(enum copy_phase phase);
+
+/* The clock behind rate_now and rate_avg. */
+struct progress_clock {
+    double start, last;
+    uint64_t last_done;
+};
+void progress_clock_start(struct progress_clock *c);
+/* Engine side, as often as it likes: about once a second, set rate_now
+ * (smoothed) and rate_avg from bytes_done and announce it. true when it did. */
+bool progress_rate_tick(struct copy_progress *p, struct progress_clock *c);
 
 /* Engine side: enter a phase (recorded in phase_history) and announce it. */
 void progress_set_phase(struct copy_progress *p, enum copy_phase phase);
