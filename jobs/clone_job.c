@@ -20,9 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* A note for the report; extra notes beyond the room are dropped, never overflow. */
-static void add_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(struct clone_job *job, const char *fmt, ...)
+void clone_job_note(struct clone_job *job, const char *fmt, ...)
 {
     if (job->nnotes >= (int)(sizeof(job->notes) / sizeof(job->notes[0])))
         return;
@@ -190,7 +188,7 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
                                 job->src.path, job->src.sector);
     }
     if (!job->src.direct && !job->image)
-        add_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
+        clone_job_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
     return 0;
 }
 
@@ -217,7 +215,7 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
         if (boot_partition(p)) {
-            add_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
+            clone_job_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
             continue;
         }
         if (!fs_used_understood(p->fstype)) {
@@ -231,15 +229,15 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
         int r = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &job->domain, why, sizeof(why));
         if (r <= 0) {
             map_mark(&job->domain, p->start, p->size, MAP_FINISHED);
-            add_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
+            clone_job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
         }
     }
     if (skipped[0])
-        add_note(job, "copied whole, not understood by --mode used: %s", skipped);
+        clone_job_note(job, "copied whole, not understood by --mode used: %s", skipped);
     char a[32], b[32];
     units_format_bytes(map_bytes(&job->domain, MAP_FINISHED), a, sizeof(a));
     units_format_bytes(job->src.size, b, sizeof(b));
-    add_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
+    clone_job_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
              "it was on drives, zeros in images)", a, b);
     job->used_only = true;
     return 0;
@@ -269,7 +267,7 @@ static void limit_to_iso_volume(struct clone_job *job)
         job->src.size = bytes;
         job->source.size = bytes;
     }
-    add_note(job, "%s", note);
+    clone_job_note(job, "%s", note);
 }
 
 static int prepare_map(struct clone_job *job, struct cb_error *err)
@@ -305,6 +303,13 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
 {
     *out = NULL;
+    /* What the names say: a raw image restores like any file; an .iso holds a disc's volume. */
+    struct clone_request named = *req;
+    if (named.kind == JOB_RESTORE && image_job_raw_name(named.source))
+        named.kind = JOB_CLONE;
+    if (named.kind == JOB_IMAGE && named.ntargets && image_job_iso_name(named.targets[0]))
+        named.optical = true;
+    req = &named;
     if (req->ntargets == 0)
         return cb_error_set(err, -EINVAL, "no target given");
     if (req->ntargets > JOB_MAX_TARGETS)
@@ -339,8 +344,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     sysfs_init(&ctx, NULL);
     struct dev_list devs = { 0 };
     struct node sn, tn[JOB_MAX_TARGETS];
-    struct dev_drive source_drive;
-    bool have_source_drive = false;
+    const struct dev_drive *source_drive = NULL;     /* in devs, alive until the end */
     int rc = stat_node(req->source, &sn);
     if (rc == -ENOENT && req->kind == JOB_RESTORE) {      /* FILE of a split image: FILE.000 */
         char first[4200];
@@ -376,12 +380,9 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
                               "an ISO image", req->source, d->optical.audio_tracks);
             goto fail;
         }
-        if (req->used_only && req->kind != JOB_RESTORE && d) {
-            source_drive = *d;      /* for the domain, once the source is open */
-            have_source_drive = true;
-        }
+        source_drive = d;
         if (d && d->is_optical && d->optical.audio_tracks)
-            add_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
+            clone_job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
                      d->optical.audio_tracks);
     } else {
         snprintf(job->source.kind, sizeof(job->source.kind), "file");
@@ -412,11 +413,11 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     rc = open_everything(job, req, err);
     if (!rc && req->used_only && req->kind == JOB_RESTORE)
         rc = cb_error_set(err, -EINVAL, "--mode used applies when an image is made (clonebay image --mode used)");
-    if (!rc && req->used_only && !have_source_drive)
+    if (!rc && req->used_only && !source_drive)
         rc = cb_error_set(err, -EINVAL, "--mode used needs a source drive clonebay lists (%s is not one)",
                           req->source);
     if (!rc && req->used_only)
-        rc = build_domain(job, &source_drive, err);
+        rc = build_domain(job, source_drive, err);
     if (!rc && req->kind == JOB_IMAGE && req->optical)
         limit_to_iso_volume(job);
     if (!rc && req->kind == JOB_IMAGE)
@@ -529,7 +530,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         if (g == 1)
             job->gpt_moved[i] = true;
         else if (g < 0 && job->nnotes < (int)(sizeof(job->notes) / sizeof(job->notes[0])))
-            add_note(job, "%s", err.msg);
+            clone_job_note(job, "%s", err.msg);
     }
     size_t failed = job->ntargets - copy_live_targets(e);
     char msg[512] = "";

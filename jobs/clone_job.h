@@ -107,6 +107,9 @@ struct clone_job {
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
 /* Runs to the end (or cancel via job->progress.cancel); returns the outcome. */
 enum job_outcome clone_job_run(struct clone_job *job);
+/* A note for the report; notes beyond the room are dropped, never overflow. */
+void clone_job_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Let go of the drives (O_EXCL claims) of a finished job, keeping its record. */
 void clone_job_close_devices(struct clone_job *job);
 void clone_job_free(struct clone_job *job);

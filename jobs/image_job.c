@@ -21,18 +21,22 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+bool image_job_raw_name(const char *path)
+{
+    return ends_with(path, ".img") || ends_with(path, ".iso");
+}
+
+bool image_job_iso_name(const char *path)
+{
+    return ends_with(path, ".iso") || ends_with(path, ".iso.zst");
+}
+
 void image_job_final_name(const char *given, bool raw, char *out, size_t len)
 {
-    if (ends_with(given, ".zst") || ends_with(given, ".img") || ends_with(given, ".iso"))
+    if (ends_with(given, ".zst") || image_job_raw_name(given))
         snprintf(out, len, "%s", given);
     else
         snprintf(out, len, "%s%s", given, raw ? ".img" : ".zst");
-}
-
-static void note(struct clone_job *job, const char *fmt, const char *a, const char *b)
-{
-    if (job->nnotes < (int)(sizeof(job->notes) / sizeof(job->notes[0])))
-        snprintf(job->notes[job->nnotes++], sizeof(job->notes[0]), fmt, a, b);
 }
 
 /* An image of this name already there: FILE, or any FILE.NNN part. */
@@ -50,7 +54,7 @@ static bool image_exists(const char *final, char *which, size_t len)
 int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
-    job->raw = req->raw || ends_with(req->targets[0], ".img") || ends_with(req->targets[0], ".iso");
+    job->raw = req->raw || image_job_raw_name(req->targets[0]);
     if (job->raw && req->split)
         return cb_error_set(err, -EINVAL, "--split is for compressed images; a raw image is one sparse file");
     image_job_final_name(req->targets[0], job->raw, job->image_final, sizeof(job->image_final));
@@ -85,8 +89,8 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
             return cb_error_set(err, -ENOSPC, "%s: a raw image of %s may need up to %s but %s has %s free",
                                 job->image_final, job->source.path, need, dir, a);
         if (!job->raw && avail < job->source.size)
-            note(job, "%s free where the image goes, less than the source's size: it fits only if the drive "
-                 "compresses well%s", a, "");
+            clone_job_note(job, "%s free where the image goes, less than the source's size: it fits only if the "
+                           "drive compresses well", a);
     }
     if (!job->raw)
         return 0;
@@ -133,12 +137,9 @@ int image_job_open_source(struct clone_job *job, const char *path, struct cb_err
     job->src.size = m->size;
     job->src.sector = m->sector;
     job->src.fd = -1;
-    if (m->nbad) {
-        char n[32];
-        snprintf(n, sizeof(n), "%zu", m->nbad);
-        note(job, "the image records %s unreadable areas of the original drive (restored as %s)", n,
-             m->fill[0] ? m->fill : "zeros");
-    }
+    if (m->nbad)
+        clone_job_note(job, "the image records %zu unreadable areas of the original drive (restored as %s)", m->nbad,
+                       m->fill[0] ? m->fill : "zeros");
     return 0;
 }
 
@@ -175,26 +176,21 @@ static int verify_image(struct clone_job *job, struct image_write_job *w, struct
         snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err->msg);
         return rc;
     }
-    struct hash_ctx *h = hash_new(alg);
-    struct copy_progress *p = &job->progress;
-    progress_set_phase(p, PHASE_VERIFY);
-    atomic_store(&p->bytes_done, 0);
-    progress_notify(p);
-    rc = h ? 0 : cb_error_set(err, -ENOMEM, "out of memory");
-    for (uint32_t i = 0; !rc && i < img.nframes; i++) {
-        if (atomic_load(&p->cancel)) {
-            t->verified = -3;
-            rc = cb_error_set(err, -ECANCELED, "cancelled");
-            break;
-        }
-        rc = image_load_frame(&img, i, err);
-        if (!rc) {
-            hash_update(h, img.dbuf, img.frames[i].dsize);
-            atomic_fetch_add(&p->bytes_done, img.frames[i].dsize);
-        }
-    }
-    if (!rc) {
-        hash_final_hex(h, t->verify_hex);
+    /* The same check as `clonebay verify`: every frame decoded, the digests recomputed. */
+    struct image_check r;
+    if (image_check_all(&img, &job->progress, &r) != 0) {
+        rc = cb_error_set(err, -ENOMEM, "out of memory");
+        t->verified = -2;
+        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err->msg);
+    } else if (r.cancelled) {
+        t->verified = -3;
+        rc = cb_error_set(err, -ECANCELED, "cancelled");
+    } else if (r.damaged) {
+        t->verified = -2;
+        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", r.msgs[0]);
+        rc = cb_error_set(err, -EIO, "%s", r.msgs[0]);
+    } else {
+        snprintf(t->verify_hex, sizeof(t->verify_hex), "%s", r.digests[alg]);
         bool same = !strcmp(t->verify_hex, job->engine.digests[alg]) &&
                     !strcmp(img.meta.digests[alg], job->engine.digests[alg]);
         t->verified = same ? 1 : -1;
@@ -203,11 +199,7 @@ static int verify_image(struct clone_job *job, struct image_write_job *w, struct
                      hash_name(alg), t->verify_hex, job->engine.digests[alg]);
             rc = cb_error_set(err, -EIO, "%s", t->verify_msg);
         }
-    } else if (!t->verified) {
-        t->verified = -2;
-        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err->msg);
     }
-    hash_free(h);
     image_close(&img);
     return rc;
 }

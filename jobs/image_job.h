@@ -28,6 +28,11 @@ enum job_outcome image_job_run(struct clone_job *job);
 /* JOB_IMAGE, raw: after the copy, rename FILE.partial (or remove it on failure). */
 void image_job_finish_raw(struct clone_job *job);
 
+/* Names that decide a job: .img or .iso is a plain (raw) disk image; .iso or
+ * .iso.zst is a disc's ISO 9660 volume. */
+bool image_job_raw_name(const char *path);
+bool image_job_iso_name(const char *path);
+
 /* "FILE.zst" for FILE; FILE.zst and FILE.img are kept as given. */
 void image_job_final_name(const char *given, bool raw, char *out, size_t len);
 

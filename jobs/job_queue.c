@@ -204,11 +204,17 @@ static void start(struct job_queue *q, struct qjob *j)
     qjob_log(j, "started");
 }
 
-static bool removed(const char *msg)
+/* The engine's own facts, not its wording: the source drive stopped answering
+ * (an image that fails to decode is damaged, not removed), or a target went away. */
+static bool drive_removed(const struct clone_job *cj)
 {
-    return strstr(msg, "stopped answering") || strstr(msg, "No such device");
+    if (cj->engine.source_lost && !cj->image)
+        return true;
+    for (size_t i = 0; i < cj->ntargets; i++)
+        if (atomic_load(&cj->ctargets[i].failed) && io_device_gone(cj->ctargets[i].error))
+            return true;
+    return false;
 }
-
 static void write_reports(struct job_queue *q, struct qjob *j)
 {
     char stamp[32], base[4200];
@@ -280,7 +286,7 @@ static void reap(struct job_queue *q, struct qjob *j)
         break;
     default:
         j->state = QJOB_FAILED;
-        snprintf(j->verdict, sizeof(j->verdict), "FAILED: %s%s", removed(cj->outcome_msg) ? "drive removed: " : "",
+        snprintf(j->verdict, sizeof(j->verdict), "FAILED: %s%s", drive_removed(cj) ? "drive removed: " : "",
                  cj->outcome_msg);
         break;
     }

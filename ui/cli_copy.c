@@ -3,6 +3,7 @@
  * One parser, one confirmation, one progress line and report for all three. */
 #include "common/units.h"
 #include "jobs/clone_job.h"
+#include "jobs/image_job.h"
 #include "jobs/report.h"
 #include "ui/cli.h"
 #include "ui/progress_line.h"
@@ -160,18 +161,6 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && !strcmp(s + n - m, suffix);
-}
-
-/* Raw images (.img, .iso) restore like any file: through the clone engine. */
-static bool is_raw_image(const char *path)
-{
-    return ends_with(path, ".img") || ends_with(path, ".iso");
-}
-
 static int cli_copy(enum job_kind kind, int argc, char **argv)
 {
     static const char *const names[] = { [JOB_CLONE] = "clone", [JOB_IMAGE] = "image", [JOB_RESTORE] = "restore" };
@@ -263,14 +252,10 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         return CLI_REFUSED;
     }
     req.kind = kind;
-    /* A disc image: only the ISO 9660 volume, with the two digests archives expect. */
-    if (kind == JOB_IMAGE && (ends_with(argv[optind + 1], ".iso") || ends_with(argv[optind + 1], ".iso.zst")))
-        req.optical = true;
-    if (req.optical && !hash_given)
+    /* A disc image (the job reads only its ISO 9660 volume): the two digests archives expect. */
+    if ((req.optical || (kind == JOB_IMAGE && image_job_iso_name(argv[optind + 1]))) && !hash_given)
         req.hash_mask = 1u << HASH_SHA256 | 1u << HASH_MD5;
-    /* A raw image restores like any file: through the clone engine. */
-    if (kind == JOB_RESTORE && is_raw_image(argv[optind]))
-        req.kind = JOB_CLONE;
+
     req.source = argv[optind];
     req.targets = (const char *const *)&argv[optind + 1];
     req.ntargets = (size_t)(argc - optind - 1);

@@ -2,7 +2,10 @@
  * options, confirmation. Nothing is queued before Y on the confirmation. */
 #include "clone/image_read.h"
 #include "common/units.h"
+#include "jobs/image_job.h"
 #include "ui/station.h"
+
+#include <sys/stat.h>
 
 #include <curses.h>
 #include <stdio.h>
@@ -97,14 +100,23 @@ static void path_done(struct station *st)
         w->step = WIZ_OPTIONS;
         return;
     }
-    struct image img;
-    struct cb_error err = { 0 };
-    if (image_open(&img, w->path, &err) != 0) {
-        snprintf(w->error, sizeof(w->error), "%s", err.msg);
-        return;
+    struct stat sb;
+    if (image_job_raw_name(w->path)) {         /* .img or .iso: the disk is the file */
+        if (stat(w->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            snprintf(w->error, sizeof(w->error), "%s is not a file clonebay can read", w->path);
+            return;
+        }
+        w->source_size = (uint64_t)sb.st_size;
+    } else {
+        struct image img;
+        struct cb_error err = { 0 };
+        if (image_open(&img, w->path, &err) != 0) {
+            snprintf(w->error, sizeof(w->error), "%s", err.msg);
+            return;
+        }
+        w->source_size = img.meta.size;
+        image_close(&img);
     }
-    w->source_size = img.meta.size;
-    image_close(&img);
     snprintf(w->source, sizeof(w->source), "%s", w->path);
     w->kind = JOB_RESTORE;
     w->step = WIZ_TARGETS;
