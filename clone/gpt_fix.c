@@ -1,6 +1,7 @@
 #include "clone/gpt_fix.h"
 
-#include <endian.h>
+#include "common/le_bytes.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,10 +18,6 @@ uint32_t gpt_crc32(const void *data, size_t len)
     return ~crc;
 }
 
-static uint64_t get64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
-static uint32_t get32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static void put64(unsigned char *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
-static void put32(unsigned char *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
 
 enum {
     H_CRC = 16, H_MY_LBA = 24, H_ALT_LBA = 32, H_LAST_USABLE = 48,
@@ -29,8 +26,8 @@ enum {
 
 static void seal(unsigned char *hdr, uint32_t hsize)
 {
-    put32(hdr + H_CRC, 0);
-    put32(hdr + H_CRC, gpt_crc32(hdr, hsize));
+    le_put32(hdr + H_CRC, 0);
+    le_put32(hdr + H_CRC, gpt_crc32(hdr, hsize));
 }
 
 static int rw(struct io_dev *t, void *buf, size_t len, uint64_t off, bool write, struct cb_error *err)
@@ -55,16 +52,16 @@ int gpt_relocate_backup(struct io_dev *t, struct cb_error *err)
     unsigned char *hdr = head ? head + ss : NULL;
     if (rc || memcmp(hdr, "EFI PART", 8) != 0)
         goto out;
-    uint32_t hsize = get32(hdr + 12);
-    uint32_t crc = get32(hdr + H_CRC);
-    put32(hdr + H_CRC, 0);
+    uint32_t hsize = le_get32(hdr + 12);
+    uint32_t crc = le_get32(hdr + H_CRC);
+    le_put32(hdr + H_CRC, 0);
     if (hsize < 92 || hsize > ss || gpt_crc32(hdr, hsize) != crc)
         goto out;       /* not a GPT we may trust: leave it as the source had it */
-    put32(hdr + H_CRC, crc);
-    uint64_t nent = get32(hdr + H_NENTRIES), esize = get32(hdr + H_ENTRY_SIZE);
+    le_put32(hdr + H_CRC, crc);
+    uint64_t nent = le_get32(hdr + H_NENTRIES), esize = le_get32(hdr + H_ENTRY_SIZE);
     uint64_t ebytes = nent * esize, esec = (ebytes + ss - 1) / ss;
     uint64_t total = t->size / ss, last = total - 1, new_elba = last - esec;
-    uint64_t old_alt = get64(hdr + H_ALT_LBA);
+    uint64_t old_alt = le_get64(hdr + H_ALT_LBA);
     if (old_alt == last || esec == 0 || esec > 1024 || new_elba <= 2 + esec)
         goto out;
     ent = io_alloc(esec * ss);
@@ -74,20 +71,20 @@ int gpt_relocate_backup(struct io_dev *t, struct cb_error *err)
         goto out;
     }
     memset(zero, 0, esec * ss);
-    rc = rw(&rd, ent, esec * ss, get64(hdr + H_ENTRIES_LBA) * ss, false, err);
+    rc = rw(&rd, ent, esec * ss, le_get64(hdr + H_ENTRIES_LBA) * ss, false, err);
     if (rc)
         goto out;
-    if (gpt_crc32(ent, ebytes) != get32(hdr + H_ENTRIES_CRC))
+    if (gpt_crc32(ent, ebytes) != le_get32(hdr + H_ENTRIES_CRC))
         goto out;
     /* Primary: the backup now lives at the end; the free space grows. */
-    put64(hdr + H_ALT_LBA, last);
-    put64(hdr + H_LAST_USABLE, new_elba - 1);
+    le_put64(hdr + H_ALT_LBA, last);
+    le_put64(hdr + H_LAST_USABLE, new_elba - 1);
     seal(hdr, hsize);
     unsigned char *bak = zero + (esec - 1) * ss;   /* borrow a zeroed sector later */
     /* Protective MBR: one 0xEE partition covering the whole disk. */
     unsigned char *pe = head + 446;
     if (head[510] == 0x55 && head[511] == 0xAA && pe[4] == 0xEE)
-        put32(pe + 12, total - 1 > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(total - 1));
+        le_put32(pe + 12, total - 1 > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(total - 1));
     /* Wipe the old backup (now mid-disk), then write the new one and the primary. */
     if (old_alt > 2 && old_alt < new_elba && old_alt >= esec) {
         rc = rw(t, zero, esec * ss, (old_alt - esec) * ss, true, err);
@@ -101,9 +98,9 @@ int gpt_relocate_backup(struct io_dev *t, struct cb_error *err)
         goto out;
     memset(bak, 0, ss);
     memcpy(bak, hdr, hsize);
-    put64(bak + H_MY_LBA, last);
-    put64(bak + H_ALT_LBA, 1);
-    put64(bak + H_ENTRIES_LBA, new_elba);
+    le_put64(bak + H_MY_LBA, last);
+    le_put64(bak + H_ALT_LBA, 1);
+    le_put64(bak + H_ENTRIES_LBA, new_elba);
     seal(bak, hsize);
     rc = rw(t, bak, ss, last * ss, true, err);
     if (!rc)

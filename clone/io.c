@@ -123,7 +123,7 @@ static bool aligned(const struct io_dev *d, const void *buf, size_t len, uint64_
     return ((uintptr_t)buf % d->sector) == 0 && len % d->sector == 0 && off % d->sector == 0;
 }
 
-ssize_t io_pread(struct io_dev *d, void *buf, size_t len, uint64_t off)
+static ssize_t raw_pread(struct io_dev *d, void *buf, size_t len, uint64_t off)
 {
     if (d->direct && !aligned(d, buf, len, off))
         leave_direct(d);
@@ -142,7 +142,7 @@ ssize_t io_pread(struct io_dev *d, void *buf, size_t len, uint64_t off)
     return (ssize_t)got;
 }
 
-ssize_t io_pwrite(struct io_dev *d, const void *buf, size_t len, uint64_t off)
+static ssize_t raw_pwrite(struct io_dev *d, const void *buf, size_t len, uint64_t off)
 {
     if (d->direct && !aligned(d, buf, len, off))
         leave_direct(d);
@@ -190,7 +190,7 @@ bool io_is_zero(const void *buf, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-int io_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
+static int raw_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
 {
     if (!d->is_block || off % d->sector || len % d->sector)
         return -EOPNOTSUPP;
@@ -201,4 +201,61 @@ int io_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
 bool io_device_gone(int err)
 {
     return err == -ENODEV || err == -ENXIO || err == -ENOMEDIUM;
+}
+
+int io_remap_find(const struct io_remap *m, uint64_t off, uint64_t *dst, uint64_t *run)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct io_extent *e = &m->ext[i];
+        if (off >= e->src && off - e->src < e->len) {
+            *dst = e->dst + (off - e->src);
+            *run = e->len - (off - e->src);
+            return 0;
+        }
+    }
+    return -ERANGE;
+}
+
+/* One request through the remap, split where extents end. */
+static ssize_t remapped(struct io_dev *d, void *rbuf, const void *wbuf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        uint64_t dst, run;
+        int rc = io_remap_find(d->remap, off + done, &dst, &run);
+        if (rc)
+            return rc;
+        size_t n = run < len - done ? (size_t)run : len - done;
+        ssize_t r;
+        if (rbuf)
+            r = raw_pread(d, (char *)rbuf + done, n, dst);
+        else if (wbuf)
+            r = raw_pwrite(d, (const char *)wbuf + done, n, dst);
+        else
+            r = raw_zeroout(d, dst, n) ? -1 : (ssize_t)n;
+        if (r < 0)
+            return wbuf || rbuf ? r : -EOPNOTSUPP;
+        done += (size_t)r;
+        if ((size_t)r < n)
+            break;          /* end of the device */
+    }
+    return (ssize_t)done;
+}
+
+ssize_t io_pread(struct io_dev *d, void *buf, size_t len, uint64_t off)
+{
+    return d->remap ? remapped(d, buf, NULL, len, off) : raw_pread(d, buf, len, off);
+}
+
+ssize_t io_pwrite(struct io_dev *d, const void *buf, size_t len, uint64_t off)
+{
+    return d->remap ? remapped(d, NULL, buf, len, off) : raw_pwrite(d, buf, len, off);
+}
+
+int io_zeroout(struct io_dev *d, uint64_t off, uint64_t len)
+{
+    if (!d->remap)
+        return raw_zeroout(d, off, len);
+    ssize_t r = remapped(d, NULL, NULL, (size_t)len, off);
+    return r < 0 ? (int)r : 0;
 }

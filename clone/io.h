@@ -16,6 +16,16 @@
 
 #define IO_ALIGN 4096
 
+/* A target laid out differently from its source (partitions moved by a
+ * resize): source bytes [src, src+len) live at dst. */
+struct io_extent {
+    uint64_t src, len, dst;
+};
+struct io_remap {
+    const struct io_extent *ext;    /* sorted by src, not overlapping */
+    size_t n;
+};
+
 struct io_dev {
     int fd;
     char path[256];
@@ -26,6 +36,10 @@ struct io_dev {
     dev_t rdev;             /* device number (block) */
     dev_t st_dev;           /* (file) filesystem and inode, to spot the same file twice */
     ino_t ino;
+    /* NULL, or every offset given to io_pread/io_pwrite/io_zeroout is a source
+     * offset translated through it; one outside every extent is refused with
+     * -ERANGE, so a planning mistake can never write where it should not. */
+    const struct io_remap *remap;
 };
 
 int io_open_source(const char *path, struct io_dev *out, struct cb_error *err);
@@ -34,6 +48,9 @@ int io_open_target(const char *path, bool create, struct io_dev *out, struct cb_
 /* A second, read-only, direct descriptor for verifying what was written. */
 int io_open_verify(const char *path, struct io_dev *out, struct cb_error *err);
 void io_close(struct io_dev *dev);
+/* The extent holding source offset off: its target offset and how many bytes
+ * run on from there. -ERANGE when no extent holds off. */
+int io_remap_find(const struct io_remap *m, uint64_t off, uint64_t *dst, uint64_t *run);
 
 /* Read/write exactly len bytes at off; a short read at end of file returns
  * the bytes read. Unaligned tails fall back to buffered I/O. Return bytes or -errno. */

@@ -1,0 +1,88 @@
+/* layout: reading a table (dispatch by type) and questions about a plan. */
+#include "clone/layout.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *layout_kind_name(enum layout_kind kind)
+{
+    return kind == LAYOUT_GPT ? "gpt" : kind == LAYOUT_MBR ? "dos" : "none";
+}
+
+int layout_read(struct layout *l, layout_read_fn rd, void *ctx, const char *name, uint64_t disk_size,
+                unsigned sector, struct cb_error *err)
+{
+    memset(l, 0, sizeof(*l));
+    l->sector = sector;
+    l->disk_size = disk_size;
+    if (sector < 512 || sector > 4096 || disk_size < 4ull * sector)
+        return 0;
+    int rc = rd(ctx, l->mbr, 512, 0);
+    if (rc)
+        return cb_error_set(err, rc, "cannot read the partition table of %s", name);
+    if (l->mbr[510] != 0x55 || l->mbr[511] != 0xAA)
+        return 0;
+    bool protective = false, any = false;
+    for (int k = 0; k < 4; k++) {
+        unsigned type = l->mbr[446 + 16 * k + 4];
+        protective |= type == 0xEE;
+        any |= type != 0;
+    }
+    /* A FAT or NTFS boot sector also ends in 55 AA: its "entries" are code.
+     * A real MBR has status bytes of 0x00 or 0x80 only. */
+    for (int k = 0; k < 4 && any; k++) {
+        unsigned status = l->mbr[446 + 16 * k];
+        if (status != 0 && status != 0x80)
+            return 0;
+    }
+    if (!any)
+        return 0;
+    l->kind = protective ? LAYOUT_GPT : LAYOUT_MBR;
+    const struct layout_ops *ops = protective ? &layout_gpt_ops : &layout_mbr_ops;
+    rc = ops->read(l, rd, ctx, name, err);
+    if (rc) {
+        layout_free(l);
+        return rc;
+    }
+    return 0;
+}
+
+void layout_free(struct layout *l)
+{
+    free(l->gpt_entries);
+    l->gpt_entries = NULL;
+}
+
+int layout_write(const struct layout *l, struct io_dev *target, struct cb_error *err)
+{
+    const struct layout_ops *ops = l->kind == LAYOUT_GPT ? &layout_gpt_ops : &layout_mbr_ops;
+    return l->kind == LAYOUT_NONE ? 0 : ops->write(l, target, err);
+}
+
+uint64_t layout_tail_bytes(const struct layout *l)
+{
+    if (l->kind != LAYOUT_GPT)
+        return 0;
+    uint64_t bytes = (uint64_t)l->gpt_nentries * l->gpt_entry_size;
+    return ((bytes + l->sector - 1) / l->sector + 1) * l->sector;
+}
+
+uint64_t layout_head_bytes(const struct layout *l)
+{
+    uint64_t head = l->disk_size;
+    for (size_t i = 0; i < l->nparts; i++)
+        if (l->parts[i].start < head)
+            head = l->parts[i].start;
+    return l->nparts ? head : 0;
+}
+
+bool layout_changes(const struct layout *l)
+{
+    if (l->new_disk_size != l->disk_size)
+        return true;
+    for (size_t i = 0; i < l->nparts; i++)
+        if (l->parts[i].new_start != l->parts[i].start || l->parts[i].new_size != l->parts[i].size)
+            return true;
+    return false;
+}
