@@ -337,6 +337,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     int rc = io_open_verify(t->dev.path, &rd, err);
     if (rc)
         return rc;
+    rd.remap = t->dev.remap;        /* read where the writer wrote */
     snprintf(job->hash_tail_from, sizeof(job->hash_tail_from), "%s", t->dev.path);
     struct copy_progress *p = job->progress;
     progress_set_phase(p, PHASE_HASH);

@@ -23,7 +23,7 @@ enum layout_fit fs_resize_fit(const char *fstype)
 /* ext: from the superblock. What is used, a twentieth more and 4 MiB for the
  * metadata and journal moves resize2fs makes, and enough groups for the inodes
  * in use. */
-static int ext_min(const char *path, uint64_t off, uint64_t *min)
+static int ext_min(const char *path, uint64_t off, const char *node, uint64_t *min)
 {
     unsigned char sb[1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -48,15 +48,25 @@ static int ext_min(const char *path, uint64_t off, uint64_t *min)
     uint64_t by_inodes = groups ? ((groups - 1) * bpg + 1) * bs : 0;
     uint64_t m = used + used / 20 + (4u << 20);
     *min = m > by_inodes ? m : by_inodes;
+    /* resize2fs has the last word: its own estimate, read-only (-P). */
+    char out[1024];
+    const char *argv[] = { "resize2fs", "-P", node, NULL };
+    const char *key = "minimum size of the filesystem: ";
+    if (node[0] && run_tool(argv, out, sizeof(out)) == 0 && strstr(out, key)) {
+        uint64_t blocks = strtoull(strstr(out, key) + strlen(key), NULL, 10);
+        if (blocks * bs > *min)
+            *min = blocks * bs;
+    }
     return 0;
 }
 
-int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fstype, uint64_t *min)
+int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fstype, const char *node,
+                  uint64_t *min)
 {
     switch (fs_resize_fit(fstype)) {
     case FIT_ANY:
         if (is_ext(fstype))
-            return ext_min(path, off, min);
+            return ext_min(path, off, node, min);
         *min = 1u << 20;        /* swap: only its header matters */
         return 0;
     default:

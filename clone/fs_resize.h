@@ -16,9 +16,12 @@
 
 enum layout_fit fs_resize_fit(const char *fstype);
 
-/* The least a filesystem in [off, off+size) of path fits in, in bytes:
- * what it uses, with room for the metadata resize2fs keeps. 0 or -errno. */
-int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fstype, uint64_t *min);
+/* The least a filesystem in [off, off+size) of path fits in, in bytes: what
+ * it uses, with room for the metadata resize2fs keeps, and for ext never less
+ * than `resize2fs -P` (read-only) says when node (the partition's own device
+ * node, or "") exists. 0 or -errno. */
+int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fstype, const char *node,
+                  uint64_t *min);
 
 /* Fit the filesystem on node (a partition or a scratch file) to new_size
  * bytes. uuid and label are the source's (for swap). The tools' output is

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LAYOUT_MAX_PARTS 128
 #define LAYOUT_ALIGN (1u << 20)         /* partitions start on MiB boundaries */
@@ -92,6 +93,10 @@ int layout_write(const struct layout *l, struct io_dev *target, struct cb_error 
  * what happened when it was not plain sailing. 0 or -errno. */
 int layout_kernel_sync(const struct layout *l, struct io_dev *target, char (*nodes)[64], char *note,
                        size_t note_len);
+
+/* The kernel's node for a partition of the disk rdev as the table has it now
+ * (same number, start and size). 0, or -ENOENT when the kernel has none. */
+int layout_source_node(dev_t rdev, const struct layout_part *p, char *node, size_t len);
 
 /* Bytes at the end of a disk the table keeps for itself (GPT's backup). */
 uint64_t layout_tail_bytes(const struct layout *l);

@@ -65,6 +65,16 @@ static void find_node(dev_t rdev, const struct layout_part *p, char *node, size_
     closedir(d);
 }
 
+int layout_source_node(dev_t rdev, const struct layout_part *p, char *node, size_t len)
+{
+    struct layout_part as_is = *p;
+    as_is.new_start = p->start;
+    as_is.new_size = p->size;
+    bool stale;
+    find_node(rdev, &as_is, node, len, &stale);
+    return node[0] ? 0 : -ENOENT;
+}
+
 static int blkpg(int fd, int op, const struct layout_part *p)
 {
     struct blkpg_partition part = { .start = (long long)p->new_start, .length = (long long)p->new_size,

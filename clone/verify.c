@@ -111,6 +111,7 @@ static void *verify_main(void *arg)
         atomic_fetch_sub(v->running, 1);
         return NULL;
     }
+    dev.remap = t->dev.remap;       /* read where the writer wrote */
     uint64_t pos = 0, rpos, rlen, stream = 0;
     size_t next_cp = 0;
     bool same = true, piece_differs = false;

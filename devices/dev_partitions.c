@@ -100,7 +100,7 @@ static void lookup(blkid_probe pr, const char *key, char *buf, size_t len)
 }
 
 /* Which filesystem lives at [off, off+size) of fd; quietly nothing if none. */
-static void probe_fs(int fd, uint64_t off, uint64_t size, char *type, size_t tlen,
+void dev_probe_fs(int fd, uint64_t off, uint64_t size, char *type, size_t tlen,
                      char *label, size_t llen, char *uuid, size_t ulen)
 {
     blkid_probe pr = blkid_new_probe();
@@ -161,12 +161,12 @@ static int fill_from_media(const struct sysfs_ctx *ctx, struct dev_drive *d)
             snprintf(p.path, sizeof(p.path), "/dev/%s", kname);
         }
         if (p.size)     /* an extended partition's container has no filesystem */
-            probe_fs(fd, p.start, p.size, p.fstype, sizeof(p.fstype), p.label, sizeof(p.label),
+            dev_probe_fs(fd, p.start, p.size, p.fstype, sizeof(p.fstype), p.label, sizeof(p.label),
                      p.uuid, sizeof(p.uuid));
         rc = add_partition(d, &p);
     }
     blkid_free_probe(pr);
-    probe_fs(fd, 0, 0, d->fstype, sizeof(d->fstype), d->label, sizeof(d->label), NULL, 0);
+    dev_probe_fs(fd, 0, 0, d->fstype, sizeof(d->fstype), d->label, sizeof(d->label), NULL, 0);
     close(fd);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "clone/gpt_fix.h"
 #include "clone/iso9660.h"
 #include "jobs/image_job.h"
+#include "jobs/resize_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
 #include "devices/dev_scan.h"
@@ -178,10 +179,6 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
             return rc;
         struct io_dev *t = &job->ctargets[i].dev;
         job->targets[i].size = t->size;
-        char a[512], b[512];
-        if (t->is_block && t->size < job->src.size)
-            return cb_error_set(err, -ENOSPC, "target %s is smaller than source %s",
-                                who(&job->targets[i], a, sizeof(a)), who(&job->source, b, sizeof(b)));
         if (t->is_block && (job->src.is_block || job->image) && t->sector != job->src.sector)
             return cb_error_set(err, -EINVAL, "target %s has %u-byte sectors but source %s has %u-byte "
                                 "sectors: a raw copy would not be readable", t->path, t->sector,
@@ -418,6 +415,18 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
                           req->source);
     if (!rc && req->used_only)
         rc = build_domain(job, source_drive, err);
+    if (!rc)
+        rc = resize_job_prepare(job, req->resize, err);
+    if (!rc && job->resize)
+        rc = resize_job_domain(job, err);
+    for (size_t i = 0; !rc && !job->resize && i < job->ntargets && req->kind != JOB_IMAGE; i++) {
+        const struct io_dev *t = &job->ctargets[i].dev;
+        char a[512], b[512];
+        if (t->is_block && t->size < job->src.size)
+            rc = cb_error_set(err, -ENOSPC, "target %s is smaller than source %s%s",
+                              who(&job->targets[i], a, sizeof(a)), who(&job->source, b, sizeof(b)),
+                              req->kind == JOB_CLONE ? " and no partition table says what it holds" : "");
+    }
     if (!rc && req->kind == JOB_IMAGE && req->optical)
         limit_to_iso_volume(job);
     if (!rc && req->kind == JOB_IMAGE)
@@ -455,7 +464,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
     e->ntargets = job->ntargets;
     e->map = &job->map;
     e->map_mu = &job->map_mu;
-    e->domain = job->used_only ? &job->domain : NULL;
+    e->domain = job->used_only || job->resize ? &job->domain : NULL;
     e->map_path = job->map_path[0] ? job->map_path : NULL;
     e->progress = &job->progress;
     e->max_read_rate = job->max_read_rate;
@@ -486,7 +495,12 @@ static enum job_outcome run_copy(struct clone_job *job)
 
     struct cb_error err = { 0 };
     double t0 = cb_seconds();
-    int rc = copy_run(e, &err);
+    int rc = resize_job_before(job, &err);     /* scratch work only: no target written yet */
+    if (rc) {
+        finish(job, rc == -ECANCELED ? OUTCOME_CANCELLED : OUTCOME_FAILED, err.msg);
+        return job->outcome;
+    }
+    rc = copy_run(e, &err);
     job->copy_seconds = cb_seconds() - t0;
     if (e->cancelled) {
         finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
@@ -520,9 +534,16 @@ static enum job_outcome run_copy(struct clone_job *job)
             return job->outcome;
         }
     }
-    /* After verification (it covers the source's bytes): move a GPT's backup
-     * header to the end of larger targets. */
-    for (size_t i = 0; i < job->ntargets; i++) {
+    /* After verification (it covers the source's bytes): the fitted table and
+     * filesystems, or a GPT's backup header moved to the end of larger targets. */
+    if (job->resize && (rc = resize_job_after(job, &err)) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "the data was copied and verified, but fitting the partitions failed: %s",
+                 err.msg);
+        finish(job, OUTCOME_FAILED, msg);
+        return job->outcome;
+    }
+    for (size_t i = 0; i < job->ntargets && !job->resize; i++) {
         struct copy_target *t = &job->ctargets[i];
         if (atomic_load(&t->failed) || !t->dev.is_block || t->dev.size <= job->src.size)
             continue;
@@ -556,6 +577,7 @@ void clone_job_free(struct clone_job *job)
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
         if (job->ctargets[i].dev.fd >= 0)
             io_close(&job->ctargets[i].dev);
+    resize_job_free(job);
     map_free(&job->map);
     map_free(&job->domain);
     pthread_mutex_destroy(&job->map_mu);

@@ -9,6 +9,7 @@
 #define CB_CLONE_JOB_H
 
 #include "clone/copy.h"
+#include "clone/layout.h"
 #include "common/cb_error.h"
 
 #include <pthread.h>
@@ -62,6 +63,7 @@ struct clone_request {
     bool force;             /* replace an existing image */
     bool optical;           /* image only the ISO 9660 volume (an .iso name sets it too) */
     bool used_only;         /* --mode used: copy only what the filesystems use */
+    enum layout_resize resize;  /* a target of another size: fit the partitions (default) or keep them */
 };
 
 struct clone_job {
@@ -99,7 +101,9 @@ struct clone_job {
     enum job_outcome outcome;
     char outcome_msg[512];
     bool gpt_moved[JOB_MAX_TARGETS];
-    char notes[8][256];
+    struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
+    char tool_log[8192];            /* what resize2fs & co. said */
+    char notes[12][512];
     int nnotes;
 };
 

@@ -102,6 +102,13 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
         fprintf(f, "map      %s\n", job->map_path);
     for (int i = 0; i < job->nnotes; i++)
         fprintf(f, "note     %s\n", job->notes[i]);
+    /* What the filesystem tools said, line by line. */
+    for (const char *l = job->tool_log; *l;) {
+        const char *nl = strchr(l, '\n');
+        int n = nl ? (int)(nl - l) : (int)strlen(l);
+        fprintf(f, "tool     %.*s\n", n, l);
+        l += n + (nl ? 1 : 0);
+    }
     fprintf(f, "outcome  %s%s%s\n", job_outcome_name(job->outcome), job->outcome_msg[0] ? ": " : "",
             job->outcome_msg);
 }
@@ -197,6 +204,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     for (int i = 0; i < job->nnotes; i++)
         jw_string(&w, NULL, job->notes[i]);
     jw_array_end(&w);
+    jw_string(&w, "tool_log", job->tool_log[0] ? job->tool_log : NULL);
     jw_string(&w, "outcome", job_outcome_name(job->outcome));
     jw_string(&w, "outcome_detail", job->outcome_msg);
     jw_object_end(&w);

@@ -51,6 +51,11 @@ static void usage(enum job_kind kind, FILE *f)
               "                       only the blocks ext2/3/4 and FAT use (swap: its header); EFI\n"
               "                       and BIOS boot partitions and other filesystems whole. Hashes\n"
               "                       then cover the copied blocks.\n"
+              "  --resize proportional|keep   a target of another size: proportional (default)\n"
+              "                       scales the data partitions with the drive (boot partitions\n"
+              "                       keep their size), grows ext/NTFS/swap to fill them, and with\n"
+              "                       --mode used shrinks ext onto smaller drives; keep copies the\n"
+              "                       table unchanged\n"
               "A read error never stops the job: failed areas are skipped, then trimmed, scraped\n"
               "and retried sector by sector, as GNU ddrescue does; what stays unreadable is listed.\n", f);
     else if (kind == JOB_IMAGE)
@@ -77,7 +82,8 @@ static void usage(enum job_kind kind, FILE *f)
               "  --hash ALG[,ALG...]  digests to report (default sha256)\n"
               "  --no-verify          skip the verification pass\n"
               "  --report FILE        write the JSON report to FILE\n"
-              "  --yes                do not ask before overwriting the targets\n", f);
+              "  --yes                do not ask before overwriting the targets\n"
+              "  --resize proportional|keep   a raw .img onto a drive of another size: as for clone\n", f);
     fputs("Exit: 0 done (and verified), 1 failed or cancelled, 2 refused before writing,\n"
           "3 finished with unreadable sectors.\n", f);
 }
@@ -174,11 +180,12 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         { "level", required_argument, NULL, 'l' },    { "split", required_argument, NULL, 's' },
         { "raw", no_argument, NULL, 'w' },            { "force", no_argument, NULL, 'F' },
         { "optical", no_argument, NULL, 'o' },        { "mode", required_argument, NULL, 'M' },
+        { "resize", required_argument, NULL, 'Z' },
         { 0 },
     };
     /* Which options make sense where: the rest are refused by name. */
     static const char *const only[] = {
-        [JOB_CLONE] = "HnmrytfRMh", [JOB_IMAGE] = "HnmrytflswFoMh", [JOB_RESTORE] = "Hnryh",
+        [JOB_CLONE] = "HnmrytfRMZh", [JOB_IMAGE] = "HnmrytflswFoMh", [JOB_RESTORE] = "HnryZh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     const char *report_path = NULL;
@@ -240,6 +247,11 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
             if (strcmp(optarg, "used") && strcmp(optarg, "raw"))
                 return cli_fail(CLI_REFUSED, "%s: --mode is raw or used, not '%s'", name, optarg);
             req.used_only = !strcmp(optarg, "used");
+            break;
+        case 'Z':
+            if (strcmp(optarg, "proportional") && strcmp(optarg, "keep"))
+                return cli_fail(CLI_REFUSED, "%s: --resize is proportional or keep, not '%s'", name, optarg);
+            req.resize = !strcmp(optarg, "keep") ? RESIZE_KEEP : RESIZE_PROPORTIONAL;
             break;
         case 'h': usage(kind, stdout); return CLI_OK;
         default:

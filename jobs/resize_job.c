@@ -1,0 +1,378 @@
+#include "jobs/resize_job.h"
+#include "clone/fs_resize.h"
+#include "clone/fs_used.h"
+#include "common/units.h"
+#include "devices/dev_partitions.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define RESIZE_MAX_SCRATCH 8
+
+/* An ext filesystem shrunk in a scratch file before the targets are written. */
+struct scratch {
+    size_t part;                    /* index in layout.parts */
+    char path[4200];
+    char digest[HASH_MAX_HEX];      /* of its used blocks, as copied to the targets */
+};
+
+struct resize_state {
+    struct layout layout;
+    struct io_extent ext[LAYOUT_MAX_PARTS + 1];
+    struct io_remap remap;
+    char uuid[LAYOUT_MAX_PARTS][64];
+    char label[LAYOUT_MAX_PARTS][128];
+    struct scratch scratch[RESIZE_MAX_SCRATCH];
+    size_t nscratch;
+};
+
+/* Partitions boot loaders and firmware find by place and size: never resized. */
+static bool boot_critical(const struct layout_part *p)
+{
+    static const char *const fixed[] = {
+        "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",     /* EFI system */
+        "21686148-6449-6e6f-744e-656564454649",     /* BIOS boot */
+        "e3c9e316-0b5c-4db8-817d-f92df00215ae",     /* Microsoft reserved */
+        "0xef", "0x27",                             /* MBR: EFI, hidden recovery */
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (!strcasecmp(p->type, fixed[i]))
+            return true;
+    /* Windows recovery partitions (under ~2 GiB) hold images found by offset. */
+    return !strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac") && p->size < (2ull << 30);
+}
+
+static int read_src(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    ssize_t r = io_pread(ctx, buf, len, off);
+    return r == (ssize_t)len ? 0 : r < 0 ? (int)r : -EIO;
+}
+
+static bool is_ext(const char *t) { return !strcmp(t, "ext2") || !strcmp(t, "ext3") || !strcmp(t, "ext4"); }
+
+/* What each partition holds and how it may change size. */
+static void classify(struct clone_job *job, struct resize_state *st)
+{
+    struct layout *l = &st->layout;
+    for (size_t i = 0; i < l->nparts; i++) {
+        struct layout_part *p = &l->parts[i];
+        if (p->extended)
+            continue;
+        dev_probe_fs(job->src.fd, p->start, p->size, p->fstype, sizeof(p->fstype), st->label[i],
+                     sizeof(st->label[i]), st->uuid[i], sizeof(st->uuid[i]));
+        p->fit = boot_critical(p) ? FIT_FIXED : fs_resize_fit(p->fstype);
+        /* A raw copy moves every sector: nothing can shrink but swap, which is re-created. */
+        if (p->fit == FIT_ANY && !job->used_only && strcmp(p->fstype, "swap") != 0)
+            p->fit = FIT_GROW;
+        char node[64] = "";
+        if (p->fit == FIT_ANY && job->src.is_block)
+            layout_source_node(job->src.rdev, p, node, sizeof(node));
+        if (p->fit == FIT_ANY && fs_resize_min(job->src.path, p->start, p->size, p->fstype, node, &p->min_size))
+            p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
+    }
+}
+
+static void build_extents(struct clone_job *job, struct resize_state *st)
+{
+    struct layout *l = &st->layout;
+    size_t n = 0;
+    uint64_t head = layout_head_bytes(l);
+    if (head)
+        st->ext[n++] = (struct io_extent){ .src = 0, .len = head, .dst = 0 };
+    for (size_t i = 0; i < l->nparts; i++) {
+        const struct layout_part *p = &l->parts[i];
+        if (p->extended)
+            continue;
+        if (job->used_only && is_ext(p->fstype) && p->new_size < p->size && st->nscratch < RESIZE_MAX_SCRATCH) {
+            st->scratch[st->nscratch++].part = i;   /* copied from its scratch file */
+            continue;
+        }
+        uint64_t len = p->size < p->new_size ? p->size : p->new_size;
+        st->ext[n++] = (struct io_extent){ .src = p->start, .len = len, .dst = p->new_start };
+    }
+    st->remap = (struct io_remap){ .ext = st->ext, .n = n };
+}
+
+int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
+{
+    if (job->kind != JOB_CLONE || job->ntargets == 0)
+        return 0;
+    uint64_t tsize = job->ctargets[0].dev.size;
+    bool same = true, any_smaller = false;
+    for (size_t i = 0; i < job->ntargets; i++) {
+        const struct io_dev *t = &job->ctargets[i].dev;
+        if (!t->is_block)
+            return 0;       /* files grow to what is written */
+        same &= t->size == tsize;
+        any_smaller |= t->size < job->src.size;
+    }
+    if ((same && tsize == job->src.size) || (how == RESIZE_KEEP && !any_smaller))
+        return 0;
+    struct resize_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    int rc = layout_read(&st->layout, read_src, &job->src, job->src.path, job->src.size, job->src.sector, err);
+    if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
+        goto none;
+    if (!same) {
+        if (!any_smaller)
+            goto none;      /* copied as it is; each GPT backup moves to its disk's end */
+        rc = cb_error_set(err, -EINVAL, "the targets differ in size and some are smaller than the source %s: "
+                          "fitting partitions works for targets of one size; run one job per size",
+                          job->src.path);
+        goto none;
+    }
+    classify(job, st);
+    rc = layout_plan(&st->layout, tsize, how, job->ctargets[0].dev.path, err);
+    if (rc)
+        goto none;
+    build_extents(job, st);
+    job->resize = st;
+    char plan[512];
+    resize_job_describe(job, plan, sizeof(plan));
+    clone_job_note(job, "%s", plan);
+    return 0;
+none:
+    layout_free(&st->layout);
+    free(st);
+    return rc;
+}
+
+int resize_job_domain(struct clone_job *job, struct cb_error *err)
+{
+    struct resize_state *st = job->resize;
+    if (!job->used_only && map_init(&job->domain, job->src.size, MAP_NONTRIED))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    uint64_t prev = 0;
+    for (size_t i = 0; i < st->remap.n; i++) {
+        const struct io_extent *e = &st->ext[i];
+        if (e->src > prev)
+            map_mark(&job->domain, prev, e->src - prev, MAP_NONTRIED);
+        if (!job->used_only)
+            map_mark(&job->domain, e->src, e->len, MAP_FINISHED);
+        prev = e->src + e->len;
+    }
+    if (prev < job->src.size)
+        map_mark(&job->domain, prev, job->src.size - prev, MAP_NONTRIED);
+    return 0;
+}
+
+/* One engine run outside the job's main copy: copy, then verify. */
+static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_target *t, size_t n,
+                      const struct block_map *domain, char *digest, struct cb_error *err)
+{
+    struct block_map map;
+    if (map_init(&map, src->size, MAP_NONTRIED))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    struct copy_job e = {
+        .src = src, .targets = t, .ntargets = n, .map = &map, .domain = domain,
+        .hash_mask = 1u << job->engine.verify_alg, .verify_alg = job->engine.verify_alg,
+        .retries = job->retries, .fill = job->fill[0] ? job->fill : NULL, .progress = &job->progress,
+    };
+    int rc = copy_run(&e, err);
+    if (!rc && e.cancelled)
+        rc = cb_error_set(err, -ECANCELED, "cancelled by the operator");
+    if (!rc && map_bytes(&map, MAP_BAD))
+        clone_job_note(job, "%llu unreadable bytes of %s were written as zeros to %s",
+                       (unsigned long long)map_bytes(&map, MAP_BAD), src->path, t[0].dev.path);
+    if (!rc)
+        rc = copy_verify(&e, err);
+    if (!rc)
+        snprintf(digest, HASH_MAX_HEX, "%s", e.digests[e.verify_alg]);
+    copy_job_release(&e);
+    map_free(&map);
+    return rc;
+}
+
+static const char *scratch_dir(void)
+{
+    const char *d = getenv("CLONEBAY_SCRATCH");
+    return d && d[0] ? d : "/var/tmp";
+}
+
+/* Copy the used blocks of partition p into a sparse file, shrink it there. */
+static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct cb_error *err)
+{
+    struct resize_state *st = job->resize;
+    const struct layout_part *p = &st->layout.parts[sc->part];
+    struct block_map dom;
+    if (map_init(&dom, job->src.size, MAP_NONTRIED))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    char why[300] = "";
+    int rc = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &dom, why, sizeof(why));
+    if (rc <= 0) {
+        map_free(&dom);
+        return cb_error_set(err, rc < 0 ? rc : -EINVAL, "partition #%d (%s) must shrink but its used blocks "
+                            "cannot be read: %s; no target was written", p->number, p->fstype, why);
+    }
+    uint64_t used = map_bytes(&dom, MAP_FINISHED);
+    struct statvfs vfs;
+    snprintf(sc->path, sizeof(sc->path), "%s/clonebay-shrink-%d-p%d.img", scratch_dir(), (int)getpid(), p->number);
+    if (statvfs(scratch_dir(), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < used + (64u << 20)) {
+        char a[32];
+        units_format_bytes(used + (64u << 20), a, sizeof(a));
+        map_free(&dom);
+        return cb_error_set(err, -ENOSPC, "shrinking partition #%d (%s) needs %s of scratch space in %s "
+                            "(set CLONEBAY_SCRATCH to a roomier directory); no target was written",
+                            p->number, p->fstype, a, scratch_dir());
+    }
+    struct copy_target t = { 0 };
+    rc = io_open_target(sc->path, true, &t.dev, err);
+    if (!rc && ftruncate(t.dev.fd, (off_t)p->size) != 0)
+        rc = cb_error_set(err, -errno, "cannot size scratch file %s", sc->path);
+    if (!rc) {
+        struct io_extent ext = { .src = p->start, .len = p->size, .dst = 0 };
+        struct io_remap remap = { .ext = &ext, .n = 1 };
+        t.dev.size = p->size;
+        t.dev.remap = &remap;
+        t.sparse = true;
+        char digest[HASH_MAX_HEX];
+        rc = run_engine(job, &job->src, &t, 1, &dom, digest, err);
+        t.dev.remap = NULL;
+    }
+    if (t.dev.fd >= 0)
+        io_close(&t.dev);
+    map_free(&dom);
+    if (!rc)
+        rc = fs_resize_run(sc->path, p->fstype, p->new_size, st->uuid[sc->part], st->label[sc->part],
+                           job->tool_log, sizeof(job->tool_log), err);
+    if (!rc && truncate(sc->path, (off_t)p->new_size) != 0)
+        rc = cb_error_set(err, -errno, "cannot cut scratch file %s to size", sc->path);
+    if (rc) {
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        cb_error_set(err, rc, "shrinking partition #%d (%s) failed before any target was written: %s",
+                     p->number, p->fstype, msg);
+    }
+    return rc;
+}
+
+int resize_job_before(struct clone_job *job, struct cb_error *err)
+{
+    struct resize_state *st = job->resize;
+    for (size_t i = 0; st && i < st->nscratch; i++) {
+        int rc = shrink_in_scratch(job, &st->scratch[i], err);
+        if (rc)
+            return rc;
+    }
+    if (st)
+        for (size_t i = 0; i < job->ntargets; i++)
+            job->ctargets[i].dev.remap = &st->remap;
+    return 0;
+}
+
+/* The shrunk filesystem's used blocks, from its scratch file to every target. */
+static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_error *err)
+{
+    struct resize_state *st = job->resize;
+    const struct layout_part *p = &st->layout.parts[sc->part];
+    struct io_dev src;
+    int rc = io_open_source(sc->path, &src, err);
+    if (rc)
+        return rc;
+    struct block_map dom;
+    char why[300] = "";
+    rc = map_init(&dom, src.size, MAP_NONTRIED) ? -ENOMEM : 0;
+    if (!rc && fs_used_mark(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why)) <= 0)
+        rc = cb_error_set(err, -EINVAL, "the shrunk filesystem in %s cannot be read: %s", sc->path, why);
+    struct io_extent ext = { .src = 0, .len = p->new_size, .dst = p->new_start };
+    struct io_remap remap = { .ext = &ext, .n = 1 };
+    struct copy_target live[JOB_MAX_TARGETS];
+    size_t n = 0, idx[JOB_MAX_TARGETS];
+    for (size_t i = 0; !rc && i < job->ntargets; i++)
+        if (!atomic_load(&job->ctargets[i].failed)) {
+            live[n] = (struct copy_target){ .dev = job->ctargets[i].dev };
+            live[n].dev.remap = &remap;
+            idx[n++] = i;
+        }
+    if (!rc && n)
+        rc = run_engine(job, &src, live, n, &dom, sc->digest, err);
+    for (size_t k = 0; k < n; k++)
+        if (atomic_load(&live[k].failed) || live[k].verified < 0)
+            atomic_store(&job->ctargets[idx[k]].failed, 1);
+    if (!rc)
+        clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (resize2fs), its used "
+                       "blocks copied and verified: %s %s", p->number, p->fstype,
+                       (unsigned long long)p->new_size, hash_name(job->engine.verify_alg), sc->digest);
+    map_free(&dom);
+    io_close(&src);
+    return rc;
+}
+
+int resize_job_after(struct clone_job *job, struct cb_error *err)
+{
+    struct resize_state *st = job->resize;
+    const struct layout *l = &st->layout;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < job->ntargets; i++) {
+        struct copy_target *t = &job->ctargets[i];
+        t->dev.remap = NULL;
+        if (!atomic_load(&t->failed))
+            rc = layout_write(l, &t->dev, err);
+        if (!rc && io_flush(&t->dev) != 0)
+            rc = cb_error_set(err, -EIO, "cannot flush %s", t->dev.path);
+    }
+    for (size_t k = 0; !rc && k < st->nscratch; k++)
+        rc = copy_scratch(job, &st->scratch[k], err);
+    for (size_t i = 0; !rc && i < job->ntargets; i++) {
+        struct copy_target *t = &job->ctargets[i];
+        if (atomic_load(&t->failed))
+            continue;
+        char nodes[LAYOUT_MAX_PARTS][64], note[300];
+        rc = layout_kernel_sync(l, &t->dev, nodes, note, sizeof(note));
+        if (note[0])
+            clone_job_note(job, "%s", note);
+        /* The tools open the partitions exclusively: let go of the disk first. */
+        io_close(&t->dev);
+        for (size_t k = 0; !rc && k < l->nparts; k++) {
+            const struct layout_part *p = &l->parts[k];
+            bool scratched = false;
+            for (size_t s = 0; s < st->nscratch; s++)
+                scratched |= st->scratch[s].part == k;
+            if (p->extended || scratched || p->new_size == p->size || p->fit == FIT_FIXED)
+                continue;
+            if (!nodes[k][0])
+                rc = cb_error_set(err, -ENOENT, "partition #%d of %s has no device node to resize its %s in",
+                                  p->number, t->dev.path, p->fstype);
+            else
+                rc = fs_resize_run(nodes[k], p->fstype, p->new_size, st->uuid[k], st->label[k], job->tool_log,
+                                   sizeof(job->tool_log), err);
+        }
+    }
+    return rc;
+}
+
+void resize_job_free(struct clone_job *job)
+{
+    struct resize_state *st = job->resize;
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nscratch; i++)
+        if (st->scratch[i].path[0])
+            unlink(st->scratch[i].path);
+    layout_free(&st->layout);
+    free(st);
+    job->resize = NULL;
+}
+
+void resize_job_describe(const struct clone_job *job, char *buf, size_t len)
+{
+    const struct resize_state *st = job->resize;
+    const struct layout *l = &st->layout;
+    size_t n = (size_t)snprintf(buf, len, "partitions fitted to %llu bytes (%s):", (unsigned long long)l->new_disk_size,
+                                layout_kind_name(l->kind));
+    for (size_t i = 0; i < l->nparts && n < len; i++) {
+        const struct layout_part *p = &l->parts[i];
+        char a[32], b[32];
+        units_format_bytes(p->size, a, sizeof(a));
+        units_format_bytes(p->new_size, b, sizeof(b));
+        n += (size_t)snprintf(buf + n, len - n, " #%d %s %s%s%s;", p->number,
+                              p->extended ? "extended" : p->fstype[0] ? p->fstype : "?", a,
+                              p->new_size == p->size ? "" : " -> ", p->new_size == p->size ? "" : b);
+    }
+}

@@ -1,0 +1,32 @@
+/* resize_job: the part of a clone job that fits the source's partitions onto
+ * targets of another size (--resize proportional|keep).
+ *
+ * Before any target is written, the plan is made (refusals name the partition
+ * that does not fit) and every ext filesystem that must shrink is copied into
+ * a sparse scratch file and shrunk there with resize2fs, so the source is only
+ * ever read. The engine then copies the boot-loader gap and the partitions to
+ * their new places through an io_remap, hashing and verifying as usual. After
+ * verification the new table is written, the kernel told, the shrunk
+ * filesystems copied (and verified) from their scratch files, and grown
+ * filesystems grown to fill their partitions. */
+#ifndef CB_RESIZE_JOB_H
+#define CB_RESIZE_JOB_H
+
+#include "clone/layout.h"
+#include "jobs/clone_job.h"
+
+/* Decide and plan. 0 when there is nothing to resize (job->resize stays NULL)
+ * or a plan was made; -errno with err when a target cannot take the layout. */
+int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err);
+/* The domain (what the engine copies): the plan's extents, intersected with
+ * the used blocks when job->used_only. 0 or -errno. */
+int resize_job_domain(struct clone_job *job, struct cb_error *err);
+/* Shrink filesystems in scratch files; no target is written. 0 or -errno. */
+int resize_job_before(struct clone_job *job, struct cb_error *err);
+/* After the copy was verified: table, kernel, scratch copies, growing. */
+int resize_job_after(struct clone_job *job, struct cb_error *err);
+void resize_job_free(struct clone_job *job);
+/* "gpt 2 partitions: #1 EFI 256 MiB kept, #2 ext4 1.0 GiB -> 1.5 GiB" for reports. */
+void resize_job_describe(const struct clone_job *job, char *buf, size_t len);
+
+#endif
