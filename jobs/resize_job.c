@@ -1,6 +1,7 @@
 #include "jobs/resize_job.h"
 #include "clone/fs_resize.h"
 #include "clone/fs_used.h"
+#include "clone/iso9660.h"
 #include "common/units.h"
 #include "devices/dev_partitions.h"
 
@@ -77,6 +78,21 @@ static void classify(struct clone_job *job, struct resize_state *st)
     }
 }
 
+/* Partitions after the table, in order, none inside another (logical ones
+ * inside their extended container excepted). */
+static bool plain_disk(const struct layout *l)
+{
+    uint64_t end = 0;
+    for (size_t i = 0; i < l->nparts; i++) {
+        const struct layout_part *p = &l->parts[i];
+        if (p->start < l->sector || (!p->logical && p->start < end))
+            return false;
+        if (!p->logical)
+            end = p->start + p->size;
+    }
+    return true;
+}
+
 static void build_extents(struct clone_job *job, struct resize_state *st)
 {
     struct layout *l = &st->layout;
@@ -119,6 +135,19 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     int rc = layout_read(&st->layout, read_src, &job->src, job->src.path, job->src.size, job->src.sector, err);
     if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
         goto none;
+    uint64_t iso_bytes;
+    char iso_label[40];
+    if (iso9660_volume(&job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
+        /* A hybrid ISO's MBR describes a disc image, written to sticks byte for byte. */
+        clone_job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition table is copied as it is",
+                       job->src.path, iso_label);
+        goto none;
+    }
+    if (!plain_disk(&st->layout)) {
+        clone_job_note(job, "the partition table of %s overlaps itself or its own sector 0: copied as it is",
+                       job->src.path);
+        goto none;
+    }
     if (!same) {
         if (!any_smaller)
             goto none;      /* copied as it is; each GPT backup moves to its disk's end */

@@ -39,13 +39,15 @@ check "larger target: exit 0" test $rc = 0
 check "larger target: copied range equal" cmp -n $((48 << 20)) "$src" "$big"
 check "larger target: tail untouched" test "$(tail -c $((16 << 20)) "$WORK/big.img" | sha256sum)" = "$tail_before"
 
-# A GPT source onto a larger disk: the backup header moves to the real end.
+# A GPT source onto a larger disk with --resize keep: every sector copied as it
+# is, the backup header moved to the real end (the default fits the partitions
+# instead: tests/integration/resize.sh).
 truncate -s 40M "$WORK/gpt.img"
 sgdisk -n 1:2048:+10M -t 1:ef00 -n 2:0:0 -t 2:8300 "$WORK/gpt.img" >/dev/null
 gsrc=$(attach "$WORK/gpt.img")   # read-write: the refusals below must come from the overlap
 truncate -s 100M "$WORK/gbig.img"
 gbig=$(attach "$WORK/gbig.img")
-"$CB" clone "$gsrc" "$gbig" --yes --report "$WORK/rg.json" > "$WORK/outg" 2>&1; rc=$?
+"$CB" clone "$gsrc" "$gbig" --resize keep --yes --report "$WORK/rg.json" > "$WORK/outg" 2>&1; rc=$?
 check "GPT onto larger: exit 0" test $rc = 0
 check "GPT onto larger: sgdisk -v clean" bash -c "sgdisk -v $gbig | grep -q 'No problems found'"
 check "GPT onto larger: report says the backup moved" json "$WORK/rg.json" "assert r['targets'][0]['gpt_backup_moved']"
