@@ -1,4 +1,5 @@
 /* layout: reading a table (dispatch by type) and questions about a plan. */
+#include "clone/io.h"
 #include "clone/layout.h"
 
 #include <errno.h>
@@ -52,6 +53,16 @@ void layout_free(struct layout *l)
 {
     free(l->gpt_entries);
     l->gpt_entries = NULL;
+}
+
+int layout_put(struct io_dev *t, const void *buf, size_t len, uint64_t off, struct cb_error *err)
+{
+    ssize_t w = io_pwrite(t, buf, len, off);
+    if (w == (ssize_t)len)
+        return 0;
+    int e = w < 0 ? (int)w : -EIO;
+    return cb_error_set(err, e, "cannot write the partition table of %s at byte %llu: %s", t->path,
+                        (unsigned long long)off, strerror(-e));
 }
 
 int layout_write(const struct layout *l, struct io_dev *target, struct cb_error *err)

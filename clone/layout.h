@@ -112,5 +112,7 @@ struct layout_ops {
     int (*write)(const struct layout *l, struct io_dev *target, struct cb_error *err);
 };
 extern const struct layout_ops layout_gpt_ops, layout_mbr_ops;
+/* For the ops: write len bytes at off, or say where it failed. */
+int layout_put(struct io_dev *t, const void *buf, size_t len, uint64_t off, struct cb_error *err);
 
 #endif

@@ -82,16 +82,6 @@ static int gpt_read(struct layout *l, layout_read_fn rd, void *ctx, const char *
     return 0;
 }
 
-static int put(struct io_dev *t, const void *buf, size_t len, uint64_t off, struct cb_error *err)
-{
-    ssize_t w = io_pwrite(t, buf, len, off);
-    if (w == (ssize_t)len)
-        return 0;
-    int e = w < 0 ? (int)w : -EIO;
-    return cb_error_set(err, e, "cannot write the partition table of %s at byte %llu: %s", t->path,
-                        (unsigned long long)off, strerror(-e));
-}
-
 static int gpt_write(const struct layout *l, struct io_dev *t, struct cb_error *err)
 {
     unsigned ss = l->sector;
@@ -125,11 +115,11 @@ static int gpt_write(const struct layout *l, struct io_dev *t, struct cb_error *
     le_put32(hdr + H_ENTRIES_CRC, gpt_crc32(ent, bytes));
     le_put32(hdr + H_CRC, 0);
     le_put32(hdr + H_CRC, gpt_crc32(hdr, hsize));
-    int rc = put(t, sec, 2 * ss, 0, err);
+    int rc = layout_put(t, sec, 2 * ss, 0, err);
     if (!rc)
-        rc = put(t, ent, esec * ss, l->gpt_entries_lba * ss, err);
+        rc = layout_put(t, ent, esec * ss, l->gpt_entries_lba * ss, err);
     if (!rc)
-        rc = put(t, ent, esec * ss, (last - esec) * ss, err);
+        rc = layout_put(t, ent, esec * ss, (last - esec) * ss, err);
     /* The backup header: the primary seen from the other end. */
     le_put64(hdr + H_MY_LBA, last);
     le_put64(hdr + H_ALT_LBA, 1);
@@ -137,7 +127,7 @@ static int gpt_write(const struct layout *l, struct io_dev *t, struct cb_error *
     le_put32(hdr + H_CRC, 0);
     le_put32(hdr + H_CRC, gpt_crc32(hdr, hsize));
     if (!rc)
-        rc = put(t, hdr, ss, last * ss, err);
+        rc = layout_put(t, hdr, ss, last * ss, err);
     io_free(ent);
     io_free(sec);
     return rc;

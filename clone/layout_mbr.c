@@ -108,16 +108,6 @@ static void put_entry(unsigned char *e, uint64_t lba, uint64_t count, uint64_t a
     put_chs(e + 5, abs_lba + count - 1);
 }
 
-static int put(struct io_dev *t, const void *buf, uint64_t off, struct cb_error *err)
-{
-    ssize_t w = io_pwrite(t, buf, 512, off);
-    if (w == 512)
-        return 0;
-    int e = w < 0 ? (int)w : -EIO;
-    return cb_error_set(err, e, "cannot write the partition table of %s at byte %llu: %s", t->path,
-                        (unsigned long long)off, strerror(-e));
-}
-
 static int mbr_write(const struct layout *l, struct io_dev *t, struct cb_error *err)
 {
     unsigned ss = l->sector;
@@ -131,7 +121,7 @@ static int mbr_write(const struct layout *l, struct io_dev *t, struct cb_error *
         if (!p->logical)
             put_entry(mbr + PT + 16 * (p->number - 1), p->new_start / ss, p->new_size / ss, p->new_start / ss);
     }
-    int rc = put(t, mbr, 0, err);
+    int rc = layout_put(t, mbr, 512, 0, err);
     /* Rebuild the EBR chain at the planned places: each EBR keeps its boot
      * code and signature from the source's, entries 0 and 1 are rewritten. */
     for (size_t i = 0; !rc && ext && i < l->nparts; i++) {
@@ -154,7 +144,7 @@ static int mbr_write(const struct layout *l, struct io_dev *t, struct cb_error *
             put_entry(ebr + PT + 16, nat - ext_lba, next->new_start / ss + next->new_size / ss - nat, nat);
         }
         ebr[510] = 0x55, ebr[511] = 0xAA;
-        rc = put(t, ebr, at * ss, err);
+        rc = layout_put(t, ebr, 512, at * ss, err);
     }
     return rc;
 }
