@@ -12,3 +12,17 @@ detach_under() {
         losetup -d "$dev" 2>/dev/null || true
     done
 }
+# bench_dir NAME: $DIR (BENCH_DIR, or /var/tmp/clonebay-bench-NAME); on exit its
+# mount, its loops and its files go.
+bench_dir() {
+    DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-$1}
+    mkdir -p "$DIR"
+    trap 'umount "$DIR/m" 2>/dev/null || true; detach_under "$DIR"; rm -rf "$DIR"' EXIT
+}
+# one_partition_disk BYTES: $DIR/src.img, one Linux partition filling it, attached
+# with its partition registered; sets $dev.
+one_partition_disk() {
+    truncate -s "$1" "$DIR/src.img"
+    sgdisk -n 1:2048:0 -t 1:8300 "$DIR/src.img" >/dev/null
+    dev=$(losetup -f --show "$DIR/src.img"); partx -d "$dev" 2>/dev/null || true; partx -a "$dev"
+}

@@ -11,11 +11,8 @@ cd "$(dirname "$0")/../.."
 SIZE=${1:-4G}
 RUNS=${2:-3}
 CB=$PWD/build/clonebay
-DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-clone}
-mkdir -p "$DIR"
 . tests/bench/bench_lib.sh
-cleanup() { detach_under "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
+bench_dir clone
 bytes=$(numfmt --from=iec "$SIZE")
 echo "making a $SIZE random source..."
 { openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$bytes" > "$DIR/src.img"

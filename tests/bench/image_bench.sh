@@ -15,16 +15,11 @@ cd "$(dirname "$0")/../.."
 SIZE=${1:-4G}
 RUNS=${2:-3}
 CB=$PWD/build/clonebay
-DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-image}
-mkdir -p "$DIR"
-cleanup() { umount "$DIR/m" 2>/dev/null || true; detach_under "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
+bench_dir image
 bytes=$(numfmt --from=iec "$SIZE")
 
 echo "making a $SIZE source disk (files, deleted data, zeros)..."
-truncate -s "$bytes" "$DIR/src.img"
-sgdisk -n 1:2048:0 -t 1:8300 "$DIR/src.img" >/dev/null
-dev=$(losetup -f --show "$DIR/src.img"); partx -d "$dev" 2>/dev/null || true; partx -a "$dev"
+one_partition_disk "$bytes"
 mkfs.ext4 -q -F "${dev}p1"
 mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
 deleted=$((bytes * 15 / 100)); files=$((bytes * 37 / 100))

@@ -13,15 +13,10 @@ cd "$(dirname "$0")/../.."
 SIZE=${1:-4G}
 RUNS=${2:-3}
 CB=$PWD/build/clonebay
-DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-used}
-mkdir -p "$DIR"
-cleanup() { umount "$DIR/m" 2>/dev/null || true; detach_under "$DIR"; rm -rf "$DIR"; }
-trap cleanup EXIT
+bench_dir used
 bytes=$(numfmt --from=iec "$SIZE")
 echo "making a $SIZE disk, ext4 about 25% used..."
-truncate -s "$bytes" "$DIR/src.img"
-sgdisk -n 1:2048:0 -t 1:8300 "$DIR/src.img" >/dev/null
-dev=$(losetup -f --show "$DIR/src.img"); partx -d "$dev" 2>/dev/null || true; partx -a "$dev"
+one_partition_disk "$bytes"
 mkfs.ext4 -q -F "${dev}p1"; mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
 { openssl enc -aes-128-ctr -pass pass:gone -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } |
     head -c $((bytes * 30 / 100)) > "$DIR/m/deleted.bin"; sync; rm "$DIR/m/deleted.bin"; sync
