@@ -1,4 +1,5 @@
 #include "clone/fs_resize.h"
+#include "clone/fs_used.h"
 #include "clone/run_tool.h"
 #include "common/le_bytes.h"
 
@@ -9,11 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool is_ext(const char *t) { return !strcmp(t, "ext2") || !strcmp(t, "ext3") || !strcmp(t, "ext4"); }
 
 enum layout_fit fs_resize_fit(const char *fstype)
 {
-    if (is_ext(fstype) || !strcmp(fstype, "swap"))
+    if (fs_is_ext(fstype) || !strcmp(fstype, "swap"))
         return FIT_ANY;
     if (!strcmp(fstype, "ntfs"))
         return FIT_GROW;
@@ -65,7 +65,7 @@ int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fst
 {
     switch (fs_resize_fit(fstype)) {
     case FIT_ANY:
-        if (is_ext(fstype))
+        if (fs_is_ext(fstype))
             return ext_min(path, off, node, min);
         *min = 1u << 20;        /* swap: only its header matters */
         return 0;
@@ -106,7 +106,7 @@ static int step(const char *const argv[], const char *node, int ok_max, char *lo
 int fs_resize_run(const char *node, const char *fstype, uint64_t new_size, const char *uuid, const char *label,
                   char *log, size_t log_len, struct cb_error *err)
 {
-    if (is_ext(fstype)) {
+    if (fs_is_ext(fstype)) {
         char size[32];
         snprintf(size, sizeof(size), "%lluK", (unsigned long long)(new_size / 1024));
         const char *fsck[] = { "e2fsck", "-f", "-y", node, NULL };

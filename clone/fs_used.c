@@ -5,17 +5,20 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <ext2fs/ext2fs.h>
+#include "common/le_bytes.h"
+
 #include <stdio.h>
 #include <string.h>
 
-bool fs_used_understood(const char *fstype)
+bool fs_is_ext(const char *fstype)
 {
-    return !strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4") ||
-           !strcmp(fstype, "swap") || !strcmp(fstype, "vfat");
+    return !strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4");
 }
 
-static uint32_t le16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const unsigned char *p) { return le16(p) | le16(p + 2) << 16; }
+bool fs_used_understood(const char *fstype)
+{
+    return fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "vfat");
+}
 
 /* FAT12/16/32: the boot area, the FATs and the root directory whole, then
  * every cluster whose FAT entry is not zero. 0 when the boot sector does not
@@ -33,10 +36,10 @@ static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_
     unsigned char *fat = NULL;
     if (pread(fd, bs, sizeof(bs), (off_t)off) != (ssize_t)sizeof(bs) || bs[510] != 0x55 || bs[511] != 0xAA)
         goto out;
-    uint32_t bps = le16(bs + 11), spc = bs[13], reserved = le16(bs + 14), nfats = bs[16];
-    uint32_t root_entries = le16(bs + 17), total = le16(bs + 19) ? le16(bs + 19) : le32(bs + 32);
-    uint32_t fatsz = le16(bs + 22) ? le16(bs + 22) : le32(bs + 36);
-    bool fat32 = le16(bs + 22) == 0;
+    uint32_t bps = le_get16(bs + 11), spc = bs[13], reserved = le_get16(bs + 14), nfats = bs[16];
+    uint32_t root_entries = le_get16(bs + 17), total = le_get16(bs + 19) ? le_get16(bs + 19) : le_get32(bs + 32);
+    uint32_t fatsz = le_get16(bs + 22) ? le_get16(bs + 22) : le_get32(bs + 36);
+    bool fat32 = le_get16(bs + 22) == 0;
     if ((bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) || !spc || (spc & (spc - 1)) || !reserved ||
         nfats < 1 || nfats > 2 || !fatsz || (uint64_t)total * bps > size)
         goto out;
@@ -56,14 +59,14 @@ static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_
         uint32_t v;
         if (fat32) {
             if ((c + 1) * 4 > fat_bytes) break;
-            v = le32(fat + c * 4) & 0x0FFFFFFF;
+            v = le_get32(fat + c * 4) & 0x0FFFFFFF;
         } else if (fat12) {
             if (c * 3 / 2 + 2 > fat_bytes) break;
-            uint32_t w = le16(fat + c * 3 / 2);
+            uint32_t w = le_get16(fat + c * 3 / 2);
             v = c & 1 ? w >> 4 : w & 0xFFF;
         } else {
             if ((c + 1) * 2 > fat_bytes) break;
-            v = le16(fat + c * 2);
+            v = le_get16(fat + c * 2);
         }
         if (v && map_mark(domain, off + (first_data + (c - 2) * spc) * bps, csize, MAP_FINISHED)) {
             rc = -ENOMEM;
@@ -127,7 +130,7 @@ int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fsty
                  struct block_map *domain, char *why, size_t why_len)
 {
     why[0] = '\0';
-    if (!strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4"))
+    if (fs_is_ext(fstype))
         return ext_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "vfat"))
         return fat_used(path, off, size, domain, why, why_len);

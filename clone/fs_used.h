@@ -20,6 +20,9 @@
 int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fstype,
                  struct block_map *domain, char *why, size_t why_len);
 
+/* ext2, ext3 or ext4: the family libext2fs and resize2fs handle. */
+bool fs_is_ext(const char *fstype);
+
 /* Filesystems fs_used_mark understands. */
 bool fs_used_understood(const char *fstype);
 

@@ -1,4 +1,5 @@
 #include "clone/iso9660.h"
+#include "common/le_bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,18 +7,13 @@
 #define PVD_OFFSET 32768u
 #define PVD_SIZE 2048u
 
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int iso9660_parse_pvd(const unsigned char *pvd, uint64_t *bytes, char *label, size_t label_len)
 {
     /* Type 1 (primary), "CD001", version 1. */
     if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5) != 0 || pvd[6] != 1)
         return 0;
-    uint32_t blocks = le32(pvd + 80);                       /* both-endian: the LE half */
-    uint32_t block = (uint32_t)pvd[128] | (uint32_t)pvd[129] << 8;
+    uint32_t blocks = le_get32(pvd + 80);                       /* both-endian: the LE half */
+    uint32_t block = le_get16(pvd + 128);
     if (blocks == 0 || (block != 512 && block != 1024 && block != 2048 && block != 4096))
         return 0;
     *bytes = (uint64_t)blocks * block;

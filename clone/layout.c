@@ -5,10 +5,24 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *layout_kind_name(enum layout_kind kind)
 {
     return kind == LAYOUT_GPT ? "gpt" : kind == LAYOUT_MBR ? "dos" : "none";
+}
+
+bool layout_boot_type(const char *type)
+{
+    return !strcasecmp(type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") ||     /* EFI system */
+           !strcasecmp(type, "21686148-6449-6e6f-744e-656564454649") ||     /* BIOS boot */
+           !strcasecmp(type, "0xef");                                        /* MBR EFI */
+}
+
+int layout_read_io(void *dev, void *buf, size_t len, uint64_t off)
+{
+    ssize_t r = io_pread(dev, buf, len, off);
+    return r == (ssize_t)len ? 0 : r < 0 ? (int)r : -EIO;
 }
 
 int layout_read(struct layout *l, layout_read_fn rd, void *ctx, const char *name, uint64_t disk_size,
@@ -19,7 +33,7 @@ int layout_read(struct layout *l, layout_read_fn rd, void *ctx, const char *name
     l->disk_size = disk_size;
     if (sector < 512 || sector > 4096 || disk_size < 4ull * sector)
         return 0;
-    int rc = rd(ctx, l->mbr, 512, 0);
+    int rc = rd(ctx, l->mbr, sector, 0);
     if (rc)
         return cb_error_set(err, rc, "cannot read the partition table of %s", name);
     if (l->mbr[510] != 0x55 || l->mbr[511] != 0xAA)

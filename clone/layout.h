@@ -55,7 +55,7 @@ struct layout {
     size_t nparts;
     struct layout_part parts[LAYOUT_MAX_PARTS];     /* in disk order */
     /* The source's table bytes, edited on write. */
-    unsigned char mbr[512];
+    unsigned char mbr[4096];        /* sector 0, whole (MBR or protective MBR) */
     unsigned char gpt_header[512];
     unsigned char *gpt_entries;     /* entries array (n * entry size bytes) */
     uint32_t gpt_nentries, gpt_entry_size;
@@ -65,6 +65,9 @@ struct layout {
 
 /* Where the bytes come from: a device, or an image decoded on the fly. */
 typedef int (*layout_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
+
+/* A layout_read_fn over an io_dev (ctx). */
+int layout_read_io(void *dev, void *buf, size_t len, uint64_t off);
 
 /* Read the table of a disk of disk_size bytes (sector: its logical sector
  * size). 0 (kind LAYOUT_NONE when there is no table), or -errno with err
@@ -105,6 +108,9 @@ uint64_t layout_head_bytes(const struct layout *l);
 /* true when some partition moves or changes size. */
 bool layout_changes(const struct layout *l);
 const char *layout_kind_name(enum layout_kind kind);
+/* EFI system and BIOS boot partitions (GPT type GUID, or MBR 0xef): firmware
+ * and boot loaders read them by sector, so they are copied whole and never resized. */
+bool layout_boot_type(const char *type);
 
 /* Per table type. */
 struct layout_ops {

@@ -104,7 +104,7 @@ static int gpt_write(const struct layout *l, struct io_dev *t, struct cb_error *
     uint32_t hsize = le_get32(l->gpt_header + H_SIZE);
     unsigned char *mbr = sec, *hdr = sec + ss;
     memset(sec, 0, 2 * ss);
-    memcpy(mbr, l->mbr, 512);
+    memcpy(mbr, l->mbr, ss);
     memcpy(hdr, l->gpt_header, 512);
     /* Protective MBR: its 0xEE entry covers the whole target. */
     for (int k = 0; k < 4; k++)

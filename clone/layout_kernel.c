@@ -2,8 +2,10 @@
  * device node of each partition for the filesystem tools. */
 #include "clone/io.h"
 #include "clone/layout.h"
+#include "devices/dev_partitions.h"
+#include "devices/dev_relation.h"
+#include "devices/sysfs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/blkpg.h>
@@ -16,53 +18,30 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static uint64_t read_u64(const char *dir, const char *name, const char *file)
-{
-    char path[512], buf[32] = "";
-    snprintf(path, sizeof(path), "%s/%s/%s", dir, name, file);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return UINT64_MAX;
-    if (!fgets(buf, sizeof(buf), f))
-        buf[0] = '\0';
-    fclose(f);
-    return buf[0] ? strtoull(buf, NULL, 10) : UINT64_MAX;
-}
-
-/* /dev/NAME of partition number of the disk rdev, from sysfs; "" when none.
- * *stale is set when the kernel knows the number with another geometry. */
+/* /dev/NAME of the partition p->number of the disk rdev as the kernel has it;
+ * "" when it has none. *stale is set when it has that number with another
+ * geometry than the plan's. */
 static void find_node(dev_t rdev, const struct layout_part *p, char *node, size_t len, bool *stale)
 {
-    int number = p->number;
-    *stale = false;
-    char dir[128];
-    snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u", major(rdev), minor(rdev));
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    char disk[64], name[96], path[128];
+    uint64_t start, size;
     node[0] = '\0';
-    DIR *d = opendir(dir);
-    if (!d)
+    *stale = false;
+    dev_name_of(&ctx, rdev, disk, sizeof(disk));
+    dev_partition_name(disk, p->number, name, sizeof(name));
+    if (!disk[0] || sysfs_read_u64(&ctx, &start, "sys/block/%s/%s/start", disk, name) ||
+        sysfs_read_u64(&ctx, &size, "sys/block/%s/%s/size", disk, name))
         return;
-    struct dirent *e;
-    while ((e = readdir(d)) && !node[0]) {
-        char path[512], buf[32] = "";
-        snprintf(path, sizeof(path), "%s/%s/partition", dir, e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        if (fgets(buf, sizeof(buf), f) && atoi(buf) == number) {
-            struct stat st;
-            if (read_u64(dir, e->d_name, "start") * 512 != p->new_start ||
-                read_u64(dir, e->d_name, "size") * 512 != p->new_size) {
-                *stale = true;
-                fclose(f);
-                break;
-            }
-            snprintf(path, sizeof(path), "/dev/%s", e->d_name);
-            if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
-                snprintf(node, len, "%s", path);
-        }
-        fclose(f);
+    if (start * 512 != p->new_start || size * 512 != p->new_size) {
+        *stale = true;
+        return;
     }
-    closedir(d);
+    struct stat st;
+    snprintf(path, sizeof(path), "/dev/%s", name);
+    if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+        snprintf(node, len, "%s", path);
 }
 
 int layout_source_node(dev_t rdev, const struct layout_part *p, char *node, size_t len)

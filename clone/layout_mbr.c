@@ -112,7 +112,7 @@ static int mbr_write(const struct layout *l, struct io_dev *t, struct cb_error *
 {
     unsigned ss = l->sector;
     unsigned char mbr[512];
-    memcpy(mbr, l->mbr, 512);
+    memcpy(mbr, l->mbr, sizeof(mbr));
     const struct layout_part *ext = NULL;
     for (size_t i = 0; i < l->nparts; i++) {
         const struct layout_part *p = &l->parts[i];

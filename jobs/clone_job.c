@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -189,14 +188,6 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
     return 0;
 }
 
-/* Partitions boot loaders read by sector, not through a filesystem: copied whole. */
-static bool boot_partition(const struct dev_partition *p)
-{
-    return !strcasecmp(p->type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") ||    /* EFI system */
-           !strcasecmp(p->type, "21686148-6449-6e6f-744e-656564454649") ||    /* BIOS boot */
-           !strcasecmp(p->type, "0xef");                                       /* MBR EFI */
-}
-
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
  * are copied whole. */
@@ -211,7 +202,7 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     char skipped[256] = "";
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
-        if (boot_partition(p)) {
+        if (layout_boot_type(p->type)) {
             clone_job_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
             continue;
         }
@@ -486,6 +477,15 @@ enum job_outcome clone_job_run(struct clone_job *job)
     if (job->kind == JOB_IMAGE)
         image_job_finish_raw(job);
     return job->outcome ? job->outcome : o;
+}
+
+void *clone_job_thread(void *arg)
+{
+    struct clone_job *job = arg;
+    clone_job_run(job);
+    atomic_store(&job->run_finished, 1);
+    progress_notify(&job->progress);
+    return NULL;
 }
 
 /* The copy engine's part of a job: copy, verify, GPT fix-up. */

@@ -100,6 +100,7 @@ struct clone_job {
     double copy_seconds, verify_seconds;   /* wall time of each phase */
     enum job_outcome outcome;
     char outcome_msg[512];
+    _Atomic int run_finished;       /* clone_job_thread sets it when the run is over; the UI polls it */
     bool gpt_moved[JOB_MAX_TARGETS];
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
     char tool_log[8192];            /* what resize2fs & co. said */
@@ -111,6 +112,9 @@ struct clone_job {
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
 /* Runs to the end (or cancel via job->progress.cancel); returns the outcome. */
 enum job_outcome clone_job_run(struct clone_job *job);
+/* pthread entry for clone_job_run(job): sets job->run_finished and notifies
+ * the progress event, so a UI waiting in poll() wakes and reaps it. */
+void *clone_job_thread(void *job);
 /* A note for the report; notes beyond the room are dropped, never overflow. */
 void clone_job_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -160,15 +160,6 @@ int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_er
     return j->id;
 }
 
-static void *job_thread(void *arg)
-{
-    struct qjob *j = arg;
-    clone_job_run(j->job);
-    atomic_store(&j->thread_done, 1);
-    progress_notify(&j->job->progress);
-    return NULL;
-}
-
 static bool may_start(const struct job_queue *q, const struct qjob *j)
 {
     if (q->max_parallel > 0 && jq_running(q) >= (size_t)q->max_parallel)
@@ -193,7 +184,7 @@ static void start(struct job_queue *q, struct qjob *j)
         return;
     }
     j->job->progress.event_fd = q->event_fd;
-    if (pthread_create(&j->thread, NULL, job_thread, j) != 0) {
+    if (pthread_create(&j->thread, NULL, clone_job_thread, j->job) != 0) {
         clone_job_free(j->job);
         j->job = NULL;
         j->state = QJOB_FAILED;
@@ -305,7 +296,7 @@ bool jq_tick(struct job_queue *q)
         struct qjob *j = q->jobs[i];
         if (j->state == QJOB_RUNNING) {
             changed |= log_phases(j);
-            if (atomic_load(&j->thread_done)) {
+            if (atomic_load(&j->job->run_finished)) {
                 reap(q, j);
                 changed = true;
             }

@@ -45,7 +45,6 @@ struct qjob {
 
     struct clone_job *job;              /* set while running and after */
     pthread_t thread;
-    _Atomic int thread_done;
     bool cancel_asked;
     unsigned phases_logged;             /* entries of the progress phase history logged */
     char verdict[600];                  /* "VERIFIED sha256 ab12...", "FAILED: why" */

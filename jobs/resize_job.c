@@ -35,26 +35,12 @@ struct resize_state {
 /* Partitions boot loaders and firmware find by place and size: never resized. */
 static bool boot_critical(const struct layout_part *p)
 {
-    static const char *const fixed[] = {
-        "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",     /* EFI system */
-        "21686148-6449-6e6f-744e-656564454649",     /* BIOS boot */
-        "e3c9e316-0b5c-4db8-817d-f92df00215ae",     /* Microsoft reserved */
-        "0xef", "0x27",                             /* MBR: EFI, hidden recovery */
-    };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (!strcasecmp(p->type, fixed[i]))
-            return true;
+    if (layout_boot_type(p->type) || !strcasecmp(p->type, "e3c9e316-0b5c-4db8-817d-f92df00215ae") ||  /* MSR */
+        !strcasecmp(p->type, "0x27"))       /* MBR hidden recovery */
+        return true;
     /* Windows recovery partitions (under ~2 GiB) hold images found by offset. */
     return !strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac") && p->size < (2ull << 30);
 }
-
-static int read_src(void *ctx, void *buf, size_t len, uint64_t off)
-{
-    ssize_t r = io_pread(ctx, buf, len, off);
-    return r == (ssize_t)len ? 0 : r < 0 ? (int)r : -EIO;
-}
-
-static bool is_ext(const char *t) { return !strcmp(t, "ext2") || !strcmp(t, "ext3") || !strcmp(t, "ext4"); }
 
 /* What each partition holds and how it may change size. */
 static void classify(struct clone_job *job, struct resize_state *st)
@@ -104,7 +90,7 @@ static void build_extents(struct clone_job *job, struct resize_state *st)
         const struct layout_part *p = &l->parts[i];
         if (p->extended)
             continue;
-        if (job->used_only && is_ext(p->fstype) && p->new_size < p->size && st->nscratch < RESIZE_MAX_SCRATCH) {
+        if (job->used_only && fs_is_ext(p->fstype) && p->new_size < p->size && st->nscratch < RESIZE_MAX_SCRATCH) {
             st->scratch[st->nscratch++].part = i;   /* copied from its scratch file */
             continue;
         }
@@ -132,7 +118,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     struct resize_state *st = calloc(1, sizeof(*st));
     if (!st)
         return cb_error_set(err, -ENOMEM, "out of memory");
-    int rc = layout_read(&st->layout, read_src, &job->src, job->src.path, job->src.size, job->src.sector, err);
+    int rc = layout_read(&st->layout, layout_read_io, &job->src, job->src.path, job->src.size, job->src.sector, err);
     if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
         goto none;
     uint64_t iso_bytes;

@@ -109,25 +109,11 @@ static bool confirm(const struct clone_job *job)
     return strcmp(line, "yes") == 0;
 }
 
-struct runner {
-    struct clone_job *job;
-    _Atomic int done;
-};
-
-static void *run_job(void *arg)
-{
-    struct runner *r = arg;
-    clone_job_run(r->job);
-    atomic_store(&r->done, 1);
-    progress_notify(&r->job->progress);
-    return NULL;
-}
-
 /* Wait for the job, redrawing the progress line on a terminal. */
-static void watch(struct runner *r, int efd)
+static void watch(struct clone_job *job, int efd)
 {
     bool tty = isatty(STDERR_FILENO);
-    while (!atomic_load(&r->done)) {
+    while (!atomic_load(&job->run_finished)) {
         struct pollfd p = { .fd = efd, .events = POLLIN };
         if (poll(&p, 1, 500) > 0) {
             uint64_t v;
@@ -135,7 +121,7 @@ static void watch(struct runner *r, int efd)
             (void)n;
         }
         if (tty)
-            progress_line_draw(&r->job->progress, stderr);
+            progress_line_draw(&job->progress, stderr);
     }
     if (tty)
         progress_line_clear(stderr);
@@ -301,10 +287,9 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    struct runner r = { .job = job };
     pthread_t th;
-    pthread_create(&th, NULL, run_job, &r);
-    watch(&r, efd);
+    pthread_create(&th, NULL, clone_job_thread, job);
+    watch(job, efd);
     pthread_join(th, NULL);
     cancel_target = NULL;
 
