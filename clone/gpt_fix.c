@@ -1,6 +1,5 @@
 #include "clone/gpt_fix.h"
 #include "clone/layout.h"
-#include "common/le_bytes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +36,7 @@ int gpt_relocate_backup(struct io_dev *t, struct cb_error *err)
     else if (rc)
         cb_error_set(err, rc, "%s", rerr.msg);
     uint64_t ss = t->sector, last = t->size / ss - 1;
-    uint64_t old_alt = l ? le_get64(l->gpt_header + 32) : 0;
+    uint64_t old_alt = l && l->kind == LAYOUT_GPT ? layout_gpt_alt_lba(l) : 0;
     if (rc || l->kind != LAYOUT_GPT || old_alt == last)
         goto out;
     uint64_t esec = layout_tail_bytes(l) / ss - 1, new_elba = last - esec;

@@ -101,6 +101,8 @@ int layout_kernel_sync(const struct layout *l, struct io_dev *target, char (*nod
  * (same number, start and size). 0, or -ENOENT when the kernel has none. */
 int layout_source_node(dev_t rdev, const struct layout_part *p, char *node, size_t len);
 
+/* GPT: where the header read says its backup lies (LBA). */
+uint64_t layout_gpt_alt_lba(const struct layout *l);
 /* Bytes at the end of a disk the table keeps for itself (GPT's backup). */
 uint64_t layout_tail_bytes(const struct layout *l);
 /* The end of the area before the first partition (boot loader gap), bytes. */

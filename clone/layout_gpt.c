@@ -10,7 +10,7 @@
 #include <string.h>
 
 enum {
-    H_SIZE = 12, H_CRC = 16, H_MY_LBA = 24, H_ALT_LBA = 32, H_FIRST_USABLE = 40, H_LAST_USABLE = 48,
+    H_SIZE = 12, H_CRC = 16, H_MY_LBA = 24, H_ALT_LBA = 32, H_LAST_USABLE = 48,
     H_ENTRIES_LBA = 72, H_NENTRIES = 80, H_ENTRY_SIZE = 84, H_ENTRIES_CRC = 88,
     E_FIRST = 32, E_LAST = 40,
 };
@@ -131,6 +131,11 @@ static int gpt_write(const struct layout *l, struct io_dev *t, struct cb_error *
     io_free(ent);
     io_free(sec);
     return rc;
+}
+
+uint64_t layout_gpt_alt_lba(const struct layout *l)
+{
+    return le_get64(l->gpt_header + H_ALT_LBA);
 }
 
 const struct layout_ops layout_gpt_ops = { .read = gpt_read, .write = gpt_write };

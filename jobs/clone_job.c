@@ -550,7 +550,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         int g = gpt_relocate_backup(&t->dev, &err);
         if (g == 1)
             job->gpt_moved[i] = true;
-        else if (g < 0 && job->nnotes < (int)(sizeof(job->notes) / sizeof(job->notes[0])))
+        else if (g < 0)
             clone_job_note(job, "%s", err.msg);
     }
     size_t failed = job->ntargets - copy_live_targets(e);
