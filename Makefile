@@ -35,7 +35,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: fuzz fuzz-run all deps check check-unit check-integration check-deps tests install demo demo-clean clean
+.PHONY: iso fuzz fuzz-run all deps check check-unit check-integration check-deps tests install demo demo-clean clean
 
 all: $(BIN)
 
@@ -83,10 +83,22 @@ fuzz-run: fuzz
 deps:
 	scripts/install-deps
 
-# The README's test command: installs what is missing, builds, runs everything.
+# The live ISO (iso/build.sh): always from the plain build, whatever SANITIZE says.
+# The kernel comes from the Debian archive, so the first build needs the mirror.
+ISO        := build/clonebay-live.iso
+iso:
+	$(MAKE) SANITIZE=0 $(ISO)
+
+build/clonebay-live.iso: build/clonebay $(wildcard iso/*)
+	@$(if $(Q),echo "  ISO     $@")
+	$(Q)iso/build.sh build/clonebay $@
+
+# The README's test command: installs what is missing, builds, runs everything
+# (the live-ISO tests boot $(ISO) in QEMU; NO_ISO=1 leaves it out and they skip).
 check: deps
 	$(MAKE) tests
 	$(MAKE) check-deps
+	$(if $(NO_ISO),,$(MAKE) iso)
 	BUILD=$(BUILD) tests/run-all
 
 check-unit: tests

@@ -134,8 +134,12 @@ static void fill_optical(const struct dev_props *props, struct dev_drive *d)
         return;
     struct dev_optical *o = &d->optical;
     const char *media = dev_props_get(props, "ID_CDROM_MEDIA");
-    /* Without udev the kernel's capacity is the only sign of a disc. */
-    o->media = media ? strcmp(media, "1") == 0 : d->size > 0;
+    /* udev's cdrom_id sets ID_CDROM_MEDIA only while a disc is in; without udev
+     * (no ID_CDROM either) the kernel's capacity is the only sign of a disc. */
+    if (media)
+        o->media = strcmp(media, "1") == 0;
+    else
+        o->media = dev_props_get(props, "ID_CDROM") == NULL && d->size > 0;
     const char *state = dev_props_get(props, "ID_CDROM_MEDIA_STATE");
     o->blank = state && strcmp(state, "blank") == 0;
     const char *t;

@@ -543,7 +543,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         finish(job, OUTCOME_FAILED, msg);
         return job->outcome;
     }
-    for (size_t i = 0; i < job->ntargets && !job->resize; i++) {
+    for (size_t i = 0; i < job->ntargets && !job->resize && !job->table_as_is; i++) {
         struct copy_target *t = &job->ctargets[i];
         if (atomic_load(&t->failed) || !t->dev.is_block || t->dev.size <= job->src.size)
             continue;

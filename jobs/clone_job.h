@@ -102,6 +102,7 @@ struct clone_job {
     char outcome_msg[512];
     _Atomic int run_finished;       /* clone_job_thread sets it when the run is over; the UI polls it */
     bool gpt_moved[JOB_MAX_TARGETS];
+    bool table_as_is;               /* a hybrid ISO's table: written byte for byte, even the GPT backup */
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
     char tool_log[8192];            /* what resize2fs & co. said */
     char notes[12][512];

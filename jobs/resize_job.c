@@ -113,7 +113,19 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
         same &= t->size == tsize;
         any_smaller |= t->size < job->src.size;
     }
-    if ((same && tsize == job->src.size) || (how == RESIZE_KEEP && !any_smaller))
+    if (same && tsize == job->src.size)
+        return 0;
+    uint64_t iso_bytes;
+    char iso_label[40];
+    if (iso9660_volume(&job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
+        /* A hybrid ISO's tables describe a disc image: sticks get it byte for byte
+         * (not even the GPT backup moves), as dd, Rufus' DD mode and Etcher do. */
+        clone_job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition tables are copied as they are",
+                       job->src.path, iso_label);
+        job->table_as_is = true;
+        return 0;
+    }
+    if (how == RESIZE_KEEP && !any_smaller)
         return 0;
     struct resize_state *st = calloc(1, sizeof(*st));
     if (!st)
@@ -121,14 +133,6 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     int rc = layout_read(&st->layout, layout_read_io, &job->src, job->src.path, job->src.size, job->src.sector, err);
     if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
         goto none;
-    uint64_t iso_bytes;
-    char iso_label[40];
-    if (iso9660_volume(&job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
-        /* A hybrid ISO's MBR describes a disc image, written to sticks byte for byte. */
-        clone_job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition table is copied as it is",
-                       job->src.path, iso_label);
-        goto none;
-    }
     if (!plain_disk(&st->layout)) {
         clone_job_note(job, "the partition table of %s overlaps itself or its own sector 0: copied as it is",
                        job->src.path);

@@ -22,7 +22,7 @@ on_exit() {
     if [ -f "$WORK/.cleanup" ]; then
         while IFS= read -r cmd; do eval "$cmd" >/dev/null 2>&1 || true; done < <(tac "$WORK/.cleanup")
     fi
-    rm -rf "$WORK"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap on_exit EXIT
 defer() { echo "$1" >> "$WORK/.cleanup"; }

@@ -39,4 +39,18 @@ truncate -s 64M "$WORK/stick.img"; stick=$(attach "$WORK/stick.img")
 "$CB" restore "$WORK/backup.iso" "$stick" --yes > "$WORK/rout" 2>&1; rc=$?
 check "ISO to a stick: exit 0" test $rc = 0
 check "ISO to a stick: equals the ISO over its length" cmp -n "$iso_bytes" "$stick" "$ISO"
+
+# A hybrid ISO with a GPT too (grub-mkrescue's BIOS+UEFI layout, as our live ISO):
+# the stick gets it byte for byte; the GPT backup is not moved to the stick's end.
+mkdir -p "$WORK/tree"; echo hybrid > "$WORK/tree/readme.txt"
+if grub-mkrescue -o "$WORK/hybrid.iso" "$WORK/tree" >/dev/null 2>&1; then
+    hybrid_bytes=$(stat -c %s "$WORK/hybrid.iso")
+    check "hybrid ISO has a GPT (the case under test)" bash -c "sgdisk -p '$WORK/hybrid.iso' 2>/dev/null | grep -q 'EFI'"
+    "$CB" restore "$WORK/hybrid.iso" "$stick" --yes > "$WORK/hout" 2>&1; rc=$?
+    check "GPT hybrid ISO to a stick: exit 0" test $rc = 0
+    check "GPT hybrid ISO to a stick: equal over its length" cmp -n "$hybrid_bytes" "$stick" "$WORK/hybrid.iso"
+    check "GPT hybrid ISO to a stick: the report says the tables stay as they are" grep -q "copied as they are" "$WORK/hout"
+else
+    skip "GPT hybrid ISO" "grub-mkrescue could not build one (packages grub-pc-bin, grub-efi-amd64-bin, xorriso)"
+fi
 finish

@@ -1,0 +1,104 @@
+# Helpers for the live-ISO tests (sourced after tests/lib.sh): boot the ISO in
+# QEMU (TCG; KVM hangs on these machines) on emulated drives, run a script in
+# the guest, read what it printed. See ../../../shared/TESTBENCH.md.
+ISO="$TOP/build/clonebay-live.iso"      # built from the plain build, also under SANITIZE
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+
+# Skip the whole file (honestly) when the ISO or QEMU is not there.
+need_iso() {
+    need_root "$1"
+    if [ ! -f "$ISO" ]; then skip "$1" "no $ISO (make iso builds it; make check does when it can)"; exit 0; fi
+    if ! command -v qemu-system-x86_64 >/dev/null; then skip "$1" "qemu-system-x86 not installed"; exit 0; fi
+}
+
+# The drives of one machine, as QEMU arguments, gathered by the add_* helpers.
+QARGS=()
+reset_drives() { QARGS=(-device ahci,id=ahci0 -device qemu-xhci,id=xhci); }
+reset_drives
+# add_sata PORT FILE MODEL SERIAL ROTATION (7200 for an HDD, 1 for an SSD)
+add_sata() {
+    QARGS+=(-drive "if=none,id=sata$1,file=$2,format=raw,cache=unsafe"
+            -device "ide-hd,drive=sata$1,bus=ahci0.$1,model=$3,serial=$4,rotation_rate=$5")
+}
+# add_sata_bad PORT FILE MODEL SERIAL SECTOR: a SATA HDD whose SECTOR (512 B) fails to read.
+add_sata_bad() {
+    printf '[inject-error]\nevent = "read_aio"\nsector = "%s"\nonce = "off"\n' "$5" > "$2.blkdebug"
+    QARGS+=(-drive "if=none,id=sata$1,driver=raw,file.driver=blkdebug,file.config=$2.blkdebug,file.image.driver=file,file.image.filename=$2,cache=unsafe"
+            -device "ide-hd,drive=sata$1,bus=ahci0.$1,model=$3,serial=$4,rotation_rate=7200")
+}
+# add_nvme ID FILE SERIAL [SECTOR]: an NVMe disk; with SECTOR, that sector fails.
+add_nvme() {
+    if [ -n "${4:-}" ]; then
+        printf '[inject-error]\nevent = "read_aio"\nsector = "%s"\nonce = "off"\n' "$4" > "$2.blkdebug"
+        QARGS+=(-drive "if=none,id=nvme$1,driver=raw,file.driver=blkdebug,file.config=$2.blkdebug,file.image.driver=file,file.image.filename=$2,cache=unsafe")
+    else
+        QARGS+=(-drive "if=none,id=nvme$1,file=$2,format=raw,cache=unsafe")
+    fi
+    QARGS+=(-device "nvme,drive=nvme$1,serial=$3")
+}
+# add_usb ID FILE VENDOR PRODUCT [boot]: a USB stick (mass storage, removable);
+# "boot" makes it the firmware's first boot device.
+add_usb() {
+    local boot=""
+    [ "${5:-}" = boot ] && boot=",bootindex=0"
+    QARGS+=(-drive "if=none,id=usb$1,file=$2,format=raw,cache=unsafe"
+            -device "usb-bot,id=bot$1,bus=xhci.0"
+            -device "scsi-hd,bus=bot$1.0,drive=usb$1,removable=on,vendor=$3,product=$4,serial=USB$1$boot")
+}
+# add_cd PORT FILE [boot]: a DVD drive on SATA with FILE as its disc ("" for an
+# empty drive); "boot" makes it the firmware's first boot device.
+add_cd() {
+    local boot=""
+    [ "${3:-}" = boot ] && boot=",bootindex=0"
+    if [ -n "$2" ]; then
+        QARGS+=(-drive "if=none,id=cd$1,file=$2,format=raw,media=cdrom,readonly=on")
+    else
+        QARGS+=(-drive "if=none,id=cd$1,media=cdrom")
+    fi
+    QARGS+=(-device "ide-cd,drive=cd$1,bus=ahci0.$1$boot")
+}
+
+# boot FIRMWARE NAME SCRIPT [extra qemu args]: boot (bios|uefi) with the drives
+# added so far, run SCRIPT in the guest (fw_cfg, see iso/guest-run), wait for it
+# to power off. The guest's output lands in $WORK/NAME.out, the console in NAME.console.
+boot() {
+    local fw=$1 name=$2 script=$3; shift 3
+    local firmware=()
+    if [ "$fw" = uefi ]; then
+        cp "$OVMF_VARS" "$WORK/$name.vars"
+        firmware=(-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE"
+                  -drive "if=pflash,format=raw,file=$WORK/$name.vars")
+    fi
+    local start=$SECONDS
+    timeout "${QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 \
+        -display none -no-reboot -nic none "${firmware[@]}" "${QARGS[@]}" \
+        -serial "file:$WORK/$name.console" -serial "file:$WORK/$name.out" \
+        -fw_cfg "name=opt/clonebay/run,file=$script" "$@" \
+        >"$WORK/$name.qemu" 2>&1
+    local rc=$?
+    # The guest's serial line ends lines with CR LF.
+    [ -f "$WORK/$name.out" ] && sed -i 's/\r$//' "$WORK/$name.out"
+    echo "qemu $name ($fw): exit $rc after $((SECONDS - start)) s"
+    return $rc
+}
+
+# section NAME FILE: the lines a guest script printed between "=== NAME" and "=== end".
+section() { sed -n "/=== $1\$/,/^=== end\$/p" < "$2" | sed '1d;$d'; }
+
+# The guest-side helpers every script starts with (busybox sh).
+guest_prelude() {
+    cat <<'GUEST'
+set -u
+# by_serial SERIAL: the /dev node of the drive udev knows by that serial.
+by_serial() {
+    for s in /sys/block/*; do
+        n=${s##*/}
+        udevadm info -q property -n "/dev/$n" 2>/dev/null | grep -qx "ID_SERIAL_SHORT=$1" && { echo "/dev/$n"; return 0; }
+    done
+    return 1
+}
+# out NAME COMMAND...: run COMMAND, its output between markers, then its exit code.
+out() { n=$1; shift; echo "=== $n"; "$@" 2>&1; rc=$?; echo "=== end"; echo "rc $n $rc"; }
+GUEST
+}
