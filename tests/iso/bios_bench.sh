@@ -38,6 +38,13 @@ USB=$(for s in /sys/block/sd*; do [ "$(cat $s/removable)" = 1 ] && echo /dev/${s
 DVD=$(for s in /sys/block/sr*; do n=/dev/${s##*/}; [ "$n" != "$(cat /run/clonebay/boot-device)" ] && blkid -p $n >/dev/null 2>&1 && echo $n; done)
 echo "drives $HDD $SSD $NVME $USB $DVD"
 out clone clonebay clone "$HDD" "$SSD" "$NVME" --yes --hash sha256
+# Two jobs (as from two stations) on one target: the second is refused while the first holds it.
+clonebay clone "$HDD" "$SSD" --yes --max-read-rate 16M > /tmp/first.log 2>&1 &
+first=$!
+while ! ls -l /proc/$first/fd 2>/dev/null | grep -q " $SSD\$"; do sleep 0.2; done   # it holds the SSD
+out second clonebay clone "$NVME" "$SSD" --yes
+wait $first; echo "rc first $?"
+out stations sh -c 'ps | grep -c "[c]lonebay station"'
 mkfs.ext4 -q -L store "$USB" && mkdir -p /mnt/store && mount "$USB" /mnt/store
 out image clonebay image "$HDD" /mnt/store/hdd.zst
 out disc clonebay image "$DVD" /mnt/store/rescue.iso
@@ -78,6 +85,11 @@ check "SSD equals the HDD" cmp "$hdd" "$WORK/ssd.img"
 check "NVMe equals the HDD" cmp "$hdd" "$WORK/nvme.img"
 want=$(sha "$hdd")
 check "the guest's sha256 is the host's" grep -q "$want" <(section clone "$out")
+
+check "a second job on a target another job holds: refused (exit 2)" grep -qx 'rc second 2' "$out"
+check "the refusal says the target is busy" grep -qi 'busy\|in use' <(section second "$out")
+check "the first job still ends verified" grep -qx 'rc first 0' "$out"
+check "one station per console (tty1 and ttyS0), not a respawn storm" test "$(section stations "$out")" = 2
 
 # --- image to the USB stick, decompressed on the host by zstd
 check "image HDD -> USB stick: exit 0" grep -qx 'rc image 0' "$out"

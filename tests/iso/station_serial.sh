@@ -1,0 +1,77 @@
+#!/bin/bash
+# The station on the live ISO's serial console, driven by keys through tmux
+# (the pane is QEMU's serial line): it comes up with no key pressed, shows the
+# boot DVD as SYSTEM, sees a USB stick hot-plugged through the QEMU monitor and
+# its removal, and clones the HDD to the SSD by keys only (cmp on the host).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/qemu_lib.sh"
+need_iso station_serial
+command -v tmux >/dev/null || { skip station_serial "tmux is not installed"; exit 0; }
+
+random_file "$WORK/hdd.img" 64M 21
+truncate -s 64M "$WORK/ssd.img"
+truncate -s 200M "$WORK/hot.img"
+add_cd 0 "$ISO" boot
+add_sata 1 "$WORK/hdd.img" "WDC WD10EZEX-08WN4A0" CBHDD101 7200
+add_sata 2 "$WORK/ssd.img" "Samsung SSD 870 EVO" CBSSD102 1
+
+# The monitor on a pair of fifos: commands go into mon.in, answers are drained from mon.out.
+mkfifo "$WORK/mon.in" "$WORK/mon.out"
+exec 7<>"$WORK/mon.in"
+monitor() { echo "$*" >&7; sleep 1; }
+T=cbiso-$$
+eval "tmux() { command tmux -L clonebay-iso-$$ \"\$@\"; }"
+defer "tmux -L clonebay-iso-$$ kill-server"
+tmux new-session -d -s "$T" -x 100 -y 30 \
+    "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
+     $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
+     -chardev stdio,id=ser0,signal=off -serial chardev:ser0 2>$WORK/qemu.err; echo qemu-exited; sleep 600"
+cat "$WORK/mon.out" > "$WORK/mon.log" &
+defer "kill $! 2>/dev/null; tmux -L clonebay-iso-$$ kill-server"
+screen() { tmux capture-pane -t "$T" -p; }
+wait_for() {    # a wait for the screen to show TEXT, not a timing assertion
+    local i
+    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.25; done
+    screen > "$WORK/last-screen"; return 1
+}
+gone() {
+    local i
+    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.25; done
+    return 1
+}
+keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }
+
+check "the station comes up on the serial console, no key pressed" wait_for "Drives (" 180
+check "it lists the HDD and the SSD by model" bash -c "$(declare -f tmux screen); T=$T; screen | grep -q 'WDC WD10EZEX' && screen | grep -q 'Samsung SSD 870'"
+check "the boot DVD is shown as SYSTEM" bash -c "$(declare -f tmux screen); T=$T; screen | grep 'optical' | grep -q SYSTEM"
+
+monitor "drive_add 0 if=none,id=hot,file=$WORK/hot.img,format=raw,cache=unsafe"
+monitor "device_add usb-storage,id=hotstick,drive=hot,bus=xhci.0,removable=on"
+check "a USB stick plugged in through the monitor appears" wait_for "200.0 MiB" 60
+monitor "device_del hotstick"
+check "removed, it goes" gone "200.0 MiB" 60
+
+# Clone by keys: the wizard lists drives in the panel's order.
+keys F2
+check "F2 asks for the source" wait_for "step 1 of 4" 20
+screen > "$WORK/step1"
+row_in() { grep -E '^ *(>|\[|/dev/)' "$1" | grep -n "$2" | head -1 | cut -d: -f1; }
+n=$(grep -o '/dev/[a-z0-9]*' "$WORK/step1" | awk '!seen[$0]++' | grep -n "$(screen | grep -F 'WDC WD10EZEX' | grep -o '/dev/[a-z0-9]*' | head -1)" | cut -d: -f1)
+for ((i = 1; i < ${n:-1}; i++)); do keys Down; done
+keys Enter
+check "then for the targets" wait_for "step 2 of 4" 20
+screen > "$WORK/step2"
+ssd=$(grep -F 'Samsung SSD 870' "$WORK/step2" | grep -o '/dev/[a-z0-9]*' | head -1)
+n=$(grep -o '/dev/[a-z0-9]*' "$WORK/step2" | awk '!seen[$0]++' | grep -n "^$ssd\$" | cut -d: -f1)
+for ((i = 1; i < ${n:-1}; i++)); do keys Down; done
+keys Space
+keys Enter
+check "options" wait_for "step 3 of 4" 20
+keys Enter
+check "the confirmation names the SSD" wait_for "WILL BE OVERWRITTEN" 20
+keys y
+check "the job reaches VERIFIED" wait_for "VERIFIED sha256" 300
+check "the SSD equals the HDD (cmp on the host)" cmp "$WORK/hdd.img" "$WORK/ssd.img"
+monitor quit
+check "QEMU quits" wait_for "qemu-exited" 30
+finish
