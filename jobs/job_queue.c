@@ -228,6 +228,8 @@ static void write_reports(struct job_queue *q, struct qjob *j)
     }
     if (f) {
         report_write_text(j->job, CLONEBAY_VERSION, f);
+        fflush(f);
+        fsync(fileno(f));   /* a bench PC is often switched off right after the job */
         fclose(f);
     }
 }

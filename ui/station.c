@@ -91,6 +91,9 @@ static void main_key(struct station *st, int key)
             snprintf(st->message, sizeof(st->message), "job #%d: cancel asked", j->id);
         }
         break;
+    case 's':
+        store_start(st);
+        break;
     case 'x':
         jq_clear_finished(&st->q);
         st->sel_job = 0;
@@ -150,6 +153,7 @@ static void handle_key(struct station *st, int key)
             st->mode = MODE_MAIN;
         break;
     case MODE_WIZARD: wizard_key(st, key); break;
+    case MODE_STORE: store_key(st, key); break;
     case MODE_QUIT:
         if (key == 'y' || key == 'Y')
             st->quit = true;
@@ -225,6 +229,7 @@ int station_run(const struct station_opts *opts)
     struct cb_error err = { 0 };
     if (jq_init(&st.q, opts->reports_dir, opts->max_parallel, &err))
         return cli_fail(CLI_FAILED, "%s", err.msg);
+    st.reports_volatile = store_is_volatile(st.q.reports_dir);
     if (dev_monitor_open(&st.mon, &err))
         st.mon = NULL;      /* rescan on a timer instead */
     station_rescan(&st);

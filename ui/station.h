@@ -10,6 +10,7 @@
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
 #include "jobs/job_queue.h"
+#include "jobs/store.h"
 
 #include <stdbool.h>
 
@@ -19,7 +20,7 @@ struct station_opts {
     int max_parallel;
 };
 
-enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT };
+enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE };
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM };
 
 struct wizard {
@@ -48,6 +49,11 @@ struct station {
     int sel_drive, sel_job;         /* indexes into devs / q.jobs */
     int detail_id;                  /* job shown in MODE_DETAIL */
     struct wizard wiz;
+    struct store_choice stores[32]; /* MODE_STORE: the filesystems offered */
+    size_t nstores;
+    int store_cursor;
+    char store_dir[256];            /* where images go by default, "" until chosen */
+    bool reports_volatile;          /* reports_dir is in RAM (the live ISO's /) */
     char message[512];
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     bool color;
@@ -59,6 +65,9 @@ int station_run(const struct station_opts *opts);
 
 /* station.c */
 void station_rescan(struct station *st);
+/* station_store.c: choosing the drive that keeps images and reports */
+void store_start(struct station *st);
+void store_key(struct station *st, int key);
 /* station_draw.c */
 void station_draw(struct station *st);
 /* station_wizard.c */

@@ -191,7 +191,7 @@ static void draw_jobs(struct station *st, int y, int rows)
 static void draw_main(struct station *st)
 {
     static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
-                                        "Enter", "Detail", "x", "Clear", "F10", "Quit", NULL };
+                                        "Enter", "Detail", "s", "Store", "x", "Clear", "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -211,6 +211,7 @@ static void draw_help(const struct station *st)
         "  F2, n, Enter     new job (on a drive)           Enter  job detail (on a job)",
         "  F8, c            cancel the chosen job          x      clear finished jobs",
         "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
+        "  s                where images and reports go: pick a partition of a drive",
         "  F1, ?            this help",
         "",
         "New job: pick the source, then the targets (Space marks, several at once),",
@@ -300,6 +301,30 @@ static void draw_detail(struct station *st)
 
 static void draw_wizard(struct station *st);
 
+/* The "s" dialog: the filesystems that can keep images and reports. */
+static void draw_store(struct station *st)
+{
+    static const char *const keys[] = { "Enter", "Use it", "Esc", "Back", NULL };
+    attron(A_BOLD);
+    mvaddstr(1, 0, "Where to keep images and reports: a partition of a connected drive (mounted under /mnt)");
+    attroff(A_BOLD);
+    if (st->nstores == 0)
+        mvaddstr(3, 2, "No drive holds a filesystem clonebay can write (ext4, FAT, exFAT, NTFS, XFS, btrfs).");
+    for (int i = 0; i < (int)st->nstores && i + 3 < LINES - 3; i++) {
+        const struct store_choice *c = &st->stores[i];
+        char sz[32], line[512];
+        units_format_bytes(c->size, sz, sizeof(sz));
+        snprintf(line, sizeof(line), "  %-16s %-6s %10s  %-16.16s %-22.22s %s", c->dev, c->fstype, sz,
+                 c->label[0] ? c->label : "-", c->model, c->mountpoint[0] ? c->mountpoint : "");
+        if (i == st->store_cursor)
+            attron(A_REVERSE);
+        mvaddnstr(i + 3, 0, line, COLS);
+        if (i == st->store_cursor)
+            attroff(A_REVERSE);
+    }
+    fkey_bar(st, keys);
+}
+
 void station_draw(struct station *st)
 {
     erase();
@@ -312,10 +337,16 @@ void station_draw(struct station *st)
     mvprintw(0, 0, " clonebay %s station ", CLONEBAY_VERSION);
     attroff(A_REVERSE);
     printw("  %zu drives  %zu jobs running  reports: %s", st->devs.count, jq_running(&st->q), st->q.reports_dir);
+    if (st->reports_volatile) {
+        color_on(st, C_WARN);
+        printw(" (RAM)");
+        color_off(st, C_WARN);
+    }
     switch (st->mode) {
     case MODE_HELP: draw_help(st); break;
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
+    case MODE_STORE: draw_store(st); break;
     case MODE_QUIT:
         draw_main(st);
         color_on(st, C_WARN);
@@ -324,8 +355,14 @@ void station_draw(struct station *st)
         break;
     default:
         draw_main(st);
-        if (st->message[0])
+        if (st->message[0]) {
             mvaddnstr(LINES - 2, 0, st->message, COLS);
+        } else if (st->reports_volatile) {
+            color_on(st, C_WARN);
+            mvaddnstr(LINES - 2, 0, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive",
+                      COLS);
+            color_off(st, C_WARN);
+        }
         break;
     }
     refresh();

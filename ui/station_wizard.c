@@ -154,7 +154,7 @@ void wizard_key(struct station *st, int key)
             st->mode = MODE_MAIN;
         } else if (key == 'i') {
             w->path_for_restore = true;
-            w->path[0] = '\0';
+            snprintf(w->path, sizeof(w->path), "%s%s", st->store_dir, st->store_dir[0] ? "/" : "");
             w->step = WIZ_PATH;
         } else if ((key == '\n' || key == '\r' || key == KEY_ENTER) && w->cursor < ndrives) {
             const struct dev_drive *d = &st->devs.drives[w->cursor];
@@ -188,7 +188,8 @@ void wizard_key(struct station *st, int key)
             if (w->cursor == ndrives && w->kind != JOB_RESTORE) {
                 w->kind = JOB_IMAGE;
                 w->path_for_restore = false;
-                w->path[0] = '\0';
+                /* Start in the chosen store: typing a name is all that is left. */
+                snprintf(w->path, sizeof(w->path), "%s%s", st->store_dir, st->store_dir[0] ? "/" : "");
                 w->step = WIZ_PATH;
                 break;
             }
