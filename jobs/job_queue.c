@@ -363,6 +363,17 @@ void jq_clear_finished(struct job_queue *q)
     q->count = k;
 }
 
+void jq_forget(struct job_queue *q, int id)
+{
+    for (size_t i = 0; i < q->count; i++)
+        if (q->jobs[i]->id == id && !active(q->jobs[i])) {
+            free_job(q->jobs[i]);
+            memmove(&q->jobs[i], &q->jobs[i + 1], (q->count - i - 1) * sizeof(q->jobs[0]));
+            q->count--;
+            return;
+        }
+}
+
 void jq_shutdown(struct job_queue *q)
 {
     for (size_t i = 0; i < q->count; i++)

@@ -76,6 +76,8 @@ void jq_sample_rates(struct job_queue *q);
 void jq_cancel(struct job_queue *q, int id);
 /* Forget finished jobs (their reports stay on disk). */
 void jq_clear_finished(struct job_queue *q);
+/* Forget one finished job (nothing when it is still queued or running). */
+void jq_forget(struct job_queue *q, int id);
 size_t jq_running(const struct job_queue *q);
 size_t jq_active(const struct job_queue *q);        /* queued or running */
 /* Cancel everything and wait for the threads. */

@@ -21,6 +21,11 @@ static void on_signal(int sig)
     quit_signal = sig == SIGHUP ? 2 : 1;     /* 2: the terminal is gone, nobody can answer */
 }
 
+const char *station_image_folder(const struct station *st)
+{
+    return st->store_dir[0] ? st->store_dir : st->q.reports_dir;
+}
+
 void station_rescan(struct station *st)
 {
     struct dev_list fresh;
@@ -93,6 +98,19 @@ static void main_key(struct station *st, int key)
         break;
     case 's':
         store_start(st);
+        break;
+    case 'a':
+        if (!st->focus_jobs && st->sel_drive < (int)st->devs.count) {
+            const struct dev_drive *d = &st->devs.drives[st->sel_drive];
+            if (!d->is_optical)
+                snprintf(st->message, sizeof(st->message), "%s is not an optical drive: 'a' archives discs", d->path);
+            else if (archive_toggle(&st->archive, d->path))
+                snprintf(st->message, sizeof(st->message),
+                         "%s archives every disc put in, into %s (ejects each when done; a again stops)", d->path,
+                         station_image_folder(st));
+            else
+                snprintf(st->message, sizeof(st->message), "%s: archiving stopped", d->path);
+        }
         break;
     case 'x':
         jq_clear_finished(&st->q);
@@ -199,6 +217,12 @@ static int loop(struct station *st)
         if (jq_tick(&st->q)) {
             station_rescan(st);     /* BUSY flags follow the jobs */
             st->dirty = true;
+        }
+        if (st->archive.count &&
+            archive_tick(&st->archive, &st->devs, &st->q, station_image_folder(st))) {
+            snprintf(st->message, sizeof(st->message), "%s",
+                     st->archive.list[(st->archive.nlist - 1) % ARCHIVE_LIST]);
+            station_rescan(st);
         }
         double t = cb_seconds();
         if (t - last_sample >= 1.0) {

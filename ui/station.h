@@ -9,6 +9,7 @@
 
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
+#include "jobs/disc_archive.h"
 #include "jobs/job_queue.h"
 #include "jobs/store.h"
 
@@ -54,6 +55,7 @@ struct station {
     int store_cursor;
     char store_dir[256];            /* where images go by default, "" until chosen */
     bool reports_volatile;          /* reports_dir is in RAM (the live ISO's /) */
+    struct disc_archive archive;    /* optical drives archiving every disc put in ("a") */
     char message[512];
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     bool color;
@@ -68,6 +70,8 @@ void station_rescan(struct station *st);
 /* station_store.c: choosing the drive that keeps images and reports */
 void store_start(struct station *st);
 void store_key(struct station *st, int key);
+/* Where images go: the chosen store, else beside the reports. */
+const char *station_image_folder(const struct station *st);
 /* station_draw.c */
 void station_draw(struct station *st);
 /* station_wizard.c */

@@ -111,7 +111,18 @@ static int draw_drives(struct station *st, int y, int rows)
         }
         clrtoeol();
         y++;
-        if (y < rows) {
+        const struct archive_drive *ar = archive_find(&st->archive, d->path);
+        if (ar) {
+            color_on(st, C_INFO);
+            addnstr(" ARCHIVING", COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+            color_off(st, C_INFO);
+        }
+        if (y < rows && ar) {
+            mvprintw(y, 0, "%*sarchiving discs: %d archived, %d failed; %s", 14, "", ar->archived, ar->failed,
+                     ar->job_id ? "backing up the disc in it" : "waiting for a disc");
+            clrtoeol();
+            y++;
+        } else if (y < rows) {
             job_drive_contents(d, what, sizeof(what));
             mvprintw(y, 0, "%*s", 14, "");
             addnstr(what, COLS - 14 > 0 ? COLS - 14 : 0);
@@ -212,6 +223,7 @@ static void draw_help(const struct station *st)
         "  F8, c            cancel the chosen job          x      clear finished jobs",
         "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
         "  s                where images and reports go: pick a partition of a drive",
+        "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
         "  F1, ?            this help",
         "",
         "New job: pick the source, then the targets (Space marks, several at once),",

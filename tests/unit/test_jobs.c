@@ -1,5 +1,7 @@
 /* The job queue: conflict rules, and the state machine on real files
- * (a regular file is a valid clone source and target). */
+ * (a regular file is a valid clone source and target); disc archiving on a
+ * real ISO file standing in for a drive with a disc. */
+#include "jobs/disc_archive.h"
 #include "jobs/job_queue.h"
 
 #include <setjmp.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -142,11 +145,104 @@ static void state_machine(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void archive_names(void **state)
+{
+    (void)state;
+    char d[] = "/tmp/cb-arcname-XXXXXX", name[4200], want[4200], day[16];
+    assert_non_null(mkdtemp(d));
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y%m%d", &tm);
+    archive_file_name(d, "MY DISC/1", now, name, sizeof(name));
+    snprintf(want, sizeof(want), "%s/MY_DISC_1-%s.iso", d, day);
+    assert_string_equal(name, want);
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fclose(f);
+    archive_file_name(d, "MY DISC/1", now, name, sizeof(name));     /* never over an existing file */
+    snprintf(want, sizeof(want), "%s/MY_DISC_1-%s-2.iso", d, day);
+    assert_string_equal(name, want);
+    char partial[4300];
+    snprintf(partial, sizeof(partial), "%s.partial", name);         /* nor over one being written */
+    assert_non_null((f = fopen(partial, "w")));
+    fclose(f);
+    archive_file_name(d, "MY DISC/1", now, name, sizeof(name));
+    snprintf(want, sizeof(want), "%s/MY_DISC_1-%s-3.iso", d, day);
+    assert_string_equal(name, want);
+    archive_file_name(d, "", now, name, sizeof(name));
+    snprintf(want, sizeof(want), "%s/disc-%s.iso", d, day);
+    assert_string_equal(name, want);
+    archive_file_name(d, "..", now, name, sizeof(name));            /* no way out of the folder */
+    assert_string_equal(name, want);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A "drive" that is the grub-rescue ISO file: inserted, archived once, taken
+ * out, put back (a second file); an audio CD is refused and counted. */
+static void archive_discs(void **state)
+{
+    (void)state;
+    const char *iso = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso";
+    if (access(iso, R_OK) != 0)
+        skip();
+    char d[] = "/tmp/cb-archive-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    struct job_queue q;
+    struct cb_error err = { 0 };
+    assert_int_equal(jq_init(&q, d, 0, &err), 0);
+    struct dev_drive drv = { .is_optical = true, .size = 5081088, .optical = { .media = true, .data_tracks = 1 } };
+    snprintf(drv.path, sizeof(drv.path), "%s", iso);
+    snprintf(drv.label, sizeof(drv.label), "ISOIMAGE");
+    struct dev_list devs = { .count = 1, .drives = &drv };
+    struct disc_archive a = { 0 };
+    assert_true(archive_toggle(&a, iso));
+
+    assert_true(archive_tick(&a, &devs, &q, d));                    /* the disc: a job starts */
+    assert_int_equal(q.count, 1);
+    run_until_idle(&q);
+    archive_tick(&a, &devs, &q, d);
+    assert_int_equal(a.drives[0].archived, 1);
+    assert_non_null(strstr(a.list[(a.nlist - 1) % ARCHIVE_LIST], "VERIFIED"));
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "cmp -s %s %s/ISOIMAGE-*.iso", iso, d);
+    assert_int_equal(system(cmd), 0);                               /* byte for byte */
+
+    assert_false(archive_tick(&a, &devs, &q, d));                   /* the same disc: nothing again */
+    assert_int_equal(q.count, 1);
+    drv.optical.media = false;
+    archive_tick(&a, &devs, &q, d);                                 /* taken out... */
+    drv.optical.media = true;
+    assert_true(archive_tick(&a, &devs, &q, d));                    /* ...and in: a new disc */
+    run_until_idle(&q);
+    archive_tick(&a, &devs, &q, d);
+    assert_int_equal(a.drives[0].archived, 2);
+    snprintf(cmd, sizeof(cmd), "test $(ls %s/ISOIMAGE-*.iso | wc -l) = 2", d);
+    assert_int_equal(system(cmd), 0);                               /* the second got its own name */
+
+    drv.optical.media = false;
+    archive_tick(&a, &devs, &q, d);
+    drv.optical = (struct dev_optical){ .media = true, .audio_tracks = 12 };
+    assert_true(archive_tick(&a, &devs, &q, d));
+    assert_int_equal(a.drives[0].failed, 1);
+    assert_int_equal(q.count, 2);                                   /* no job for an audio CD */
+    assert_non_null(strstr(a.list[(a.nlist - 1) % ARCHIVE_LIST], "audio CD"));
+
+    assert_false(archive_toggle(&a, iso));
+    jq_shutdown(&q);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conflict_rules),
         cmocka_unit_test(state_machine),
+        cmocka_unit_test(archive_names),
+        cmocka_unit_test(archive_discs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
