@@ -4,7 +4,7 @@
 # and the NVMe disk at once, imaged to a USB stick, and the disc in the second
 # DVD drive is backed up to an ISO file. Host tools check every result.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/qemu_lib.sh"
+. "$(dirname "$0")/qemu_lib.bash"
 need_iso bios_bench
 
 # A partitioned HDD with files: 16 MiB EFI system (FAT) + ext4 with 12 MiB of data.

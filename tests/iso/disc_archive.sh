@@ -4,7 +4,7 @@
 # saved as <label>-<date>.iso and ejected; a disc changed through the QEMU monitor
 # is archived under its own label. The host checks every file with cmp.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/qemu_lib.sh"
+. "$(dirname "$0")/qemu_lib.bash"
 need_iso disc_archive
 command -v tmux >/dev/null || { skip disc_archive "tmux is not installed"; exit 0; }
 command -v xorriso >/dev/null || { skip disc_archive "xorriso is not installed"; exit 0; }
@@ -55,7 +55,7 @@ check "the stick is offered as the store" wait_for "archive" 20
 keys Enter
 check "the store is mounted" wait_for "now go to /mnt/archive" 30
 select_drive "4.8 MiB" && keys a
-check "a on the first DVD drive: archiving" wait_for "archives every disc put in" 10
+check "a on the first DVD drive: it shows ARCHIVING" wait_for "ARCHIVING" 10
 select_drive "1.4 MiB\|1.3 MiB\|1.5 MiB" && keys a
 archived() { [ "$(screen | grep -c "archiving discs: $1 archived")" -ge "${2:-1}" ]; }
 for _ in $(seq 400); do archived 1 2 && break; sleep 0.5; done
@@ -75,6 +75,7 @@ for want in "ISOIMAGE:$discA" "DISC_B:$WORK/discB.iso" "DISC_C:$WORK/discC.iso";
     label=${want%%:*} iso=${want#*:}
     name=$(grep "^$label-" "$WORK/files" | head -1)
     check "$label archived as <label>-<date>.iso" test "$name" = "$label-$day.iso"
+    rm -f "$WORK/got.iso"
     debugfs -R "dump /$name $WORK/got.iso" "$WORK/store.img" >/dev/null 2>&1
     check "$label: the file equals the disc (cmp)" cmp "$WORK/got.iso" "$iso"
 done

@@ -6,7 +6,7 @@
 # Reports start in RAM with a warning; "s" picks a USB stick to keep them and
 # the images: the reports so far move there, and an image job saves into it.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/qemu_lib.sh"
+. "$(dirname "$0")/qemu_lib.bash"
 need_iso station_serial
 command -v tmux >/dev/null || { skip station_serial "tmux is not installed"; exit 0; }
 
@@ -26,6 +26,7 @@ monitor() { echo "$*" >&7; sleep 1; }
 T=cbiso-$$
 eval "tmux() { command tmux -L clonebay-iso-$$ \"\$@\"; }"
 defer "tmux -L clonebay-iso-$$ kill-server"
+booted=$SECONDS
 tmux new-session -d -s "$T" -x 100 -y 30 \
     "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
      $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
@@ -46,6 +47,7 @@ gone() {
 keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }
 
 check "the station comes up on the serial console, no key pressed" wait_for "Drives (" 180
+echo "figure: QEMU start to a usable station on the serial console: $((SECONDS - booted)) s (TCG, 512 MiB)"
 check "it lists the HDD and the SSD by model" bash -c "$(declare -f tmux screen); T=$T; screen | grep -q 'WDC WD10EZEX' && screen | grep -q 'Samsung SSD 870'"
 check "reports in RAM: the station warns" wait_for "kept in RAM and lost at power-off" 5
 check "the boot DVD is shown as SYSTEM" bash -c "$(declare -f tmux screen); T=$T; screen | grep 'optical' | grep -q SYSTEM"

@@ -4,7 +4,7 @@
 # a SATA HDD and an NVMe disk with a bad sector (QEMU blkdebug) are rescued:
 # exit 3, the sector listed, everything else copied. NVMe reports ENODATA, SATA EIO.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/qemu_lib.sh"
+. "$(dirname "$0")/qemu_lib.bash"
 need_iso uefi_stick
 [ -f "$OVMF_CODE" ] || { skip uefi_stick "no OVMF ($OVMF_CODE; package ovmf)"; exit 0; }
 
