@@ -148,6 +148,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_double(&w, "copy_seconds", job->copy_seconds);
     jw_double(&w, "verify_seconds", job->verify_seconds);
     jw_bool(&w, "resumed", job->resumed);
+    jw_u64(&w, "retries", (uint64_t)job->retries);
     if (job->kind == JOB_IMAGE) {
         jw_object_begin(&w, "image");
         jw_string(&w, "path", job->image_final);

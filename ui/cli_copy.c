@@ -72,7 +72,8 @@ static void usage(enum job_kind kind, FILE *f)
               "  --report FILE        write the JSON report to FILE\n"
               "  --mode raw|used      used: as for clone; the free space is stored as zeros (not read)\n"
               "  --optical            image only the ISO 9660 volume (set by a name ending in .iso or\n"
-              "                       .iso.zst): a disc's run-out is not read; sha256 and md5 by default\n"
+              "                       .iso.zst): a disc's run-out is not read; sha256 and md5 and\n"
+              "                       3 retry passes by default\n"
               "  --retries N, --fill PATTERN, --map FILE   as for clone\n", f);
     else
         fputs("Usage: clonebay restore FILE DST [DST...] [OPTIONS]\n"
@@ -174,6 +175,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         [JOB_CLONE] = "HnmrytfRMZh", [JOB_IMAGE] = "HnmrytflswFoMh", [JOB_RESTORE] = "HnryZh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
+    bool retries_given = false;
     const char *report_path = NULL;
     bool yes = false, hash_given = false;
     int c;
@@ -201,6 +203,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
             if (*end || n < 0 || n > 1000)
                 return cli_fail(CLI_REFUSED, "%s: --retries needs a number from 0 to 1000, not '%s'", name, optarg);
             req.retries = (int)n;
+            retries_given = true;
             break;
         }
         case 'f':
@@ -251,8 +254,13 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     }
     req.kind = kind;
     /* A disc image (the job reads only its ISO 9660 volume): the two digests archives expect. */
-    if ((req.optical || (kind == JOB_IMAGE && image_job_iso_name(argv[optind + 1]))) && !hash_given)
+    bool disc = req.optical || (kind == JOB_IMAGE && image_job_iso_name(argv[optind + 1]));
+    if (disc && !hash_given)
         req.hash_mask = 1u << HASH_SHA256 | 1u << HASH_MD5;
+    /* Scratched discs often read on a later pass (the drive recalibrates,
+     * re-spins): three retry passes by default, as the station's archive does. */
+    if (disc && !retries_given)
+        req.retries = 3;
 
     req.source = argv[optind];
     req.targets = (const char *const *)&argv[optind + 1];

@@ -31,6 +31,7 @@ bad_at=$(( iso_bytes / 2 / 2048 * 2048 ))
 scratched=$(fault_drive scratched "$disc_bytes" --file "$ISO" --bad "$bad_at:2048")
 "$CB" image "$scratched" "$WORK/scratched.iso" --report "$WORK/s.json" > /dev/null 2>&1; rc=$?
 check "scratched disc: exit 3" test $rc = 3
+check "scratched disc: 3 retry passes by default for a disc" json "$WORK/s.json" "assert r['retries'] == 3, r['retries']"
 check "scratched disc: the bad sector is reported, nothing in the run-out" json "$WORK/s.json" "assert [(b['offset'], b['length']) for b in r['bad_sectors']] == [($bad_at, 2048)], r['bad_sectors']"
 check "scratched disc: every other sector equals the ISO" bash -c "cmp -n $bad_at '$WORK/scratched.iso' '$ISO' && cmp -i $((bad_at + 2048)) '$WORK/scratched.iso' '$ISO'"
 
