@@ -52,12 +52,7 @@ umount /mnt/store
 GUEST
 } > "$WORK/guest.sh"
 
-if ! boot bios bench "$WORK/guest.sh"; then
-    fail "bios_bench boots" "$(tail -5 "$WORK/bench.qemu"; tail -c 600 "$WORK/bench.console")"
-    finish
-fi
-out=$WORK/bench.out
-check "guest script ran to the end" grep -qx 'guest-run: exit 0' "$out"
+run_guest bios bench "$WORK/guest.sh"
 
 # --- discovery through real udev
 section list "$out" > "$WORK/list.json"

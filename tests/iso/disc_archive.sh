@@ -21,25 +21,7 @@ add_cd 1 "$discA"
 add_cd 2 "$WORK/discC.iso"
 add_usb 0 "$WORK/store.img" Verbatim "Store n Go"
 
-mkfifo "$WORK/mon.in" "$WORK/mon.out"
-exec 7<>"$WORK/mon.in"
-monitor() { echo "$*" >&7; sleep 1; }
-T=cbarc-$$
-eval "tmux() { command tmux -L clonebay-arc-$$ \"\$@\"; }"
-defer "tmux -L clonebay-arc-$$ kill-server"
-tmux new-session -d -s "$T" -x 110 -y 36 \
-    "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
-     $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
-     -chardev stdio,id=ser0,signal=off -serial chardev:ser0 2>$WORK/qemu.err; echo qemu-exited; sleep 600"
-cat "$WORK/mon.out" > "$WORK/mon.log" &
-defer "kill $! 2>/dev/null; tmux -L clonebay-arc-$$ kill-server"
-screen() { tmux capture-pane -t "$T" -p; }
-wait_for() {    # a wait for the screen to show TEXT, not a timing assertion
-    local i
-    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.25; done
-    screen > "$WORK/last-screen"; return 1
-}
-keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }
+station_vm 110 36
 # select_drive TEXT: move the drives panel's cursor to the drive whose line shows TEXT.
 select_drive() {
     local n

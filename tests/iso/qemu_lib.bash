@@ -102,3 +102,46 @@ by_serial() {
 out() { n=$1; shift; echo "=== $n"; "$@" 2>&1; rc=$?; echo "=== end"; echo "rc $n $rc"; }
 GUEST
 }
+
+# run_guest FIRMWARE NAME SCRIPT: boot() and check the script ran to its end;
+# the whole test stops (finish) when QEMU does not come back. Sets $out.
+run_guest() {
+    local fw=$1 name=$2
+    if ! boot "$@"; then
+        fail "$name boots ($fw)" "$(tail -5 "$WORK/$name.qemu"; tail -c 600 "$WORK/$name.console")"
+        finish
+    fi
+    out=$WORK/$name.out
+    check "$name: the guest script ran to its end" grep -qx 'guest-run: exit 0' "$out"
+}
+
+# station_vm COLS ROWS: boot (BIOS) the drives added so far with QEMU's serial
+# line as a tmux pane of that size (the station's console) and its monitor on
+# fifos. Then: screen, wait_for TEXT [S], gone TEXT [S], keys KEY..., monitor CMD.
+station_vm() {
+    mkfifo "$WORK/mon.in" "$WORK/mon.out"
+    exec 7<>"$WORK/mon.in"
+    T=cbiso-$$
+    eval "tmux() { command tmux -L clonebay-iso-$$ \"\$@\"; }"
+    defer "tmux -L clonebay-iso-$$ kill-server"
+    booted=$SECONDS
+    tmux new-session -d -s "$T" -x "$1" -y "$2" \
+        "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
+         $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
+         -chardev stdio,id=ser0,signal=off -serial chardev:ser0 2>$WORK/qemu.err; echo qemu-exited; sleep 600"
+    cat "$WORK/mon.out" > "$WORK/mon.log" &
+    defer "kill $! 2>/dev/null; tmux -L clonebay-iso-$$ kill-server"
+}
+monitor() { echo "$*" >&7; sleep 1; }
+screen() { tmux capture-pane -t "$T" -p; }
+wait_for() {    # a wait for the screen to show TEXT, not a timing assertion
+    local i
+    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.25; done
+    screen > "$WORK/last-screen"; return 1
+}
+gone() {
+    local i
+    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.25; done
+    return 1
+}
+keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }

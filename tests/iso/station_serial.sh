@@ -19,32 +19,7 @@ add_sata 1 "$WORK/hdd.img" "WDC WD10EZEX-08WN4A0" CBHDD101 7200
 add_sata 2 "$WORK/ssd.img" "Samsung SSD 870 EVO" CBSSD102 1
 add_usb 0 "$WORK/store.img" Verbatim "Store n Go"
 
-# The monitor on a pair of fifos: commands go into mon.in, answers are drained from mon.out.
-mkfifo "$WORK/mon.in" "$WORK/mon.out"
-exec 7<>"$WORK/mon.in"
-monitor() { echo "$*" >&7; sleep 1; }
-T=cbiso-$$
-eval "tmux() { command tmux -L clonebay-iso-$$ \"\$@\"; }"
-defer "tmux -L clonebay-iso-$$ kill-server"
-booted=$SECONDS
-tmux new-session -d -s "$T" -x 100 -y 30 \
-    "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
-     $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
-     -chardev stdio,id=ser0,signal=off -serial chardev:ser0 2>$WORK/qemu.err; echo qemu-exited; sleep 600"
-cat "$WORK/mon.out" > "$WORK/mon.log" &
-defer "kill $! 2>/dev/null; tmux -L clonebay-iso-$$ kill-server"
-screen() { tmux capture-pane -t "$T" -p; }
-wait_for() {    # a wait for the screen to show TEXT, not a timing assertion
-    local i
-    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.25; done
-    screen > "$WORK/last-screen"; return 1
-}
-gone() {
-    local i
-    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.25; done
-    return 1
-}
-keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }
+station_vm 100 30
 
 check "the station comes up on the serial console, no key pressed" wait_for "Drives (" 180
 echo "figure: QEMU start to a usable station on the serial console: $((SECONDS - booted)) s (TCG, 512 MiB)"

@@ -38,12 +38,7 @@ out nvme clonebay clone "$NVME" "$TB" --yes
 GUEST
 } > "$WORK/guest.sh"
 
-if ! boot uefi stick "$WORK/guest.sh"; then
-    fail "uefi_stick boots" "$(tail -5 "$WORK/stick.qemu"; tail -c 600 "$WORK/stick.console")"
-    finish
-fi
-out=$WORK/stick.out
-check "guest script ran to the end" grep -qx 'guest-run: exit 0' "$out"
+run_guest uefi stick "$WORK/guest.sh"
 section list "$out" > "$WORK/list.json"
 check "UEFI boot from the stick: it is the boot medium, kind usb, marked system" json "$WORK/list.json" \
     "d=[x for x in r if x['system']]; assert len(d)==1 and d[0]['kind']=='usb' and d[0]['path']=='$(section medium "$out")', r"
