@@ -26,8 +26,12 @@ done
 [ -x /bin/busybox ] || die "/bin/busybox missing (package busybox-static)"
 
 # --- kernel: the newest linux-image the archive's linux-image-amd64 points at
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$kpkg" ] || die "apt-cache knows no linux-image-amd64 (run apt-get update)"
+kernel_package() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+kpkg=$(kernel_package)
+if [ -z "$kpkg" ] && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2 && kpkg=$(kernel_package)      # a machine whose package lists are empty
+fi
+[ -n "$kpkg" ] || die "apt-cache knows no linux-image-amd64 (run apt-get update as root)"
 mkdir -p "$KPKG_CACHE"
 deb=$(ls "$KPKG_CACHE/${kpkg}"_*.deb 2>/dev/null | head -1 || true)
 if [ -z "$deb" ]; then
