@@ -2,6 +2,7 @@
 #include "clone/fs_used.h"
 #include "clone/gpt_fix.h"
 #include "clone/iso9660.h"
+#include "clone/udf.h"
 #include "jobs/image_job.h"
 #include "jobs/resize_job.h"
 #include "common/units.h"
@@ -231,26 +232,36 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     return 0;
 }
 
-/* An optical disc (or any .iso): read only the ISO 9660 volume, not the run-out. */
-static void limit_to_iso_volume(struct clone_job *job)
+/* An optical disc (or any .iso): read only its volume, not the run-out. The
+ * volume is the ISO 9660 one, or the UDF one when it reaches further (UDF
+ * bridge discs) or is the only one (Blu-ray discs). */
+static void limit_to_disc_volume(struct clone_job *job)
 {
-    uint64_t bytes = 0;
-    char label[40] = "", a[32], b[32];
-    int r = iso9660_volume(&job->src, &bytes, label, sizeof(label));
-    char note[256];
+    uint64_t iso = 0, udf = 0, bytes = 0;
+    char iso_label[40] = "", udf_label[128] = "", a[32], b[32], what[200];
+    int ri = iso9660_volume(&job->src, &iso, iso_label, sizeof(iso_label));
+    int ru = udf_volume(&job->src, &udf, udf_label, sizeof(udf_label));
+    if (ru > 0 && (ri <= 0 || udf > iso)) {
+        bytes = udf;
+        snprintf(what, sizeof(what), "UDF volume '%s'%s", udf_label, ri > 0 ? " (beyond its ISO 9660 bridge)" : "");
+    } else if (ri > 0) {
+        bytes = iso;
+        snprintf(what, sizeof(what), "ISO 9660 volume '%s'", iso_label);
+    }
+    char note[320];
     size_t len = sizeof(note);
-    if (r < 0) {
-        snprintf(note, len, "the ISO 9660 descriptor of %s cannot be read (%s): the whole device is imaged",
-                 job->src.path, strerror(-r));
-    } else if (r == 0) {
-        snprintf(note, len, "no ISO 9660 volume on %s: the whole device is imaged", job->src.path);
+    if (!bytes && (ri < 0 || ru < 0)) {
+        snprintf(note, len, "the volume descriptors of %s cannot be read (%s): the whole device is imaged",
+                 job->src.path, strerror(ri < 0 ? -ri : -ru));
+    } else if (!bytes) {
+        snprintf(note, len, "no ISO 9660 or UDF volume on %s: the whole device is imaged", job->src.path);
     } else if (bytes > job->src.size) {
-        snprintf(note, len, "ISO 9660 volume '%s' claims %llu bytes but %s holds %llu: the whole device is imaged",
-                 label, (unsigned long long)bytes, job->src.path, (unsigned long long)job->src.size);
+        snprintf(note, len, "%s claims %llu bytes but %s holds %llu: the whole device is imaged", what,
+                 (unsigned long long)bytes, job->src.path, (unsigned long long)job->src.size);
     } else {
         units_format_bytes(bytes, a, sizeof(a));
         units_format_bytes(job->src.size, b, sizeof(b));
-        snprintf(note, len, "ISO 9660 volume '%s': %s (%llu bytes) of the %s the device reports%s", label, a,
+        snprintf(note, len, "%s: %s (%llu bytes) of the %s the device reports%s", what, a,
                  (unsigned long long)bytes, b, bytes < job->src.size ? "; the run-out after it is not read" : "");
         job->src.size = bytes;
         job->source.size = bytes;
@@ -419,7 +430,7 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
                               req->kind == JOB_CLONE ? " and no partition table says what it holds" : "");
     }
     if (!rc && req->kind == JOB_IMAGE && req->optical)
-        limit_to_iso_volume(job);
+        limit_to_disc_volume(job);
     if (!rc && req->kind == JOB_IMAGE)
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)

@@ -22,6 +22,24 @@ check "disc: no bad sectors reported" json "$WORK/r.json" "assert r['bad_sectors
 check "disc: sha256 and md5 in the report" json "$WORK/r.json" "h=r['source_hashes']; assert h['sha256'] == '$(sha "$ISO")' and h['md5'] == '$(md5sum "$ISO" | cut -d' ' -f1)'"
 check "disc: the report names the volume" grep -q "ISO 9660 volume" "$WORK/out"
 
+# Blu-ray style discs: UDF only, no ISO 9660, in the two layouts mkudffs makes:
+# write-once (one anchor, the partition to the end) and rewritable (the reserve
+# descriptors and anchors at N-257 and N-1 after the partition). The run-out
+# after the volume is unreadable: the backup must stop at the volume's end.
+if command -v mkudffs >/dev/null; then
+    for media in bdr hd; do
+        truncate -s 24M "$WORK/udf-$media.img"
+        mkudffs -b 2048 --media-type=$media --label=BD_$media "$WORK/udf-$media.img" >/dev/null 2>&1
+        udisc=$(fault_drive "udf-$media" $((26 * 1024 * 1024)) --file "$WORK/udf-$media.img")
+        "$CB" image "$udisc" "$WORK/udf-$media.iso" > "$WORK/uout" 2>&1; rc=$?
+        check "UDF disc ($media): exit 0, the run-out is not read" test $rc = 0
+        check "UDF disc ($media): the backup equals the volume byte for byte" cmp "$WORK/udf-$media.iso" "$WORK/udf-$media.img"
+        check "UDF disc ($media): the report names the UDF volume" grep -q "UDF volume 'BD_$media'" "$WORK/uout"
+    done
+else
+    skip "UDF discs" "mkudffs missing (package udftools)"
+fi
+
 # Compressed: .iso.zst holds the same volume.
 "$CB" image "$disc" "$WORK/backup.iso.zst" > /dev/null 2>&1; rc=$?
 check "disc to .iso.zst: exit 0, decompresses to the ISO" bash -c "[ $rc = 0 ] && zstd -q -d -c '$WORK/backup.iso.zst' | cmp - '$ISO'"
