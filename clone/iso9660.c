@@ -2,7 +2,9 @@
 #include "common/le_bytes.h"
 
 #include <errno.h>
+#include <linux/cdrom.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #define PVD_OFFSET 32768u
 #define PVD_SIZE 2048u
@@ -27,15 +29,41 @@ int iso9660_parse_pvd(const unsigned char *pvd, uint64_t *bytes, char *label, si
     return 1;
 }
 
+/* Where the last session of a multi-session disc starts (in 2048-byte blocks),
+ * as the drive reports it; 0 for single-session discs, files and other drives. */
+static uint32_t last_session(const struct io_dev *src)
+{
+    struct cdrom_multisession ms = { .addr_format = CDROM_LBA };
+    if (!src->is_block || ioctl(src->fd, CDROMMULTISESSION, &ms) != 0 || !ms.xa_flag || ms.addr.lba <= 0)
+        return 0;
+    return (uint32_t)ms.addr.lba;
+}
+
+static int read_pvd(struct io_dev *src, unsigned char *buf, uint64_t at, uint64_t *bytes, char *label,
+                    size_t label_len)
+{
+    if (at + PVD_SIZE > src->size)
+        return 0;
+    ssize_t r = io_pread(src, buf, PVD_SIZE, at);
+    return r == (ssize_t)PVD_SIZE ? iso9660_parse_pvd(buf, bytes, label, label_len) : (r < 0 ? (int)r : -EIO);
+}
+
 int iso9660_volume(struct io_dev *src, uint64_t *bytes, char *label, size_t label_len)
 {
-    if (src->size < PVD_OFFSET + PVD_SIZE)
-        return 0;
     unsigned char *buf = io_alloc(PVD_SIZE);
     if (!buf)
         return -ENOMEM;
-    ssize_t r = io_pread(src, buf, PVD_SIZE, PVD_OFFSET);
-    int rc = r == (ssize_t)PVD_SIZE ? iso9660_parse_pvd(buf, bytes, label, label_len) : (r < 0 ? (int)r : -EIO);
+    int rc = read_pvd(src, buf, PVD_OFFSET, bytes, label, label_len);
+    /* A multi-session disc: the last session's descriptor (16 blocks into it)
+     * counts the volume from block 0 through that session, as the kernel's
+     * isofs mounts it. */
+    uint32_t session = rc >= 0 ? last_session(src) : 0;
+    uint64_t later;
+    if (session && read_pvd(src, buf, (uint64_t)session * 2048 + PVD_OFFSET, &later, label, label_len) == 1 &&
+        (rc != 1 || later > *bytes)) {
+        *bytes = later;
+        rc = 1;
+    }
     io_free(buf);
     return rc;
 }

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* 1 with *bytes (and the volume label, trimmed) when src holds an ISO 9660
- * volume; 0 when it does not (no descriptor); -errno when it cannot be read. */
+ * volume; 0 when it does not (no descriptor); -errno when it cannot be read.
+ * On a multi-session disc in a drive, the volume runs through the last session. */
 int iso9660_volume(struct io_dev *src, uint64_t *bytes, char *label, size_t label_len);
 
 /* Parse a primary volume descriptor (2048 bytes at byte 32768). */
