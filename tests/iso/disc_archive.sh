@@ -37,7 +37,7 @@ check "the stick is offered as the store" wait_for "archive" 20
 keys Enter
 check "the store is mounted" wait_for "now go to /mnt/archive" 30
 select_drive "4.8 MiB" && keys a
-check "a on the first DVD drive: it shows ARCHIVING" wait_for "ARCHIVING" 10
+check "a on the first DVD drive: it archives (the line under it says so)" wait_for "archiving discs:" 10
 select_drive "1.4 MiB\|1.3 MiB\|1.5 MiB" && keys a
 archived() { [ "$(screen | grep -c "archiving discs: $1 archived")" -ge "${2:-1}" ]; }
 for _ in $(seq 400); do archived 1 2 && break; sleep 0.5; done
