@@ -2,16 +2,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 /* A device number in use, and why. */
 struct use {
     unsigned major, minor;
     int system;             /* 0 no, 1 boot-related, 2 the root filesystem itself */
+    bool writer;            /* a process has it open for writing (not a mount) */
     char why[160];
 };
 
@@ -36,6 +39,7 @@ static int use_add(struct use_set *s, unsigned major, unsigned minor, int system
     u->major = major;
     u->minor = minor;
     u->system = system;
+    u->writer = false;
     snprintf(u->why, sizeof(u->why), "%s", why);
     return 0;
 }
@@ -169,13 +173,72 @@ static int collect_swaps(const struct sysfs_ctx *ctx, struct use_set *s)
     return rc;
 }
 
-/* The first use of a device number; for system, the weightiest one. */
-static const struct use *use_find(const struct use_set *s, unsigned major, unsigned minor, bool system)
+/* Block devices other processes hold open for writing (/proc/PID/fdinfo
+ * flags): a second station's job, mkfs, dd. Only seen where /proc lets us
+ * look (root); our own process is left out, its jobs are known to the queue. */
+static int collect_writers(struct use_set *s)
+{
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return 0;
+    int rc = 0;
+    struct dirent *p;
+    while (!rc && (p = readdir(proc))) {
+        char *end;
+        long pid = strtol(p->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid())
+            continue;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+        DIR *fds = opendir(path);
+        if (!fds)
+            continue;
+        struct dirent *f;
+        while (!rc && (f = readdir(fds))) {
+            if (f->d_name[0] == '.')
+                continue;
+            char fd[96], info[96], line[128];
+            struct stat st;
+            snprintf(fd, sizeof(fd), "/proc/%ld/fd/%s", pid, f->d_name);
+            if (stat(fd, &st) != 0 || !S_ISBLK(st.st_mode))
+                continue;
+            snprintf(info, sizeof(info), "/proc/%ld/fdinfo/%s", pid, f->d_name);
+            FILE *fi = fopen(info, "re");
+            unsigned long flags = 0;
+            while (fi && fgets(line, sizeof(line), fi))
+                if (sscanf(line, "flags: %lo", &flags) == 1)
+                    break;
+            if (fi)
+                fclose(fi);
+            if ((flags & O_ACCMODE) == O_RDONLY)
+                continue;
+            char comm[32] = "?", why[160];
+            snprintf(info, sizeof(info), "/proc/%ld/comm", pid);
+            if ((fi = fopen(info, "re"))) {
+                if (fgets(comm, sizeof(comm), fi))
+                    comm[strcspn(comm, "\n")] = '\0';
+                fclose(fi);
+            }
+            snprintf(why, sizeof(why), "open for writing by PID %ld (%s)", pid, comm);
+            rc = use_add(s, major(st.st_rdev), minor(st.st_rdev), 0, why);
+            if (!rc)
+                s->items[s->count - 1].writer = true;
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    return rc;
+}
+
+/* The first use of a device number of that sort (a writer, or a mount);
+ * for system, the weightiest one. */
+static const struct use *use_find(const struct use_set *s, unsigned major, unsigned minor, bool system,
+                                  bool writer)
 {
     const struct use *best = NULL;
     for (size_t i = 0; i < s->count; i++) {
         const struct use *u = &s->items[i];
-        if (u->major != major || u->minor != minor)
+        if (u->major != major || u->minor != minor || u->writer != writer)
             continue;
         if (!system)
             return u;
@@ -195,12 +258,16 @@ static void check_stack(const struct sysfs_ctx *ctx, const struct use_set *s, co
         return;
     if (sysfs_read_str(ctx, dev, sizeof(dev), "sys/class/block/%s/dev", name) == 0 &&
         sscanf(dev, "%u:%u", &ma, &mi) == 2) {
-        const struct use *u = use_find(s, ma, mi, false);
+        const struct use *u = use_find(s, ma, mi, false, false);
         if (u && !d->mounted) {
             d->mounted = true;
             snprintf(d->mounted_why, sizeof(d->mounted_why), "%s", u->why);
         }
-        u = use_find(s, ma, mi, true);
+        if ((u = use_find(s, ma, mi, false, true)) && !d->busy) {
+            d->busy = true;
+            snprintf(d->busy_why, sizeof(d->busy_why), "%s", u->why);
+        }
+        u = use_find(s, ma, mi, true, false);
         if (u && u->system > *sys_weight) {
             *sys_weight = u->system;
             d->system = true;
@@ -221,8 +288,8 @@ static void check_stack(const struct sysfs_ctx *ctx, const struct use_set *s, co
 
 static void check_drive(const struct sysfs_ctx *ctx, const struct use_set *s, struct dev_drive *d)
 {
-    d->mounted = d->system = false;
-    d->mounted_why[0] = d->system_why[0] = '\0';
+    d->mounted = d->system = d->busy = false;
+    d->mounted_why[0] = d->system_why[0] = d->busy_why[0] = '\0';
     int sys_weight = 0;
     check_stack(ctx, s, d->name, d, &sys_weight, 0);
     /* The kernel's partitions are the children of the disk that have a "partition" file. */
@@ -255,6 +322,8 @@ int dev_safety_fill(const struct sysfs_ctx *ctx, struct dev_list *list)
         if (!rc && sysfs_read_str(ctx, boot, sizeof(boot), "run/clonebay/boot-device") == 0 &&
             devnum_of_path(ctx, boot, &ma, &mi) == 0)
             rc = use_add(&s, ma, mi, 2, "the system booted from it");
+        if (!rc)
+            rc = collect_writers(&s);
     }
     for (size_t i = 0; !rc && i < list->count; i++)
         check_drive(ctx, &s, &list->drives[i]);

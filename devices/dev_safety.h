@@ -3,7 +3,9 @@
  * A drive is "mounted" when it, one of its partitions, or anything stacked on
  * them (LVM, md, dm-crypt found through holders/) is mounted or used as swap.
  * It is "system" when that stack holds the root filesystem, /boot, or the
- * medium the live system booted from. Every write is checked against these. */
+ * medium the live system booted from. It is "busy" when another program has
+ * it (or a partition) open for writing: a second station's job, mkfs, dd.
+ * Every write is checked against these. */
 #ifndef CB_DEV_SAFETY_H
 #define CB_DEV_SAFETY_H
 
@@ -20,7 +22,7 @@ struct dev_mount {
 /* One line of /proc/self/mountinfo. 0 or -EINVAL. */
 int dev_mountinfo_parse_line(const char *line, struct dev_mount *m);
 
-/* Fill mounted/system (and their reasons) for every drive of the list. */
+/* Fill mounted/system/busy (and their reasons) for every drive of the list. */
 int dev_safety_fill(const struct sysfs_ctx *ctx, struct dev_list *list);
 
 #endif

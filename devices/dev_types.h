@@ -78,9 +78,10 @@ struct dev_drive {
     /* Safety facts, filled by dev_safety_fill(). */
     bool mounted;
     bool system;
-    bool busy;              /* in use by a job: set by jobs/ */
+    bool busy;              /* another program writes it (dev_safety), or a job of ours (jobs/) */
     char mounted_why[160];  /* "/dev/sdb2 is mounted on /media/x" */
     char system_why[160];
+    char busy_why[160];     /* "open for writing by PID 812 (clonebay)" */
 
     size_t npart;
     struct dev_partition *parts;

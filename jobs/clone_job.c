@@ -158,7 +158,8 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
     if (d->readonly)
         return cb_error_set(err, -EROFS, "target %s is read-only", path);
     if (d->busy)
-        return cb_error_set(err, -EBUSY, "target %s is busy with another job", path);
+        return cb_error_set(err, -EBUSY, "target %s is busy: %s", path,
+                            d->busy_why[0] ? d->busy_why : "in another job");
     if (sn->is_block && dev_overlap(ctx, tn->rdev, sn->rdev))
         return cb_error_set(err, -EINVAL, "target %s shares sectors with the source %s (a partition of it, "
                             "the disk holding it, or stacked on it)", path, job->source.path);

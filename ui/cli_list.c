@@ -84,6 +84,7 @@ static void print_json(const struct dev_list *list)
         jw_bool(&w, "system", d->system);
         jw_string(&w, "system_reason", d->system ? d->system_why : NULL);
         jw_bool(&w, "busy", d->busy);
+        jw_string(&w, "busy_reason", d->busy ? d->busy_why : NULL);
         if (d->is_optical) {
             jw_object_begin(&w, "optical");
             jw_bool(&w, "media", d->optical.media);

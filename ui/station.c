@@ -36,7 +36,10 @@ void station_rescan(struct station *st)
         return;
     }
     for (size_t i = 0; i < fresh.count; i++)
-        fresh.drives[i].busy = jq_uses_drive(&st->q, fresh.drives[i].major, fresh.drives[i].minor);
+        if (jq_uses_drive(&st->q, fresh.drives[i].major, fresh.drives[i].minor)) {
+            fresh.drives[i].busy = true;
+            snprintf(fresh.drives[i].busy_why, sizeof(fresh.drives[i].busy_why), "in a job of this station");
+        }
     dev_list_free(&st->devs);
     st->devs = fresh;
     if (st->sel_drive >= (int)st->devs.count)

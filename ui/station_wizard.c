@@ -38,7 +38,7 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
     if (d->readonly)
         return "read-only";
     if (d->busy)
-        return "busy in another job";
+        return d->busy_why[0] ? d->busy_why : "busy in another job";
     if (d->size == 0)
         return "no medium";
     if (d->size < w->source_size) {

@@ -44,6 +44,25 @@ check "mounted partition flags its drive" jq_ "x=d['$gpt']; assert x['mounted'] 
 check "table shows MOUNTED" bash -c "'$CB' list | grep -E '^$gpt .*MOUNTED'"
 umount "$WORK/mnt"
 
+# Another program writing a partition (a second station's job, dd, mkfs): the drive is BUSY,
+# with the program named; reading it is not enough.
+sleep 300 < "${gpt}p1" & reader=$!
+"$CB" list --json > "$WORK/list.json"
+check "a reader does not make a drive busy" jq_ "assert not d['$gpt']['busy'], d['$gpt']['busy_reason']"
+kill $reader
+sleep 300 > "${gpt}p1" & writer=$!
+defer "kill $writer"
+"$CB" list --json > "$WORK/list.json"
+check "a writer on a partition makes the drive busy, naming it" jq_ "x=d['$gpt']; assert x['busy'] and 'open for writing by PID $writer (sleep)' == x['busy_reason'], x['busy_reason']"
+check "table shows BUSY" bash -c "'$CB' list | grep -E '^$gpt .*BUSY'"
+before=$(sha "$gpt")
+"$CB" clone "$bare" "$gpt" --yes > "$WORK/busy.out" 2>&1; rc=$?
+check "a clone onto it is refused before writing (exit 2), naming the writer" bash -c "[ $rc = 2 ] && grep -q 'busy: open for writing by PID $writer' '$WORK/busy.out'"
+check "the busy drive is untouched" test "$(sha "$gpt")" = "$before"
+kill $writer; wait $writer 2>/dev/null
+"$CB" list --json > "$WORK/list.json"
+check "when it ends, the drive is free again" jq_ "assert not d['$gpt']['busy']"
+
 # Hot-plug: attach a loop while a monitor listens.
 "$TOOLS/monitor_events" 6 > "$WORK/events" &
 mon=$!
