@@ -42,6 +42,7 @@ out clone clonebay clone "$HDD" "$SSD" "$NVME" --yes --hash sha256
 clonebay clone "$HDD" "$SSD" --yes --max-read-rate 16M > /tmp/first.log 2>&1 &
 first=$!
 while ! ls -l /proc/$first/fd 2>/dev/null | grep -q " $SSD\$"; do sleep 0.2; done   # it holds the SSD
+out busylist clonebay list --json
 out second clonebay clone "$NVME" "$SSD" --yes
 wait $first; echo "rc first $?"
 out stations sh -c 'ps | grep -c "[c]lonebay station"'
@@ -82,6 +83,9 @@ want=$(sha "$hdd")
 check "the guest's sha256 is the host's" grep -q "$want" <(section clone "$out")
 
 check "a second job on a target another job holds: refused (exit 2)" grep -qx 'rc second 2' "$out"
+section busylist "$out" > "$WORK/busy.json"
+check "meanwhile another clonebay sees the SSD as busy, written by the first job" json "$WORK/busy.json" \
+    "d=[x for x in r if x['serial']=='CBSSD002'][0]; assert d['busy'] and '(clonebay)' in d['busy_reason'], d"
 check "the refusal says the target is busy" grep -qi 'busy\|in use' <(section second "$out")
 check "the first job still ends verified" grep -qx 'rc first 0' "$out"
 check "one station per console (tty1 and ttyS0), not a respawn storm" test "$(section stations "$out")" = 2
