@@ -231,7 +231,7 @@ static void draw_help(const struct station *st)
         "an image instead. Drives that cannot be written are shown with the reason.",
         "Nothing is written before the confirmation screen and a press of Y.",
         "",
-        "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY in a job; RO read-only.",
+        "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY written by a job or program; RO read-only.",
         "Block map: # copied  . to do  / being rescued  X unreadable",
         "",
         "Any key returns.",
