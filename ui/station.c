@@ -217,8 +217,13 @@ static int loop(struct station *st)
             if (dev_monitor_drain(st->mon, on_drive_event, st) > 0)
                 station_rescan(st);
         }
+        size_t running = jq_running(&st->q), active = jq_active(&st->q);
         if (jq_tick(&st->q)) {
-            station_rescan(st);     /* BUSY flags follow the jobs */
+            /* A job started or ended: list the drives again (BUSY flags, what
+             * a target holds now). Other changes (progress, log lines) must
+             * not re-probe every drive: on a failing one that takes seconds. */
+            if (running != jq_running(&st->q) || active != jq_active(&st->q))
+                station_rescan(st);
             st->dirty = true;
         }
         if (st->archive.count &&
