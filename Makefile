@@ -99,7 +99,7 @@ check: deps
 	$(MAKE) tests
 	$(MAKE) check-deps
 	$(if $(NO_ISO),,$(MAKE) iso)
-	BUILD=$(BUILD) tests/run-all
+	NO_ISO=$(NO_ISO) BUILD=$(BUILD) tests/run-all
 
 check-unit: tests
 	BUILD=$(BUILD) tests/run-all unit
