@@ -402,6 +402,10 @@ static void wiz_drive_list(struct station *st, int y, bool targets)
             color_on(st, C_BAD);
             printw("  can't: %s", why);
             color_off(st, C_BAD);
+        } else if (targets && d->size < st->wiz.source_size) {
+            color_on(st, C_WARN);
+            printw("  smaller (fitted)");
+            color_off(st, C_WARN);
         }
         if (sel)
             attroff(A_REVERSE);
@@ -489,6 +493,8 @@ static void draw_wizard(struct station *st)
                 mvprintw(y++, 4, "%s  %s  serial %s  %s", d->path, model_of(d),
                          d->serial[0] ? d->serial : "-", sz);
                 mvprintw(y++, 8, "holds: %s", what);
+                if (d->size < w->source_size)
+                    mvprintw(y++, 8, "smaller than the source: its partitions are fitted onto it (Y checks they fit)");
             }
         }
         y++;

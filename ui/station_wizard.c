@@ -41,7 +41,10 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
         return d->busy_why[0] ? d->busy_why : "busy in another job";
     if (d->size == 0)
         return "no medium";
-    if (d->size < w->source_size) {
+    /* A smaller drive can take a partitioned source when the resize planner
+     * fits the partitions onto it: that is decided (and explained) when Y is
+     * pressed, before anything is written. */
+    if (d->size < w->source_size && !(w->kind == JOB_CLONE && w->source_table)) {
         char a[32], b[32];
         units_format_bytes(d->size, a, sizeof(a));
         units_format_bytes(w->source_size, b, sizeof(b));
@@ -164,6 +167,7 @@ void wizard_key(struct station *st, int key)
             }
             snprintf(w->source, sizeof(w->source), "%s", d->path);
             w->source_size = d->size;
+            w->source_table = d->pttype[0] != '\0' && !d->is_optical;
             w->kind = JOB_CLONE;
             w->step = WIZ_TARGETS;
             w->cursor = 0;

@@ -54,9 +54,23 @@ check "$NAME: new job asks for the source" wait_for "step 1 of 4"
 down "$(row_of "$src")"; keys Enter
 check "$NAME: then for the targets" wait_for "step 2 of 4"
 check "$NAME: the mounted drive cannot be picked, with the reason" bash -c "$(declare -f tmux screen); screen | grep -F '$mounted' | grep -q \"can't: mounted\""
-check "$NAME: the smaller drive cannot be picked" bash -c "$(declare -f tmux screen); screen | grep -F 'd-small' | grep -q \"can't: too small\""
+check "$NAME: the smaller drive is offered: the source's partitions would be fitted" bash -c "$(declare -f tmux screen); screen | grep -F 'd-small' | grep -q 'smaller (fitted)'"
 down "$(row_of "$mounted")"; keys Space
 check "$NAME: marking the mounted drive is refused" wait_for "cannot be a target: mounted"
+# The smaller drive: its full ext4 partition cannot shrink in a raw copy, so Y is refused
+# with the planner's reason and nothing is written; then it is unmarked again.
+small=$(losetup -j "$B/d-small.img" -O NAME -n); small_sum=$(sha "$small")
+keys Home; for _ in $(seq 8); do keys Up; done
+down "$(row_of "$small")"; keys Space
+keys Enter Enter
+check "$NAME: the confirmation says the smaller drive's partitions are fitted" wait_for "smaller than the source" 10
+keys y
+check "$NAME: Y on a layout that cannot fit: refused, with the partition and sizes" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for 'refused, nothing was written' 20 && screen | grep -q 'partition #1'"
+check "$NAME: the smaller drive is untouched" test "$(sha "$small")" = "$small_sum"
+keys Escape Escape
+check "$NAME: back to the targets" wait_for "step 2 of 4" 10
+keys Home; for _ in $(seq 8); do keys Up; done
+down "$(row_of "$small")"; keys Space
 keys Home; for _ in $(seq 8); do keys Up; done
 down "$(row_of "$t1")"; keys Space
 for _ in $(seq 8); do keys Up; done
