@@ -41,7 +41,7 @@ out clone clonebay clone "$HDD" "$SSD" "$NVME" --yes --hash sha256
 # Two jobs (as from two stations) on one target: the second is refused while the first holds it.
 clonebay clone "$HDD" "$SSD" --yes --max-read-rate 16M > /tmp/first.log 2>&1 &
 first=$!
-while ! ls -l /proc/$first/fd 2>/dev/null | grep -q " $SSD\$"; do sleep 0.2; done   # it holds the SSD
+while ! writes $first "$SSD"; do sleep 0.2; done
 out busylist clonebay list --json
 out second clonebay clone "$NVME" "$SSD" --yes
 wait $first; echo "rc first $?"

@@ -99,6 +99,14 @@ by_serial() {
     done
     return 1
 }
+# writes PID DEV: PID has DEV open for writing (fdinfo flags: O_WRONLY or O_RDWR);
+# a job opens its target read-only first, to look at it.
+writes() {
+    for f in /proc/$1/fd/*; do
+        [ "$(readlink "$f")" = "$2" ] && grep -Eq '^flags:[[:space:]]*[0-7]*[123567]$' "/proc/$1/fdinfo/${f##*/}" && return 0
+    done
+    return 1
+}
 # out NAME COMMAND...: run COMMAND, its output between markers, then its exit code.
 out() { n=$1; shift; echo "=== $n"; "$@" 2>&1; rc=$?; echo "=== end"; echo "rc $n $rc"; }
 GUEST
