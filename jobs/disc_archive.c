@@ -1,8 +1,8 @@
 #include "jobs/disc_archive.h"
 
 #include "clone/hash.h"
+#include "jobs/store.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/cdrom.h>
@@ -52,13 +52,7 @@ static void note(struct disc_archive *a, const char *fmt, const char *x, const c
 void archive_file_name(const char *folder, const char *label, time_t when, char *out, size_t len)
 {
     char name[64], day[16];
-    size_t j = 0;
-    for (size_t i = 0; label && label[i] && j + 1 < sizeof(name); i++) {
-        unsigned char c = (unsigned char)label[i];
-        name[j++] = (char)(isalnum(c) || c == '-' || c == '_' || c == '.' ? c : '_');
-    }
-    name[j] = '\0';
-    if (!j || name[0] == '.')
+    if (!store_safe_name(label, name, sizeof(name)) || name[0] == '.')
         snprintf(name, sizeof(name), "disc");
     struct tm tm;
     localtime_r(&when, &tm);
@@ -86,14 +80,6 @@ static void eject(const char *path)
     ioctl(fd, CDROM_LOCKDOOR, 0);
     ioctl(fd, CDROMEJECT, 0);
     close(fd);
-}
-
-static const struct dev_drive *drive_of(const struct dev_list *devs, const char *path)
-{
-    for (size_t i = 0; i < devs->count; i++)
-        if (!strcmp(devs->drives[i].path, path))
-            return &devs->drives[i];
-    return NULL;
 }
 
 /* The disc's job ended (or was cleared away): note it, eject, wait for the next disc. */
@@ -154,7 +140,7 @@ static void start_disc(struct disc_archive *a, struct archive_drive *d, const st
     note(a, "%s: '%s' -> %s", d->path, dev->label[0] ? dev->label : "(no label)", file);
 }
 
-bool archive_tick(struct disc_archive *a, const struct dev_list *devs, struct job_queue *q, const char *folder)
+bool archive_tick(struct disc_archive *a, struct dev_list *devs, struct job_queue *q, const char *folder)
 {
     size_t before = a->nlist;
     for (size_t i = 0; i < a->count; i++) {
@@ -163,7 +149,7 @@ bool archive_tick(struct disc_archive *a, const struct dev_list *devs, struct jo
             finish_disc(a, d, q);
             continue;
         }
-        const struct dev_drive *dev = drive_of(devs, d->path);
+        const struct dev_drive *dev = dev_list_find(devs, d->path);
         bool disc = dev && dev->optical.media && dev->size > 0;
         if (!disc)
             d->disc_seen = false;   /* tray empty: the next disc is a new one */

@@ -35,7 +35,7 @@ const struct archive_drive *archive_find(const struct disc_archive *a, const cha
 /* Look at the drives (a fresh scan) and the queue: start a backup for each new
  * disc into folder, eject the discs whose job ended and note the result.
  * Returns true when something changed. */
-bool archive_tick(struct disc_archive *a, const struct dev_list *devs, struct job_queue *q, const char *folder);
+bool archive_tick(struct disc_archive *a, struct dev_list *devs, struct job_queue *q, const char *folder);
 
 /* The file name for a disc: folder/<label or "disc">-<YYYYMMDD>.iso, with -2,
  * -3... when that exists. Characters unsafe in names become '_'. */

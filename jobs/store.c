@@ -76,18 +76,24 @@ size_t store_candidates(const struct dev_list *l, struct store_choice *out, size
     return n;
 }
 
+size_t store_safe_name(const char *src, char *out, size_t len)
+{
+    size_t j = 0;
+    for (size_t i = 0; src && src[i] && j + 1 < len; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        out[j++] = (char)(isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ? ch : '_');
+    }
+    if (len)
+        out[j] = '\0';
+    return j;
+}
+
 /* root/<label>, the label reduced to characters safe in a path; the device name without one. */
 static void folder_for(const struct store_choice *c, const char *root, char *dir, size_t len)
 {
     char name[64];
-    const char *src = c->label[0] ? c->label : strrchr(c->dev, '/') + 1;
-    size_t j = 0;
-    for (size_t i = 0; src[i] && j + 1 < sizeof(name); i++) {
-        unsigned char ch = (unsigned char)src[i];
-        name[j++] = (char)(isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ? ch : '_');
-    }
-    name[j] = '\0';
-    if (!j || !strcmp(name, ".") || !strcmp(name, ".."))
+    size_t n = store_safe_name(c->label[0] ? c->label : strrchr(c->dev, '/') + 1, name, sizeof(name));
+    if (!n || !strcmp(name, ".") || !strcmp(name, ".."))
         snprintf(name, sizeof(name), "%s", strrchr(c->dev, '/') + 1);
     snprintf(dir, len, "%s/%s", root, name);
 }

@@ -30,6 +30,11 @@ size_t store_candidates(const struct dev_list *l, struct store_choice *out, size
  * or find where it already is. dir gets the folder. 0 or -errno with err set. */
 int store_mount(const struct store_choice *c, const char *root, char *dir, size_t len, struct cb_error *err);
 
+/* src reduced to one path component: characters other than letters, digits,
+ * '-', '_' and '.' become '_' (labels of drives and discs name folders and
+ * files). Returns its length; the caller decides what an empty or dotted one means. */
+size_t store_safe_name(const char *src, char *out, size_t len);
+
 /* true when path is on a RAM filesystem (tmpfs, ramfs: the live system's /). */
 bool store_is_volatile(const char *path);
 

@@ -109,14 +109,14 @@ static int draw_drives(struct station *st, int y, int rows)
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
             color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
         }
-        clrtoeol();
-        y++;
         const struct archive_drive *ar = archive_find(&st->archive, d->path);
         if (ar) {
             color_on(st, C_INFO);
             addnstr(" ARCHIVING", COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
             color_off(st, C_INFO);
         }
+        clrtoeol();
+        y++;
         if (y < rows && ar) {
             mvprintw(y, 0, "%*sarchiving discs: %d archived, %d failed; %s", 14, "", ar->archived, ar->failed,
                      ar->job_id ? "backing up the disc in it" : "waiting for a disc");
