@@ -72,3 +72,26 @@ fault_drive() {
     defer "fusermount3 -u $mnt; kill $pid"
     attach "$mnt/disk" -r --direct-io=on
 }
+
+# own_tmux: a tmux server of the test's own (nothing else on the machine can
+# close its panes), gone when the test ends. Then, for the pane $T:
+# screen, wait_for TEXT [SECONDS], gone TEXT [SECONDS], keys KEY...
+own_tmux() {
+    eval "tmux() { command tmux -L clonebay-test-$$ \"\$@\"; }"     # the socket name baked in for bash -c
+    defer "tmux -L clonebay-test-$$ kill-server"
+}
+screen() { tmux capture-pane -t "$T" -p; }
+# wait_for TEXT [SECONDS=20]: until the screen shows TEXT (a wait, not a timing assertion).
+wait_for() {
+    local i
+    for ((i = 0; i < ${2:-20} * 10; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.1; done
+    screen > "$WORK/last-screen"; return 1
+}
+# gone TEXT [SECONDS=20]: until the screen no longer shows TEXT.
+gone() {
+    local i
+    for ((i = 0; i < ${2:-20} * 10; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.1; done
+    return 1
+}
+KEYS_PAUSE=0.3
+keys() { tmux send-keys -t "$T" "$@"; sleep "$KEYS_PAUSE"; }

@@ -12,6 +12,17 @@ detach_under() {
         losetup -d "$dev" 2>/dev/null || true
     done
 }
+# bench_setup NAME [SIZE=4G] [RUNS=3]: the usual arguments ($SIZE, $bytes, $RUNS),
+# the binary under test ($CB) and bench_dir NAME.
+bench_setup() {
+    SIZE=${2:-4G}
+    RUNS=${3:-3}
+    CB=$PWD/build/clonebay
+    bytes=$(numfmt --from=iec "$SIZE")
+    bench_dir "$1"
+}
+# random_stream SEED: endless reproducible random bytes (cut them with head -c).
+random_stream() { openssl enc -aes-128-ctr -pass "pass:$1" -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; }
 # bench_dir NAME: $DIR (BENCH_DIR, or /var/tmp/clonebay-bench-NAME); on exit its
 # mount, its loops and its files go.
 bench_dir() {
@@ -25,4 +36,30 @@ one_partition_disk() {
     truncate -s "$1" "$DIR/src.img"
     sgdisk -n 1:2048:0 -t 1:8300 "$DIR/src.img" >/dev/null
     dev=$(losetup -f --show "$DIR/src.img"); partx -d "$dev" 2>/dev/null || true; partx -a "$dev"
+}
+# ext4_source BYTES: one_partition_disk, its partition ext4 and mounted at $DIR/m.
+ext4_source() {
+    one_partition_disk "$1"
+    mkfs.ext4 -q -F "${dev}p1"; mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
+}
+# deleted_data BYTES: random bytes written to the source and deleted (they stay on the disk).
+deleted_data() {
+    random_stream gone | head -c "$1" > "$DIR/m/deleted.bin"; sync; rm "$DIR/m/deleted.bin"; sync
+}
+# fill_files BYTES PATH...: copies of PATHs into the source until it holds BYTES
+# (at most 200 copies, so a full disk cannot loop forever).
+fill_files() {
+    local want=$1 i=0; shift
+    while [ $i -le 200 ] && [ "$(du -sb "$DIR/m" | cut -f1)" -lt "$want" ]; do
+        mkdir -p "$DIR/m/c$i"; cp -a "$@" "$DIR/m/c$i/" 2>/dev/null || true
+        i=$((i + 1))
+    done
+}
+# source_and_target: unmount the source, attach it again read-only with direct
+# I/O ($src), and a target of its size allocated by one full write ($tgt).
+source_and_target() {
+    umount "$DIR/m"; partx -d "$dev"; losetup -d "$dev"
+    src=$(losetup -f --show -r --direct-io=on "$DIR/src.img"); partx -d "$src" 2>/dev/null || true; partx -a "$src"
+    fallocate -l "$bytes" "$DIR/t.img"; tgt=$(losetup -f --show --direct-io=on "$DIR/t.img")
+    dd if="$src" of="$tgt" bs=4M iflag=direct oflag=direct status=none     # allocate once
 }

@@ -8,14 +8,10 @@
 # Usage: tests/bench/clone_bench.sh [SIZE=4G] [RUNS=3]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SIZE=${1:-4G}
-RUNS=${2:-3}
-CB=$PWD/build/clonebay
 . tests/bench/bench_lib.sh
-bench_dir clone
-bytes=$(numfmt --from=iec "$SIZE")
+bench_setup clone "$@"
 echo "making a $SIZE random source..."
-{ openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$bytes" > "$DIR/src.img"
+random_stream bench | head -c "$bytes" > "$DIR/src.img"
 for i in 1 2 3; do fallocate -l "$bytes" "$DIR/t$i.img"; done
 attach() { losetup -f --show --direct-io=on "$@"; }
 src=$(attach -r "$DIR/src.img"); t1=$(attach "$DIR/t1.img"); t2=$(attach "$DIR/t2.img"); t3=$(attach "$DIR/t3.img")

@@ -12,31 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/bench_lib.sh
-SIZE=${1:-4G}
-RUNS=${2:-3}
-CB=$PWD/build/clonebay
-bench_dir image
-bytes=$(numfmt --from=iec "$SIZE")
+bench_setup image "$@"
 
 echo "making a $SIZE source disk (files, deleted data, zeros)..."
-one_partition_disk "$bytes"
-mkfs.ext4 -q -F "${dev}p1"
-mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
+ext4_source "$bytes"
 deleted=$((bytes * 15 / 100)); files=$((bytes * 37 / 100))
 # Deleted data: random bytes that stay on the disk after rm.
-{ openssl enc -aes-128-ctr -pass pass:gone -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } |
-    head -c "$deleted" > "$DIR/m/deleted.bin"; sync; rm "$DIR/m/deleted.bin"; sync
+deleted_data "$deleted"
 # Real files: copies of this machine's programs and documents until the share is reached.
-i=0
-while [ "$(du -sb "$DIR/m" | cut -f1)" -lt "$files" ]; do
-    mkdir -p "$DIR/m/copy$i"; cp -a /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/bin "$DIR/m/copy$i/" 2>/dev/null || true
-    i=$((i + 1))
-done
+fill_files "$files" /usr/lib/x86_64-linux-gnu /usr/share/doc /usr/bin
 used=$(du -sb "$DIR/m" | cut -f1)
-umount "$DIR/m"; partx -d "$dev"; losetup -d "$dev"
-src=$(losetup -f --show -r --direct-io=on "$DIR/src.img"); partx -d "$src" 2>/dev/null || true; partx -a "$src"
-fallocate -l "$bytes" "$DIR/t.img"; tgt=$(losetup -f --show --direct-io=on "$DIR/t.img")
-dd if="$src" of="$tgt" bs=4M iflag=direct oflag=direct status=none     # allocate once
+source_and_target
 echo "source: $SIZE, $((used / 1000000)) MB of files on ext4"
 
 declare -A T

@@ -77,7 +77,7 @@ detach_under "$DIR"; unmount "$mnt"; mnt=""
 # ---- 2. a healthy drive --------------------------------------------------------
 hbytes=$(numfmt --from=iec "$HSIZE")
 echo; echo "healthy drive: making a $HSIZE random source..."
-{ openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$hbytes" > "$DIR/src.img"
+random_stream bench | head -c "$hbytes" > "$DIR/src.img"
 fallocate -l "$hbytes" "$DIR/t.img"
 hsrc=$(attach -r --direct-io=on "$DIR/src.img"); ht=$(attach --direct-io=on "$DIR/t.img")
 dd if="$hsrc" of="$ht" bs=4M iflag=direct oflag=direct status=none    # allocate once

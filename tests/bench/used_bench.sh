@@ -10,26 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/bench_lib.sh
-SIZE=${1:-4G}
-RUNS=${2:-3}
-CB=$PWD/build/clonebay
-bench_dir used
-bytes=$(numfmt --from=iec "$SIZE")
+bench_setup used "$@"
 echo "making a $SIZE disk, ext4 about 25% used..."
-one_partition_disk "$bytes"
-mkfs.ext4 -q -F "${dev}p1"; mkdir -p "$DIR/m"; mount "${dev}p1" "$DIR/m"
-{ openssl enc -aes-128-ctr -pass pass:gone -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; } |
-    head -c $((bytes * 30 / 100)) > "$DIR/m/deleted.bin"; sync; rm "$DIR/m/deleted.bin"; sync
-want=$((bytes / 4)); i=0
-while [ "$(du -sb "$DIR/m" | cut -f1)" -lt "$want" ]; do
-    mkdir -p "$DIR/m/c$i"; cp -a /usr/share/doc /usr/include "$DIR/m/c$i/" 2>/dev/null || true
-    i=$((i + 1)); [ $i -gt 200 ] && break
-done
+ext4_source "$bytes"
+deleted_data $((bytes * 30 / 100))
+fill_files $((bytes / 4)) /usr/share/doc /usr/include
 echo "used: $(du -sh "$DIR/m" | cut -f1)"
-umount "$DIR/m"; partx -d "$dev"; losetup -d "$dev"
-src=$(losetup -f --show -r --direct-io=on "$DIR/src.img"); partx -d "$src" 2>/dev/null || true; partx -a "$src"
-fallocate -l "$bytes" "$DIR/t.img"; tgt=$(losetup -f --show --direct-io=on "$DIR/t.img")
-dd if="$src" of="$tgt" bs=4M iflag=direct oflag=direct status=none; partx -a "$tgt"
+source_and_target; partx -a "$tgt"
 
 declare -A T
 run() { local name=$1; shift; local v=(); for _ in $(seq "$RUNS"); do v+=("$(timeit "$@")"); done; T[$name]=$(printf '%s\n' "${v[@]}" | median); }

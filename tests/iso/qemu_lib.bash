@@ -22,17 +22,21 @@ add_sata() {
     QARGS+=(-drive "if=none,id=sata$1,file=$2,format=raw,cache=unsafe"
             -device "ide-hd,drive=sata$1,bus=ahci0.$1,model=$3,serial=$4,rotation_rate=$5")
 }
+# blkdebug_drive ID FILE SECTOR: the -drive value for FILE with SECTOR (512 B)
+# failing every read (QEMU blkdebug); the rule file goes beside FILE.
+blkdebug_drive() {
+    printf '[inject-error]\nevent = "read_aio"\nsector = "%s"\nonce = "off"\n' "$3" > "$2.blkdebug"
+    echo "if=none,id=$1,driver=raw,file.driver=blkdebug,file.config=$2.blkdebug,file.image.driver=file,file.image.filename=$2,cache=unsafe"
+}
 # add_sata_bad PORT FILE MODEL SERIAL SECTOR: a SATA HDD whose SECTOR (512 B) fails to read.
 add_sata_bad() {
-    printf '[inject-error]\nevent = "read_aio"\nsector = "%s"\nonce = "off"\n' "$5" > "$2.blkdebug"
-    QARGS+=(-drive "if=none,id=sata$1,driver=raw,file.driver=blkdebug,file.config=$2.blkdebug,file.image.driver=file,file.image.filename=$2,cache=unsafe"
+    QARGS+=(-drive "$(blkdebug_drive "sata$1" "$2" "$5")"
             -device "ide-hd,drive=sata$1,bus=ahci0.$1,model=$3,serial=$4,rotation_rate=7200")
 }
 # add_nvme ID FILE SERIAL [SECTOR]: an NVMe disk; with SECTOR, that sector fails.
 add_nvme() {
     if [ -n "${4:-}" ]; then
-        printf '[inject-error]\nevent = "read_aio"\nsector = "%s"\nonce = "off"\n' "$4" > "$2.blkdebug"
-        QARGS+=(-drive "if=none,id=nvme$1,driver=raw,file.driver=blkdebug,file.config=$2.blkdebug,file.image.driver=file,file.image.filename=$2,cache=unsafe")
+        QARGS+=(-drive "$(blkdebug_drive "nvme$1" "$2" "$4")")
     else
         QARGS+=(-drive "if=none,id=nvme$1,file=$2,format=raw,cache=unsafe")
     fi
@@ -125,32 +129,20 @@ run_guest() {
 }
 
 # station_vm COLS ROWS: boot (BIOS) the drives added so far with QEMU's serial
-# line as a tmux pane of that size (the station's console) and its monitor on
-# fifos. Then: screen, wait_for TEXT [S], gone TEXT [S], keys KEY..., monitor CMD.
+# line as a tmux pane of that size (the station's console; tests/lib.sh's
+# screen, wait_for, gone and keys drive it) and its monitor on fifos (monitor CMD).
 station_vm() {
     mkfifo "$WORK/mon.in" "$WORK/mon.out"
     exec 7<>"$WORK/mon.in"
     T=cbiso-$$
-    eval "tmux() { command tmux -L clonebay-iso-$$ \"\$@\"; }"
-    defer "tmux -L clonebay-iso-$$ kill-server"
+    own_tmux
+    KEYS_PAUSE=0.5      # a serial line at 115200 baud redraws slower than a pty
     booted=$SECONDS
     tmux new-session -d -s "$T" -x "$1" -y "$2" \
         "qemu-system-x86_64 -accel tcg -machine q35 -m 512 -smp 2 -display none -no-reboot -nic none \
          $(printf '%q ' "${QARGS[@]}") -chardev pipe,id=mon0,path=$WORK/mon -mon chardev=mon0,mode=readline \
          -chardev stdio,id=ser0,signal=off -serial chardev:ser0 2>$WORK/qemu.err; echo qemu-exited; sleep 600"
     cat "$WORK/mon.out" > "$WORK/mon.log" &
-    defer "kill $! 2>/dev/null; tmux -L clonebay-iso-$$ kill-server"
+    defer "kill $! 2>/dev/null"
 }
 monitor() { echo "$*" >&7; sleep 1; }
-screen() { tmux capture-pane -t "$T" -p; }
-wait_for() {    # a wait for the screen to show TEXT, not a timing assertion
-    local i
-    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.25; done
-    screen > "$WORK/last-screen"; return 1
-}
-gone() {
-    local i
-    for ((i = 0; i < ${2:-30} * 4; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.25; done
-    return 1
-}
-keys() { tmux send-keys -t "$T" "$@"; sleep 0.5; }

@@ -22,19 +22,9 @@ mkdir -p "$WORK/mm" && mount "$mounted" "$WORK/mm" && defer "umount $WORK/mm"
 src=$d; t1=$(losetup -j "$B/b-target.img" -O NAME -n); t2=$(losetup -j "$B/c-target.img" -O NAME -n)
 
 T=cbtest-$$
-# A tmux server of our own: nothing else on the machine can close our panes.
-eval "tmux() { command tmux -L clonebay-test-$$ \"\$@\"; }"     # the socket name baked in for bash -c
-defer "tmux -L clonebay-test-$$ kill-server"
+own_tmux
 tmux new-session -d -s "$T" -x 100 -y 30 "$CB station --bench $B --reports $WORK/reports; echo station-exited; sleep 30"
 defer "tmux kill-session -t $T"
-screen() { tmux capture-pane -t "$T" -p; }
-# wait_for TEXT [SECONDS]: until the screen shows TEXT (a wait, not a timing assertion).
-wait_for() {
-    local i
-    for ((i = 0; i < ${2:-20} * 10; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.1; done
-    screen > "$WORK/last-screen"; return 1
-}
-keys() { tmux send-keys -t "$T" "$@"; sleep 0.3; }
 # Row of a device in the station's (and list's) order.
 row_of() { "$CB" list --bench "$B" --json | python3 -c "import json,sys; print([d['path'] for d in json.load(sys.stdin)].index('$1'))"; }
 down() { local n=$1; while [ "$n" -gt 0 ]; do keys Down; n=$((n - 1)); done; }
