@@ -11,6 +11,35 @@ void img_meta_free(struct img_meta *m)
     free(m->bad);
     m->bad = NULL;
     m->nbad = 0;
+    free(m->used);
+    m->used = NULL;
+    m->nused = 0;
+}
+
+int img_range_push(struct img_range **v, size_t *n, struct img_range r)
+{
+    if ((*n & (*n - 1)) == 0) {     /* 0, 1, 2, 4, ...: the capacity doubles */
+        struct img_range *g = realloc(*v, (*n ? *n * 2 : 1) * sizeof(**v));
+        if (!g)
+            return -ENOMEM;
+        *v = g;
+    }
+    (*v)[(*n)++] = r;
+    return 0;
+}
+
+void img_ranges_limit(struct img_range *v, size_t *n, size_t max)
+{
+    for (uint64_t gap = 4096; *n > max && max; gap *= 2) {
+        size_t k = 0;
+        for (size_t i = 1; i < *n; i++) {
+            if (v[i].off - (v[k].off + v[k].len) <= gap)
+                v[k].len = v[i].off + v[i].len - v[k].off;
+            else
+                v[++k] = v[i];
+        }
+        *n = k + 1;
+    }
 }
 
 /* A growing text buffer; on allocation failure it stays NULL and the result is NULL. */
@@ -76,6 +105,11 @@ char *img_meta_header_text(const struct img_meta *m, size_t *len)
     add_u64(&t, "size", m->size);
     add_u64(&t, "sector", m->sector);
     add_u64(&t, "frame-size", m->frame_size);
+    for (size_t i = 0; i < m->nused; i++) {
+        char v[64];
+        snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64, m->used[i].off, m->used[i].len);
+        add(&t, "used", v);
+    }
     return done(&t, len);
 }
 
@@ -122,6 +156,15 @@ static void set(char *dst, size_t cap, const char *v)
     snprintf(dst, cap, "%s", v);
 }
 
+/* "OFF LEN" after the last range, within the disk when size is known. */
+static int parse_range(const char *v, const struct img_range *prev, struct img_range *r)
+{
+    const char *sp = strchr(v, ' ');
+    if (!sp || parse_u64(v, &r->off) || parse_u64(sp + 1, &r->len) || r->len == 0 || r->off + r->len < r->off)
+        return -EINVAL;
+    return prev && r->off < prev->off + prev->len ? -EINVAL : 0;
+}
+
 static int header_line(struct img_meta *m, const char *key, const char *v)
 {
     uint64_t x;
@@ -139,6 +182,12 @@ static int header_line(struct img_meta *m, const char *key, const char *v)
     } else if (!strcmp(key, "frame-size")) {
         if (parse_u64(v, &x) || x == 0 || x > (1u << 30)) return -EINVAL;
         m->frame_size = (uint32_t)x;
+    } else if (!strcmp(key, "used")) {
+        struct img_range r;
+        if (m->nused >= IMG_MAX_USED || parse_range(v, m->nused ? &m->used[m->nused - 1] : NULL, &r) ||
+            (m->size && r.off + r.len > m->size))
+            return -EINVAL;
+        return img_range_push(&m->used, &m->nused, r);
     }
     return 0;       /* unknown keys: from a newer clonebay of the same format, ignored */
 }
@@ -164,15 +213,9 @@ static int trailer_line(struct img_meta *m, const char *key, const char *v)
             }
     } else if (!strcmp(key, "bad")) {
         struct img_range r;
-        const char *sp = strchr(v, ' ');
-        if (!sp || parse_u64(v, &r.off) || parse_u64(sp + 1, &r.len) || r.len == 0 ||
-            r.off + r.len < r.off || m->nbad >= IMG_MAX_BAD)
+        if (m->nbad >= IMG_MAX_BAD || parse_range(v, NULL, &r))
             return -EINVAL;
-        struct img_range *n = realloc(m->bad, (m->nbad + 1) * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        m->bad = n;
-        m->bad[m->nbad++] = r;
+        return img_range_push(&m->bad, &m->nbad, r);
     }
     return 0;
 }

@@ -34,6 +34,7 @@
 #define IMG_SEEK_ENTRY 12               /* compressed size, decompressed size, checksum */
 #define IMG_META_MAX (16u << 20)        /* bigger metadata is not ours */
 #define IMG_MAX_BAD 100000
+#define IMG_MAX_USED 400000              /* used ranges in a header: ~10 MiB of text at most */
 
 struct img_range {
     uint64_t off, len;
@@ -49,6 +50,10 @@ struct img_meta {
     uint64_t size;                      /* bytes of disk the image holds */
     unsigned sector;
     uint32_t frame_size;
+    /* --mode used: the ranges the filesystems use (and tables, gaps, whatever
+     * was copied whole), so a restore can fit the partitions onto any size */
+    struct img_range *used;
+    size_t nused;
     /* trailer: known at the end */
     bool complete;
     char digests[HASH_COUNT][HASH_MAX_HEX];     /* "" when not computed */
@@ -63,6 +68,11 @@ struct img_entry {
 };
 
 void img_meta_free(struct img_meta *m);
+/* Append r to the list (*v, *n); 0 or -ENOMEM. */
+int img_range_push(struct img_range **v, size_t *n, struct img_range r);
+/* Fewer than max ranges: merge across the smallest gaps (what they hold is
+ * then copied too, which is always safe). */
+void img_ranges_limit(struct img_range *v, size_t *n, size_t max);
 
 /* The payload text of the header or the trailer (malloc'ed, *len set). */
 char *img_meta_header_text(const struct img_meta *m, size_t *len);

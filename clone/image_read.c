@@ -1,7 +1,10 @@
 #include "clone/image_read.h"
+#include "clone/block_map.h"
 #include "clone/progress.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,4 +305,54 @@ int image_check_all(struct image *img, struct copy_progress *progress, struct im
             out->mismatched++;
     }
     return 0;
+}
+
+int image_read_fn(void *img, void *buf, size_t len, uint64_t off)
+{
+    struct cb_error err = { 0 };
+    return image_read(img, buf, len, off, &err);
+}
+
+int image_view(struct image *img, const struct img_range *r, size_t n, int *fd, struct cb_error *err)
+{
+    int mfd = memfd_create("clonebay-image-view", MFD_CLOEXEC);
+    if (mfd < 0)
+        return cb_error_set(err, -errno, "cannot make an in-memory view of %s: %s", img->pf.path, strerror(errno));
+    int rc = 0;
+    if (ftruncate(mfd, (off_t)img->meta.size) != 0)
+        rc = cb_error_set(err, -errno, "cannot size the view of %s: %s", img->pf.path, strerror(errno));
+    unsigned char *buf = malloc(1u << 20);
+    if (!rc && !buf)
+        rc = cb_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint64_t end = r[i].off + r[i].len < img->meta.size ? r[i].off + r[i].len : img->meta.size;
+        for (uint64_t at = r[i].off; !rc && at < end;) {
+            size_t len = end - at < (1u << 20) ? (size_t)(end - at) : 1u << 20;
+            rc = image_read(img, buf, len, at, err);
+            if (!rc && pwrite(mfd, buf, len, (off_t)at) != (ssize_t)len)
+                rc = cb_error_set(err, -EIO, "cannot fill the in-memory view of %s", img->pf.path);
+            at += len;
+        }
+    }
+    free(buf);
+    if (rc) {
+        close(mfd);
+        return rc;
+    }
+    *fd = mfd;
+    return 0;
+}
+
+int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct block_map *map)
+{
+    const struct img_meta *m = &img->meta;
+    for (size_t i = 0; i < m->nused; i++) {
+        uint64_t a = m->used[i].off > off ? m->used[i].off : off;
+        uint64_t b = m->used[i].off + m->used[i].len;
+        if (b > off + size)
+            b = off + size;
+        if (a < b)
+            map_mark(map, a, b - a, MAP_FINISHED);
+    }
+    return m->nused > 0;
 }

@@ -36,6 +36,19 @@ void image_close(struct image *img);
 
 /* Read [off, off+len) of the disk. 0, or -errno with err naming the frame. */
 int image_read(struct image *img, void *buf, size_t len, uint64_t off, struct cb_error *err);
+/* image_read as a layout_read_fn (ctx: the image); errors as -errno only. */
+int image_read_fn(void *img, void *buf, size_t len, uint64_t off);
+
+/* A sparse in-memory file (memfd) as large as the disk, holding only the
+ * ranges r of it decoded: enough for blkid and superblock readers to look at
+ * an image's partitions as if it were a drive. *fd, or -errno with err. */
+int image_view(struct image *img, const struct img_range *r, size_t n, int *fd, struct cb_error *err);
+
+/* Mark the used ranges the image records (--mode used) inside [off,
+ * off+size) as MAP_FINISHED in map. 1 when the image has them, 0 when not. */
+struct block_map;
+int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct block_map *map);
+
 /* Decode frame i into img->dbuf (checks it). 0 or -errno. */
 int image_load_frame(struct image *img, uint32_t i, struct cb_error *err);
 

@@ -346,7 +346,9 @@ static int finish_image(struct pipe *p, struct cb_error *err)
     for (int a = 0; a < HASH_COUNT; a++)
         if (p->hashes[a])
             hash_final_hex(p->hashes[a], m->digests[a]);
-    img_meta_free(m);
+    free(m->bad);       /* the header (and its used ranges) is written already */
+    m->bad = NULL;
+    m->nbad = 0;
     size_t nbad = map_regions(job->map, MAP_BAD);
     m->bad = nbad ? calloc(nbad, sizeof(*m->bad)) : NULL;
     if (nbad && !m->bad)

@@ -1,6 +1,7 @@
 #include "jobs/resize_job.h"
 #include "clone/fs_resize.h"
 #include "clone/fs_used.h"
+#include "clone/image_read.h"
 #include "clone/iso9660.h"
 #include "common/units.h"
 #include "devices/dev_partitions.h"
@@ -30,7 +31,30 @@ struct resize_state {
     char label[LAYOUT_MAX_PARTS][128];
     struct scratch scratch[RESIZE_MAX_SCRATCH];
     size_t nscratch;
+    /* Restoring an image: its table area and each partition's first MiB,
+     * decoded into memory, so blkid and superblock readers see a drive. */
+    struct io_dev view;
 };
+
+#define VIEW_HEAD (1u << 20)
+
+/* The in-memory view of the image holding [0, VIEW_HEAD) and the start of
+ * every partition of l (none yet: NULL). */
+static int open_view(struct clone_job *job, struct resize_state *st, const struct layout *l, struct cb_error *err)
+{
+    struct img_range r[LAYOUT_MAX_PARTS + 1];
+    size_t n = 0;
+    r[n++] = (struct img_range){ 0, VIEW_HEAD };
+    for (size_t i = 0; l && i < l->nparts; i++)
+        if (!l->parts[i].extended)
+            r[n++] = (struct img_range){ l->parts[i].start, l->parts[i].size < VIEW_HEAD ? l->parts[i].size : VIEW_HEAD };
+    if (st->view.fd >= 0)
+        close(st->view.fd);
+    st->view = (struct io_dev){ .fd = -1, .size = job->src.size, .sector = job->src.sector };
+    int rc = image_view(job->image, r, n, &st->view.fd, err);
+    snprintf(st->view.path, sizeof(st->view.path), "/proc/self/fd/%d", st->view.fd);
+    return rc;
+}
 
 /* Partitions boot loaders and firmware find by place and size: never resized. */
 static bool boot_critical(const struct layout_part *p)
@@ -46,11 +70,12 @@ static bool boot_critical(const struct layout_part *p)
 static void classify(struct clone_job *job, struct resize_state *st)
 {
     struct layout *l = &st->layout;
+    const struct io_dev *src = job->image ? &st->view : &job->src;
     for (size_t i = 0; i < l->nparts; i++) {
         struct layout_part *p = &l->parts[i];
         if (p->extended)
             continue;
-        dev_probe_fs(job->src.fd, p->start, p->size, p->fstype, sizeof(p->fstype), st->label[i],
+        dev_probe_fs(src->fd, p->start, p->size, p->fstype, sizeof(p->fstype), st->label[i],
                      sizeof(st->label[i]), st->uuid[i], sizeof(st->uuid[i]));
         p->fit = boot_critical(p) ? FIT_FIXED : fs_resize_fit(p->fstype);
         /* A raw copy moves every sector: nothing can shrink but swap, which is re-created. */
@@ -59,7 +84,7 @@ static void classify(struct clone_job *job, struct resize_state *st)
         char node[64] = "";
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
-        if (p->fit == FIT_ANY && fs_resize_min(job->src.path, p->start, p->size, p->fstype, node, &p->min_size))
+        if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
     }
 }
@@ -102,7 +127,7 @@ static void build_extents(struct clone_job *job, struct resize_state *st)
 
 int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
 {
-    if (job->kind != JOB_CLONE || job->ntargets == 0)
+    if (job->kind == JOB_IMAGE || job->ntargets == 0)
         return 0;
     uint64_t tsize = job->ctargets[0].dev.size;
     bool same = true, any_smaller = false;
@@ -115,23 +140,32 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     }
     if (same && tsize == job->src.size)
         return 0;
+    struct resize_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    st->view.fd = -1;
+    int rc = job->image ? open_view(job, st, NULL, err) : 0;
+    if (rc)
+        goto none;
     uint64_t iso_bytes;
     char iso_label[40];
-    if (iso9660_volume(&job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
+    if (iso9660_volume(job->image ? &st->view : &job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
         /* A hybrid ISO's tables describe a disc image: sticks get it byte for byte
          * (not even the GPT backup moves), as dd, Rufus' DD mode and Etcher do. */
         clone_job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition tables are copied as they are",
                        job->src.path, iso_label);
         job->table_as_is = true;
-        return 0;
+        goto none;
     }
     if (how == RESIZE_KEEP && !any_smaller)
-        return 0;
-    struct resize_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return cb_error_set(err, -ENOMEM, "out of memory");
-    int rc = layout_read(&st->layout, layout_read_io, &job->src, job->src.path, job->src.size, job->src.sector, err);
+        goto none;
+    rc = job->image ? layout_read(&st->layout, image_read_fn, job->image, job->src.path, job->src.size,
+                                  job->src.sector, err)
+                    : layout_read(&st->layout, layout_read_io, &job->src, job->src.path, job->src.size,
+                                  job->src.sector, err);
     if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
+        goto none;
+    if (job->image && (rc = open_view(job, st, &st->layout, err)) != 0)
         goto none;
     if (!plain_disk(&st->layout)) {
         clone_job_note(job, "the partition table of %s overlaps itself or its own sector 0: copied as it is",
@@ -146,10 +180,26 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
                           job->src.path);
         goto none;
     }
+    /* An image made with --mode used records what the filesystems use: the
+     * restore then copies only that, and ext can shrink, as a clone would. */
+    bool image_used = job->image && job->image->meta.nused;
+    if (image_used) {
+        if (map_init(&job->domain, job->src.size, MAP_NONTRIED)) {
+            rc = cb_error_set(err, -ENOMEM, "out of memory");
+            goto none;
+        }
+        image_used_mark(job->image, 0, job->src.size, &job->domain);
+        job->used_only = true;
+    }
     classify(job, st);
     rc = layout_plan(&st->layout, tsize, how, job->ctargets[0].dev.path, err);
-    if (rc)
+    if (rc) {
+        if (image_used) {
+            map_free(&job->domain);
+            job->used_only = false;
+        }
         goto none;
+    }
     build_extents(job, st);
     job->resize = st;
     char plan[512];
@@ -157,6 +207,8 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     clone_job_note(job, "%s", plan);
     return 0;
 none:
+    if (st->view.fd >= 0)
+        close(st->view.fd);
     layout_free(&st->layout);
     free(st);
     return rc;
@@ -192,6 +244,7 @@ static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_tar
         .src = src, .targets = t, .ntargets = n, .map = &map, .domain = domain,
         .hash_mask = 1u << job->engine.verify_alg, .verify_alg = job->engine.verify_alg,
         .retries = job->retries, .fill = job->fill[0] ? job->fill : NULL, .progress = &job->progress,
+        .image_src = src == &job->src ? job->image : NULL,
     };
     int rc = copy_run(&e, err);
     if (!rc && e.cancelled)
@@ -222,8 +275,9 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
     struct block_map dom;
     if (map_init(&dom, job->src.size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
-    char why[300] = "";
-    int rc = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &dom, why, sizeof(why));
+    char why[300] = "the image records no used blocks";
+    int rc = job->image ? image_used_mark(job->image, p->start, p->size, &dom)
+                        : fs_used_mark(job->src.path, p->start, p->size, p->fstype, &dom, why, sizeof(why));
     if (rc <= 0) {
         map_free(&dom);
         return cb_error_set(err, rc < 0 ? rc : -EINVAL, "partition #%d (%s) must shrink but its used blocks "
@@ -374,6 +428,8 @@ void resize_job_free(struct clone_job *job)
     for (size_t i = 0; i < st->nscratch; i++)
         if (st->scratch[i].path[0])
             unlink(st->scratch[i].path);
+    if (st->view.fd >= 0)
+        close(st->view.fd);
     layout_free(&st->layout);
     free(st);
     job->resize = NULL;

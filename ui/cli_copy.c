@@ -84,7 +84,9 @@ static void usage(enum job_kind kind, FILE *f)
               "  --no-verify          skip the verification pass\n"
               "  --report FILE        write the JSON report to FILE\n"
               "  --yes                do not ask before overwriting the targets\n"
-              "  --resize proportional|keep   a raw .img onto a drive of another size: as for clone\n", f);
+              "  --resize proportional|keep   a drive of another size: as for clone; an image made\n"
+              "                       with --mode used restores only the used blocks and can shrink\n"
+              "                       ext onto a smaller drive\n", f);
     fputs("Exit: 0 done (and verified), 1 failed or cancelled, 2 refused before writing,\n"
           "3 finished with unreadable sectors.\n", f);
 }

@@ -79,8 +79,16 @@ static void info_text(const struct image *img)
     printf("stored   %s (%llu bytes), ratio %.2f, %u frames of %u KiB\n", isz, (unsigned long long)img->pf.size,
            img->pf.size ? (double)m->size / (double)img->pf.size : 0.0, img->nframes, m->frame_size >> 10);
     printf("layout   %s\n", m->contents[0] ? m->contents : "unknown");
-    if (m->used_only)
+    if (m->used_only) {
+        uint64_t used = 0;
+        for (size_t i = 0; i < m->nused; i++)
+            used += m->used[i].len;
+        char u[32];
+        units_format_bytes(used, u, sizeof(u));
         printf("mode     used blocks only: free space is stored as zeros\n");
+        if (m->nused)
+            printf("used     %s in %zu ranges: restores fit the partitions onto drives of any size\n", u, m->nused);
+    }
     for (int a = 0; a < HASH_COUNT; a++)
         if (m->digests[a][0])
             printf("%-8s %s\n", hash_name((enum hash_alg)a), m->digests[a]);
@@ -117,6 +125,13 @@ static void info_json(const struct image *img)
     jw_u64(&w, "frame_size", m->frame_size);
     jw_string(&w, "layout", m->contents);
     jw_string(&w, "mode", m->used_only ? "used" : "raw");
+    uint64_t used = 0;
+    for (size_t i = 0; i < m->nused; i++)
+        used += m->used[i].len;
+    if (m->nused) {
+        jw_u64(&w, "used_bytes", used);
+        jw_u64(&w, "used_ranges", (uint64_t)m->nused);
+    }
     jw_object_begin(&w, "hashes");
     for (int a = 0; a < HASH_COUNT; a++)
         if (m->digests[a][0])

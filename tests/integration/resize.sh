@@ -123,6 +123,38 @@ partx -a "$ri" 2>/dev/null
 check "restore onto 1.5x: GPT valid, ext4 grown and clean" bash -c \
     "sgdisk -v $ri | grep -q 'No problems found' && e2fsck -fn ${ri}p2 && [ \$(bytes ${ri}p2) -gt \$(bytes ${src}p2) ]"
 
+# A zstd image made with --mode used keeps the layout and the used blocks: restored onto
+# each size, it fits the partitions as the clone did (ext shrinks through a scratch file).
+"$CB" image "$src" "$WORK/used" --mode used > "$WORK/img-used.out" 2>&1; rc=$?
+check "--mode used zstd image: exit 0, used ranges in its header and in info --json" bash -c \
+    "[ $rc = 0 ] && head -c 65536 '$WORK/used.zst' | grep -aq '^used [0-9]* [0-9]*' &&
+     \"$CB\" info '$WORK/used.zst' --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert 0 < r[\"used_bytes\"] < 2**29'"
+for size in 512M 768M 400M; do
+    head -c "$size" /dev/urandom > "$WORK/rt-$size.img"
+    t=$(attach "$WORK/rt-$size.img")
+    "$CB" restore "$WORK/used.zst" "$t" --yes --report "$WORK/rr-$size.json" > "$WORK/rout-$size" 2>&1; rc=$?
+    check "restore of the used image to $size: exit 0, verified" bash -c \
+        "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/rout-$size'"
+    case $size in 512M) want=same ;; 768M) want=larger ;; *) want=smaller ;; esac
+    check_target "restore to $size" "$t" $want
+done
+check "restore to 400M: root shrunk from the image in a scratch file" grep -q 'shrunk to .* in a scratch file' "$WORK/rout-400M"
+check "restore to 768M: free space not written (under half of the 512 MiB disk copied)" json "$WORK/rr-768M.json" \
+    "assert r['bytes_copied'] < 256 * 2**20, r['bytes_copied']"
+# Too small for the data, from the image: refused before writing.
+before=$(sha "$WORK/small.img")
+"$CB" restore "$WORK/used.zst" "$s" --yes > "$WORK/rsmall.out" 2>&1; rc=$?
+check "restore too small: refused (exit 2), naming the partition and the room" bash -c \
+    "[ $rc = 2 ] && grep -q 'partition #[0-9] (.*) .* but would get .* on $s' '$WORK/rsmall.out'"
+check "restore too small: target untouched" test "$(sha "$WORK/small.img")" = "$before"
+# An image of every sector (no used map) still grows onto a larger drive.
+"$CB" image "$src" "$WORK/all" > /dev/null 2>&1
+head -c 768M /dev/urandom > "$WORK/ra.img"; ra=$(attach "$WORK/ra.img")
+"$CB" restore "$WORK/all.zst" "$ra" --yes > "$WORK/ra.out" 2>&1; rc=$?
+partx -a "$ra" 2>/dev/null
+check "restore of a raw-mode zstd image onto 1.5x: exit 0, ext4 grown and clean" bash -c \
+    "[ $rc = 0 ] && sgdisk -v $ra | grep -q 'No problems found' && e2fsck -fn ${ra}p2 && [ \$(bytes ${ra}p2) -gt \$(bytes ${src}p2) ]"
+
 # --- MBR with logical partitions ------------------------------------------------
 truncate -s 300M "$WORK/mbr.img"
 parted -s "$WORK/mbr.img" mklabel msdos mkpart primary ext4 1MiB 100MiB mkpart extended 100MiB 299MiB \
@@ -148,4 +180,15 @@ for size in 450M 240M; do
     check "MBR to $size: every file of the logical partition identical" diff -r --no-dereference "$WORK/a" "$WORK/b"
     umount "$WORK/a" "$WORK/b"
 done
+# The MBR disk as a --mode used image, restored onto the smaller drive.
+"$CB" image "$msrc" "$WORK/mbr-used" --mode used > /dev/null 2>&1
+head -c 240M /dev/urandom > "$WORK/mr.img"; mr=$(attach "$WORK/mr.img")
+"$CB" restore "$WORK/mbr-used.zst" "$mr" --yes > "$WORK/mr.out" 2>&1; rc=$?
+partx -d "$mr" 2>/dev/null; partx -a "$mr" 2>/dev/null
+check "MBR image restored to 240M: exit 0, 1 2 5 6, ext4 clean and shrunk" bash -c \
+    "[ $rc = 0 ] && parted -s -m $mr unit B print | cut -d: -f1 | grep -E '^[0-9]+$' | tr '\n' ' ' | grep -qx '1 2 5 6 ' &&
+     e2fsck -fn ${mr}p5 && [ \$(ext_bytes ${mr}p5) = \$(bytes ${mr}p5) ] && [ \$(bytes ${mr}p5) -lt \$(bytes ${msrc}p5) ]"
+mount -o ro "${msrc}p5" "$WORK/a" && mount -o ro "${mr}p5" "$WORK/b"
+check "MBR image restored to 240M: every file of the logical partition identical" diff -r --no-dereference "$WORK/a" "$WORK/b"
+umount "$WORK/a" "$WORK/b"
 finish
