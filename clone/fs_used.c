@@ -1,4 +1,5 @@
 #include "clone/fs_used.h"
+#include "clone/fs_ntfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,7 @@ bool fs_is_ext(const char *fstype)
 
 bool fs_used_understood(const char *fstype)
 {
-    return fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "vfat");
+    return fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "vfat") || !strcmp(fstype, "ntfs");
 }
 
 /* FAT12/16/32: the boot area, the FATs and the root directory whole, then
@@ -134,6 +135,8 @@ int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fsty
         return ext_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "vfat"))
         return fat_used(path, off, size, domain, why, why_len);
+    if (!strcmp(fstype, "ntfs"))
+        return fs_ntfs_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "swap"))
         return map_mark(domain, off, size < 4096 ? size : 4096, MAP_FINISHED) ? -ENOMEM : 1;
     return 0;

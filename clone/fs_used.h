@@ -3,6 +3,7 @@
  *
  *   ext2/3/4   the block bitmaps, through libext2fs (metadata blocks are in them)
  *   vfat       FAT12/16/32: boot area, FATs and root directory, then used clusters
+ *   ntfs       its $Bitmap, through libntfs-3g (clone/fs_ntfs.c)
  *   swap       the first page only: its header with the UUID and label is all
  *              a swap area holds across a reboot (what mkswap would write)
  *   other      not understood: the caller copies the partition whole */

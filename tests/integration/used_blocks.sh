@@ -76,6 +76,35 @@ mount -o ro "${src}p2" "$WORK/a" && mount -o ro "${ri}p2" "$WORK/b"
 check "image --mode used, restored: every ext4 file identical" diff -r --no-dereference "$WORK/a" "$WORK/b"
 umount "$WORK/a" "$WORK/b"
 
+# NTFS: its $Bitmap read through libntfs-3g. Oracle: ntfsinfo's free cluster count, so the
+# domain holds the table area, the used clusters and the backup boot sector, no more.
+if command -v mkntfs >/dev/null && command -v ntfs-3g >/dev/null; then
+    truncate -s 96M "$WORK/nt.img"
+    sgdisk -n 1:1M:+64M -t 1:0700 "$WORK/nt.img" >/dev/null
+    d=$(attach "$WORK/nt.img")
+    mkntfs -Q -q -L WIN "${d}p1" 2>/dev/null
+    ntfs-3g "${d}p1" "$WORK/m" && head -c 24M /dev/urandom > "$WORK/m/gone.bin" && sync && rm "$WORK/m/gone.bin" &&
+        head -c 10M /dev/urandom > "$WORK/m/keep.bin" && cp -r /usr/share/doc/gdisk "$WORK/m/" && umount "$WORK/m"
+    partx -d "$d"; losetup -d "$d"
+    nsrc=$(attach "$WORK/nt.img" -r)
+    head -c 96M /dev/urandom > "$WORK/ntt.img"; nt=$(attach "$WORK/ntt.img")
+    "$CB" clone "$nsrc" "$nt" --mode used --yes --report "$WORK/nt.json" > "$WORK/nt.out" 2>&1; rc=$?
+    partx -a "$nt" 2>/dev/null
+    check "NTFS used: exit 0, verified, not copied whole" bash -c \
+        "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/nt.out' && ! grep -q 'copied whole' '$WORK/nt.out'"
+    used=$(ntfsinfo -m "${nsrc}p1" 2>/dev/null | awk '/Cluster Size:/{cs=$3} /Volume Size in Clusters:/{n=$5} /Free Clusters:/{f=$3} END{print (n-f)*cs}')
+    # Outside the 64 MiB partition everything is copied (tables, gaps); inside, the used
+    # clusters and the boot sector's backup past the last cluster (at most a cluster and a sector).
+    check "NTFS used: the domain is the used clusters (ntfsinfo) plus what lies outside the partition" \
+        json "$WORK/nt.json" "u = $used; extra = r['bytes_in_domain'] - u - (r['bytes_total'] - (64 << 20)); assert u > (10 << 20) and 0 <= extra <= 4096 + 512, (u, extra)"
+    check "NTFS used: clean (ntfsfix -n)" ntfsfix -n "${nt}p1"
+    ntfs-3g -o ro "${nsrc}p1" "$WORK/a" && ntfs-3g -o ro "${nt}p1" "$WORK/b"
+    check "NTFS used: every file identical (ntfs-3g, diff -r)" bash -c "[ -f '$WORK/b/keep.bin' ] && diff -r '$WORK/a' '$WORK/b'"
+    umount "$WORK/a" "$WORK/b"
+else
+    skip "NTFS used blocks" "mkntfs or ntfs-3g is not installed"
+fi
+
 # An MBR disk with a logical partition in an extended one.
 truncate -s 200M "$WORK/mbr.img"
 parted -s "$WORK/mbr.img" mklabel msdos mkpart primary ext4 1MiB 60MiB mkpart extended 60MiB 199MiB \

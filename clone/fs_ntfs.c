@@ -1,0 +1,192 @@
+#include "clone/fs_ntfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fs.h>
+/* libntfs-3g's headers expect its config.h; these say what it would. */
+#define HAVE_STDINT_H 1
+#define HAVE_SYS_TYPES_H 1
+#define HAVE_SYS_STAT_H 1
+#include <ntfs-3g/volume.h>
+#include <ntfs-3g/attrib.h>
+#include <ntfs-3g/device.h>
+#include <ntfs-3g/logging.h>
+
+/* The partition as libntfs-3g's device: reads only, at an offset. */
+struct part_dev {
+    int fd;
+    uint64_t off, size;
+    int64_t pos;
+};
+
+static struct part_dev *pd(struct ntfs_device *dev) { return dev->d_private; }
+
+static int p_open(struct ntfs_device *dev, int flags)
+{
+    if ((flags & O_ACCMODE) != O_RDONLY) {
+        errno = EROFS;
+        return -1;
+    }
+    NDevSetOpen(dev);
+    NDevSetReadOnly(dev);
+    return 0;
+}
+
+static int p_close(struct ntfs_device *dev)
+{
+    NDevClearOpen(dev);
+    return 0;
+}
+
+static s64 p_seek(struct ntfs_device *dev, s64 offset, int whence)
+{
+    struct part_dev *p = pd(dev);
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? p->pos : (int64_t)p->size;
+    if (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END) {
+        errno = EINVAL;
+        return -1;
+    }
+    p->pos = base + offset;
+    return p->pos;
+}
+
+static s64 p_pread(struct ntfs_device *dev, void *buf, s64 count, s64 offset)
+{
+    struct part_dev *p = pd(dev);
+    if (offset < 0 || count < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if ((uint64_t)offset >= p->size)
+        return 0;
+    if ((uint64_t)count > p->size - (uint64_t)offset)
+        count = (s64)(p->size - (uint64_t)offset);
+    return pread(p->fd, buf, (size_t)count, (off_t)(p->off + (uint64_t)offset));
+}
+
+static s64 p_read(struct ntfs_device *dev, void *buf, s64 count)
+{
+    s64 r = p_pread(dev, buf, count, pd(dev)->pos);
+    if (r > 0)
+        pd(dev)->pos += r;
+    return r;
+}
+
+static s64 p_write(struct ntfs_device *dev, const void *buf, s64 count)
+{
+    (void)dev, (void)buf, (void)count;
+    errno = EROFS;
+    return -1;
+}
+
+static s64 p_pwrite(struct ntfs_device *dev, const void *buf, s64 count, s64 offset)
+{
+    (void)offset;
+    return p_write(dev, buf, count);
+}
+
+static int p_sync(struct ntfs_device *dev)
+{
+    (void)dev;
+    return 0;
+}
+
+static int p_stat(struct ntfs_device *dev, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = S_IFREG | 0444;
+    st->st_size = (off_t)pd(dev)->size;
+    return 0;
+}
+
+static int p_ioctl(struct ntfs_device *dev, unsigned long request, void *argp)
+{
+    if (request == BLKGETSIZE64) {
+        *(uint64_t *)argp = pd(dev)->size;
+        return 0;
+    }
+    errno = ENOTTY;
+    return -1;
+}
+
+static struct ntfs_device_operations part_ops = {
+    .open = p_open, .close = p_close, .seek = p_seek, .read = p_read, .write = p_write,
+    .pread = p_pread, .pwrite = p_pwrite, .sync = p_sync, .stat = p_stat, .ioctl = p_ioctl,
+};
+
+/* Mark the set bits of bitmap (bits [first, first+nbits)) as used clusters. */
+static int mark_bits(const unsigned char *bm, int64_t first, int64_t nbits, uint64_t base, uint64_t csize,
+                     struct block_map *domain)
+{
+    int64_t run = -1;
+    for (int64_t i = 0; i <= nbits; i++) {
+        bool set = i < nbits && (bm[i >> 3] >> (i & 7) & 1);
+        if (set && run < 0)
+            run = i;
+        if (!set && run >= 0) {
+            if (map_mark(domain, base + (uint64_t)(first + run) * csize, (uint64_t)(i - run) * csize,
+                         MAP_FINISHED))
+                return -ENOMEM;
+            run = -1;
+        }
+    }
+    return 0;
+}
+
+int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                 size_t why_len)
+{
+    struct part_dev p = { .off = off, .size = size };
+    p.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (p.fd < 0) {
+        snprintf(why, why_len, "cannot open %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    /* libntfs-3g would explain itself on stderr: the why string does it here. */
+    ntfs_log_set_handler(ntfs_log_handler_null);
+    struct ntfs_device *dev = ntfs_device_alloc(path, 0, &part_ops, &p);
+    ntfs_volume *vol = dev ? ntfs_device_mount(dev, NTFS_MNT_RDONLY) : NULL;
+    if (!vol) {
+        snprintf(why, why_len, "libntfs-3g cannot read the NTFS at byte %llu of %s: %s", (unsigned long long)off,
+                 path, strerror(errno));
+        if (dev)
+            ntfs_device_free(dev);
+        close(p.fd);
+        return 0;
+    }
+    int rc = 1;
+    uint64_t csize = vol->cluster_size;
+    int64_t nclusters = vol->nr_clusters;
+    enum { CHUNK = 1 << 16 };       /* bytes of bitmap per read: 512 Ki clusters */
+    unsigned char *bm = malloc(CHUNK);
+    for (int64_t c = 0; bm && rc == 1 && c < nclusters; c += CHUNK * 8) {
+        int64_t bits = nclusters - c < CHUNK * 8 ? nclusters - c : CHUNK * 8;
+        s64 want = (bits + 7) / 8;
+        if (ntfs_attr_pread(vol->lcnbmp_na, c / 8, want, bm) != want) {
+            snprintf(why, why_len, "the $Bitmap of the NTFS at byte %llu of %s cannot be read",
+                     (unsigned long long)off, path);
+            rc = -EIO;
+        } else if (mark_bits(bm, c, bits, off, csize, domain)) {
+            rc = -ENOMEM;
+        }
+    }
+    if (!bm)
+        rc = -ENOMEM;
+    /* The backup boot sector lies past the last cluster, at the partition's end. */
+    uint64_t tail = (uint64_t)nclusters * csize;
+    if (rc == 1 && tail < size && map_mark(domain, off + tail, size - tail, MAP_FINISHED))
+        rc = -ENOMEM;
+    free(bm);
+    ntfs_umount(vol, FALSE);
+    close(p.fd);
+    return rc;
+}

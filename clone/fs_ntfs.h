@@ -1,0 +1,18 @@
+/* fs_ntfs: the clusters an NTFS volume uses, from its $Bitmap, read through
+ * libntfs-3g (which knows the MFT, its fixups and the runlists) over a
+ * read-only view of [off, off+size) of a drive or file. fs_used's part for
+ * NTFS. */
+#ifndef CB_FS_NTFS_H
+#define CB_FS_NTFS_H
+
+#include "clone/block_map.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* As fs_used_mark: 1 understood (used clusters marked MAP_FINISHED), 0 not
+ * (why says so, nothing marked), -errno on an error. */
+int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                 size_t why_len);
+
+#endif
