@@ -66,7 +66,7 @@ tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 # fuzzes from the seed corpus; new inputs go to build-fuzz/corpus (merge the
 # interesting ones into tests/fuzz/corpus/image with -merge=1).
 FUZZ_SRCS  := clone/image_read.c clone/image_format.c clone/part_file.c clone/hash.c \
-              clone/progress.c common/cb_error.c
+              clone/progress.c clone/block_map.c common/cb_error.c
 FUZZ_SECONDS ?= 120
 build-fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(wildcard clone/*.h common/*.h)
 	@mkdir -p build-fuzz/corpus

@@ -19,6 +19,18 @@ bool layout_boot_type(const char *type)
            !strcasecmp(type, "0xef");                                        /* MBR EFI */
 }
 
+bool layout_mbr_extended(unsigned type)
+{
+    return type == 0x05 || type == 0x0f || type == 0x85;
+}
+
+bool layout_extended_type(const char *type)
+{
+    char *end;
+    unsigned long t = strncasecmp(type, "0x", 2) ? 0 : strtoul(type + 2, &end, 16);
+    return t && !*end && layout_mbr_extended((unsigned)t);
+}
+
 int layout_read_io(void *dev, void *buf, size_t len, uint64_t off)
 {
     ssize_t r = io_pread(dev, buf, len, off);

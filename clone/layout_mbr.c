@@ -12,7 +12,6 @@
 
 enum { PT = 446, E_TYPE = 4, E_LBA = 8, E_COUNT = 12 };
 
-static bool is_extended(unsigned type) { return type == 0x05 || type == 0x0f || type == 0x85; }
 
 static int add(struct layout *l, const char *name, int number, uint64_t lba, uint64_t count, unsigned type,
                struct cb_error *err)
@@ -23,7 +22,7 @@ static int add(struct layout *l, const char *name, int number, uint64_t lba, uin
     p->number = number;
     p->start = lba * l->sector;
     p->size = count * l->sector;
-    p->extended = is_extended(type);
+    p->extended = layout_mbr_extended(type);
     p->logical = number > 4;
     snprintf(p->type, sizeof(p->type), "0x%02x", type);
     return 0;
@@ -53,7 +52,7 @@ static int read_logicals(struct layout *l, layout_read_fn rd, void *ctx, const c
             memcpy(l->parts[l->nparts - 1].ebr_bytes, ebr, 512);
         }
         uint64_t next = le_get32(e1 + E_LBA);
-        if (!is_extended(e1[E_TYPE]) || next == 0)
+        if (!layout_mbr_extended(e1[E_TYPE]) || next == 0)
             return 0;
         if (next >= ext_count)
             return cb_error_set(err, -EINVAL, "the EBR chain of %s leaves its extended partition", name);
@@ -78,7 +77,7 @@ static int mbr_read(struct layout *l, layout_read_fn rd, void *ctx, const char *
         if (!e[E_TYPE] || !count)
             continue;
         int rc = add(l, name, k + 1, lba, count, e[E_TYPE], err);
-        if (!rc && is_extended(e[E_TYPE]))
+        if (!rc && layout_mbr_extended(e[E_TYPE]))
             rc = read_logicals(l, rd, ctx, name, lba, count, err);
         if (rc)
             return rc;

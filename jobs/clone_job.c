@@ -233,6 +233,38 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     return 0;
 }
 
+/* --mode's default: used when clonebay understands every partition of the
+ * source drive (boot partitions are copied whole in either mode), so free
+ * space is neither read nor written; raw, saying why, otherwise. */
+static bool used_by_default(struct clone_job *job, const struct clone_request *req, const struct dev_drive *d)
+{
+    if (req->kind == JOB_RESTORE || req->optical || !d || d->is_optical)
+        return false;
+    const char *why = NULL;
+    char what[128] = "";
+    if (!d->npart && !d->fstype[0])
+        why = "it holds no partition table and no filesystem clonebay knows";
+    else if (!d->npart && !fs_used_understood(d->fstype))
+        snprintf(what, sizeof(what), "its %s filesystem", d->fstype);
+    for (size_t i = 0; !why && !what[0] && i < d->npart; i++) {
+        const struct dev_partition *p = &d->parts[i];
+        if (!layout_boot_type(p->type) && !layout_extended_type(p->type) && !fs_used_understood(p->fstype))
+            snprintf(what, sizeof(what), "partition #%d (%s)", p->number, p->fstype[0] ? p->fstype : "no filesystem");
+    }
+    if (what[0]) {
+        clone_job_note(job, "every sector of %s is copied (--mode raw): %s is not one --mode used understands",
+                       job->src.path, what);
+        return false;
+    }
+    if (why) {
+        clone_job_note(job, "every sector of %s is copied (--mode raw): %s", job->src.path, why);
+        return false;
+    }
+    clone_job_note(job, "--mode used (the default: clonebay understands every partition of %s); --mode raw "
+                   "copies every sector", job->src.path);
+    return true;
+}
+
 /* An optical disc (or any .iso): read only its volume, not the run-out. The
  * volume is the ISO 9660 one, or the UDF one when it reaches further (UDF
  * bridge discs) or is the only one (Blu-ray discs). */
@@ -411,12 +443,12 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         }
     }
     rc = open_everything(job, req, err);
-    if (!rc && req->used_only && req->kind == JOB_RESTORE)
+    if (!rc && req->mode == MODE_USED && req->kind == JOB_RESTORE)
         rc = cb_error_set(err, -EINVAL, "--mode used applies when an image is made (clonebay image --mode used)");
-    if (!rc && req->used_only && !source_drive)
+    if (!rc && req->mode == MODE_USED && !source_drive)
         rc = cb_error_set(err, -EINVAL, "--mode used needs a source drive clonebay lists (%s is not one)",
                           req->source);
-    if (!rc && req->used_only)
+    if (!rc && (req->mode == MODE_USED || (req->mode == MODE_AUTO && used_by_default(job, req, source_drive))))
         rc = build_domain(job, source_drive, err);
     if (!rc)
         rc = resize_job_prepare(job, req->resize, err);

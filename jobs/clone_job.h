@@ -44,6 +44,11 @@ struct job_endpoint {
     char contents[512];     /* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB" */
 };
 
+/* What a clone or image copies: every sector (raw), or only what the
+ * filesystems use (used). AUTO, the default, is used when clonebay
+ * understands every partition of a source drive, raw otherwise. */
+enum copy_mode { MODE_AUTO, MODE_RAW, MODE_USED };
+
 struct clone_request {
     enum job_kind kind;
     const char *source;
@@ -62,7 +67,7 @@ struct clone_request {
     bool raw;               /* a plain raw image, written sparse */
     bool force;             /* replace an existing image */
     bool optical;           /* image only the ISO 9660 volume (an .iso name sets it too) */
-    bool used_only;         /* --mode used: copy only what the filesystems use */
+    enum copy_mode mode;    /* --mode: auto (default), raw or used */
     enum layout_resize resize;  /* a target of another size: fit the partitions (default) or keep them */
 };
 

@@ -70,6 +70,15 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
                 (double)job->map.size / (double)job->image_bytes, (unsigned long long)job->image_frames,
                 (unsigned long long)job->zero_frames);
     }
+    /* What the hashes below stand for depends on the mode: say it next to them. */
+    if (job->used_only && job->kind == JOB_IMAGE)
+        fprintf(f, "mode     used blocks: free space stored as zeros, not read; the hashes cover the disk as "
+                "the image holds it\n");
+    else if (job->used_only)
+        fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use), not the "
+                "free space\n", done);
+    else if (job->kind != JOB_RESTORE)
+        fprintf(f, "mode     raw: every sector\n");
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])
             fprintf(f, "%-8s %s  (source stream)\n", hash_name((enum hash_alg)a), e->digests[a]);

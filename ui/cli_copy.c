@@ -47,10 +47,11 @@ static void usage(enum job_kind kind, FILE *f)
               "  --max-read-rate N    read at most N bytes per second (50M, 1G): spares a weak drive\n"
               "  --retries N          passes over bad sectors after trimming and scraping (default 1)\n"
               "  --fill PATTERN       write PATTERN (e.g. BADSECTOR) over unreadable sectors, not zeros\n"
-              "  --mode raw|used      raw: every sector (default); used: partition tables, gaps and\n"
-              "                       only the blocks ext2/3/4 and FAT use (swap: its header); EFI\n"
-              "                       and BIOS boot partitions and other filesystems whole. Hashes\n"
-              "                       then cover the copied blocks.\n"
+              "  --mode raw|used      raw: every sector; used: partition tables, gaps and only the\n"
+              "                       blocks ext2/3/4, FAT and NTFS use (swap: its header); EFI and\n"
+              "                       BIOS boot partitions and other filesystems whole. Hashes then\n"
+              "                       cover the copied blocks. Default: used when every partition\n"
+              "                       holds one of those filesystems (or is a boot partition), else raw\n"
               "  --resize proportional|keep   a target of another size: proportional (default)\n"
               "                       scales the data partitions with the drive (boot partitions\n"
               "                       keep their size), grows ext/NTFS/swap to fill them, and with\n"
@@ -70,7 +71,9 @@ static void usage(enum job_kind kind, FILE *f)
               "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
               "  --no-verify          do not read the image back\n"
               "  --report FILE        write the JSON report to FILE\n"
-              "  --mode raw|used      used: as for clone; the free space is stored as zeros (not read)\n"
+              "  --mode raw|used      as for clone (same default); used stores free space as zeros\n"
+              "                       without reading it, and records the used blocks so a restore\n"
+              "                       can fit the partitions onto a drive of any size\n"
               "  --optical            image only the ISO 9660 volume (set by a name ending in .iso or\n"
               "                       .iso.zst): a disc's run-out is not read; sha256 and md5 and\n"
               "                       3 retry passes by default\n"
@@ -237,7 +240,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         case 'M':
             if (strcmp(optarg, "used") && strcmp(optarg, "raw"))
                 return cli_fail(CLI_REFUSED, "%s: --mode is raw or used, not '%s'", name, optarg);
-            req.used_only = !strcmp(optarg, "used");
+            req.mode = !strcmp(optarg, "used") ? MODE_USED : MODE_RAW;
             break;
         case 'Z':
             if (strcmp(optarg, "proportional") && strcmp(optarg, "keep"))

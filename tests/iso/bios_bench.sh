@@ -37,7 +37,7 @@ HDD=$(by_serial CBHDD001); SSD=$(by_serial CBSSD002); NVME=$(by_serial CBNVME03)
 USB=$(for s in /sys/block/sd*; do [ "$(cat $s/removable)" = 1 ] && echo /dev/${s##*/}; done)
 DVD=$(for s in /sys/block/sr*; do n=/dev/${s##*/}; [ "$n" != "$(cat /run/clonebay/boot-device)" ] && blkid -p $n >/dev/null 2>&1 && echo $n; done)
 echo "drives $HDD $SSD $NVME $USB $DVD"
-out clone clonebay clone "$HDD" "$SSD" "$NVME" --yes --hash sha256
+out clone clonebay clone "$HDD" "$SSD" "$NVME" --yes --hash sha256 --mode raw   # raw: its hash is the whole disk's
 # Two jobs (as from two stations) on one target: the second is refused while the first holds it.
 clonebay clone "$HDD" "$SSD" --yes --max-read-rate 16M > /tmp/first.log 2>&1 &
 first=$!

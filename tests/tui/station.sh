@@ -13,7 +13,9 @@ mkdir -p "$B" "$WORK/m"
 truncate -s 64M "$B/a-source.img"
 sgdisk -n 1:2048:0 -t 1:8300 "$B/a-source.img" >/dev/null
 d=$(attach "$B/a-source.img"); mkfs.ext4 -q -L benchroot "${d}p1"
-mount "${d}p1" "$WORK/m" && cp -r /usr/share/doc/gdisk "$WORK/m/"; umount "$WORK/m"
+# 40 MiB of data: more than a 32 MiB drive holds, even with only the used blocks copied.
+mount "${d}p1" "$WORK/m" && cp -r /usr/share/doc/gdisk "$WORK/m/" && head -c 40M /dev/urandom > "$WORK/m/data.bin"
+umount "$WORK/m"
 truncate -s 64M "$B/b-target.img" "$B/c-target.img"; truncate -s 32M "$B/d-small.img"
 truncate -s 64M "$B/e-mounted.img"; mkfs.ext4 -q -F "$B/e-mounted.img"
 for f in b-target c-target d-small e-mounted; do attach "$B/$f.img" >/dev/null; done
@@ -47,7 +49,7 @@ check "$NAME: the mounted drive cannot be picked, with the reason" bash -c "$(de
 check "$NAME: the smaller drive is offered: the source's partitions would be fitted" bash -c "$(declare -f tmux screen); screen | grep -F 'd-small' | grep -q 'smaller (fitted)'"
 down "$(row_of "$mounted")"; keys Space
 check "$NAME: marking the mounted drive is refused" wait_for "cannot be a target: mounted"
-# The smaller drive: its full ext4 partition cannot shrink in a raw copy, so Y is refused
+# The smaller drive: the ext4 data does not fit in it, so Y is refused
 # with the planner's reason and nothing is written; then it is unmarked again.
 small=$(losetup -j "$B/d-small.img" -O NAME -n); small_sum=$(sha "$small")
 keys Home; for _ in $(seq 8); do keys Up; done
