@@ -56,7 +56,7 @@ check "restore to a larger drive: GPT valid (sgdisk -v)" bash -c "sgdisk -v $big
 check "restore to a larger drive: partition data equal" cmp -i $((1 << 20)) -n $((40 << 20)) "$big" "$WORK/src.img"
 keep=$(sha "$WORK/small.img")
 "$CB" restore "$img" "$small" --yes > "$WORK/sout" 2>&1; rc=$?
-check "restore to a smaller drive: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'partition #1 (ext4) needs at least .* but would get .* on ' '$WORK/sout'"
+check "restore to a smaller drive: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'partition #1 (ext4) needs at least .* but would get .* on $small' '$WORK/sout'"
 check "restore to a smaller drive: untouched" test "$(sha "$WORK/small.img")" = "$keep"
 
 # Split parts: concatenated they are the image; restore reads the parts.
