@@ -124,4 +124,17 @@ check "MBR: both ext4 clean (e2fsck -fn)" bash -c "e2fsck -fn ${mt}p1 && e2fsck 
 mount -o ro "${msrc}p5" "$WORK/a" && mount -o ro "${mt}p5" "$WORK/b"
 check "MBR: every file of the logical partition identical" diff -r --no-dereference "$WORK/a" "$WORK/b"
 umount "$WORK/a" "$WORK/b"
+
+# The default mode: used when every partition is understood (here ext4 and the extended
+# container), raw, naming the partition, when one is not (the GPT disk's partition #4).
+"$CB" clone "$msrc" "$mt" --yes --report "$WORK/auto-mbr.json" > "$WORK/auto-mbr.out" 2>&1; rc=$?
+check "default mode, all understood: used, said so, verified" bash -c \
+    "[ $rc = 0 ] && grep -q 'mode used (the default' '$WORK/auto-mbr.out' && grep -q 'copied and verified' '$WORK/auto-mbr.out'"
+check "default mode, all understood: the report says used" json "$WORK/auto-mbr.json" \
+    "assert r['mode'] == 'used' and r['bytes_in_domain'] < r['bytes_total'] - (40 << 20), r['mode']"
+"$CB" clone "$src" "$(attach "$WORK/t-384M.img")" --yes --report "$WORK/auto-gpt.json" > "$WORK/auto-gpt.out" 2>&1; rc=$?
+check "default mode, one partition not understood: raw, naming it" bash -c \
+    "[ $rc = 0 ] && grep -q 'every sector of .* is copied (--mode raw): partition #4 (no filesystem)' '$WORK/auto-gpt.out'"
+check "default mode, one partition not understood: the report says raw" json "$WORK/auto-gpt.json" \
+    "assert r['mode'] == 'raw', r['mode']"
 finish
