@@ -30,7 +30,7 @@ struct wizard {
     int cursor;
     char source[256];
     uint64_t source_size;           /* bytes the targets must hold... */
-    bool source_table;              /* ...unless its partition table can be fitted (clone) */
+    bool source_table;              /* ...unless its partition table can be fitted */
     bool picked[256];               /* by drive index */
     char path[256];                 /* image to write, or image to restore */
     bool path_for_restore;          /* WIZ_PATH asks for an image to restore */

@@ -44,7 +44,7 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
     /* A smaller drive can take a partitioned source when the resize planner
      * fits the partitions onto it: that is decided (and explained) when Y is
      * pressed, before anything is written. */
-    if (d->size < w->source_size && !(w->kind == JOB_CLONE && w->source_table)) {
+    if (d->size < w->source_size && !w->source_table) {
         char a[32], b[32];
         units_format_bytes(d->size, a, sizeof(a));
         units_format_bytes(w->source_size, b, sizeof(b));
@@ -110,6 +110,7 @@ static void path_done(struct station *st)
             return;
         }
         w->source_size = (uint64_t)sb.st_size;
+        w->source_table = false;
     } else {
         struct image img;
         struct cb_error err = { 0 };
@@ -118,6 +119,8 @@ static void path_done(struct station *st)
             return;
         }
         w->source_size = img.meta.size;
+        /* An image of a partitioned drive: the planner may fit it onto a smaller one. */
+        w->source_table = !strncmp(img.meta.contents, "gpt", 3) || !strncmp(img.meta.contents, "dos", 3);
         image_close(&img);
     }
     snprintf(w->source, sizeof(w->source), "%s", w->path);
