@@ -14,9 +14,9 @@ bench_setup used "$@"
 echo "making a $SIZE disk, ext4 about 25% used..."
 ext4_source "$bytes"
 deleted_data $((bytes * 30 / 100))
-# Files up to ~20%, then one random file tops the filesystem up to 25% used as df counts
+# Files up to ~12%, then one random file tops the filesystem up to 25% used as df counts
 # it (metadata and journal included): copies of whole folders would overshoot.
-fill_files $((bytes / 5)) /usr/share/doc /usr/include
+fill_files $((bytes / 8)) /usr/share/doc /usr/include
 have=$(df -B1 --output=used "$DIR/m" | tail -1)
 [ "$have" -lt $((bytes / 4)) ] && random_stream top | head -c $((bytes / 4 - have)) > "$DIR/m/top.bin"
 sync
