@@ -42,6 +42,14 @@ void img_ranges_limit(struct img_range *v, size_t *n, size_t max)
     }
 }
 
+uint64_t img_used_bytes(const struct img_meta *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->nused; i++)
+        n += m->used[i].len;
+    return n;
+}
+
 /* A growing text buffer; on allocation failure it stays NULL and the result is NULL. */
 struct text {
     char *buf;

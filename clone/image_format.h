@@ -73,6 +73,8 @@ int img_range_push(struct img_range **v, size_t *n, struct img_range r);
 /* Fewer than max ranges: merge across the smallest gaps (what they hold is
  * then copied too, which is always safe). */
 void img_ranges_limit(struct img_range *v, size_t *n, size_t max);
+/* Bytes the used ranges of m cover (0 when it has none). */
+uint64_t img_used_bytes(const struct img_meta *m);
 
 /* The payload text of the header or the trailer (malloc'ed, *len set). */
 char *img_meta_header_text(const struct img_meta *m, size_t *len);

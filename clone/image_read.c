@@ -351,8 +351,8 @@ int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct
         uint64_t b = m->used[i].off + m->used[i].len;
         if (b > off + size)
             b = off + size;
-        if (a < b)
-            map_mark(map, a, b - a, MAP_FINISHED);
+        if (a < b && map_mark(map, a, b - a, MAP_FINISHED))
+            return -ENOMEM;
     }
     return m->nused > 0;
 }

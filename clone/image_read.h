@@ -45,7 +45,8 @@ int image_read_fn(void *img, void *buf, size_t len, uint64_t off);
 int image_view(struct image *img, const struct img_range *r, size_t n, int *fd, struct cb_error *err);
 
 /* Mark the used ranges the image records (--mode used) inside [off,
- * off+size) as MAP_FINISHED in map. 1 when the image has them, 0 when not. */
+ * off+size) as MAP_FINISHED in map. 1 when the image has them, 0 when not,
+ * -ENOMEM. */
 struct block_map;
 int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct block_map *map);
 

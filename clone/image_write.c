@@ -339,6 +339,16 @@ static int emit_meta(struct pipe *p, char *text, size_t len, struct cb_error *er
     return rc;
 }
 
+/* The regions of map in state, appended to (*v, *n). 0 or -ENOMEM. */
+static int ranges_of_map(const struct block_map *map, char state, struct img_range **v, size_t *n)
+{
+    for (size_t i = 0; i < map->count; i++)
+        if (map->r[i].state == state &&
+            img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
 static int finish_image(struct pipe *p, struct cb_error *err)
 {
     struct image_write_job *job = p->job;
@@ -349,13 +359,8 @@ static int finish_image(struct pipe *p, struct cb_error *err)
     free(m->bad);       /* the header (and its used ranges) is written already */
     m->bad = NULL;
     m->nbad = 0;
-    size_t nbad = map_regions(job->map, MAP_BAD);
-    m->bad = nbad ? calloc(nbad, sizeof(*m->bad)) : NULL;
-    if (nbad && !m->bad)
+    if (ranges_of_map(job->map, MAP_BAD, &m->bad, &m->nbad))
         return cb_error_set(err, -ENOMEM, "out of memory");
-    for (size_t i = 0; i < job->map->count; i++)
-        if (job->map->r[i].state == MAP_BAD)
-            m->bad[m->nbad++] = (struct img_range){ job->map->r[i].pos, job->map->r[i].size };
     if (job->fill)
         snprintf(m->fill, sizeof(m->fill), "%s", job->fill);
     m->complete = true;
@@ -376,6 +381,11 @@ static int finish_image(struct pipe *p, struct cb_error *err)
 int image_write_run(struct image_write_job *job, struct cb_error *err)
 {
     struct pipe p;
+    /* --mode used: the header records what is read, so a restore can fit the
+     * partitions onto a drive of any size. */
+    if (job->domain && ranges_of_map(job->domain, MAP_FINISHED, &job->meta->used, &job->meta->nused))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    img_ranges_limit(job->meta->used, &job->meta->nused, IMG_MAX_USED);
     int rc = part_writer_open(&job->out, job->name, job->split, err);
     if (rc)
         return rc;

@@ -36,8 +36,8 @@ struct image_write_job {
     struct img_meta *meta;          /* header filled by the caller; trailer filled here */
     struct block_map *map;          /* whole source, all MAP_NONTRIED on entry */
     pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map */
-    const struct block_map *domain; /* NULL, or only its MAP_FINISHED regions are read; the
-                                     * rest is stored as zeros (--mode used) */
+    const struct block_map *domain; /* NULL, or only its MAP_FINISHED regions are read (and
+                                     * listed in the header); the rest is stored as zeros (--mode used) */
     struct copy_progress *progress;
 
     /* Results */

@@ -240,23 +240,18 @@ static bool used_by_default(struct clone_job *job, const struct clone_request *r
 {
     if (req->kind == JOB_RESTORE || req->optical || !d || d->is_optical)
         return false;
-    const char *why = NULL;
-    char what[128] = "";
+    char why[160] = "";
     if (!d->npart && !d->fstype[0])
-        why = "it holds no partition table and no filesystem clonebay knows";
+        snprintf(why, sizeof(why), "it holds no partition table and no filesystem clonebay knows");
     else if (!d->npart && !fs_used_understood(d->fstype))
-        snprintf(what, sizeof(what), "its %s filesystem", d->fstype);
-    for (size_t i = 0; !why && !what[0] && i < d->npart; i++) {
+        snprintf(why, sizeof(why), "its %s filesystem is not one --mode used understands", d->fstype);
+    for (size_t i = 0; !why[0] && i < d->npart; i++) {
         const struct dev_partition *p = &d->parts[i];
         if (!layout_boot_type(p->type) && !layout_extended_type(p->type) && !fs_used_understood(p->fstype))
-            snprintf(what, sizeof(what), "partition #%d (%s)", p->number, p->fstype[0] ? p->fstype : "no filesystem");
+            snprintf(why, sizeof(why), "partition #%d (%s) is not one --mode used understands", p->number,
+                     p->fstype[0] ? p->fstype : "no filesystem");
     }
-    if (what[0]) {
-        clone_job_note(job, "every sector of %s is copied (--mode raw): %s is not one --mode used understands",
-                       job->src.path, what);
-        return false;
-    }
-    if (why) {
+    if (why[0]) {
         clone_job_note(job, "every sector of %s is copied (--mode raw): %s", job->src.path, why);
         return false;
     }

@@ -238,14 +238,6 @@ enum job_outcome image_job_run(struct clone_job *job)
     snprintf(meta.source_serial, sizeof(meta.source_serial), "%s", job->source.serial);
     snprintf(meta.contents, sizeof(meta.contents), "%s", job->source.contents);
     meta.used_only = job->used_only;
-    for (size_t i = 0; job->used_only && i < job->domain.count; i++)
-        if (job->domain.r[i].state == MAP_FINISHED &&
-            img_range_push(&meta.used, &meta.nused,
-                           (struct img_range){ job->domain.r[i].pos, job->domain.r[i].size }) != 0) {
-            img_meta_free(&meta);
-            return done(job, OUTCOME_FAILED, "out of memory");
-        }
-    img_ranges_limit(meta.used, &meta.nused, IMG_MAX_USED);
     struct image_write_job w = {
         .src = &job->src, .name = job->image_final, .split = job->split,
         .level = job->level ? job->level : 3, .hash_mask = job->engine.hash_mask, .retries = job->retries,

@@ -159,10 +159,9 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     }
     if (how == RESIZE_KEEP && !any_smaller)
         goto none;
-    rc = job->image ? layout_read(&st->layout, image_read_fn, job->image, job->src.path, job->src.size,
-                                  job->src.sector, err)
-                    : layout_read(&st->layout, layout_read_io, &job->src, job->src.path, job->src.size,
-                                  job->src.sector, err);
+    layout_read_fn rd = job->image ? image_read_fn : layout_read_io;
+    void *ctx = job->image ? (void *)job->image : &job->src;
+    rc = layout_read(&st->layout, rd, ctx, job->src.path, job->src.size, job->src.sector, err);
     if (rc || st->layout.kind == LAYOUT_NONE || st->layout.nparts == 0)
         goto none;
     if (job->image && (rc = open_view(job, st, &st->layout, err)) != 0)
@@ -182,24 +181,18 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     }
     /* An image made with --mode used records what the filesystems use: the
      * restore then copies only that, and ext can shrink, as a clone would. */
-    bool image_used = job->image && job->image->meta.nused;
-    if (image_used) {
-        if (map_init(&job->domain, job->src.size, MAP_NONTRIED)) {
+    if (job->image && job->image->meta.nused) {
+        if (map_init(&job->domain, job->src.size, MAP_NONTRIED) ||
+            image_used_mark(job->image, 0, job->src.size, &job->domain) < 0) {
             rc = cb_error_set(err, -ENOMEM, "out of memory");
             goto none;
         }
-        image_used_mark(job->image, 0, job->src.size, &job->domain);
         job->used_only = true;
     }
     classify(job, st);
     rc = layout_plan(&st->layout, tsize, how, job->ctargets[0].dev.path, err);
-    if (rc) {
-        if (image_used) {
-            map_free(&job->domain);
-            job->used_only = false;
-        }
-        goto none;
-    }
+    if (rc)
+        goto none;      /* the job is refused: its domain goes with it */
     build_extents(job, st);
     job->resize = st;
     char plan[512];
@@ -275,9 +268,11 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
     struct block_map dom;
     if (map_init(&dom, job->src.size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
-    char why[300] = "the image records no used blocks";
+    char why[300] = "";
     int rc = job->image ? image_used_mark(job->image, p->start, p->size, &dom)
                         : fs_used_mark(job->src.path, p->start, p->size, p->fstype, &dom, why, sizeof(why));
+    if (rc <= 0 && job->image)
+        snprintf(why, sizeof(why), "%s", rc < 0 ? "out of memory" : "the image records no used blocks");
     if (rc <= 0) {
         map_free(&dom);
         return cb_error_set(err, rc < 0 ? rc : -EINVAL, "partition #%d (%s) must shrink but its used blocks "

@@ -80,11 +80,8 @@ static void info_text(const struct image *img)
            img->pf.size ? (double)m->size / (double)img->pf.size : 0.0, img->nframes, m->frame_size >> 10);
     printf("layout   %s\n", m->contents[0] ? m->contents : "unknown");
     if (m->used_only) {
-        uint64_t used = 0;
-        for (size_t i = 0; i < m->nused; i++)
-            used += m->used[i].len;
         char u[32];
-        units_format_bytes(used, u, sizeof(u));
+        units_format_bytes(img_used_bytes(m), u, sizeof(u));
         printf("mode     used blocks only: free space is stored as zeros\n");
         if (m->nused)
             printf("used     %s in %zu ranges: restores fit the partitions onto drives of any size\n", u, m->nused);
@@ -125,11 +122,8 @@ static void info_json(const struct image *img)
     jw_u64(&w, "frame_size", m->frame_size);
     jw_string(&w, "layout", m->contents);
     jw_string(&w, "mode", m->used_only ? "used" : "raw");
-    uint64_t used = 0;
-    for (size_t i = 0; i < m->nused; i++)
-        used += m->used[i].len;
     if (m->nused) {
-        jw_u64(&w, "used_bytes", used);
+        jw_u64(&w, "used_bytes", img_used_bytes(m));
         jw_u64(&w, "used_ranges", (uint64_t)m->nused);
     }
     jw_object_begin(&w, "hashes");
