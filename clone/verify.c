@@ -22,7 +22,7 @@ struct verifier {
 /* Hash len bytes, stopping at checkpoint stream positions to compare. Returns
  * false at the first differing checkpoint (t->diff_* filled). */
 static bool hash_checked(struct verifier *v, struct hash_ctx *h, const char *buf, size_t len,
-                         uint64_t disk_off, uint64_t *stream, size_t *next_cp)
+                         uint64_t *stream, size_t *next_cp)
 {
     struct copy_job *job = v->job;
     while (len) {
@@ -35,7 +35,6 @@ static bool hash_checked(struct verifier *v, struct hash_ctx *h, const char *buf
         *stream += n;
         buf += n;
         len -= n;
-        disk_off += n;
         if (cp && *stream == cp->stream_pos) {
             char hex[HASH_MAX_HEX];
             hash_peek_hex(h, hex);
@@ -140,7 +139,7 @@ static void *verify_main(void *arg)
                 piece_differs = true;
                 break;
             }
-            if (!hash_checked(v, h, buf, len, off, &stream, &next_cp)) {
+            if (!hash_checked(v, h, buf, len, &stream, &next_cp)) {
                 same = false;
                 break;
             }
