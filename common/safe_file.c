@@ -1,0 +1,97 @@
+#include "common/safe_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Refuse what is not a plain file even after O_EXCL: a filesystem that
+ * ignores the flags (some FUSE ones) must not hand back a device. */
+static int plain_or_close(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EEXIST;
+    }
+    return fd;
+}
+
+int safe_file_create(const char *path, int flags, mode_t mode)
+{
+    flags &= ~(O_TRUNC | O_APPEND);
+    int fd = open(path, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    return plain_or_close(fd);
+}
+
+FILE *safe_file_fcreate(const char *path, mode_t mode)
+{
+    int fd = safe_file_create(path, O_WRONLY, mode);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+    }
+    return f;
+}
+
+int safe_file_temp(const char *path, mode_t mode, char *tmp, size_t len)
+{
+    if ((size_t)snprintf(tmp, len, "%s.tmp-XXXXXX", path) >= len)
+        return -ENAMETOOLONG;
+    /* mkostemp creates with O_EXCL, so a link under the name is never followed. */
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    fd = plain_or_close(fd);
+    if (fd < 0)
+        return fd;
+    if (fchmod(fd, mode) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return -e;
+    }
+    return fd;
+}
+
+int safe_file_replace(int fd, const char *tmp, const char *path)
+{
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+const char *safe_file_odd_kind(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return NULL;
+    if (S_ISLNK(st.st_mode))
+        return "a symbolic link";
+    if (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))
+        return "a device node";
+    if (S_ISDIR(st.st_mode))
+        return "a folder";
+    return "not a plain file";
+}
