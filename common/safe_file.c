@@ -82,6 +82,35 @@ int safe_file_replace(int fd, const char *tmp, const char *path)
     return rc;
 }
 
+FILE *safe_file_ftemp(const char *path, mode_t mode, char *tmp, size_t len)
+{
+    int fd = safe_file_temp(path, mode, tmp, len);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
+    }
+    return f;
+}
+
+int safe_file_freplace(FILE *f, const char *tmp, const char *path)
+{
+    int rc = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0 ? 0 : -(errno ? errno : EIO);
+    if (fclose(f) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
 const char *safe_file_odd_kind(const char *path)
 {
     struct stat st;

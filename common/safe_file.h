@@ -32,6 +32,15 @@ int safe_file_temp(const char *path, mode_t mode, char *tmp, size_t len);
  * removed. 0 or -errno. */
 int safe_file_replace(int fd, const char *tmp, const char *path);
 
+/* The same as safe_file_temp, as a
+ * stream for writing; its name in tmp. NULL with errno set. Finish with
+ * safe_file_freplace. */
+FILE *safe_file_ftemp(const char *path, mode_t mode, char *tmp, size_t len);
+
+/* Flush, fsync and close f, then rename tmp over path; on any failure tmp is
+ * removed. 0 or -errno. */
+int safe_file_freplace(FILE *f, const char *tmp, const char *path);
+
 /* What a name holds when it is not a plain file ("a symbolic link", "a
  * device node", ...), for messages; NULL when it is a plain file or absent. */
 const char *safe_file_odd_kind(const char *path);

@@ -121,11 +121,11 @@ static void replace_through_temp(void **state)
     fclose(f);
     /* A link where the report goes is replaced by the report, never written through. */
     assert_int_equal(symlink(victim, report), 0);
-    int fd = safe_file_temp(report, 0644, tmp, sizeof(tmp));
-    assert_true(fd >= 0);
+    FILE *t = safe_file_ftemp(report, 0644, tmp, sizeof(tmp));
+    assert_non_null(t);
     assert_int_equal(strncmp(tmp, report, strlen(report)), 0);
-    assert_int_equal(write(fd, "{}", 2), 2);
-    assert_int_equal(safe_file_replace(fd, tmp, report), 0);
+    fputs("{}", t);
+    assert_int_equal(safe_file_freplace(t, tmp, report), 0);
     struct stat st;
     assert_int_equal(lstat(report, &st), 0);
     assert_true(S_ISREG(st.st_mode));
@@ -136,10 +136,10 @@ static void replace_through_temp(void **state)
     assert_string_equal(buf, "precious");
     assert_int_equal(access(tmp, F_OK), -1);
     /* Written again: a second fresh temp, renamed over the first report. */
-    fd = safe_file_temp(report, 0644, tmp, sizeof(tmp));
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "[]", 2), 2);
-    assert_int_equal(safe_file_replace(fd, tmp, report), 0);
+    t = safe_file_ftemp(report, 0644, tmp, sizeof(tmp));
+    assert_non_null(t);
+    fputs("[]", t);
+    assert_int_equal(safe_file_freplace(t, tmp, report), 0);
     slurp(report, buf, sizeof(buf));
     assert_string_equal(buf, "[]");
 }
@@ -156,9 +156,26 @@ static void replace_failure_removes_temp(void **state)
     assert_non_null(f);
     fclose(f);
     /* rename over a non-empty folder fails: the temp must not linger. */
-    int fd = safe_file_temp(sub, 0644, tmp, sizeof(tmp));
+    FILE *t = safe_file_ftemp(sub, 0644, tmp, sizeof(tmp));
+    assert_non_null(t);
+    assert_true(safe_file_freplace(t, tmp, sub) < 0);
+    assert_int_equal(access(tmp, F_OK), -1);
+}
+
+static void replace_by_descriptor(void **state)
+{
+    (void)state;
+    char map[128], tmp[256], buf[64];
+    in_dir(map, sizeof(map), "rescue.map");
+    int fd = safe_file_temp(map, 0600, tmp, sizeof(tmp));
     assert_true(fd >= 0);
-    assert_true(safe_file_replace(fd, tmp, sub) < 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(write(fd, "# map", 5), 5);
+    assert_int_equal(safe_file_replace(fd, tmp, map), 0);
+    slurp(map, buf, sizeof(buf));
+    assert_string_equal(buf, "# map");
     assert_int_equal(access(tmp, F_OK), -1);
 }
 
@@ -185,6 +202,7 @@ int main(void)
         cmocka_unit_test(refuses_device_node_and_folder),
         cmocka_unit_test(replace_through_temp),
         cmocka_unit_test(replace_failure_removes_temp),
+        cmocka_unit_test(replace_by_descriptor),
         cmocka_unit_test(fcreate_writes),
     };
     return cmocka_run_group_tests(tests, make_dir, drop_dir);
