@@ -20,6 +20,7 @@
 #include <ntfs-3g/attrib.h>
 #include <ntfs-3g/device.h>
 #include <ntfs-3g/logging.h>
+#include <ntfs-3g/logfile.h>
 
 /* The partition as libntfs-3g's device: reads only, at an offset. */
 struct part_dev {
@@ -142,28 +143,101 @@ static int mark_bits(const unsigned char *bm, int64_t first, int64_t nbits, uint
     return 0;
 }
 
-int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                 size_t why_len)
+/* Mount [off, off+size) of path read-only through libntfs-3g. NULL when it
+ * is not an NTFS libntfs-3g can read (why says so), p->fd -1 when path
+ * cannot be opened (-errno in *rc). */
+static ntfs_volume *mount_part(const char *path, uint64_t off, uint64_t size, struct part_dev *p, int *rc,
+                               char *why, size_t why_len)
 {
-    struct part_dev p = { .off = off, .size = size };
-    p.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (p.fd < 0) {
+    *p = (struct part_dev){ .off = off, .size = size };
+    *rc = 0;
+    p->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (p->fd < 0) {
+        *rc = -errno;
         snprintf(why, why_len, "cannot open %s: %s", path, strerror(errno));
-        return -errno;
+        return NULL;
     }
     /* libntfs-3g would explain itself on stderr: the why string does it here. */
     ntfs_log_set_handler(ntfs_log_handler_null);
-    struct ntfs_device *dev = ntfs_device_alloc(path, 0, &part_ops, &p);
+    struct ntfs_device *dev = ntfs_device_alloc(path, 0, &part_ops, p);
     ntfs_volume *vol = dev ? ntfs_device_mount(dev, NTFS_MNT_RDONLY) : NULL;
     if (!vol) {
         snprintf(why, why_len, "libntfs-3g cannot read the NTFS at byte %llu of %s: %s", (unsigned long long)off,
                  path, strerror(errno));
         if (dev)
             ntfs_device_free(dev);
-        close(p.fd);
+        close(p->fd);
+        p->fd = -1;
+    }
+    return vol;
+}
+
+/* A $LogFile with changes not yet written to their home: read-only mounts
+ * skip this check, read-write ones (and Windows) replay or refuse. */
+static bool logfile_unclean(ntfs_volume *vol)
+{
+    ntfs_inode *ni = ntfs_inode_open(vol, FILE_LogFile);
+    ntfs_attr *na = ni ? ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0) : NULL;
+    RESTART_PAGE_HEADER *rp = NULL;
+    bool unclean = na && (!ntfs_check_logfile(na, &rp) || !ntfs_is_logfile_clean(na, rp));
+    free(rp);
+    if (na)
+        ntfs_attr_close(na);
+    if (ni)
+        ntfs_inode_close(ni);
+    return unclean;
+}
+
+/* Why the volume's $Bitmap may not show every cluster in use ("" when not). */
+static const char *distrust(ntfs_volume *vol)
+{
+    if (vol->flags & VOLUME_IS_DIRTY)
+        return "it is marked dirty (Windows was not shut down cleanly, or chkdsk is due), so its cluster bitmap "
+               "cannot be trusted";
+    if (ntfs_volume_check_hiberfile(vol, 0) < 0 && errno == EPERM)
+        return "Windows is hibernated on it (or was shut down with Fast Startup), so its cluster bitmap cannot be "
+               "trusted";
+    if (logfile_unclean(vol))
+        return "its $LogFile holds changes Windows has not written yet (it was not shut down cleanly), so its "
+               "cluster bitmap cannot be trusted";
+    return "";
+}
+
+static void unmount_part(ntfs_volume *vol, struct part_dev *p)
+{
+    ntfs_umount(vol, FALSE);
+    close(p->fd);
+}
+
+int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
+{
+    struct part_dev p;
+    int rc;
+    ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
+    if (!vol) {
+        if (!rc)
+            why[0] = '\0';         /* not readable at all: fs_ntfs_used says so */
+        return rc ? rc : 1;
+    }
+    snprintf(why, why_len, "%s", distrust(vol));
+    unmount_part(vol, &p);
+    return why[0] ? 0 : 1;
+}
+
+int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                 size_t why_len)
+{
+    struct part_dev p;
+    int rc;
+    ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
+    if (!vol)
+        return rc;
+    snprintf(why, why_len, "%s", distrust(vol));
+    if (why[0]) {
+        unmount_part(vol, &p);
         return 0;
     }
-    int rc = 1;
+    rc = 1;
     uint64_t csize = vol->cluster_size;
     int64_t nclusters = vol->nr_clusters;
     enum { CHUNK = 1 << 16 };       /* bytes of bitmap per read: 512 Ki clusters */
@@ -186,7 +260,6 @@ int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map
     if (rc == 1 && tail < size && map_mark(domain, off + tail, size - tail, MAP_FINISHED))
         rc = -ENOMEM;
     free(bm);
-    ntfs_umount(vol, FALSE);
-    close(p.fd);
+    unmount_part(vol, &p);
     return rc;
 }

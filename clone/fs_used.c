@@ -21,6 +21,71 @@ bool fs_used_understood(const char *fstype)
     return fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "vfat") || !strcmp(fstype, "ntfs");
 }
 
+/* Why an ext superblock (1024 bytes) says its bitmaps may be stale: "" when
+ * it does not. Only what a mount or e2fsck would act on is looked at. */
+static const char *ext_distrust(const unsigned char *sb)
+{
+    if (le_get16(sb + 0x38) != EXT2_SUPER_MAGIC)
+        return "";      /* not ext after all: ext_used says so */
+    if (le_get32(sb + 0x60) & EXT3_FEATURE_INCOMPAT_RECOVER)
+        return "its journal needs recovery (the drive was not shut down cleanly), so its block bitmaps "
+               "cannot be trusted";
+    if (le_get16(sb + 0x3A) & EXT2_ERROR_FS)
+        return "it records errors e2fsck has not repaired, so its block bitmaps cannot be trusted";
+    if (!(le_get16(sb + 0x3A) & EXT2_VALID_FS))
+        return "it was not unmounted cleanly and has not been checked since, so its block bitmaps cannot be "
+               "trusted";
+    return "";
+}
+
+/* FAT12/16/32: Linux and fsck.fat keep a dirty bit in the boot sector,
+ * Windows a clean-shutdown bit in FAT entry 1 (none on FAT12). */
+static const char *fat_distrust(const unsigned char *bs, const unsigned char *fat)
+{
+    if (bs[510] != 0x55 || bs[511] != 0xAA)
+        return "";
+    bool fat32 = le_get16(bs + 22) == 0;
+    uint64_t bps = le_get16(bs + 11), total = le_get16(bs + 19) ? le_get16(bs + 19) : le_get32(bs + 32);
+    uint64_t first_data = le_get16(bs + 14) + (uint64_t)bs[16] * le_get16(bs + 22) +
+                          (bps ? ((uint64_t)le_get16(bs + 17) * 32 + bps - 1) / bps : 0);
+    bool fat12 = !fat32 && bs[13] && total > first_data && (total - first_data) / bs[13] < 4085;
+    if ((fat32 ? bs[65] : bs[37]) & 0x01)
+        return "its dirty bit is set (it was not unmounted cleanly), so its FAT cannot be trusted";
+    if ((fat32 && !(le_get32(fat + 4) & 0x08000000)) || (!fat32 && !fat12 && !(le_get16(fat + 2) & 0x8000)))
+        return "it was not shut down cleanly (its FAT's clean-shutdown bit is clear), so its FAT cannot be "
+               "trusted";
+    return "";
+}
+
+int fs_used_trusted(const char *path, uint64_t off, uint64_t size, const char *fstype, char *why, size_t why_len)
+{
+    why[0] = '\0';
+    if (!strcmp(fstype, "ntfs"))
+        return fs_ntfs_trusted(path, off, size, why, why_len);
+    if (!fs_is_ext(fstype) && strcmp(fstype, "vfat") != 0)
+        return 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why, why_len, "cannot open %s: %s", path, strerror(e));
+        return -e;
+    }
+    unsigned char sb[1024], fat[8] = { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
+    const char *bad = "";
+    if (fs_is_ext(fstype)) {
+        if (pread(fd, sb, sizeof(sb), (off_t)(off + 1024)) == (ssize_t)sizeof(sb))
+            bad = ext_distrust(sb);
+    } else if (pread(fd, sb, 512, (off_t)off) == 512) {
+        uint64_t fat_at = (uint64_t)le_get16(sb + 14) * le_get16(sb + 11);
+        if (fat_at && fat_at < size && pread(fd, fat, sizeof(fat), (off_t)(off + fat_at)) != (ssize_t)sizeof(fat))
+            memset(fat, 0xFF, sizeof(fat));     /* unreadable: fat_used says so */
+        bad = fat_distrust(sb, fat);
+    }
+    close(fd);
+    snprintf(why, why_len, "%s", bad);
+    return bad[0] ? 0 : 1;
+}
+
 /* FAT12/16/32: the boot area, the FATs and the root directory whole, then
  * every cluster whose FAT entry is not zero. 0 when the boot sector does not
  * look like one we can trust (the caller copies the partition whole). */
@@ -130,13 +195,15 @@ static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_
 int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fstype,
                  struct block_map *domain, char *why, size_t why_len)
 {
-    why[0] = '\0';
+    if (!strcmp(fstype, "ntfs"))
+        return fs_ntfs_used(path, off, size, domain, why, why_len);     /* asks on its own mount */
+    int rc = fs_used_trusted(path, off, size, fstype, why, why_len);
+    if (rc <= 0)
+        return rc;
     if (fs_is_ext(fstype))
         return ext_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "vfat"))
         return fat_used(path, off, size, domain, why, why_len);
-    if (!strcmp(fstype, "ntfs"))
-        return fs_ntfs_used(path, off, size, domain, why, why_len);
     if (!strcmp(fstype, "swap"))
         return map_mark(domain, off, size < 4096 ? size : 4096, MAP_FINISHED) ? -ENOMEM : 1;
     return 0;

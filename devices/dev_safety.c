@@ -76,10 +76,16 @@ int dev_mountinfo_parse_line(const char *line, struct dev_mount *m)
             else if (post == 1) {
                 snprintf(m->source, sizeof(m->source), "%s", tok);
                 unescape_octal(m->source);
+            } else if (post == 2) {
+                /* The superblock's options win over this mount's: a read-only bind
+                 * of a filesystem mounted rw elsewhere still changes. */
+                m->rw = strncmp(tok, "rw", 2) == 0 && (tok[2] == ',' || tok[2] == '\0');
             }
             post++;
             continue;
         }
+        if (field == 5)
+            m->rw = strncmp(tok, "rw", 2) == 0 && (tok[2] == ',' || tok[2] == '\0');
         if (field == 2 && sscanf(tok, "%u:%u", &m->major, &m->minor) != 2)
             return -EINVAL;
         if (field == 4) {
@@ -227,6 +233,55 @@ static int collect_writers(struct use_set *s)
         closedir(fds);
     }
     closedir(proc);
+    return rc;
+}
+
+/* Does the mounted device ma:mi lie on the drive dma:dmi within [off, off+len)? */
+static bool mount_on_range(const struct sysfs_ctx *ctx, unsigned ma, unsigned mi, unsigned dma, unsigned dmi,
+                           uint64_t off, uint64_t len)
+{
+    if (ma == dma && mi == dmi)
+        return true;        /* the drive itself: anything on it may change */
+    char parent[32];
+    unsigned pa, pi;
+    if (!sysfs_exists(ctx, "sys/dev/block/%u:%u/partition", ma, mi) ||
+        sysfs_read_str(ctx, parent, sizeof(parent), "sys/dev/block/%u:%u/../dev", ma, mi) ||
+        sscanf(parent, "%u:%u", &pa, &pi) != 2 || pa != dma || pi != dmi)
+        return false;
+    uint64_t start, size;
+    if (sysfs_read_u64(ctx, &start, "sys/dev/block/%u:%u/start", ma, mi) ||
+        sysfs_read_u64(ctx, &size, "sys/dev/block/%u:%u/size", ma, mi))
+        return true;        /* a partition of the drive at an unknown place: assume the worst */
+    start *= 512;           /* sysfs counts 512-byte sectors whatever the drive's */
+    size *= 512;
+    return start < off + len && off < start + size;
+}
+
+int dev_mounted_rw(const struct sysfs_ctx *ctx, unsigned major, unsigned minor, uint64_t off, uint64_t len,
+                   char *where, size_t where_len)
+{
+    char path[512], line[2048];
+    where[0] = '\0';
+    sysfs_path(ctx, path, sizeof(path), "proc/self/mountinfo");
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    int rc = 0;
+    while (!rc && fgets(line, sizeof(line), f)) {
+        struct dev_mount m;
+        unsigned ma, mi;
+        if (dev_mountinfo_parse_line(line, &m) || !m.rw)
+            continue;
+        /* btrfs and others show an anonymous device number: the source names the drive. */
+        bool hit = m.major && mount_on_range(ctx, m.major, m.minor, major, minor, off, len);
+        if (!hit && m.source[0] == '/' && devnum_of_path(ctx, m.source, &ma, &mi) == 0)
+            hit = mount_on_range(ctx, ma, mi, major, minor, off, len);
+        if (hit) {
+            snprintf(where, where_len, "%s is mounted read-write on %s", m.source, m.target);
+            rc = 1;
+        }
+    }
+    fclose(f);
     return rc;
 }
 

@@ -3,8 +3,11 @@
 #include "clone/fs_used.h"
 #include "clone/image_read.h"
 #include "clone/iso9660.h"
+#include "common/safe_file.h"
+#include "common/test_hook.h"
 #include "common/units.h"
 #include "devices/dev_partitions.h"
+#include "devices/dev_safety.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define RESIZE_MAX_SCRATCH 8
@@ -19,6 +23,7 @@
 /* An ext filesystem shrunk in a scratch file before the targets are written. */
 struct scratch {
     size_t part;                    /* index in layout.parts */
+    char dir[4200];                 /* its private folder, removed with it */
     char path[4200];
     char digest[HASH_MAX_HEX];      /* of its used blocks, as copied to the targets */
 };
@@ -31,6 +36,9 @@ struct resize_state {
     char label[LAYOUT_MAX_PARTS][128];
     struct scratch scratch[RESIZE_MAX_SCRATCH];
     size_t nscratch;
+    /* Why a partition that could have shrunk may not ("" when it may): its
+     * filesystem cannot be believed about what it uses, and what to do. */
+    char no_shrink[LAYOUT_MAX_PARTS][400];
     /* Restoring an image: its table area and each partition's first MiB,
      * decoded into memory, so blkid and superblock readers see a drive. */
     struct io_dev view;
@@ -66,6 +74,68 @@ static bool boot_critical(const struct layout_part *p)
     return !strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac") && p->size < (2ull << 30);
 }
 
+/* Whether partition p of the source drive can be believed about what it
+ * uses: not when it is in use on this machine, or was left in the middle of
+ * changes (fs_used_trusted). When not, why says so and mounted which. */
+static bool untrusted(const struct clone_job *job, const struct layout_part *p, bool *mounted, char *why,
+                      size_t len)
+{
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    *mounted = job->src.is_block && dev_mounted_rw(&ctx, major(job->src.rdev), minor(job->src.rdev), p->start,
+                                                   p->size, why, len) > 0;
+    if (*mounted) {
+        size_t n = strlen(why);
+        snprintf(why + n, len - n, " on this machine, so its block bitmaps can change while it is copied");
+        return true;
+    }
+    return fs_used_trusted(job->src.path, p->start, p->size, p->fstype, why, len) == 0;
+}
+
+/* A filesystem that cannot be believed is copied whole (clone_job's
+ * build_domain) and its size is not changed on what it says it uses: ext
+ * does not shrink (it still grows: e2fsck replays its journal on the target
+ * first), NTFS keeps its size (ntfsresize would act on the unreplayed
+ * volume). */
+static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
+{
+    struct layout_part *p = &st->layout.parts[i];
+    bool ntfs = !strcmp(p->fstype, "ntfs");
+    if (job->image || !((ntfs && p->fit != FIT_FIXED) || (fs_is_ext(p->fstype) && p->fit == FIT_ANY)))
+        return;
+    char why[300];
+    bool mounted;
+    if (!untrusted(job, p, &mounted, why, sizeof(why)))
+        return;
+    if (ntfs) {
+        p->fit = FIT_FIXED;
+        clone_job_note(job, "partition #%d (ntfs) keeps its size on the target: %s (extend it in Windows once "
+                       "Windows has been shut down fully)", p->number, why);
+        return;
+    }
+    p->fit = FIT_GROW;
+    snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (%s) would have to shrink, and cannot be "
+             "shrunk safely: %s; %s, then start the job again", p->number, p->fstype, why,
+             mounted ? "unmount it" : "run e2fsck -f on it, or mount it once and unmount it cleanly");
+}
+
+/* The plan failed with partitions kept from shrinking: when it works with
+ * them allowed to, that is the reason to give. */
+static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout_resize how, const char *tname,
+                            struct cb_error *err)
+{
+    size_t culprit = LAYOUT_MAX_PARTS;
+    for (size_t i = 0; i < st->layout.nparts; i++)
+        if (st->no_shrink[i][0]) {
+            st->layout.parts[i].fit = FIT_ANY;
+            culprit = culprit == LAYOUT_MAX_PARTS ? i : culprit;
+        }
+    struct cb_error ignored = { 0 };
+    if (culprit == LAYOUT_MAX_PARTS || layout_plan(&st->layout, tsize, how, tname, &ignored) != 0)
+        return;
+    cb_error_set(err, -ENOSPC, "%s; no target was written", st->no_shrink[culprit]);
+}
+
 /* What each partition holds and how it may change size. */
 static void classify(struct clone_job *job, struct resize_state *st)
 {
@@ -86,6 +156,7 @@ static void classify(struct clone_job *job, struct resize_state *st)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
         if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
+        distrust(job, st, i);
     }
 }
 
@@ -192,6 +263,8 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     classify(job, st);
     rc = layout_plan(&st->layout, tsize, how, job->ctargets[0].dev.path, err);
     if (rc)
+        explain_refusal(st, tsize, how, job->ctargets[0].dev.path, err);
+    if (rc)
         goto none;      /* the job is refused: its domain goes with it */
     build_extents(job, st);
     job->resize = st;
@@ -280,7 +353,6 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
     }
     uint64_t used = map_bytes(&dom, MAP_FINISHED);
     struct statvfs vfs;
-    snprintf(sc->path, sizeof(sc->path), "%s/clonebay-shrink-%d-p%d.img", scratch_dir(), (int)getpid(), p->number);
     if (statvfs(scratch_dir(), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < used + (64u << 20)) {
         char a[32];
         units_format_bytes(used + (64u << 20), a, sizeof(a));
@@ -289,8 +361,20 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
                             "(set CLONEBAY_SCRATCH to a roomier directory); no target was written",
                             p->number, p->fstype, a, scratch_dir());
     }
+    /* $CLONEBAY_SCRATCH may be a shared /var/tmp: a name others can guess
+     * would let them plant a link there, or read the source's files. */
+    char what[32];
+    snprintf(what, sizeof(what), "shrink-p%d", p->number);
+    int made = safe_file_scratch(scratch_dir(), what, sc->dir, sizeof(sc->dir), sc->path, sizeof(sc->path));
+    if (made < 0) {
+        map_free(&dom);
+        return cb_error_set(err, made, "cannot make a scratch file in %s to shrink partition #%d: %s; no target "
+                            "was written", scratch_dir(), p->number, strerror(-made));
+    }
+    cb_test_pause("CLONEBAY_TEST_PAUSE_SCRATCH");       /* tests look at the modes here */
     struct copy_target t = { 0 };
-    rc = io_open_target(sc->path, true, &t.dev, err);
+    rc = io_open_target(sc->path, false, &t.dev, err);
+    close(made);
     if (!rc && ftruncate(t.dev.fd, (off_t)p->size) != 0)
         rc = cb_error_set(err, -errno, "cannot size scratch file %s", sc->path);
     if (!rc) {
@@ -421,8 +505,7 @@ void resize_job_free(struct clone_job *job)
     if (!st)
         return;
     for (size_t i = 0; i < st->nscratch; i++)
-        if (st->scratch[i].path[0])
-            unlink(st->scratch[i].path);
+        safe_file_scratch_remove(st->scratch[i].dir, st->scratch[i].path);
     if (st->view.fd >= 0)
         close(st->view.fd);
     layout_free(&st->layout);
