@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE 4096u
@@ -50,18 +51,16 @@ static void unplug(int sig)
 {
     (void)sig;
     atomic_store(&d.unplugged, 1);
-    char msg[96] = "cachedisk: unplugged, lost ", num[24];
+    char num[24], *p = num + sizeof(num);
     uint64_t n = (uint64_t)atomic_load(&d.ndirty) * PAGE;
-    int i = (int)sizeof(num);
     do
-        num[--i] = (char)('0' + n % 10);
-    while ((n /= 10) && i > 0);
-    size_t len = strlen(msg);
-    memcpy(msg + len, num + i, sizeof(num) - (size_t)i);
-    len += sizeof(num) - (size_t)i;
-    memcpy(msg + len, " bytes not flushed\n", 20);
-    if (write(2, msg, strlen(msg)) < 0)
-        _exit(1);
+        *--p = (char)('0' + n % 10);
+    while (n /= 10);
+    static char head[] = "cachedisk: unplugged, lost ", tail[] = " bytes not flushed\n";
+    struct iovec v[] = { { head, sizeof(head) - 1 }, { p, (size_t)(num + sizeof(num) - p) },
+                         { tail, sizeof(tail) - 1 } };
+    if (writev(2, v, 3) < 0)
+        return;         /* nowhere to say it; the drive is unplugged all the same */
 }
 
 /* The end of the run of pages from off (below end) that are all dirty or all clean. */
