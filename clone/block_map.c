@@ -1,4 +1,5 @@
 #include "clone/block_map.h"
+#include "common/safe_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -167,6 +168,8 @@ static void write_map(const struct block_map *m, FILE *f, const char *cmdline)
         fprintf(f, "# Command line: %s\n", cmdline);
     if (m->source_id[0])
         fprintf(f, "# Source: %s\n", m->source_id);
+    for (int i = 0; i < m->ntarget_ids; i++)
+        fprintf(f, "# Target: %s\n", m->target_ids[i]);
     fprintf(f, "# Current time: %s\n", now);
     if (m->current_status == '+')
         fprintf(f, "# Finished\n");
@@ -180,29 +183,96 @@ static void write_map(const struct block_map *m, FILE *f, const char *cmdline)
 
 int map_save(const struct block_map *m, const char *path, const char *cmdline, struct cb_error *err)
 {
+    /* A fresh name created O_EXCL: a link planted under a predictable temp
+     * name (path.tmp) would otherwise send root's write to any file. */
     char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return cb_error_set(err, -errno, "cannot write map file %s: %s", tmp, strerror(errno));
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        return cb_error_set(err, -ENOMEM, "cannot write map file %s", tmp);
-    }
+    FILE *f = safe_file_ftemp(path, 0644, tmp, sizeof(tmp));
+    if (!f)
+        return cb_error_set(err, -errno, "cannot create a temporary file next to map file %s: %s", path,
+                            strerror(errno));
     write_map(m, f, cmdline);
-    int rc = 0;
-    if (fflush(f) != 0 || fsync(fd) != 0)
-        rc = -errno;
-    if (fclose(f) != 0 && !rc)
-        rc = -errno;
-    if (!rc && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc) {
-        unlink(tmp);
+    int rc = safe_file_freplace(f, tmp, path);
+    if (rc)
         return cb_error_set(err, rc, "cannot save map file %s: %s", path, strerror(-rc));
-    }
     return 0;
+}
+
+/* A ddrescue position or size: a non-negative number in C notation (decimal,
+ * 0x hex or 0 octal, as ddrescue's own reader takes it) that fits in a signed
+ * 64-bit value, as ddrescue's positions do. 0, or -EINVAL. */
+static int map_number(const char **s, uint64_t *v)
+{
+    const char *p = *s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -EINVAL;         /* also refuses a sign: strtoull would wrap "-1" */
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(p, &end, 0);
+    if (errno || x > INT64_MAX || (*end != ' ' && *end != '\t'))
+        return -EINVAL;
+    *v = x;
+    *s = end;
+    return 0;
+}
+
+/* One "pos size status" line, appended to m. The ranges must tile the drive:
+ * the first at 0, each where the previous ended, so m->size (the end of the
+ * last) is exactly what the map covers and the caller can compare it with
+ * the source. 0, or -errno with err naming the line. */
+static int map_range_line(struct block_map *m, const char *p, const char *path, int lineno,
+                          struct cb_error *err)
+{
+    uint64_t pos, size;
+    if (map_number(&p, &pos) || map_number(&p, &size))
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: expected a range 'position size status' "
+                            "with two non-negative numbers below 2^63", path, lineno);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '\0' || *p == '\n' || *p == '\r')
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: the range has no status character", path, lineno);
+    if (!valid_state(*p))
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: unknown status '%c' (a ddrescue mapfile uses "
+                            "? * / - +)", path, lineno, *p);
+    if (size == 0)
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: a range of 0 bytes at 0x%" PRIX64, path,
+                            lineno, pos);
+    if (size > (uint64_t)INT64_MAX - pos)
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: the range at 0x%" PRIX64 " of 0x%" PRIX64
+                            " bytes ends past the largest position a mapfile can hold (2^63)", path, lineno,
+                            pos, size);
+    if (m->count == 0 && pos != 0)
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: the first range starts at 0x%" PRIX64
+                            " instead of 0: the map does not cover the start of the drive", path, lineno, pos);
+    if (pos > m->size)
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: the range starts at 0x%" PRIX64 " but the "
+                            "previous one ends at 0x%" PRIX64 ": the map has a gap", path, lineno, pos, m->size);
+    if (pos < m->size)
+        return cb_error_set(err, -EINVAL, "map file %s, line %d: the range at 0x%" PRIX64 " starts before the "
+                            "previous one ends (0x%" PRIX64 "): ranges overlap or are out of order", path,
+                            lineno, pos, m->size);
+    if (reserve(m, m->count + 1))
+        return cb_error_set(err, -ENOMEM, "out of memory reading map file %s", path);
+    m->r[m->count++] = (struct map_region){ pos, size, *p };
+    m->size = pos + size;
+    return 0;
+}
+
+/* fgets for a mapfile: a line longer than the buffer is cut and the rest of
+ * it skipped (*cut set), so its tail is never read as a line of its own. */
+static char *map_line(char *buf, int len, FILE *f, bool *cut)
+{
+    *cut = false;
+    if (!fgets(buf, len, f))
+        return NULL;
+    if (!strchr(buf, '\n') && !feof(f)) {
+        int c;
+        while ((c = getc(f)) != EOF && c != '\n')
+            ;
+        *cut = true;
+    }
+    return buf;
 }
 
 int map_load(struct block_map *m, const char *path, struct cb_error *err)
@@ -214,9 +284,9 @@ int map_load(struct block_map *m, const char *path, struct cb_error *err)
     m->current_status = '?';
     m->current_pass = 1;
     char line[512];
-    bool have_status = false;
+    bool have_status = false, cut, said = false;
     int rc = 0, lineno = 0;
-    while (!rc && fgets(line, sizeof(line), f)) {
+    while (!rc && map_line(line, sizeof(line), f, &cut)) {
         lineno++;
         char *p = line;
         while (*p == ' ' || *p == '\t')
@@ -226,9 +296,21 @@ int map_load(struct block_map *m, const char *path, struct cb_error *err)
             m->source_id[strcspn(m->source_id, "\n")] = '\0';
             continue;
         }
+        if (strncmp(p, "# Target: ", 10) == 0 && m->ntarget_ids < MAP_MAX_TARGETS) {
+            char *t = m->target_ids[m->ntarget_ids++];
+            snprintf(t, sizeof(m->target_ids[0]), "%s", p + 10);
+            t[strcspn(t, "\n")] = '\0';
+            continue;
+        }
         if (*p == '#' || *p == '\n' || *p == '\0')
             continue;
-        uint64_t a, b;
+        if (cut) {
+            rc = cb_error_set(err, -EINVAL, "map file %s, line %d: longer than %zu characters: not a ddrescue "
+                              "mapfile", path, lineno, sizeof(line) - 1);
+            said = true;
+            break;
+        }
+        uint64_t a;
         char st;
         int pass;
         if (!have_status) {
@@ -243,25 +325,20 @@ int map_load(struct block_map *m, const char *path, struct cb_error *err)
             have_status = true;
             continue;
         }
-        if (sscanf(p, "%" SCNi64 " %" SCNi64 " %c", &a, &b, &st) != 3 || !valid_state(st) || b == 0 ||
-            a != m->size) {
-            rc = -EINVAL;
-            break;
-        }
-        if (reserve(m, m->count + 1)) {
-            rc = -ENOMEM;
-            break;
-        }
-        m->r[m->count++] = (struct map_region){ a, b, st };
-        m->size = a + b;
+        rc = map_range_line(m, p, path, lineno, err);
+        if (rc)
+            said = true;
     }
     fclose(f);
-    if (rc == -EINVAL)
+    if (rc == -EINVAL && !said)
         cb_error_set(err, rc, "map file %s is not a valid ddrescue mapfile (line %d)", path, lineno);
-    else if (rc)
+    else if (rc && !said)
         cb_error_set(err, rc, "out of memory reading map file %s", path);
-    else if (!have_status)
+    else if (!rc && !have_status)
         rc = cb_error_set(err, -EINVAL, "map file %s is empty", path);
+    else if (!rc && m->count == 0)
+        rc = cb_error_set(err, -EINVAL, "map file %s lists no ranges after its status line: it describes no "
+                          "drive", path);
     if (rc)
         map_free(m);
     return rc;

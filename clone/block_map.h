@@ -22,6 +22,8 @@ enum map_state {
     MAP_FINISHED = '+',
 };
 
+#define MAP_MAX_TARGETS 16
+
 struct map_region {
     uint64_t pos, size;
     char state;
@@ -38,6 +40,10 @@ struct block_map {
     /* Which drive this map describes ("serial S4EWNX0R123456"), kept in a
      * comment line so ddrescue ignores it; "" when unknown. */
     char source_id[160];
+    /* The targets it was written to ("serial X, N bytes", "file 2049:1234"),
+     * one comment line each: a resume onto any other drive is refused. */
+    char target_ids[MAP_MAX_TARGETS][160];
+    int ntarget_ids;
 };
 
 int map_init(struct block_map *m, uint64_t size, char state);

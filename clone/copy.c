@@ -238,6 +238,25 @@ bool engine_stop(struct engine *e, int *rc)
     return false;
 }
 
+/* fdatasync every live target; one that cannot is dropped like a failed write. */
+static void sync_targets(struct copy_job *job)
+{
+    for (size_t t = 0; t < job->ntargets; t++) {
+        struct copy_target *tg = &job->targets[t];
+        int f = atomic_load(&tg->failed) ? 0 : io_sync(&tg->dev);
+        if (f) {
+            tg->error = f;
+            tg->error_off = atomic_load(&job->progress->pos);
+            atomic_store(&tg->failed, 1);
+            progress_notify(job->progress);
+        }
+    }
+}
+
+/* A saved map is a promise that its finished regions are on the media: a
+ * resume after a power cut skips them. So the snapshot is taken first, then
+ * every target is synced (all that the snapshot calls finished was written
+ * before it), and only then is the snapshot saved. */
 static void save_map_snapshot(struct engine *e)
 {
     struct copy_job *job = e->job;
@@ -248,6 +267,7 @@ static void save_map_snapshot(struct engine *e)
     int rc = map_copy(&snap, job->map);
     pthread_mutex_unlock(&e->ring.mu);
     if (rc == 0) {
+        sync_targets(job);
         snap.current_pos = atomic_load(&job->progress->pos);
         map_save(&snap, job->map_path, job->map_cmdline, NULL);
     }
@@ -308,8 +328,38 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
     tick(e);
 }
 
+/* Read [off, off+len) of the source (a drive, a file or an image). */
+static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t off)
+{
+    if (job->image_src) {
+        struct cb_error ierr = { 0 };
+        return image_read(job->image_src, buf, len, off, &ierr) == 0;
+    }
+    return io_pread(job->src, buf, len, off) == (ssize_t)len;
+}
+
+/* What an earlier run finished was never read in this one: the target's
+ * bytes there vouch for nothing (it may be another drive, or have lost its
+ * cache in a power cut). The digests take the source's bytes instead, so
+ * verification compares the target against the source. */
+static void overlay_prior(struct engine *e, unsigned char *buf, size_t len, uint64_t off)
+{
+    struct copy_job *job = e->job;
+    uint64_t p, n, end = off + len;
+    for (uint64_t at = off; e->prior.size && at < end && map_find(&e->prior, at, "+", &p, &n) && p < end;
+         at = p + n) {
+        if (p + n > end)
+            n = end - p;
+        if (source_reread(job, buf + (p - off), (size_t)n, p))
+            job->resumed_from_source += n;
+        else
+            job->resumed_unvouched += n;    /* left as the target has it: said in words, never VERIFIED */
+    }
+}
+
 /* After a gap, hash the rest of the image as written, read back from the
- * first live target, continuing the same digests and checkpoints. */
+ * first live target, continuing the same digests and checkpoints. What an
+ * earlier run finished is hashed from the source (overlay_prior). */
 static int hash_tail(struct engine *e, struct cb_error *err)
 {
     struct copy_job *job = e->job;
@@ -344,7 +394,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     atomic_store(&p->bytes_total, job->map->size - from);
     atomic_store(&p->bytes_done, 0);
     progress_notify(p);
-    void *buf = io_alloc(COPY_SLOT_SIZE);
+    unsigned char *buf = io_alloc(COPY_SLOT_SIZE);
     rc = buf ? 0 : -ENOMEM;
     uint64_t stop = job->domain ? 0 : job->map->size;  /* end of the domain region being hashed */
     for (uint64_t off = from; !rc && off < job->map->size;) {
@@ -369,6 +419,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
                               t->dev.path, (unsigned long long)off);
             break;
         }
+        overlay_prior(e, buf, len, off);
         for (int a = 0; a < HASH_COUNT; a++)
             if (e->hashes[a])
                 hash_feed(e, (enum hash_alg)a, buf, len, off);
@@ -405,6 +456,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
 
 static void engine_fini(struct engine *e)
 {
+    map_free(&e->prior);
     hash_free(e->record_hash);
     for (int a = 0; a < HASH_COUNT; a++)
         hash_free(e->hashes[a]);
@@ -426,6 +478,10 @@ int copy_run(struct copy_job *job, struct cb_error *err)
     struct copy_progress *p = job->progress;
     atomic_store(&p->bytes_total, job->domain ? map_bytes(job->domain, MAP_FINISHED) : job->map->size);
     atomic_store(&p->bytes_done, map_bytes(job->map, MAP_FINISHED));
+    if (map_bytes(job->map, MAP_FINISHED) && map_copy(&e.prior, job->map)) {
+        engine_fini(&e);
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    }
     int started = 0;
     for (int a = 0; a < HASH_COUNT; a++)
         if (e.hashes[a])

@@ -89,6 +89,10 @@ struct copy_job {
     bool source_lost;               /* the source vanished (pulled cable) */
     char source_msg[256];
     uint64_t hashed_in_stream;      /* bytes hashed from the source stream itself */
+    /* A resumed job: bytes an earlier run had finished, re-read from the
+     * source for the digests, and those the source no longer gave (hashed
+     * from the target instead, so verification cannot vouch for them). */
+    uint64_t resumed_from_source, resumed_unvouched;
     char hash_tail_from[256];       /* target the rest was hashed from, "" if none */
 };
 

@@ -27,6 +27,7 @@ struct engine {
     uint64_t bytes_read;
     struct progress_clock clock;
     double last_save;
+    struct block_map prior;             /* what an earlier run had finished (a resume); size 0 if none */
 };
 
 /* The next free slot for the reader. */

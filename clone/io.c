@@ -170,6 +170,11 @@ int io_flush(struct io_dev *d)
     return 0;
 }
 
+int io_sync(struct io_dev *d)
+{
+    return fdatasync(d->fd) != 0 ? -errno : 0;
+}
+
 void *io_alloc(size_t len)
 {
     void *p = NULL;

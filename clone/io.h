@@ -64,6 +64,9 @@ int io_zeroout(struct io_dev *dev, uint64_t off, uint64_t len);
 
 /* Flush a target to the media (fsync; BLKFLSBUF for block devices). */
 int io_flush(struct io_dev *dev);
+/* Make what was written so far durable (fdatasync), without dropping caches:
+ * the cheap flush taken before a map that calls it finished is saved. */
+int io_sync(struct io_dev *dev);
 
 /* true when a read's -errno means the device itself is gone (pulled cable,
  * no medium), not a bad sector: the job stops instead of rescuing around it. */

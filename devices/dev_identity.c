@@ -183,6 +183,8 @@ int dev_identity_fill(const struct sysfs_ctx *ctx, const char *name,
     if (sysfs_read_u64(ctx, &v, "sys/block/%s/size", name))
         return -ENOENT;
     d->size = v * 512;      /* sysfs counts 512-byte units whatever the sector size */
+    if (sysfs_read_u64(ctx, &v, "sys/block/%s/diskseq", name) == 0)
+        d->diskseq = v;
     d->logical_sector = sysfs_read_u64(ctx, &v, "sys/block/%s/queue/logical_block_size", name) ? 512 : (unsigned)v;
     d->physical_sector = sysfs_read_u64(ctx, &v, "sys/block/%s/queue/physical_block_size", name)
                              ? d->logical_sector : (unsigned)v;

@@ -84,7 +84,7 @@ static void load_props(const struct sysfs_ctx *ctx, const char *name, struct dev
         dev_props_load_db(props, path);
 }
 
-int dev_probe_one(const struct sysfs_ctx *ctx, const char *name, struct dev_drive *out)
+int dev_identify_one(const struct sysfs_ctx *ctx, const char *name, struct dev_drive *out)
 {
     memset(out, 0, sizeof(*out));
     if (dev_name_is_ignored(name) || !sysfs_exists(ctx, "sys/block/%s", name))
@@ -97,11 +97,17 @@ int dev_probe_one(const struct sysfs_ctx *ctx, const char *name, struct dev_driv
     load_props(ctx, name, &props);
     int rc = dev_identity_fill(ctx, name, &props, out);
     dev_props_free(&props);
+    /* Empty fixed devices are internals; empty removable ones are card readers. */
+    if (!rc && out->size == 0 && !out->is_optical && !out->removable)
+        return -ENODEV;
+    return rc;
+}
+
+int dev_probe_one(const struct sysfs_ctx *ctx, const char *name, struct dev_drive *out)
+{
+    int rc = dev_identify_one(ctx, name, out);
     if (rc)
         return rc;
-    /* Empty fixed devices are internals; empty removable ones are card readers. */
-    if (out->size == 0 && !out->is_optical && !out->removable)
-        return -ENODEV;
     rc = dev_partitions_fill(ctx, out);
     if (rc) {
         dev_drive_release(out);
@@ -201,7 +207,7 @@ int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_e
     }
     for (size_t i = 0; i < count; i++) {
         struct dev_drive *d = &out->drives[out->count];
-        if (dev_probe_one(&ctx, names[i], d) != 0)
+        if ((opts && opts->identity_only ? dev_identify_one(&ctx, names[i], d) : dev_probe_one(&ctx, names[i], d)))
             continue;
         if (!wanted(opts, d)) {
             dev_drive_release(d);

@@ -14,6 +14,8 @@ struct dev_scan_opts {
     const char *const *only;    /* NULL, or a NULL-terminated list of paths/names to keep */
     const char *bench_dir;      /* NULL, or keep only loop devices over files in this folder
                                  * (the practice bench: never the machine's real drives) */
+    bool identity_only;         /* no partitions: nothing is read from the media, so a
+                                 * failing drive cannot make the scan slow */
 };
 
 int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_error *err);
@@ -22,6 +24,9 @@ int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_e
  * filled for a whole list at once by dev_safety_fill()). -ENODEV when
  * NAME is not a drive we list (an empty loop, a partition, zram...). */
 int dev_probe_one(const struct sysfs_ctx *ctx, const char *name, struct dev_drive *out);
+
+/* Identity and geometry only (no partitions, no media read): fast on any drive. */
+int dev_identify_one(const struct sysfs_ctx *ctx, const char *name, struct dev_drive *out);
 
 /* Whether a kernel name is one we never list, whatever its state. */
 bool dev_name_is_ignored(const char *name);

@@ -58,6 +58,7 @@ struct dev_drive {
     char name[32];          /* kernel name: sda, nvme0n1, loop3 */
     char path[64];          /* /dev/sda */
     unsigned major, minor;
+    uint64_t diskseq;       /* the kernel's attach/media-change count; 0 when unknown */
     char vendor[64];
     char model[128];
     char serial[128];

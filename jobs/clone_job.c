@@ -7,6 +7,7 @@
 #include "jobs/resize_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
+#include "devices/dev_safety.h"
 #include "devices/dev_scan.h"
 
 #include "common/clock.h"
@@ -38,7 +39,7 @@ const char *job_outcome_name(enum job_outcome o)
         [OUTCOME_COPIED] = "copied (not verified)",
         [OUTCOME_BAD_SECTORS] = "finished with unreadable sectors",
         [OUTCOME_MISMATCH] = "verification failed", [OUTCOME_FAILED] = "failed",
-        [OUTCOME_CANCELLED] = "cancelled",
+        [OUTCOME_CANCELLED] = "cancelled", [OUTCOME_REFUSED] = "refused, nothing was written",
     };
     return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
 }
@@ -150,6 +151,8 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
         return cb_error_set(err, -EINVAL, "target %s is not a drive or partition clonebay lists "
                             "(see 'clonebay list')", path);
     describe_drive(d, ep);
+    dev_ident_of(d, &ep->ident);
+    ep->has_ident = true;
     if (d->system)
         return cb_error_set(err, -EPERM, "target %s holds the running system (%s): refusing to write it",
                             path, d->system_why);
@@ -202,6 +205,8 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     const struct dev_partition *parts = d->npart ? d->parts : &whole;
     size_t n = d->npart ? d->npart : (d->fstype[0] ? 1 : 0);
     char skipped[256] = "";
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
         if (layout_boot_type(p->type)) {
@@ -215,6 +220,13 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
             continue;
         }
         char why[300];
+        /* In use on this machine, it changes under the copy whatever its bitmaps say now. */
+        if (job->src.is_block && dev_mounted_rw(&ctx, major(job->src.rdev), minor(job->src.rdev), p->start, p->size,
+                                                why, sizeof(why)) > 0) {
+            clone_job_note(job, "partition #%d (%s) copied whole: %s on this machine, so its block bitmaps can "
+                           "change while it is copied", p->number, p->fstype, why);
+            continue;
+        }
         map_mark(&job->domain, p->start, p->size, MAP_NONTRIED);
         int r = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &job->domain, why, sizeof(why));
         if (r <= 0) {
@@ -297,46 +309,102 @@ static void limit_to_disc_volume(struct clone_job *job)
     clone_job_note(job, "%s", note);
 }
 
+/* How the map names a target: the drive's identity, or a file's inode. */
+static void target_key(const struct clone_job *job, size_t i, char *buf, size_t len)
+{
+    const struct io_dev *d = &job->ctargets[i].dev;
+    if (job->targets[i].has_ident)
+        dev_ident_key(&job->targets[i].ident, buf, len);
+    else
+        snprintf(buf, len, "file %lu:%lu", (unsigned long)d->st_dev, (unsigned long)d->ino);
+}
+
+/* A map calls regions finished on the targets it was written to: resuming
+ * onto any other drive would skip what that drive never got. */
+static int check_map_targets(struct clone_job *job, struct cb_error *err)
+{
+    const struct block_map *m = &job->map;
+    if (job->kind == JOB_IMAGE)
+        return 0;
+    if (!m->ntarget_ids) {
+        clone_job_note(job, "map file %s names no target (made by ddrescue or an older clonebay): what it calls "
+                       "finished is re-read from the source for the hashes, so verification checks the targets",
+                       job->map_path);
+        return 0;
+    }
+    for (size_t i = 0; i < job->ntargets; i++) {
+        char key[160];
+        target_key(job, i, key, sizeof(key));
+        bool known = false;
+        for (int k = 0; k < m->ntarget_ids && !known; k++)
+            known = strcmp(m->target_ids[k], key) == 0;
+        if (!known)
+            return cb_error_set(err, -EINVAL, "map file %s was written to %s%s, not to target %s (%s): refusing "
+                                "to resume onto another drive; give a new map file to copy afresh", job->map_path,
+                                m->target_ids[0], m->ntarget_ids > 1 ? " and others" : "", job->targets[i].path,
+                                key);
+    }
+    return 0;
+}
+
 static int prepare_map(struct clone_job *job, struct cb_error *err)
 {
     char id[160] = "";
     if (job->source.serial[0])
         snprintf(id, sizeof(id), "serial %s", job->source.serial);
+    else if (job->source.has_ident)
+        dev_ident_key(&job->source.ident, id, sizeof(id));
+    struct block_map m = { 0 };
     if (job->map_path[0] && access(job->map_path, F_OK) == 0) {
-        int rc = map_load(&job->map, job->map_path, err);
+        int rc = map_load(&m, job->map_path, err);
         if (rc)
             return rc;
-        if (job->map.source_id[0] && id[0] && strcmp(job->map.source_id, id) != 0) {
+        if (m.source_id[0] && id[0] && strcmp(m.source_id, id) != 0)
             rc = cb_error_set(err, -EINVAL, "map file %s belongs to the drive with %s, but %s has %s: "
-                              "refusing to resume", job->map_path, job->map.source_id, job->src.path, id);
-            map_free(&job->map);
+                              "refusing to resume", job->map_path, m.source_id, job->src.path, id);
+        else if (m.size != job->src.size)
+            rc = cb_error_set(err, -EINVAL, "map file %s describes a %llu-byte source, but %s has %llu bytes: "
+                              "it belongs to another drive", job->map_path,
+                              (unsigned long long)m.size, job->src.path, (unsigned long long)job->src.size);
+        if (rc) {
+            map_free(&m);
             return rc;
         }
-        if (job->map.size != job->src.size) {
-            map_free(&job->map);
-            return cb_error_set(err, -EINVAL, "map file %s describes a %llu-byte source, but %s has %llu bytes: "
-                                "it belongs to another drive", job->map_path,
-                                (unsigned long long)job->map.size, job->src.path, (unsigned long long)job->src.size);
-        }
         job->resumed = true;
-        return 0;
-    }
-    if (map_init(&job->map, job->src.size, MAP_NONTRIED))
+    } else if (map_init(&m, job->src.size, MAP_NONTRIED)) {
         return cb_error_set(err, -ENOMEM, "out of memory");
-    snprintf(job->map.source_id, sizeof(job->map.source_id), "%s", id);
+    }
+    if (!m.source_id[0])
+        snprintf(m.source_id, sizeof(m.source_id), "%s", id);
+    pthread_mutex_lock(&job->map_mu);      /* the station may be copying it already */
+    map_free(&job->map);
+    job->map = m;
+    pthread_mutex_unlock(&job->map_mu);
+    int rc = job->resumed ? check_map_targets(job, err) : 0;
+    if (rc)
+        return rc;
+    /* From now on the map names these targets (a resume with fewer keeps those). */
+    job->map.ntarget_ids = 0;
+    for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE && i < MAP_MAX_TARGETS; i++)
+        target_key(job, i, job->map.target_ids[job->map.ntarget_ids++], sizeof(job->map.target_ids[0]));
     return 0;
 }
 
-int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+/* What the names say: a raw image restores like any file; an .iso holds a disc's volume. */
+static struct clone_request named_request(const struct clone_request *req)
 {
-    *out = NULL;
-    /* What the names say: a raw image restores like any file; an .iso holds a disc's volume. */
     struct clone_request named = *req;
     if (named.kind == JOB_RESTORE && image_job_raw_name(named.source))
         named.kind = JOB_CLONE;
     if (named.kind == JOB_IMAGE && named.ntargets && image_job_iso_name(named.targets[0]))
         named.optical = true;
-    req = &named;
+    return named;
+}
+
+/* The job's fields that come straight from the request: no I/O at all. */
+static int job_alloc(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+{
+    *out = NULL;
     if (req->ntargets == 0)
         return cb_error_set(err, -EINVAL, "no target given");
     if (req->ntargets > JOB_MAX_TARGETS)
@@ -366,48 +434,66 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     snprintf(job->source.path, sizeof(job->source.path), "%s", req->source);
     for (size_t i = 0; i < req->ntargets; i++)
         snprintf(job->targets[i].path, sizeof(job->targets[i].path), "%s", req->targets[i]);
+    *out = job;
+    return 0;
+}
 
+/* The drive the operator confirmed is the one found now, or a refusal. */
+static int check_confirmed(const char *role, const char *path, const struct dev_ident *confirmed,
+                           const struct dev_drive *d, struct cb_error *err)
+{
+    char why[300];
+    if (!confirmed || (!confirmed->major && !confirmed->minor) || dev_ident_matches(confirmed, d, why, sizeof(why)))
+        return 0;
+    return cb_error_set(err, -ESTALE, "%s %s is not the drive that was confirmed (%s%s%s, %s): %s", role, path,
+                        confirmed->model[0] ? confirmed->model : "no model", confirmed->serial[0] ? ", serial " : "",
+                        confirmed->serial, confirmed->name, why);
+}
+
+/* Everything about the source and the targets that refuses a job, from the
+ * drive list. light: identity and safety only (no media read, no image
+ * opened), for a pre-flight on a UI thread. */
+static int check_endpoints(struct clone_job *job, const struct clone_request *req, bool light, struct dev_list *devs,
+                           struct node *sn, const struct dev_drive **source_drive, struct cb_error *err)
+{
     struct sysfs_ctx ctx;
     sysfs_init(&ctx, NULL);
-    struct dev_list devs = { 0 };
-    struct node sn, tn[JOB_MAX_TARGETS];
-    const struct dev_drive *source_drive = NULL;     /* in devs, alive until the end */
-    int rc = stat_node(req->source, &sn);
+    struct node tn[JOB_MAX_TARGETS];
+    int rc = stat_node(req->source, sn);
     if (rc == -ENOENT && req->kind == JOB_RESTORE) {      /* FILE of a split image: FILE.000 */
         char first[4200];
         snprintf(first, sizeof(first), "%s.000", req->source);
-        rc = stat_node(first, &sn);
+        rc = stat_node(first, sn);
     }
-    if (!rc && req->kind == JOB_RESTORE && sn.is_block)
+    if (!rc && req->kind == JOB_RESTORE && sn->is_block)
         rc = cb_error_set(err, -EINVAL, "%s is a drive, not an image file: to copy a drive, use 'clonebay clone'",
                           req->source);
-    if (!rc && req->kind == JOB_RESTORE)
+    if (!rc && req->kind == JOB_RESTORE && !light)
         rc = image_job_open_source(job, req->source, err);
     if (rc && err->msg[0])
-        goto fail;
-    if (rc) {
-        cb_error_set(err, rc, rc == -EINVAL ? "source %s is neither a block device nor a regular file"
-                     : "cannot open source %s: %s", req->source, strerror(-rc));
-        goto fail;
-    }
-    rc = dev_scan(&(struct dev_scan_opts){ 0 }, &devs, err);
+        return rc;
     if (rc)
-        goto fail;
-    if (sn.is_block) {
+        return cb_error_set(err, rc, rc == -EINVAL ? "source %s is neither a block device nor a regular file"
+                            : "cannot open source %s: %s", req->source, strerror(-rc));
+    rc = dev_scan(&(struct dev_scan_opts){ .identity_only = light }, devs, err);
+    if (rc)
+        return rc;
+    if (sn->is_block) {
         bool part;
-        struct dev_drive *d = drive_of(&devs, &ctx, sn.rdev, &part);
-        if (d)
+        struct dev_drive *d = drive_of(devs, &ctx, sn->rdev, &part);
+        if (d) {
             describe_drive(d, &job->source);
-        if (d && d->is_optical && !d->optical.media) {
-            rc = cb_error_set(err, -ENOMEDIUM, "there is no disc in %s", req->source);
-            goto fail;
+            dev_ident_of(d, &job->source.ident);
+            job->source.has_ident = true;
+            if ((rc = check_confirmed("source", req->source, req->source_ident, d, err)))
+                return rc;
         }
-        if (d && d->is_optical && d->optical.audio_tracks && !d->optical.data_tracks) {
-            rc = cb_error_set(err, -ENOTSUP, "the disc in %s is an audio CD (%u tracks): it has no data to save as "
-                              "an ISO image", req->source, d->optical.audio_tracks);
-            goto fail;
-        }
-        source_drive = d;
+        if (d && d->is_optical && !d->optical.media)
+            return cb_error_set(err, -ENOMEDIUM, "there is no disc in %s", req->source);
+        if (d && d->is_optical && d->optical.audio_tracks && !d->optical.data_tracks)
+            return cb_error_set(err, -ENOTSUP, "the disc in %s is an audio CD (%u tracks): it has no data to save "
+                                "as an ISO image", req->source, d->optical.audio_tracks);
+        *source_drive = d;
         if (d && d->is_optical && d->optical.audio_tracks)
             clone_job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
                      d->optical.audio_tracks);
@@ -416,28 +502,43 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
     }
     for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
         int s = stat_node(req->targets[i], &tn[i]);
-        if (s == -ENOENT) {
+        if (s == -ENOENT)
             tn[i] = (struct node){ 0 };         /* a new file */
-        } else if (s) {
-            rc = cb_error_set(err, s, s == -EINVAL ? "target %s is neither a block device nor a regular file"
-                              : "cannot use target %s: %s", req->targets[i], strerror(-s));
-            goto fail;
-        }
+        else if (s)
+            return cb_error_set(err, s, s == -EINVAL ? "target %s is neither a block device nor a regular file"
+                                : "cannot use target %s: %s", req->targets[i], strerror(-s));
         for (size_t j = 0; j < i; j++)
             if ((tn[i].exists && tn[j].exists && same_node(&tn[i], &tn[j])) ||
-                strcmp(req->targets[i], req->targets[j]) == 0) {
-                rc = cb_error_set(err, -EINVAL, "target %s is given twice", req->targets[i]);
-                goto fail;
-            }
-        if (tn[i].exists) {
-            rc = check_target(job, i, &tn[i], &sn, &devs, &ctx, err);
-            if (rc)
-                goto fail;
-        } else {
+                strcmp(req->targets[i], req->targets[j]) == 0)
+                return cb_error_set(err, -EINVAL, "target %s is given twice", req->targets[i]);
+        if (!tn[i].exists)
             snprintf(job->targets[i].kind, sizeof(job->targets[i].kind), "file");
-        }
+        else if ((rc = check_target(job, i, &tn[i], sn, devs, &ctx, err)))
+            return rc;
+        else if (job->targets[i].has_ident && req->target_idents &&
+                 (rc = check_confirmed("target", req->targets[i], &req->target_idents[i],
+                                       drive_of(devs, &ctx, tn[i].rdev, &(bool){ false }), err)))
+            return rc;
     }
-    rc = open_everything(job, req, err);
+    return 0;
+}
+
+/* Everything after the checks: open, plan, map. The slow part (media
+ * reads, filesystem bitmaps, resize2fs -P), run by the job's thread for a
+ * queued job. */
+static int prepare_open(struct clone_job *job, const struct clone_request *orig, struct cb_error *err)
+{
+    struct clone_request named = named_request(orig);
+    const struct clone_request *req = &named;
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    struct dev_list devs = { 0 };
+    struct node sn;
+    const struct dev_drive *source_drive = NULL;     /* in devs, alive until the end */
+    cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a job prepares */
+    int rc = check_endpoints(job, req, false, &devs, &sn, &source_drive, err);
+    if (!rc)
+        rc = open_everything(job, req, err);
     if (!rc && req->mode == MODE_USED && req->kind == JOB_RESTORE)
         rc = cb_error_set(err, -EINVAL, "--mode used applies when an image is made (clonebay image --mode used)");
     if (!rc && req->mode == MODE_USED && !source_drive)
@@ -463,15 +564,46 @@ int clone_job_prepare(const struct clone_request *req, struct clone_job **out, s
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)
         rc = prepare_map(job, err);
-    if (rc)
-        goto fail;
     dev_list_free(&devs);
+    return rc;
+}
+
+int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+{
+    struct clone_request named = named_request(req);
+    struct clone_job *job;
+    int rc = job_alloc(&named, &job, err);
+    if (!rc && (rc = prepare_open(job, req, err)) != 0) {
+        clone_job_free(job);
+        job = NULL;
+    }
     *out = job;
-    return 0;
-fail:
+    return rc;
+}
+
+int clone_job_preflight(const struct clone_request *req, struct cb_error *err)
+{
+    struct clone_request named = named_request(req);
+    struct clone_job *job;
+    int rc = job_alloc(&named, &job, err);
+    if (rc)
+        return rc;
+    struct dev_list devs = { 0 };
+    struct node sn;
+    const struct dev_drive *source_drive = NULL;
+    rc = check_endpoints(job, &named, true, &devs, &sn, &source_drive, err);
     dev_list_free(&devs);
     clone_job_free(job);
-    return rc ? rc : -EINVAL;
+    return rc;
+}
+
+int clone_job_new_deferred(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+{
+    struct clone_request named = named_request(req);
+    int rc = job_alloc(&named, out, err);
+    if (!rc)
+        (*out)->deferred = req;
+    return rc;
 }
 
 static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
@@ -484,6 +616,20 @@ static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
 }
 
 static enum job_outcome run_copy(struct clone_job *job);
+
+/* Right before the first write: every target drive is still the one that
+ * was checked (a queued job's drives were confirmed long ago). */
+static int recheck_targets(const struct clone_job *job, struct cb_error *err)
+{
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    for (size_t i = 0; i < job->ntargets; i++) {
+        char why[512];
+        if (job->targets[i].has_ident && dev_ident_check(&ctx, &job->targets[i].ident, why, sizeof(why)))
+            return cb_error_set(err, -ESTALE, "target %s: %s", job->targets[i].path, why);
+    }
+    return 0;
+}
 
 enum job_outcome clone_job_run(struct clone_job *job)
 {
@@ -510,6 +656,12 @@ enum job_outcome clone_job_run(struct clone_job *job)
         }
     e->hash_mask = job->hash_mask | (job->verify ? 1u << e->verify_alg : 0);
     e->image_src = job->image;
+    struct cb_error err = { 0 };
+    cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_WRITE");     /* tests swap a drive here */
+    if (recheck_targets(job, &err)) {
+        finish(job, OUTCOME_REFUSED, err.msg);
+        return job->outcome;
+    }
     if (job->kind == JOB_IMAGE && !job->raw)
         return image_job_run(job);
     enum job_outcome o = run_copy(job);
@@ -521,7 +673,11 @@ enum job_outcome clone_job_run(struct clone_job *job)
 void *clone_job_thread(void *arg)
 {
     struct clone_job *job = arg;
-    clone_job_run(job);
+    struct cb_error err = { 0 };
+    if (job->deferred && prepare_open(job, job->deferred, &err) != 0)
+        finish(job, OUTCOME_REFUSED, err.msg);
+    else
+        clone_job_run(job);
     atomic_store(&job->run_finished, 1);
     progress_notify(&job->progress);
     return NULL;
@@ -598,12 +754,27 @@ static enum job_outcome run_copy(struct clone_job *job)
     char msg[512] = "";
     if (failed)
         snprintf(msg, sizeof(msg), "%zu of %zu targets failed", failed, job->ntargets);
+    char a[32];
+    if (e->resumed_from_source) {
+        units_format_bytes(e->resumed_from_source, a, sizeof(a));
+        clone_job_note(job, "resumed: the %s an earlier run had copied were read again from the source for the "
+                       "hashes, so verification checks them on the targets", a);
+    }
+    /* What the source no longer gives cannot be vouched for: never VERIFIED. */
+    bool unvouched = e->resumed_unvouched > 0;
+    if (unvouched) {
+        units_format_bytes(e->resumed_unvouched, a, sizeof(a));
+        clone_job_note(job, "resumed: %s an earlier run had copied could not be read again from the source; the "
+                       "targets hold them as written then, but they are not verified", a);
+        if (!msg[0])
+            snprintf(msg, sizeof(msg), "%s from the earlier run could not be checked against the source", a);
+    }
     if (map_bytes(&job->map, MAP_BAD))
         finish(job, OUTCOME_BAD_SECTORS, msg);
     else if (failed)
         finish(job, OUTCOME_FAILED, msg);
     else
-        finish(job, job->verify ? OUTCOME_VERIFIED : OUTCOME_COPIED, msg);
+        finish(job, job->verify && !unvouched ? OUTCOME_VERIFIED : OUTCOME_COPIED, msg);
     return job->outcome;
 }
 

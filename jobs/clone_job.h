@@ -11,6 +11,7 @@
 #include "clone/copy.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
+#include "devices/dev_ident.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,6 +28,7 @@ enum job_outcome {
     OUTCOME_MISMATCH,       /* a target differs from the source */
     OUTCOME_FAILED,
     OUTCOME_CANCELLED,
+    OUTCOME_REFUSED,        /* refused when it came to start (a queued job): nothing was written */
 };
 
 enum job_kind {
@@ -42,6 +44,8 @@ struct job_endpoint {
     char serial[128];
     uint64_t size;
     char contents[512];     /* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB" */
+    struct dev_ident ident; /* the drive as the job found it (has_ident), re-checked before writing */
+    bool has_ident;
 };
 
 /* What a clone or image copies: every sector (raw), or only what the
@@ -61,6 +65,11 @@ struct clone_request {
     const char *fill;       /* marker over unreadable sectors; NULL: zeros */
     const char *map_path;   /* NULL: no map file */
     const char *cmdline;    /* for the map file header */
+    /* The drives the operator confirmed (the station): NULL, or the source's
+     * and one per target (all zero for a file). A drive that is no longer
+     * that one is refused before anything is written. */
+    const struct dev_ident *source_ident;
+    const struct dev_ident *target_idents;
     /* image */
     int level;              /* zstd level, 0: default (3) */
     uint64_t split;         /* bytes per part, 0: one file */
@@ -106,6 +115,7 @@ struct clone_job {
     enum job_outcome outcome;
     char outcome_msg[512];
     _Atomic int run_finished;       /* clone_job_thread sets it when the run is over; the UI polls it */
+    const struct clone_request *deferred;   /* clone_job_new_deferred: prepared by the thread */
     bool gpt_moved[JOB_MAX_TARGETS];
     bool table_as_is;               /* a hybrid ISO's table: written byte for byte, even the GPT backup */
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
@@ -116,6 +126,14 @@ struct clone_job {
 
 /* 0, or a refusal (-errno) with err saying why; nothing has been written. */
 int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
+/* The checks that need no media read (identity, system, mounted, busy,
+ * read-only, the same drive twice): fast enough for a UI thread. 0 or a
+ * refusal with err filled. The rest is found by clone_job_prepare. */
+int clone_job_preflight(const struct clone_request *req, struct cb_error *err);
+/* clone_job_prepare in the job's own thread: the job is allocated now (no
+ * I/O), prepared by clone_job_thread, which ends it as OUTCOME_REFUSED when
+ * preparing refuses. req (and its strings) must outlive the thread. */
+int clone_job_new_deferred(const struct clone_request *req, struct clone_job **out, struct cb_error *err);
 /* Runs to the end (or cancel via job->progress.cancel); returns the outcome. */
 enum job_outcome clone_job_run(struct clone_job *job);
 /* pthread entry for clone_job_run(job): sets job->run_finished and notifies

@@ -1,4 +1,5 @@
 #include "jobs/job_queue.h"
+#include "devices/dev_ident.h"
 #include "devices/dev_relation.h"
 #include "jobs/report.h"
 
@@ -112,6 +113,37 @@ struct qjob *jq_find(struct job_queue *q, int id)
     return NULL;
 }
 
+/* The identity of a block device path now (sysfs only), or all zero. */
+static void ident_now(const char *path, struct dev_ident *id)
+{
+    struct stat st;
+    memset(id, 0, sizeof(*id));
+    if (stat(path, &st) != 0 || !S_ISBLK(st.st_mode))
+        return;
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    if (dev_ident_read(&ctx, st.st_rdev, id))
+        memset(id, 0, sizeof(*id));
+}
+
+/* What the operator confirmed (req's identities) or, when the caller gave
+ * none, the drives as they are at this moment: a queued job keeps these. */
+static void keep_identities(struct qjob *j, const struct clone_request *req)
+{
+    if (req->source_ident)
+        j->source_ident = *req->source_ident;
+    else
+        ident_now(j->source, &j->source_ident);
+    for (size_t i = 0; i < j->ntargets; i++) {
+        if (req->target_idents)
+            j->target_idents[i] = req->target_idents[i];
+        else if (j->kind != JOB_IMAGE)
+            ident_now(j->targets[i], &j->target_idents[i]);
+    }
+    j->req.source_ident = &j->source_ident;
+    j->req.target_idents = j->target_idents;
+}
+
 int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err)
 {
     if (q->count == JQ_MAX_JOBS)
@@ -139,18 +171,12 @@ int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_er
     j->req.cmdline = NULL;
     j->req.fill = NULL;
     jq_key_of(j->source, j->src_key, JQ_KEY);
-    /* Refusals known now are given now; a job waiting on another is checked when it starts. */
-    bool waits = false;
-    for (size_t i = 0; i < q->count; i++)
-        waits |= active(q->jobs[i]) && jq_conflict(j, q->jobs[i]);
-    if (!waits) {
-        struct clone_job *probe;
-        int rc = clone_job_prepare(&j->req, &probe, err);
-        if (rc) {
-            free(j);
-            return rc;
-        }
-        clone_job_free(probe);
+    keep_identities(j, req);
+    /* The fast refusals now; the slow ones in the job's thread when it starts. */
+    int rc = clone_job_preflight(&j->req, err);
+    if (rc) {
+        free(j);
+        return rc;
     }
     j->id = q->next_id++;
     j->state = QJOB_QUEUED;
@@ -177,10 +203,11 @@ static bool may_start(const struct job_queue *q, const struct qjob *j)
 static void start(struct job_queue *q, struct qjob *j)
 {
     struct cb_error err = { 0 };
-    if (clone_job_prepare(&j->req, &j->job, &err)) {
+    /* Prepared by its own thread: probing a failing drive never stalls the owner's loop. */
+    if (clone_job_new_deferred(&j->req, &j->job, &err)) {
         j->state = QJOB_FAILED;
-        snprintf(j->verdict, sizeof(j->verdict), "REFUSED: %s", err.msg);
-        qjob_log(j, "refused, nothing was written: %s", err.msg);
+        snprintf(j->verdict, sizeof(j->verdict), "FAILED: %s", err.msg);
+        qjob_log(j, "failed: %s", err.msg);
         return;
     }
     j->job->progress.event_fd = q->event_fd;
@@ -273,6 +300,12 @@ static void reap(struct job_queue *q, struct qjob *j)
         j->state = QJOB_CANCELLED;
         snprintf(j->verdict, sizeof(j->verdict), "CANCELLED");
         break;
+    case OUTCOME_REFUSED:
+        j->state = QJOB_FAILED;
+        snprintf(j->verdict, sizeof(j->verdict), "REFUSED: %s", cj->outcome_msg);
+        qjob_log(j, "refused, nothing was written: %s", cj->outcome_msg);
+        clone_job_close_devices(cj);
+        return;
     case OUTCOME_MISMATCH:
         j->state = QJOB_FAILED;
         snprintf(j->verdict, sizeof(j->verdict), "MISMATCH: %s", cj->outcome_msg);

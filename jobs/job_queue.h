@@ -36,8 +36,13 @@ struct qjob {
     char source[256];
     char targets[JOB_MAX_TARGETS][256];
     size_t ntargets;
-    struct clone_request req;           /* points into this struct's strings */
+    struct clone_request req;           /* points into this struct's strings and identities */
     const char *target_ptrs[JOB_MAX_TARGETS];
+    /* The drives as they were when the job was confirmed (all zero for files):
+     * a job that waits keeps these, not /dev names, and is refused at its
+     * start when a drive is no longer the one confirmed. */
+    struct dev_ident source_ident;
+    struct dev_ident target_idents[JOB_MAX_TARGETS];
     char map_path[4096];
     /* What it touches, as comparable keys: "b:MAJ:MIN" (whole drive), "f:DEV:INO", "p:PATH". */
     char src_key[JQ_KEY];
@@ -65,9 +70,13 @@ struct job_queue {
 };
 
 int jq_init(struct job_queue *q, const char *reports_dir, int max_parallel, struct cb_error *err);
-/* Queue a job (req is copied). Refusals that can be known now come back as
- * -errno with err filled, and nothing is queued; the rest are found when the
- * job starts and fail it before it writes. Returns the job id (> 0). */
+/* Queue a job (req is copied). The fast refusals (identity, system,
+ * mounted, busy, read-only) come back now as -errno with err filled, and
+ * nothing is queued; the slow preparation (media reads, plans) runs in the
+ * job's thread when it starts, and a refusal there ends the job REFUSED
+ * before it writes. The drives' identities are req's (what the operator
+ * confirmed) or, without them, read now. Never blocks on a drive's media.
+ * Returns the job id (> 0). */
 int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err);
 /* Start, reap, log. Returns true when something changed. */
 bool jq_tick(struct job_queue *q);

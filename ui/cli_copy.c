@@ -139,6 +139,7 @@ static int exit_code(enum job_outcome o)
     case OUTCOME_VERIFIED:
     case OUTCOME_COPIED:      return CLI_OK;
     case OUTCOME_BAD_SECTORS: return CLI_BAD_SECTORS;
+    case OUTCOME_REFUSED:     return CLI_REFUSED;
     default:                  return CLI_FAILED;
     }
 }

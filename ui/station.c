@@ -16,9 +16,12 @@
 
 static volatile sig_atomic_t quit_signal;
 
+/* Ctrl-C asks first; a closed terminal (SIGHUP) or a shutdown (SIGTERM)
+ * cannot wait for an answer: every job is cancelled in order on the way out
+ * (maps saved, reports written as cancelled, drives let go). */
 static void on_signal(int sig)
 {
-    quit_signal = sig == SIGHUP ? 2 : 1;     /* 2: the terminal is gone, nobody can answer */
+    quit_signal = sig == SIGHUP || sig == SIGTERM ? 2 : 1;
 }
 
 const char *station_image_folder(const struct station *st)
@@ -40,10 +43,19 @@ void station_rescan(struct station *st)
             fresh.drives[i].busy = true;
             snprintf(fresh.drives[i].busy_why, sizeof(fresh.drives[i].busy_why), "in a job of this station");
         }
+    /* The cursor stays on its drive, not on its row: the list is re-sorted. */
+    struct dev_ident at = { 0 };
+    bool had = st->sel_drive >= 0 && st->sel_drive < (int)st->devs.count;
+    if (had)
+        dev_ident_of(&st->devs.drives[st->sel_drive], &at);
     dev_list_free(&st->devs);
     st->devs = fresh;
+    const struct dev_drive *same = had ? dev_ident_find(&st->devs, &at) : NULL;
+    if (same)
+        st->sel_drive = (int)(same - st->devs.drives);
     if (st->sel_drive >= (int)st->devs.count)
         st->sel_drive = st->devs.count ? (int)st->devs.count - 1 : 0;
+    wizard_follow_drives(st);
     st->dirty = true;
 }
 
@@ -226,6 +238,7 @@ static int loop(struct station *st)
                 station_rescan(st);
             st->dirty = true;
         }
+        wizard_tick(st);
         if (st->archive.count &&
             archive_tick(&st->archive, &st->devs, &st->q, station_image_folder(st))) {
             snprintf(st->message, sizeof(st->message), "%s",

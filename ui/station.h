@@ -7,6 +7,7 @@
 #ifndef CB_UI_STATION_H
 #define CB_UI_STATION_H
 
+#include "devices/dev_ident.h"
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
 #include "jobs/disc_archive.h"
@@ -22,16 +23,24 @@ struct station_opts {
 };
 
 enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE };
-enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM };
+/* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
+ * wizard shows its refusal, if any, on the confirmation screen. */
+enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
 
 struct wizard {
     enum wiz_step step;
     enum job_kind kind;
     int cursor;
     char source[256];
+    struct dev_ident source_id;     /* the source drive, when it is one (source_is_drive) */
+    bool source_is_drive;
     uint64_t source_size;           /* bytes the targets must hold... */
     bool source_table;              /* ...unless its partition table can be fitted */
-    bool picked[256];               /* by drive index */
+    /* Marked targets by identity, never by place in the list: the list is
+     * re-sorted on every hot-plug, and a mark must stay on its drive. */
+    struct dev_ident picked[JOB_MAX_TARGETS];
+    size_t npicked;
+    int starting_id;                /* WIZ_STARTING: the job being prepared */
     char path[256];                 /* image to write, or image to restore */
     bool path_for_restore;          /* WIZ_PATH asks for an image to restore */
     unsigned hash_mask;
@@ -80,5 +89,12 @@ void wizard_start(struct station *st);
 void wizard_key(struct station *st, int key);
 /* Why a drive cannot be a target of this wizard's job, or NULL. */
 const char *wizard_unpickable(const struct station *st, const struct dev_drive *d);
+/* Whether d is marked as a target. */
+bool wizard_picked(const struct wizard *w, const struct dev_drive *d);
+/* After the drive list changed: marks (and the source) stay on their drives;
+ * one that was pulled or replaced loses its mark, and the screen says so. */
+void wizard_follow_drives(struct station *st);
+/* Each loop turn: a job started from the wizard is watched until it runs or is refused. */
+void wizard_tick(struct station *st);
 
 #endif

@@ -389,7 +389,7 @@ static void wiz_drive_list(struct station *st, int y, bool targets)
         char sz[32], line[512];
         units_format_bytes(d->size, sz, sizeof(sz));
         const char *why = targets ? wizard_unpickable(st, d) : NULL;
-        snprintf(line, sizeof(line), " %s %-12s %-7s %10s  %-22.22s %-16.16s", targets ? (st->wiz.picked[i] ? "[x]" : "[ ]") : "  ",
+        snprintf(line, sizeof(line), " %s %-12s %-7s %10s  %-22.22s %-16.16s", targets ? (wizard_picked(&st->wiz, d) ? "[x]" : "[ ]") : "  ",
                  d->path, dev_kind_name(d->kind), sz, model_of(d), d->serial[0] ? d->serial : "-");
         bool sel = i == st->wiz.cursor;
         if (sel)
@@ -429,6 +429,7 @@ static void draw_wizard(struct station *st)
     static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "+/-", "Level", "s", "Split", "Enter",
                                             "Next", "Esc", "Back", NULL };
     static const char *const keys_ok[] = { "Y", "Start", "Esc", "Back", NULL };
+    static const char *const keys_starting[] = { "Esc", "Main screen", NULL };
     static const char *const keys_path[] = { "Enter", "OK", "Esc", "Back", NULL };
     attron(A_BOLD);
     switch (w->step) {
@@ -472,7 +473,8 @@ static void draw_wizard(struct station *st)
         fkey_bar(st, keys_opt);
         break;
     }
-    case WIZ_CONFIRM: {
+    case WIZ_CONFIRM:
+    case WIZ_STARTING: {
         mvaddstr(1, 0, "New job, step 4 of 4: confirm");
         attroff(A_BOLD);
         int y = 3;
@@ -483,10 +485,10 @@ static void draw_wizard(struct station *st)
             color_on(st, C_WARN);
             mvaddstr(y++, 2, "EVERYTHING ON THESE DRIVES WILL BE OVERWRITTEN:");
             color_off(st, C_WARN);
-            for (int i = 0; i < (int)st->devs.count && y < LINES - 4; i++) {
-                if (!w->picked[i])
+            for (size_t i = 0; i < w->npicked && y < LINES - 4; i++) {
+                const struct dev_drive *d = dev_ident_find(&st->devs, &w->picked[i]);
+                if (!d)
                     continue;
-                const struct dev_drive *d = &st->devs.drives[i];
                 char sz[32], what[512];
                 units_format_bytes(d->size, sz, sizeof(sz));
                 job_drive_contents(d, what, sizeof(what));
@@ -499,16 +501,24 @@ static void draw_wizard(struct station *st)
         }
         y++;
         attron(A_BOLD);
-        mvaddstr(y, 2, "Press Y to start, Esc to go back.");
+        if (w->step == WIZ_STARTING)
+            mvprintw(y, 2, "Job #%d is being prepared: checking the drives again and planning. Esc returns to "
+                     "the main screen; the job goes on.", w->starting_id);
+        else
+            mvaddstr(y, 2, "Press Y to start, Esc to go back.");
         attroff(A_BOLD);
-        fkey_bar(st, keys_ok);
+        fkey_bar(st, w->step == WIZ_STARTING ? keys_starting : keys_ok);
         break;
     }
     }
     attroff(A_BOLD);
     if (w->error[0]) {
+        /* In full, wrapped above the key bar: a refusal is read where it happened. */
+        int len = (int)strlen(w->error), cols = COLS > 0 ? COLS : 80;
+        int rows = (len + cols - 1) / cols, y0 = LINES - 1 - rows;
         color_on(st, C_BAD);
-        mvaddnstr(LINES - 2, 0, w->error, COLS);
+        for (int r = 0; r < rows; r++)
+            mvaddnstr(y0 + r < 2 ? 2 : y0 + r, 0, w->error + r * cols, cols);
         color_off(st, C_BAD);
     }
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <curses.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
 {
     static char why[96];
     const struct wizard *w = &st->wiz;
-    if (w->kind != JOB_RESTORE && !strcmp(d->path, w->source))
+    if (w->kind != JOB_RESTORE && w->source_is_drive && dev_ident_matches(&w->source_id, d, NULL, 0))
         return "it is the source";
     if (d->system)
         return "holds the running system";
@@ -54,6 +55,102 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
     return NULL;
 }
 
+bool wizard_picked(const struct wizard *w, const struct dev_drive *d)
+{
+    for (size_t i = 0; i < w->npicked; i++)
+        if (dev_ident_matches(&w->picked[i], d, NULL, 0))
+            return true;
+    return false;
+}
+
+static void toggle_pick(struct wizard *w, const struct dev_drive *d)
+{
+    for (size_t i = 0; i < w->npicked; i++)
+        if (dev_ident_matches(&w->picked[i], d, NULL, 0)) {
+            memmove(&w->picked[i], &w->picked[i + 1], (w->npicked - i - 1) * sizeof(w->picked[0]));
+            w->npicked--;
+            return;
+        }
+    if (w->npicked == JOB_MAX_TARGETS) {
+        snprintf(w->error, sizeof(w->error), "a job takes at most %d targets", JOB_MAX_TARGETS);
+        return;
+    }
+    dev_ident_of(d, &w->picked[w->npicked++]);
+}
+
+/* "marked drive loop3 was removed", or what changed when another drive took its place. */
+static void dropped_why(struct station *st, const struct dev_ident *id, char *buf, size_t len)
+{
+    for (size_t i = 0; i < st->devs.count; i++) {
+        const struct dev_drive *d = &st->devs.drives[i];
+        char why[300];
+        if (d->major == id->major && d->minor == id->minor && !dev_ident_matches(id, d, why, sizeof(why))) {
+            snprintf(buf, len, "marked drive %s is not the same drive any more (%s): its mark was dropped", id->name,
+                     why);
+            return;
+        }
+    }
+    snprintf(buf, len, "marked drive %s (%s) was removed: its mark was dropped", id->name,
+             id->model[0] ? id->model : id->backing[0] ? id->backing : "no model");
+}
+
+void wizard_follow_drives(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    if (st->mode != MODE_WIZARD || w->step == WIZ_STARTING)
+        return;
+    if (w->source_is_drive && w->step != WIZ_SOURCE && !dev_ident_find(&st->devs, &w->source_id)) {
+        snprintf(w->error, sizeof(w->error), "the source drive %s was removed or replaced: choose the source again",
+                 w->source_id.name);
+        w->step = WIZ_SOURCE;
+        w->source_is_drive = false;
+        w->npicked = 0;
+        w->cursor = 0;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < w->npicked; i++) {
+        if (dev_ident_find(&st->devs, &w->picked[i])) {
+            w->picked[k++] = w->picked[i];
+            continue;
+        }
+        dropped_why(st, &w->picked[i], w->error, sizeof(w->error));
+    }
+    /* The set the operator is about to confirm changed: back to the marks. */
+    if (k < w->npicked && (w->step == WIZ_OPTIONS || w->step == WIZ_CONFIRM) && w->kind != JOB_IMAGE)
+        w->step = WIZ_TARGETS;
+    w->npicked = k;
+    if (w->cursor > (int)st->devs.count)
+        w->cursor = (int)st->devs.count;
+}
+
+void wizard_tick(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    if (st->mode != MODE_WIZARD || w->step != WIZ_STARTING)
+        return;
+    struct qjob *j = jq_find(&st->q, w->starting_id);
+    if (j && j->state == QJOB_RUNNING && atomic_load(&j->job->progress.phase) == PHASE_PREPARING)
+        return;         /* still preparing: the keys keep working meanwhile */
+    if (j && j->state == QJOB_FAILED && !strncmp(j->verdict, "REFUSED: ", 9)) {
+        /* Shown where Y was pressed, as a refusal before the job was queued would be. */
+        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", j->verdict + 9);
+        jq_forget(&st->q, j->id);
+        w->step = WIZ_CONFIRM;
+        st->dirty = true;
+        return;
+    }
+    if (j && j->state == QJOB_QUEUED)
+        snprintf(st->message, sizeof(st->message), "job #%d queued: it waits for a job on the same drive", j->id);
+    else if (j)
+        snprintf(st->message, sizeof(st->message), "job #%d %s", j->id, j->state == QJOB_RUNNING ? "started"
+                 : qjob_state_name(j->state));
+    st->mode = MODE_MAIN;
+    st->focus_jobs = true;
+    st->sel_job = j ? (int)st->q.count - 1 : st->sel_job;
+    st->dirty = true;
+}
+
 static int move_cursor(int cursor, int key, int count)
 {
     if ((key == KEY_UP || key == 'k') && cursor > 0)
@@ -68,28 +165,40 @@ static void submit(struct station *st)
     struct wizard *w = &st->wiz;
     const char *targets[JOB_MAX_TARGETS];
     size_t n = 0;
+    char paths[JOB_MAX_TARGETS][64];
     if (w->kind == JOB_IMAGE) {
         targets[n++] = w->path;
     } else {
-        for (size_t i = 0; i < st->devs.count && n < JOB_MAX_TARGETS; i++)
-            if (w->picked[i])
-                targets[n++] = st->devs.drives[i].path;
+        /* The drives as marked; the queue re-checks each identity before it writes. */
+        for (size_t i = 0; i < w->npicked; i++) {
+            const struct dev_drive *d = dev_ident_find(&st->devs, &w->picked[i]);
+            if (!d) {
+                snprintf(w->error, sizeof(w->error), "marked drive %s is gone: mark the targets again",
+                         w->picked[i].name);
+                w->step = WIZ_TARGETS;
+                return;
+            }
+            snprintf(paths[n], sizeof(paths[n]), "%s", d->path);
+            targets[n] = paths[n];
+            n++;
+        }
     }
     struct clone_request req = {
         .kind = w->kind, .source = w->source, .targets = targets, .ntargets = n, .hash_mask = w->hash_mask,
         .verify = w->verify, .retries = 1, .level = w->level, .split = w->split,
+        .source_ident = w->source_is_drive ? &w->source_id : NULL,
+        .target_idents = w->kind == JOB_IMAGE ? NULL : w->picked,
     };
     struct cb_error err = { 0 };
     int id = jq_submit(&st->q, &req, &err);
     if (id < 0) {
         snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", err.msg);
+        station_rescan(st);         /* a drive that changed loses its mark, with the reason */
         return;
     }
-    snprintf(st->message, sizeof(st->message), "job #%d queued", id);
-    st->mode = MODE_MAIN;
-    st->focus_jobs = true;
-    st->sel_job = (int)st->q.count - 1;
-    station_rescan(st);
+    w->starting_id = id;
+    w->step = WIZ_STARTING;
+    st->dirty = true;
 }
 
 static void path_done(struct station *st)
@@ -124,6 +233,7 @@ static void path_done(struct station *st)
         image_close(&img);
     }
     snprintf(w->source, sizeof(w->source), "%s", w->path);
+    w->source_is_drive = false;
     w->kind = JOB_RESTORE;
     w->step = WIZ_TARGETS;
     w->cursor = 0;
@@ -169,12 +279,14 @@ void wizard_key(struct station *st, int key)
                 break;
             }
             snprintf(w->source, sizeof(w->source), "%s", d->path);
+            dev_ident_of(d, &w->source_id);
+            w->source_is_drive = true;
             w->source_size = d->size;
             w->source_table = d->pttype[0] != '\0' && !d->is_optical;
             w->kind = JOB_CLONE;
             w->step = WIZ_TARGETS;
             w->cursor = 0;
-            memset(w->picked, 0, sizeof(w->picked));
+            w->npicked = 0;
         } else {
             w->cursor = move_cursor(w->cursor, key, ndrives);
         }
@@ -190,7 +302,7 @@ void wizard_key(struct station *st, int key)
                 snprintf(w->error, sizeof(w->error), "%s cannot be a target: %s",
                          st->devs.drives[w->cursor].path, why);
             else
-                w->picked[w->cursor] = !w->picked[w->cursor];
+                toggle_pick(w, &st->devs.drives[w->cursor]);
         } else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
             if (w->cursor == ndrives && w->kind != JOB_RESTORE) {
                 w->kind = JOB_IMAGE;
@@ -200,10 +312,7 @@ void wizard_key(struct station *st, int key)
                 w->step = WIZ_PATH;
                 break;
             }
-            bool any = false;
-            for (int i = 0; i < ndrives; i++)
-                any |= w->picked[i];
-            if (any)
+            if (w->npicked)
                 w->step = WIZ_OPTIONS;
             else
                 snprintf(w->error, sizeof(w->error), "mark at least one target with Space");
@@ -249,6 +358,17 @@ void wizard_key(struct station *st, int key)
             submit(st);
         else if (key == KEY_ESC || key == 'n' || key == 'q')
             w->step = WIZ_OPTIONS;
+        break;
+    case WIZ_STARTING:
+        if (key == KEY_ESC || key == 'q') {
+            snprintf(st->message, sizeof(st->message), "job #%d goes on preparing", w->starting_id);
+            st->mode = MODE_MAIN;
+            st->focus_jobs = true;
+            st->sel_job = (int)st->q.count - 1;
+        } else {
+            snprintf(w->error, sizeof(w->error), "job #%d is being prepared: Esc returns to the main screen",
+                     w->starting_id);
+        }
         break;
     }
 }
