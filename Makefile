@@ -64,23 +64,31 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 
 tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 
-# libFuzzer target for the image reader (clang). `make fuzz-run FUZZ_SECONDS=300`
-# fuzzes from the seed corpus; new inputs go to build-fuzz/corpus (merge the
-# interesting ones into tests/fuzz/corpus/image with -merge=1).
+# libFuzzer targets (clang): the image reader and the mapfile reader.
+# `make fuzz-run FUZZ_SECONDS=300` fuzzes each from its seed corpus; new inputs
+# go to build-fuzz/corpus/NAME (merge the interesting ones into
+# tests/fuzz/corpus/NAME with -merge=1).
 FUZZ_SRCS  := clone/image_read.c clone/image_format.c clone/part_file.c clone/hash.c \
-              clone/progress.c clone/block_map.c common/cb_error.c
+              clone/progress.c clone/block_map.c common/cb_error.c common/safe_file.c
+FUZZ_MAP_SRCS := clone/block_map.c common/cb_error.c common/safe_file.c
 FUZZ_SECONDS ?= 120
+FUZZ_CC    = clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 \
+	    -Wall -Wextra -Werror -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\"
 build-fuzz/fuzz_image: tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(wildcard clone/*.h common/*.h)
-	@mkdir -p build-fuzz/corpus
+	@mkdir -p build-fuzz/corpus/image
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 \
-	    -Wall -Wextra -Werror -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\" \
-	    -o $@ tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(shell pkg-config --libs libzstd libcrypto)
+	$(Q)$(FUZZ_CC) -o $@ tests/fuzz/fuzz_image.c $(FUZZ_SRCS) $(shell pkg-config --libs libzstd libcrypto)
 
-fuzz: build-fuzz/fuzz_image
+build-fuzz/fuzz_map: tests/fuzz/fuzz_map.c $(FUZZ_MAP_SRCS) $(wildcard clone/*.h common/*.h)
+	@mkdir -p build-fuzz/corpus/map
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) -o $@ tests/fuzz/fuzz_map.c $(FUZZ_MAP_SRCS)
+
+fuzz: build-fuzz/fuzz_image build-fuzz/fuzz_map
 
 fuzz-run: fuzz
-	build-fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus tests/fuzz/corpus/image
+	build-fuzz/fuzz_image -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/image tests/fuzz/corpus/image
+	build-fuzz/fuzz_map -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus/map tests/fuzz/corpus/map
 
 deps:
 	scripts/install-deps
