@@ -111,6 +111,40 @@ int safe_file_freplace(FILE *f, const char *tmp, const char *path)
     return rc;
 }
 
+int safe_file_scratch(const char *parent, const char *what, char *dir, size_t dlen, char *path, size_t plen)
+{
+    path[0] = '\0';
+    if ((size_t)snprintf(dir, dlen, "%s/clonebay-%s-XXXXXX", parent, what) >= dlen) {
+        dir[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    if (!mkdtemp(dir)) {
+        int e = errno;
+        dir[0] = '\0';
+        return -e;
+    }
+    int fd = -ENAMETOOLONG;
+    if ((size_t)snprintf(path, plen, "%s/%s-XXXXXX", dir, what) < plen) {
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+            fd = -errno;
+    }
+    if (fd < 0) {
+        path[0] = '\0';
+        safe_file_scratch_remove(dir, path);
+        dir[0] = '\0';
+    }
+    return fd;
+}
+
+void safe_file_scratch_remove(const char *dir, const char *path)
+{
+    if (path[0])
+        unlink(path);
+    if (dir[0])
+        rmdir(dir);
+}
+
 const char *safe_file_odd_kind(const char *path)
 {
     struct stat st;

@@ -41,6 +41,14 @@ FILE *safe_file_ftemp(const char *path, mode_t mode, char *tmp, size_t len);
  * removed. 0 or -errno. */
 int safe_file_freplace(FILE *f, const char *tmp, const char *path);
 
+/* A scratch file no other user can reach: a new folder parent/clonebay-what-
+ * XXXXXX made 0700 (mkdtemp), and in it what-XXXXXX made 0600 (mkstemp).
+ * dir and path get their names. Descriptor or -errno. */
+int safe_file_scratch(const char *parent, const char *what, char *dir, size_t dlen, char *path, size_t plen);
+
+/* Remove a scratch file and its folder ("" for either: nothing to remove). */
+void safe_file_scratch_remove(const char *dir, const char *path);
+
 /* What a name holds when it is not a plain file ("a symbolic link", "a
  * device node", ...), for messages; NULL when it is a plain file or absent. */
 const char *safe_file_odd_kind(const char *path);

@@ -179,6 +179,45 @@ static void replace_by_descriptor(void **state)
     assert_int_equal(access(tmp, F_OK), -1);
 }
 
+static void scratch_is_private(void **state)
+{
+    (void)state;
+    char sdir[256], spath[256];
+    mode_t old = umask(0);      /* the modes must not depend on the caller's umask */
+    int fd = safe_file_scratch(dir, "shrink-p2", sdir, sizeof(sdir), spath, sizeof(spath));
+    umask(old);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(lstat(sdir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(lstat(spath, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(strncmp(spath, sdir, strlen(sdir)), 0);
+    assert_non_null(strstr(sdir, "/clonebay-shrink-p2-"));
+    close(fd);
+    safe_file_scratch_remove(sdir, spath);
+    assert_int_equal(access(spath, F_OK), -1);
+    assert_int_equal(access(sdir, F_OK), -1);
+    /* Two scratch files never share a name or a folder. */
+    char d2[256], p2[256], d3[256], p3[256];
+    int a = safe_file_scratch(dir, "x", d2, sizeof(d2), p2, sizeof(p2));
+    int b = safe_file_scratch(dir, "x", d3, sizeof(d3), p3, sizeof(p3));
+    assert_true(a >= 0 && b >= 0);
+    assert_string_not_equal(d2, d3);
+    close(a);
+    close(b);
+    safe_file_scratch_remove(d2, p2);
+    safe_file_scratch_remove(d3, p3);
+    /* A parent that does not exist: an error, and nothing named. */
+    char missing[128];
+    in_dir(missing, sizeof(missing), "no/such");
+    assert_int_equal(safe_file_scratch(missing, "x", sdir, sizeof(sdir), spath, sizeof(spath)), -ENOENT);
+    assert_string_equal(sdir, "");
+    assert_string_equal(spath, "");
+}
+
 static void fcreate_writes(void **state)
 {
     (void)state;
@@ -203,6 +242,7 @@ int main(void)
         cmocka_unit_test(replace_through_temp),
         cmocka_unit_test(replace_failure_removes_temp),
         cmocka_unit_test(replace_by_descriptor),
+        cmocka_unit_test(scratch_is_private),
         cmocka_unit_test(fcreate_writes),
     };
     return cmocka_run_group_tests(tests, make_dir, drop_dir);
