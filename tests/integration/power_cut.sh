@@ -18,10 +18,12 @@ truncate -s $SIZE "$WORK/tgt.img"
 # loop name or the pid may belong to someone else by then.
 undefer() { grep -vxF -- "$1" "$WORK/.cleanup" > "$WORK/.cleanup.new"; mv "$WORK/.cleanup.new" "$WORK/.cleanup"; }
 
-# plug N: cachedisk on tgt.img at a fresh mount point, a loop over it in $tgt.
+# plug N: cachedisk on tgt.img, a loop over it in $tgt. Always at the same mount
+# point: the loop's identity is its backing file's path, and the drive after the
+# power cut is the same drive (the map names its target; another is refused).
 # Started here, not in $(...), so that $cd_pid is our child to wait for.
 plug() {
-    cd_mnt="$WORK/fuse-$1"
+    cd_mnt="$WORK/fuse"
     mkdir -p "$cd_mnt"
     "$TOOLS/cachedisk" "$cd_mnt" --file "$WORK/tgt.img" -f 2> "$WORK/cachedisk-$1.log" &
     cd_pid=$!
