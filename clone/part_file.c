@@ -1,5 +1,8 @@
 #include "clone/part_file.h"
+#include "common/safe_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -127,6 +130,52 @@ void part_writer_path(const struct part_writer *w, int index, int partial, char 
         snprintf(buf, len, "%s%s", w->name, partial ? ".partial" : "");
 }
 
+int part_names_each(const char *base, int (*fn)(const char *path, int index, void *arg), void *arg)
+{
+    char dir[4096];
+    const char *slash = strrchr(base, '/');
+    const char *name = slash ? slash + 1 : base;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - base) : 1, slash ? base : ".");
+    if (slash == base)
+        snprintf(dir, sizeof(dir), "/");
+    size_t n = strlen(name);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = 0;
+    struct dirent *e;
+    /* The folder is read whole: an older run may have left part 7 without 1 to 6. */
+    while (!rc && (e = readdir(d))) {
+        const char *s = e->d_name;
+        if (strncmp(s, name, n) != 0 || s[n] != '.')
+            continue;
+        const char *digits = s + n + 1;
+        size_t nd = strlen(digits);
+        bool all = nd >= 3 && nd <= 5;
+        for (size_t i = 0; all && i < nd; i++)
+            all = isdigit((unsigned char)digits[i]);
+        if (!all)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", dir, s);
+        rc = fn(path, atoi(digits), arg);
+    }
+    closedir(d);
+    return rc;
+}
+
+int part_name_refusal(const char *path, int rc, struct cb_error *err)
+{
+    if (rc != -EEXIST)
+        return cb_error_set(err, rc, "cannot create %s: %s", path, strerror(-rc));
+    const char *odd = safe_file_odd_kind(path);
+    if (odd)
+        return cb_error_set(err, rc, "%s is %s, not a file clonebay made: refused, nothing was written to it "
+                            "(remove it)", path, odd);
+    return cb_error_set(err, rc, "%s already exists: another job is writing this image now, or an earlier run "
+                        "was interrupted (then delete it)", path);
+}
+
 static int next_part(struct part_writer *w, struct cb_error *err)
 {
     char p[4200];
@@ -141,10 +190,23 @@ static int next_part(struct part_writer *w, struct cb_error *err)
     if (w->index >= PART_MAX)
         return cb_error_set(err, -EFBIG, "%s: more than %d parts: choose a larger --split", w->name, PART_MAX);
     part_writer_path(w, w->index, 1, p, sizeof(p));
-    w->fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0)
-        return cb_error_set(err, -errno, "cannot create %s: %s", p, strerror(errno));
+    /* Never truncate or follow what is there: each part is a new file. */
+    w->fd = safe_file_create(p, O_WRONLY, 0644);
+    if (w->fd < 0) {
+        int rc = w->fd;
+        w->fd = -1;
+        w->index--;         /* that name is not ours: abort must leave it */
+        return part_name_refusal(p, rc, err);
+    }
     w->in_part = 0;
+    return 0;
+}
+
+static int unlink_later_part(const char *path, int index, void *arg)
+{
+    (void)arg;
+    if (index > 0)
+        unlink(path);
     return 0;
 }
 
@@ -154,7 +216,30 @@ int part_writer_open(struct part_writer *w, const char *name, uint64_t split, st
     snprintf(w->name, sizeof(w->name), "%s", name);
     w->split = split;
     w->fd = -1;
-    return next_part(w, err);
+    int rc = next_part(w, err);
+    if (rc)
+        return rc;
+    /* NAME.partial and NAME.partial.000 are one image being written: the
+     * other job took the name first when its form is there too. */
+    char other[4200];
+    if (split)
+        snprintf(other, sizeof(other), "%s.partial", name);
+    else
+        snprintf(other, sizeof(other), "%s.partial.000", name);
+    struct stat st;
+    if (lstat(other, &st) == 0) {
+        part_writer_abort(w);
+        return cb_error_set(err, -EEXIST, "%s already exists: another job is writing this image now, or an earlier "
+                            "run was interrupted (then delete it)", other);
+    }
+    /* Part 0 is ours now, so any later part is a leftover of an older, longer
+     * run: read back with ours it would corrupt the image. */
+    if (split) {
+        char base[4200];
+        snprintf(base, sizeof(base), "%s.partial", name);
+        part_names_each(base, unlink_later_part, NULL);
+    }
+    return 0;
 }
 
 int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct cb_error *err)
@@ -187,6 +272,19 @@ int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct
     return 0;
 }
 
+int part_rename_new(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -errno;
+    /* Filesystems without the flag (FUSE ones): check, then rename. */
+    struct stat st;
+    if (lstat(to, &st) == 0)
+        return -EEXIST;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
 int part_writer_commit(struct part_writer *w, struct cb_error *err)
 {
     char from[4200], to[4200];
@@ -199,11 +297,17 @@ int part_writer_commit(struct part_writer *w, struct cb_error *err)
             return cb_error_set(err, -errno, "cannot write %s: %s", from, strerror(errno));
         }
     }
-    for (int i = 0; i <= w->index; i++) {
+    /* Last part first: while any part is still .partial, part 0 is too, and
+     * it keeps the name taken from other jobs. */
+    for (int i = w->index; i >= 0; i--) {
         part_writer_path(w, i, 1, from, sizeof(from));
         part_writer_path(w, i, 0, to, sizeof(to));
-        if (rename(from, to) != 0)
-            return cb_error_set(err, -errno, "cannot rename %s to %s: %s", from, to, strerror(errno));
+        int rc = part_rename_new(from, to);
+        if (rc == -EEXIST)
+            return cb_error_set(err, rc, "%s appeared while this image was written: it was left as it is, and the "
+                                "new image was not renamed over it", to);
+        if (rc)
+            return cb_error_set(err, rc, "cannot rename %s to %s: %s", from, to, strerror(-rc));
     }
     return 0;
 }
@@ -211,10 +315,13 @@ int part_writer_commit(struct part_writer *w, struct cb_error *err)
 void part_writer_abort(struct part_writer *w)
 {
     char p[4200];
+    if (!w->name[0])
+        return;             /* never opened */
     if (w->fd >= 0)
         close(w->fd);
     w->fd = -1;
-    for (int i = 0; i <= w->index; i++) {
+    /* Part 0 last, so the name stays taken until every part is gone. */
+    for (int i = w->index; i >= 0; i--) {
         part_writer_path(w, i, 1, p, sizeof(p));
         unlink(p);
     }

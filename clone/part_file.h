@@ -35,12 +35,28 @@ struct part_writer {
     uint64_t in_part, total;
 };
 
+/* Every part is created new (common/safe_file): a part already there is
+ * refused, never truncated, whether another job is writing it or it is a link
+ * or device node someone left. Once part 0 is created the name is this
+ * writer's, and leftover parts of an older, longer split are deleted. */
 int part_writer_open(struct part_writer *w, const char *name, uint64_t split, struct cb_error *err);
 int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct cb_error *err);
-/* fsync, close, and rename every part to its final name. */
+/* fsync, close, and rename every part to its final name, never over a file
+ * that is there (-EEXIST). */
 int part_writer_commit(struct part_writer *w, struct cb_error *err);
 /* Close and delete what was written (a failed or cancelled image). */
 void part_writer_abort(struct part_writer *w);
+/* Call fn(path, index, arg) for every file base.NNN in base's folder, in no
+ * order and whatever the gaps; stops at fn's first non-zero return. 0 or -errno. */
+int part_names_each(const char *base, int (*fn)(const char *path, int index, void *arg), void *arg);
+/* Why a file clonebay was about to create (path) cannot be, in the
+ * technician's words: another job writing it, a leftover, or a link or device
+ * node someone put there (rc -EEXIST), or rc's reason. Returns rc. */
+int part_name_refusal(const char *path, int rc, struct cb_error *err);
+/* rename that never replaces: an image that appeared under the final name
+ * while this one was written (another station, by hand) is not destroyed.
+ * 0, -EEXIST, or -errno. */
+int part_rename_new(const char *from, const char *to);
 /* Path of part index (final or partial name). */
 void part_writer_path(const struct part_writer *w, int index, int partial, char *buf, size_t len);
 

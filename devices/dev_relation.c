@@ -1,6 +1,8 @@
 #include "devices/dev_relation.h"
+#include "devices/dev_safety.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +130,43 @@ bool dev_file_at_risk(const struct sysfs_ctx *ctx, dev_t target, dev_t file_dev,
     /* A loop device writes its own backing file, and nothing else. */
     struct stat b;
     return loop_backing(ctx, target, &b) && b.st_dev == file_dev && b.st_ino == file_ino;
+}
+
+/* Whether mount point t holds path p (both absolute, no trailing slash but "/"). */
+static bool under(const char *p, const char *t)
+{
+    size_t n = strlen(t);
+    return !strcmp(t, "/") || (!strncmp(p, t, n) && (p[n] == '\0' || p[n] == '/'));
+}
+
+int dev_mount_source_of(const struct sysfs_ctx *ctx, const char *path, dev_t *out)
+{
+    char real[PATH_MAX], mi[PATH_MAX];
+    if (!realpath(path, real))
+        return -errno;
+    sysfs_path(ctx, mi, sizeof(mi), "proc/self/mountinfo");
+    FILE *f = fopen(mi, "re");
+    if (!f)
+        return -errno;
+    /* The deepest mount above path, by path as findmnt --target does: btrfs
+     * gives each subvolume a device number that mountinfo does not list. A
+     * later line with the same mount point is mounted over the earlier one. */
+    char line[2048], source[256] = "";
+    size_t best = 0;
+    struct dev_mount m;
+    while (fgets(line, sizeof(line), f)) {
+        if (dev_mountinfo_parse_line(line, &m) || !under(real, m.target))
+            continue;
+        size_t n = strlen(m.target) + 1;
+        if (n >= best) {
+            best = n;
+            snprintf(source, sizeof(source), "%s", m.source);
+        }
+    }
+    fclose(f);
+    struct stat dev;
+    if (source[0] != '/' || stat(source, &dev) != 0 || !S_ISBLK(dev.st_mode))
+        return -ENOENT;
+    *out = dev.st_rdev;
+    return 0;
 }

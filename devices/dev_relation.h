@@ -23,6 +23,13 @@ bool dev_overlap(const struct sysfs_ctx *ctx, dev_t a, dev_t b);
  * that very file. A loop over another file on the same filesystem does not. */
 bool dev_file_at_risk(const struct sysfs_ctx *ctx, dev_t target, dev_t file_dev, ino_t file_ino);
 
+/* The block device under the filesystem that holds path: the source of the
+ * mount containing it in /proc/self/mountinfo. FUSE filesystems (ntfs-3g) and
+ * btrfs give their files a device number of their own, so st_dev alone does
+ * not name the drive. 0, or -ENOENT when the mount is not on a block device
+ * (tmpfs, a network share). */
+int dev_mount_source_of(const struct sysfs_ctx *ctx, const char *path, dev_t *out);
+
 /* Kernel name of a device number ("sdb1"), or "" when unknown. */
 void dev_name_of(const struct sysfs_ctx *ctx, dev_t dev, char *buf, size_t len);
 

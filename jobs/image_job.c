@@ -1,5 +1,6 @@
 #include "jobs/image_job.h"
 #include "clone/image_write.h"
+#include "common/safe_file.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
 
@@ -39,16 +40,42 @@ void image_job_final_name(const char *given, bool raw, char *out, size_t len)
         snprintf(out, len, "%s%s", given, raw ? ".img" : ".zst");
 }
 
-/* An image of this name already there: FILE, or any FILE.NNN part. */
+static int name_first_part(const char *path, int index, void *arg)
+{
+    (void)index;
+    snprintf(arg, 4200, "%s", path);
+    return 1;
+}
+
+/* An image of this name already there: FILE, or any FILE.NNN part (even
+ * without FILE.000: a stray later part would join a new split image). */
 static bool image_exists(const char *final, char *which, size_t len)
 {
     struct stat st;
-    if (stat(final, &st) == 0) {
+    if (lstat(final, &st) == 0) {
         snprintf(which, len, "%s", final);
         return true;
     }
-    snprintf(which, len, "%s.000", final);
-    return stat(which, &st) == 0;
+    char found[4200] = "";
+    if (part_names_each(final, name_first_part, found) > 0) {
+        snprintf(which, len, "%s", found);
+        return true;
+    }
+    return false;
+}
+
+/* Another job writing this image holds FILE.partial or FILE.partial.000
+ * (whether it splits or not, it is the same image). */
+static bool image_in_progress(const char *final, char *which, size_t len)
+{
+    static const char *const forms[] = { "%s.partial", "%s.partial.000" };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct stat st;
+        snprintf(which, len, forms[i], final);
+        if (lstat(which, &st) == 0)
+            return true;
+    }
+    return false;
 }
 
 int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
@@ -66,6 +93,8 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
     char which[4200];
     if (image_exists(job->image_final, which, sizeof(which)) && !req->force)
         return cb_error_set(err, -EEXIST, "%s already exists: choose another name, or --force to replace it", which);
+    if (image_in_progress(job->image_final, which, sizeof(which)))
+        return part_name_refusal(which, -EEXIST, err);
 
     char dirbuf[4096];
     snprintf(dirbuf, sizeof(dirbuf), "%s", job->image_final);
@@ -75,7 +104,11 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
         return cb_error_set(err, -ENOENT, "cannot write %s: folder %s does not exist", job->image_final, dir);
     if (access(dir, W_OK) != 0)
         return cb_error_set(err, -EACCES, "cannot write %s: folder %s is not writable", job->image_final, dir);
-    if (src_is_block && dev_file_at_risk(ctx, src_dev, dst.st_dev, 0))
+    /* FUSE (ntfs-3g) and btrfs give their files a device number of their own:
+     * the drive under them is the mount's source. */
+    dev_t backing = 0;
+    if (src_is_block && (dev_file_at_risk(ctx, src_dev, dst.st_dev, 0) ||
+                         (dev_mount_source_of(ctx, dir, &backing) == 0 && dev_file_at_risk(ctx, src_dev, backing, 0))))
         return cb_error_set(err, -EINVAL, "%s would be written onto the source %s itself", job->image_final,
                             job->source.path);
 
@@ -94,18 +127,28 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
     }
     if (!job->raw)
         return 0;
-    /* A raw image is a clone into a new sparse file: holes where the source is zero. */
-    unlink(job->image_partial);
-    int fd = open(job->image_partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* A raw image is a clone into a new sparse file: holes where the source is
+     * zero. Created new: it also takes the name from any other job. */
+    int fd = safe_file_create(job->image_partial, O_WRONLY, 0644);
     if (fd < 0)
-        return cb_error_set(err, -errno, "cannot create %s: %s", job->image_partial, strerror(errno));
-    int rc = ftruncate(fd, (off_t)job->source.size) == 0 ? 0 : -errno;
-    close(fd);
+        return part_name_refusal(job->image_partial, fd, err);
+    struct stat made;
+    int rc = ftruncate(fd, (off_t)job->source.size) == 0 && fstat(fd, &made) == 0 ? 0 : -errno;
     if (rc) {
+        close(fd);
         unlink(job->image_partial);
         return cb_error_set(err, rc, "cannot size %s: %s", job->image_partial, strerror(-rc));
     }
+    /* The engine opens by name (for direct I/O): it must get the file made here. */
     rc = io_open_target(job->image_partial, false, &job->ctargets[0].dev, err);
+    struct stat got;
+    if (!rc && (fstat(job->ctargets[0].dev.fd, &got) != 0 || got.st_dev != made.st_dev ||
+                got.st_ino != made.st_ino)) {
+        io_close(&job->ctargets[0].dev);
+        rc = cb_error_set(err, -EEXIST, "%s was replaced by something else while it was being prepared: refused, "
+                          "nothing was written", job->image_partial);
+    }
+    close(fd);
     if (rc) {
         unlink(job->image_partial);
         return rc;
@@ -204,17 +247,31 @@ static int verify_image(struct clone_job *job, struct image_write_job *w, struct
     return rc;
 }
 
+static int unlink_part(const char *path, int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    unlink(path);
+    return 0;
+}
+
 /* With --force: the old image goes only now, after the new one is verified.
  * Stale parts of an older, longer split would corrupt the concatenation. */
 static void remove_old_image(const char *final)
 {
     unlink(final);
-    for (int i = 0; i < PART_MAX; i++) {
-        char p[4200];
-        snprintf(p, sizeof(p), "%s.%03d", final, i);
-        if (unlink(p) != 0 && errno == ENOENT)
-            break;
-    }
+    part_names_each(final, unlink_part, NULL);
+}
+
+/* Without --force, an image that appeared under the name while this one was
+ * written (by hand, or a station that does not share this one's names) stays. */
+static int check_name_still_free(const struct clone_job *job, struct cb_error *err)
+{
+    char which[4200];
+    if (job->force || !image_exists(job->image_final, which, sizeof(which)))
+        return 0;
+    return cb_error_set(err, -EEXIST, "%s appeared while this image was written: it was left as it is, and the new "
+                        "image was not renamed over it", which);
 }
 
 static enum job_outcome done(struct clone_job *job, enum job_outcome o, const char *msg)
@@ -279,7 +336,9 @@ enum job_outcome image_job_run(struct clone_job *job)
     }
     if (job->force)
         remove_old_image(job->image_final);
-    rc = part_writer_commit(&w.out, &err);
+    rc = check_name_still_free(job, &err);
+    if (!rc)
+        rc = part_writer_commit(&w.out, &err);
     if (rc) {
         part_writer_abort(&w.out);
         return done(job, OUTCOME_FAILED, err.msg);
@@ -302,11 +361,18 @@ void image_job_finish_raw(struct clone_job *job)
     }
     if (job->force)
         remove_old_image(job->image_final);
-    if (rename(job->image_partial, job->image_final) != 0) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "cannot rename %s to %s: %s", job->image_partial, job->image_final,
-                 strerror(errno));
+    struct cb_error err = { 0 };
+    int rc = check_name_still_free(job, &err);
+    if (!rc) {
+        rc = job->force ? (rename(job->image_partial, job->image_final) == 0 ? 0 : -errno)
+                        : part_rename_new(job->image_partial, job->image_final);
+        if (rc)
+            cb_error_set(&err, rc, "cannot rename %s to %s: %s", job->image_partial, job->image_final,
+                         rc == -EEXIST ? "it appeared while this image was written, and was left as it is"
+                                       : strerror(-rc));
+    }
+    if (rc) {
         unlink(job->image_partial);
-        done(job, OUTCOME_FAILED, msg);
+        done(job, OUTCOME_FAILED, err.msg);
     }
 }

@@ -1,5 +1,6 @@
 #include "jobs/report.h"
 #include "common/json_writer.h"
+#include "common/safe_file.h"
 #include "common/units.h"
 
 #include <errno.h>
@@ -223,20 +224,15 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
 
 int report_save_json(const struct clone_job *job, const char *version, const char *path, struct cb_error *err)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
+    /* A fresh temp renamed over the report: a link planted under either name
+     * is replaced, never written through. */
+    char tmp[4200];
+    FILE *f = safe_file_ftemp(path, 0644, tmp, sizeof(tmp));
     if (!f)
         return cb_error_set(err, -errno, "cannot write report %s: %s", path, strerror(errno));
     report_write_json(job, version, f);
-    int rc = (fflush(f) == 0 && fsync(fileno(f)) == 0) ? 0 : -errno;
-    if (fclose(f) != 0 && !rc)
-        rc = -errno;
-    if (!rc && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc) {
-        unlink(tmp);
+    int rc = safe_file_freplace(f, tmp, path);
+    if (rc)
         return cb_error_set(err, rc, "cannot write report %s: %s", path, strerror(-rc));
-    }
     return 0;
 }

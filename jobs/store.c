@@ -1,6 +1,7 @@
 #include "jobs/store.h"
 
 #include "clone/run_tool.h"
+#include "common/safe_file.h"
 #include "devices/dev_safety.h"
 
 #include <ctype.h>
@@ -113,14 +114,16 @@ int store_mount(const struct store_choice *c, const char *root, char *dir, size_
     if (!strcmp(c->fstype, "ntfs")) {
         /* The kernel here has no NTFS driver that writes; ntfs-3g (FUSE) does. */
         char out[1024];
-        const char *argv[] = { "ntfs-3g", "-o", "noatime", c->dev, dir, NULL };
+        const char *argv[] = { "ntfs-3g", "-o", "noatime,nosuid,nodev,noexec", c->dev, dir, NULL };
         int rc = run_tool(argv, out, sizeof(out));
         if (rc != 0)
             return cb_error_set(err, rc < 0 ? rc : -EIO, "ntfs-3g could not mount %s on %s: %s", c->dev, dir,
                                 rc < 0 ? strerror(-rc) : out);
         return 0;
     }
-    if (mount(c->dev, dir, c->fstype, MS_NOATIME, NULL) != 0) {
+    /* A drive brought to the bench may hold anything: its set-uid programs
+     * and device nodes must not act on this machine as root's. */
+    if (mount(c->dev, dir, c->fstype, MS_NOATIME | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
         int e = errno;
         rmdir(dir);
         return cb_error_set(err, -e, "cannot mount %s (%s) on %s: %s", c->dev, c->fstype, dir, strerror(e));
@@ -158,8 +161,8 @@ int store_copy_files(const char *from, const char *to)
         struct stat st;
         if (stat(a, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        int in = open(a, O_RDONLY | O_CLOEXEC);
-        int out = open(b, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int in = open(a, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int out = safe_file_create(b, O_WRONLY, 0644);
         bool ok = in >= 0 && out >= 0;
         char buf[65536];
         ssize_t r;

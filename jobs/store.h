@@ -26,7 +26,8 @@ struct store_choice {
  * btrfs, on a drive that is neither the system's nor in a job. Up to max. */
 size_t store_candidates(const struct dev_list *l, struct store_choice *out, size_t max);
 
-/* Mount c under root/<label> (mounted read-write, noatime; NTFS through ntfs-3g),
+/* Mount c under root/<label> (mounted read-write, noatime, nosuid, nodev,
+ * noexec; NTFS through ntfs-3g with the same options),
  * or find where it already is. dir gets the folder. 0 or -errno with err set. */
 int store_mount(const struct store_choice *c, const char *root, char *dir, size_t len, struct cb_error *err);
 
