@@ -40,11 +40,20 @@ void image_job_final_name(const char *given, bool raw, char *out, size_t len)
         snprintf(out, len, "%s%s", given, raw ? ".img" : ".zst");
 }
 
-static int name_first_part(const char *path, int index, void *arg)
+struct first_part {
+    int index;              /* -1: none yet */
+    char path[4200];
+};
+
+/* The lowest-numbered part, for a message that names the image by its start. */
+static int keep_first_part(const char *path, int index, void *arg)
 {
-    (void)index;
-    snprintf(arg, 4200, "%s", path);
-    return 1;
+    struct first_part *f = arg;
+    if (f->index < 0 || index < f->index) {
+        f->index = index;
+        snprintf(f->path, sizeof(f->path), "%s", path);
+    }
+    return 0;
 }
 
 /* An image of this name already there: FILE, or any FILE.NNN part (even
@@ -56,12 +65,12 @@ static bool image_exists(const char *final, char *which, size_t len)
         snprintf(which, len, "%s", final);
         return true;
     }
-    char found[4200] = "";
-    if (part_names_each(final, name_first_part, found) > 0) {
-        snprintf(which, len, "%s", found);
-        return true;
-    }
-    return false;
+    struct first_part f = { .index = -1 };
+    part_names_each(final, keep_first_part, &f);
+    if (f.index < 0)
+        return false;
+    snprintf(which, len, "%s", f.path);
+    return true;
 }
 
 /* Another job writing this image holds FILE.partial or FILE.partial.000
