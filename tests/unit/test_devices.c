@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "devices/dev_identity.h"
@@ -28,6 +30,15 @@ static void mountinfo_lines(void **state)
     assert_string_equal(m.target, "/mnt2");
     assert_string_equal(m.source, "/dev/root");
     assert_string_equal(m.fstype, "ext3");
+    assert_true(m.rw);
+    /* the superblock's options decide: a read-only bind of a writable filesystem still changes */
+    assert_int_equal(dev_mountinfo_parse_line("41 22 8:2 / /srv/ro ro,relatime - ext4 /dev/sda2 rw,errors=remount-ro",
+                                              &m), 0);
+    assert_true(m.rw);
+    assert_int_equal(dev_mountinfo_parse_line("42 22 8:3 / /srv/x rw,relatime - ext4 /dev/sda3 ro", &m), 0);
+    assert_false(m.rw);
+    assert_int_equal(dev_mountinfo_parse_line("43 22 8:4 / /srv/y rwx - ext4 /dev/sda4 rwx", &m), 0);
+    assert_false(m.rw);
     /* no optional fields, escaped blanks in the mount point */
     assert_int_equal(dev_mountinfo_parse_line(
         "40 22 8:33 / /media/tech/SANDISK\\040USB rw - vfat /dev/sdc1 rw", &m), 0);
@@ -35,6 +46,72 @@ static void mountinfo_lines(void **state)
     assert_int_equal(m.minor, 33);
     assert_int_equal(dev_mountinfo_parse_line("garbage line", &m), -EINVAL);
     assert_int_equal(dev_mountinfo_parse_line("1 2 x:y / / rw - ext4 /dev/a rw", &m), -EINVAL);
+}
+
+/* A saved tree: loop3 with partitions 1 (mounted read-only) and 2 (mounted
+ * read-write), loop5 mounted whole, loop4 not mounted. */
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void mounted_rw_ranges(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/cb-mounts.XXXXXX";
+    assert_non_null(mkdtemp(root));
+    put(root, "proc/self/mountinfo",
+        "50 1 259:1 / /mnt/data rw,relatime - ext4 /dev/loop3p2 rw\n"
+        "51 1 259:0 / /mnt/ro ro,relatime - ext4 /dev/loop3p1 ro\n"
+        "52 1 7:5 / /mnt/whole\\040disk rw - ext4 /dev/loop5 rw\n"
+        "53 1 0:22 / /run rw - tmpfs tmpfs rw\n");
+    put(root, "sys/devices/virtual/block/loop3/dev", "7:3\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p1/dev", "259:0\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p1/partition", "1\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p1/start", "2048\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p1/size", "32768\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p2/dev", "259:1\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p2/partition", "2\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p2/start", "34816\n");
+    put(root, "sys/devices/virtual/block/loop3/loop3p2/size", "65536\n");
+    put(root, "sys/dev/block/.keep", "");
+    char link[512];
+    snprintf(link, sizeof(link), "%s/sys/dev/block/259:0", root);
+    assert_int_equal(symlink("../../devices/virtual/block/loop3/loop3p1", link), 0);
+    snprintf(link, sizeof(link), "%s/sys/dev/block/259:1", root);
+    assert_int_equal(symlink("../../devices/virtual/block/loop3/loop3p2", link), 0);
+
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, root);
+    char where[300];
+    const uint64_t p1 = 2048 * 512ull, p2 = 34816 * 512ull, p2len = 65536 * 512ull;
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 3, p2, p2len, where, sizeof(where)), 1);
+    assert_string_equal(where, "/dev/loop3p2 is mounted read-write on /mnt/data");
+    /* a range that only overlaps partition 2's first byte, or its last */
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 3, p2 - 4096, 4097, where, sizeof(where)), 1);
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 3, p2 + p2len - 1, 4096, where, sizeof(where)), 1);
+    /* partition 1 is mounted read-only; the gap after partition 2 is nobody's */
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 3, p1, 32768 * 512ull, where, sizeof(where)), 0);
+    assert_string_equal(where, "");
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 3, p2 + p2len, 1 << 20, where, sizeof(where)), 0);
+    /* another drive; a drive mounted whole is in use everywhere */
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 4, p2, p2len, where, sizeof(where)), 0);
+    assert_int_equal(dev_mounted_rw(&ctx, 7, 5, 1 << 20, 4096, where, sizeof(where)), 1);
+    assert_string_equal(where, "/dev/loop5 is mounted read-write on /mnt/whole disk");
+
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void kinds(void **state)
@@ -256,6 +333,7 @@ int main(void)
 {
     const struct CMUnitTest parsers[] = {
         cmocka_unit_test(mountinfo_lines),
+        cmocka_unit_test(mounted_rw_ranges),
         cmocka_unit_test(kinds),
         cmocka_unit_test(buses),
         cmocka_unit_test(props_decode),
