@@ -33,9 +33,10 @@ int safe_file_create(const char *path, int flags, mode_t mode)
     return plain_or_close(fd);
 }
 
-FILE *safe_file_fcreate(const char *path, mode_t mode)
+/* A stream over fd (or -errno) just created as path; the file goes when the
+ * stream cannot be had. */
+static FILE *stream_of(int fd, const char *path)
 {
-    int fd = safe_file_create(path, O_WRONLY, mode);
     if (fd < 0) {
         errno = -fd;
         return NULL;
@@ -48,6 +49,11 @@ FILE *safe_file_fcreate(const char *path, mode_t mode)
         errno = e;
     }
     return f;
+}
+
+FILE *safe_file_fcreate(const char *path, mode_t mode)
+{
+    return stream_of(safe_file_create(path, O_WRONLY, mode), path);
 }
 
 int safe_file_temp(const char *path, mode_t mode, char *tmp, size_t len)
@@ -84,19 +90,7 @@ int safe_file_replace(int fd, const char *tmp, const char *path)
 
 FILE *safe_file_ftemp(const char *path, mode_t mode, char *tmp, size_t len)
 {
-    int fd = safe_file_temp(path, mode, tmp, len);
-    if (fd < 0) {
-        errno = -fd;
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-    }
-    return f;
+    return stream_of(safe_file_temp(path, mode, tmp, len), tmp);
 }
 
 int safe_file_freplace(FILE *f, const char *tmp, const char *path)

@@ -20,7 +20,8 @@ src=$(attach "$WORK/src.img" -r)
 D=$WORK/store; mkdir -p "$D"
 random_file "$WORK/victim" 1M 3
 victim_sha=$(sha "$WORK/victim")
-no_partial() { ! ls "$D" | grep -q "^$1.*partial"; }
+# shellcheck disable=SC2317  # called inside check's bash -c
+no_partial() { ! compgen -G "$D/$1*partial*" >/dev/null; }
 export -f no_partial json; export D
 
 # --- a link planted where the image's part goes ----------------------------------
@@ -79,19 +80,21 @@ check "stray x.zst.005: refused (exit 2), naming it" \
 
 # --- two jobs, one name --------------------------------------------------------------
 # Job 1 writes c.zst (split: c.zst.partial.000...) slowly; job 2 asks for c.zst: the same image.
-race() {   # $1 name for job 1, $2 its options, $3 name for job 2, $4 the partial job 1 holds
-    "$CB" image "$src" "$D/$1" --level 19 $2 > "$WORK/race1.out" 2>&1 &
+race() {   # $1 name for job 1, $2 name for job 2, $3 the partial job 1 holds, then job 1's options
+    local first=$1 second=$2 held=$3
+    shift 3
+    "$CB" image "$src" "$D/$first" --level 19 "$@" > "$WORK/race1.out" 2>&1 &
     local pid=$! i
-    for i in $(seq 300); do [ -e "$D/$4" ] && break; sleep 0.05; done
-    "$CB" image "$src" "$D/$3" > "$WORK/race2.out" 2>&1; rc2=$?
+    for i in $(seq 300); do [ -e "$D/$held" ] && break; sleep 0.05; done
+    "$CB" image "$src" "$D/$second" > "$WORK/race2.out" 2>&1; rc2=$?
     wait $pid; rc1=$?
 }
-race c "--split 4M" c.zst c.zst.partial.000
+race c c.zst c.zst.partial.000 --split 4M
 check "x (split) then x.zst at once: the second is refused (exit 2), naming the file being written" \
     bash -c "[ $rc2 = 2 ] && grep -q 'c.zst.partial.000 already exists: another job is writing' '$WORK/race2.out'"
 check "x (split) then x.zst at once: the first finishes, its parts are the disk" \
     bash -c "[ $rc1 = 0 ] && [ ! -e '$D/c.zst' ] && cat '$D'/c.zst.[0-9][0-9][0-9] | zstd -q -d | cmp - '$WORK/src.img'"
-race e "" e.zst e.zst.partial
+race e e.zst e.zst.partial
 check "x then x.zst at once: the second is refused (exit 2), naming e.zst.partial" \
     bash -c "[ $rc2 = 2 ] && grep -q 'e.zst.partial already exists: another job is writing' '$WORK/race2.out'"
 check "x then x.zst at once: the first's image is the disk" \
@@ -149,19 +152,19 @@ ntfs-3g "${own}p1" "$WORK/ntfs" && defer "umount '$WORK/ntfs'"
 mount "${own}p2" "$WORK/ext" && defer "umount '$WORK/ext'"
 check "store on the source: ntfs-3g mounted it (FUSE)" \
     bash -c "findmnt -no FSTYPE '$WORK/ntfs' | grep -q fuse"
-"$CB" image "$own" "$WORK/ntfs/self" > "$WORK/self-ntfs.out" 2>&1; rc=$?
-check "NTFS (ntfs-3g) store on the source drive: refused (exit 2), nothing written" \
-    bash -c "[ $rc = 2 ] && grep -q 'would be written onto the source $own' '$WORK/self-ntfs.out' && [ -z \"\$(ls '$WORK/ntfs' | grep self)\" ]"
-"$CB" image "$own" "$WORK/ext/self" > "$WORK/self-ext.out" 2>&1; rc=$?
-check "ext4 store on the source drive: refused (exit 2)" \
-    bash -c "[ $rc = 2 ] && grep -q 'would be written onto the source $own' '$WORK/self-ext.out'"
+self_refused() {   # $1 what the store is, $2 where it is mounted (a partition of $own)
+    "$CB" image "$own" "$2/self" > "$WORK/self.out" 2>&1
+    local rc=$?
+    check "$1 store on the source drive: refused (exit 2), nothing written" \
+        bash -c "[ $rc = 2 ] && grep -q 'would be written onto the source $own' '$WORK/self.out' && ! ls '$2' | grep -q self"
+}
+self_refused "NTFS (ntfs-3g)" "$WORK/ntfs"
+self_refused ext4 "$WORK/ext"
 if command -v mkfs.btrfs >/dev/null && mkfs.btrfs -q "${own}p3" >/dev/null 2>&1 && mount "${own}p3" "$WORK/btrfs"; then
     defer "umount '$WORK/btrfs'"
     check "btrfs store: its files' device number is not the partition's (st_dev alone would miss it)" \
         test "$(mountpoint -d "$WORK/btrfs")" != "$(lsblk -dno MAJ:MIN "${own}p3" | tr -d ' ')"
-    "$CB" image "$own" "$WORK/btrfs/self" > "$WORK/self-btrfs.out" 2>&1; rc=$?
-    check "btrfs store on the source drive: refused (exit 2), nothing written" \
-        bash -c "[ $rc = 2 ] && grep -q 'would be written onto the source $own' '$WORK/self-btrfs.out' && [ -z \"\$(ls '$WORK/btrfs')\" ]"
+    self_refused btrfs "$WORK/btrfs"
     "$CB" image "$src" "$WORK/btrfs/other" > "$WORK/other-btrfs.out" 2>&1; rc=$?
     check "btrfs store: another drive's image is written there (exit 0)" \
         bash -c "[ $rc = 0 ] && zstd -q -d -c '$WORK/btrfs/other.zst' | cmp - '$WORK/src.img'"
@@ -179,4 +182,4 @@ for fs in ntfs:1 ext4:2; do
         bash -c "[ -n '$dir' ] && findmnt -no OPTIONS '$dir' | tr , '\n' | sort | grep -c -x -e nosuid -e nodev -e noexec | grep -qx 3"
 done
 
-exit $FAILED
+exit "$FAILED"
