@@ -7,6 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_root power_cut
 command -v fusermount3 >/dev/null || { skip power_cut "fusermount3 missing"; exit 0; }
+[ -x "$TOOLS/cachedisk" ] || { fail power_cut "$TOOLS/cachedisk is not built"; finish; }
 
 SIZE=64M
 RATE=8M         # slow enough to kill it after a map save (every 3 s) with more written since
@@ -29,7 +30,9 @@ plug() {
     cd_pid=$!
     defer "fusermount3 -u $cd_mnt; kill $cd_pid"
     for _ in $(seq 50); do [ -e "$cd_mnt/disk" ] && break; sleep 0.1; done
-    tgt=$(attach "$cd_mnt/disk" --direct-io=on)
+    # Nothing after this means anything without the drive.
+    tgt=$(attach "$cd_mnt/disk" --direct-io=on) ||
+        { fail power_cut "no drive at $cd_mnt: $(tail -1 "$WORK/cachedisk-$1.log")"; finish; }
 }
 
 # unplug: the power cut. The cache is dropped first, so nothing still on its way
@@ -47,7 +50,7 @@ unplug() {
 # finished_bytes MAP: what a saved ddrescue map calls finished ('+').
 finished_bytes() {
     local n=0 pos size st
-    while read -r pos size st _; do [[ $pos != \#* && $st == + ]] && n=$((n + size)); done < "$1"
+    while read -r pos size st _; do [[ $pos != \#* && $st == + ]] && n=$((n + size)); done 2>/dev/null < "$1"
     echo $n
 }
 
@@ -60,7 +63,8 @@ pid=$!
 # so the cut falls between two saves with unsaved writes in the cache.
 for _ in $(seq 150); do [ -s "$WORK/m.map" ] && [ "$(finished_bytes "$WORK/m.map")" -gt 0 ] && break; sleep 0.1; done
 sleep 1
-kill -9 $pid; wait $pid 2>/dev/null
+if kill -9 $pid 2>/dev/null; then pass "cut: killed mid-copy"; else fail "cut: killed mid-copy" "it ended first: $(tail -2 "$WORK/out1" | tr '\n' ' ')"; fi
+wait $pid 2>/dev/null
 unplug 1
 done_at_cut=$(finished_bytes "$WORK/m.map")
 check "cut: the map marks some regions finished, not all" test "$done_at_cut" -gt 0 -a "$done_at_cut" -lt "$(numfmt --from=iec $SIZE)"
@@ -87,6 +91,7 @@ EOF
 plug 2
 cmd[2]=$tgt
 "$CB" "${cmd[@]}" --report "$WORK/r.json" > "$WORK/out2" 2>&1; rc=$?
+[ -s "$WORK/r.json" ] || fail "resume: a report" "exit $rc: $(tail -2 "$WORK/out2" | tr '\n' ' ')"
 check "resume: report says resumed" json "$WORK/r.json" "assert r['resumed']"
 check "resume: exit 0, target VERIFIED" json "$WORK/r.json" "assert $rc == 0 and r['targets'][0]['result'] == 'VERIFIED', ($rc, r['targets'][0]['result'])"
 check "resume: target equals the source" cmp "$tgt" "$WORK/src.img"
