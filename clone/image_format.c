@@ -188,7 +188,8 @@ static int header_line(struct img_meta *m, const char *key, const char *v)
         if (parse_u64(v, &x) || x < 512 || x > 65536 || (x & (x - 1))) return -EINVAL;
         m->sector = (unsigned)x;
     } else if (!strcmp(key, "frame-size")) {
-        if (parse_u64(v, &x) || x == 0 || x > (1u << 30)) return -EINVAL;
+        if (parse_u64(v, &x) || x == 0) return -EINVAL;
+        if (x > IMG_FRAME_MAX) return -E2BIG;
         m->frame_size = (uint32_t)x;
     } else if (!strcmp(key, "used")) {
         struct img_range r;
@@ -265,6 +266,10 @@ int img_meta_parse(struct img_meta *m, const char *text, size_t len, bool traile
         int r = trailer ? trailer_line(m, line, v) : header_line(m, line, v);
         if (r == -ENOMEM)
             rc = cb_error_set(err, r, "out of memory");
+        else if (r == -E2BIG)
+            rc = cb_error_set(err, -EINVAL, "%s: the image header asks for frames of %s bytes; clonebay reads frames "
+                              "of at most %u bytes (it writes %u), so decoding this image would take more memory "
+                              "than a job may use: refused", what, v, IMG_FRAME_MAX, IMG_FRAME_SIZE);
         else if (r)
             rc = cb_error_set(err, -EINVAL, "%s: line %d of the image %s ('%s') is damaged", what, lineno,
                               kind, line);

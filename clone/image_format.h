@@ -27,6 +27,11 @@
  * speed (tests/bench/image_bench.sh). */
 #define IMG_FRAME_SIZE (8u << 20)
 #define IMG_WINDOW_LOG 23
+/* The largest frame a reader takes. A reader holds one frame decoded and one
+ * compressed, sized from the header, so a header asking for 1 GiB frames
+ * would cost 2 GiB: refused, before anything is allocated. clonebay has only
+ * ever written frames of IMG_FRAME_SIZE and less. */
+#define IMG_FRAME_MAX IMG_FRAME_SIZE
 #define IMG_META_MAGIC 0x184D2A5Cu
 #define IMG_SEEK_MAGIC 0x184D2A5Eu
 #define IMG_SEEKABLE_MAGIC 0x8F92EAB1u

@@ -1,3 +1,6 @@
+/* ZSTD_estimateCCtxSize_usingCCtxParams: the plan is sized from zstd's own
+ * estimate (exported by the shared library too). */
+#define ZSTD_STATIC_LINKING_ONLY
 #include "clone/image_write.h"
 
 #include <errno.h>
@@ -12,7 +15,8 @@
 #define CLUSTER (64u << 10)
 
 struct slot {
-    unsigned char *in, *out;
+    unsigned char *buf;             /* the frame as read; once compressed (and hashed), swapped for
+                                     * its compressor's buffer holding the zstd frame */
     size_t len, olen;
     uint64_t off, seq;
     bool filled, hashed, compressing, compressed, zero;
@@ -22,7 +26,12 @@ struct slot {
 
 struct pipe {
     struct image_write_job *job;
-    struct slot slots[IMG_SLOTS];
+    struct image_plan plan;
+    struct slot slots[IMG_MAX_SLOTS];
+    /* Each compressor's output buffer (compressor k owns spare[k] while it
+     * runs; pipe_fini frees what they hold at the end). */
+    unsigned char *spare[IMG_MAX_WORKERS];
+    int next_worker;                /* under mu: the spare the next compressor to start takes */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool ended, failed;
@@ -33,30 +42,84 @@ struct pipe {
     uint32_t nentries, cap;
     unsigned char *zero;            /* the frame for IMG_FRAME_SIZE zero bytes */
     size_t zero_len;
-    size_t out_cap;
+    size_t buf_cap;                 /* every frame buffer: room for a frame and for its zstd form */
     struct progress_clock clock;
 };
 
-static ZSTD_CCtx *new_cctx(int level)
+/* The level's own parameters, with the plan's window and the match tables
+ * zstd would fit to it (set explicitly, so the estimate is what runs). */
+static ZSTD_CCtx *new_cctx(int level, const struct image_plan *plan)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
     if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
               ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
-              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, IMG_WINDOW_LOG)))) {
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, plan->window_log)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_chainLog, plan->chain_log)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, plan->hash_log)))) {
         ZSTD_freeCCtx(c);
         c = NULL;
     }
     return c;
 }
 
-/* Compress; the seek-table checksum is the frame's own (XXH64, low 32 bits). */
-static int compress_frame(ZSTD_CCtx *c, struct slot *s, size_t cap)
+/* The parameters of level for a frame, with window_log and the chain and
+ * hash tables shrunk to it as zstd itself would (ZSTD_adjustCParams), and
+ * what one compressor with them takes by zstd's estimate (ZSTD_compress2
+ * works from and to our buffers: no stream buffers). SIZE_MAX when zstd
+ * cannot say. */
+static size_t cctx_bytes(int level, int window_log, ZSTD_compressionParameters *cp)
 {
-    size_t r = ZSTD_compress2(c, s->out, cap, s->in, s->len);
+    *cp = ZSTD_getCParams(level, IMG_FRAME_SIZE, 0);
+    cp->windowLog = (unsigned)window_log;
+    *cp = ZSTD_adjustCParams(*cp, IMG_FRAME_SIZE, 0);
+    size_t n = ZSTD_estimateCCtxSize_usingCParams(*cp);
+    return ZSTD_isError(n) || ZSTD_isError(ZSTD_checkCParams(*cp)) ? SIZE_MAX : n;
+}
+
+int image_write_plan(int level, int cores, struct image_plan *plan)
+{
+    if (cores <= 0)
+        cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (cores > IMG_MAX_WORKERS)
+        cores = IMG_MAX_WORKERS;
+    size_t buf = (ZSTD_compressBound(IMG_FRAME_SIZE) + IO_ALIGN - 1) / IO_ALIGN * IO_ALIGN;
+    size_t budget = IMG_JOB_MEMORY - IMG_JOB_RESERVE;
+    /* Windows of 1 MiB and more first, a compressor dropped before the
+     * window shrinks below that; smaller windows only when nothing else fits.
+     * Any window decodes with plain zstd -d (it is in each frame's header). */
+    for (int pass = 0; pass < 2; pass++) {
+        int hi = pass ? IMG_MIN_WINDOW_LOG - 1 : IMG_WINDOW_LOG, lo = pass ? 10 : IMG_MIN_WINDOW_LOG;
+        for (int w = cores; w >= 1; w--) {
+            /* w + 1 slots (one filling while each compressor holds one) and w spares */
+            size_t fixed = (size_t)(2 * w + 1) * buf;
+            for (int wl = hi; wl >= lo && fixed < budget; wl--) {
+                ZSTD_compressionParameters cp;
+                size_t ctx = cctx_bytes(level, wl, &cp);
+                if (ctx > (budget - fixed) / (size_t)w)
+                    continue;
+                *plan = (struct image_plan){ .workers = w, .slots = w + 1, .window_log = wl,
+                                             .chain_log = (int)cp.chainLog, .hash_log = (int)cp.hashLog,
+                                             .buffer_bytes = buf, .cctx_bytes = ctx,
+                                             .total_bytes = fixed + (size_t)w * ctx };
+                return 0;
+            }
+        }
+    }
+    return -ENOMEM;
+}
+
+/* Compress s into out; the seek-table checksum is the frame's own (XXH64,
+ * low 32 bits). */
+static int compress_frame(ZSTD_CCtx *c, const struct slot *s, unsigned char *out, size_t cap, size_t *olen,
+                          uint32_t *checksum)
+{
+    size_t r = ZSTD_compress2(c, out, cap, s->buf, s->len);
     if (ZSTD_isError(r))
         return -ENOMEM;
-    s->olen = r;
-    s->checksum = img_le32(s->out + r - 4);
+    *olen = r;
+    *checksum = img_le32(out + r - 4);
     return 0;
 }
 
@@ -159,17 +222,18 @@ static void *hasher_main(void *arg)
 {
     struct pipe *p = arg;
     for (uint64_t seq = 0;; seq++) {
-        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        struct slot *s = &p->slots[seq % (uint64_t)p->plan.slots];
         pthread_mutex_lock(&p->mu);
         while (!p->failed && !(s->filled && s->seq == seq) && !(p->ended && seq >= p->nseq))
             pthread_cond_wait(&p->cv, &p->mu);
         bool stop = p->failed || !(s->filled && s->seq == seq);
+        const unsigned char *in = s->buf;      /* not swapped until hashed is set */
         pthread_mutex_unlock(&p->mu);
         if (stop)
             return NULL;
         for (int a = 0; a < HASH_COUNT; a++)
             if (p->hashes[a])
-                hash_update(p->hashes[a], s->in, s->len);
+                hash_update(p->hashes[a], in, s->len);
         pthread_mutex_lock(&p->mu);
         s->hashed = true;
         pthread_cond_broadcast(&p->cv);
@@ -180,11 +244,12 @@ static void *hasher_main(void *arg)
 static void *compressor_main(void *arg)
 {
     struct pipe *p = arg;
-    ZSTD_CCtx *c = new_cctx(p->job->level);
+    ZSTD_CCtx *c = new_cctx(p->job->level, &p->plan);
     pthread_mutex_lock(&p->mu);
-    for (;;) {
+    unsigned char **out = &p->spare[p->next_worker++];
+    while (!p->failed) {
         struct slot *pick = NULL;
-        for (int i = 0; i < IMG_SLOTS; i++) {
+        for (int i = 0; i < p->plan.slots; i++) {
             struct slot *s = &p->slots[i];
             if (s->filled && !s->zero && !s->compressing && !s->compressed && (!pick || s->seq < pick->seq))
                 pick = s;
@@ -197,8 +262,22 @@ static void *compressor_main(void *arg)
         }
         pick->compressing = true;
         pthread_mutex_unlock(&p->mu);
-        int rc = c ? compress_frame(c, pick, p->out_cap) : -ENOMEM;
+        size_t olen = 0;
+        uint32_t sum = 0;
+        int rc = c ? compress_frame(c, pick, *out, p->buf_cap, &olen, &sum) : -ENOMEM;
         pthread_mutex_lock(&p->mu);
+        /* The hasher may still be reading the frame: swap only once it is done. */
+        while (!rc && !pick->hashed && !p->failed)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!rc && !pick->hashed)
+            break;              /* failed: this slot is never written */
+        if (!rc) {
+            unsigned char *frame = pick->buf;
+            pick->buf = *out;
+            *out = frame;
+            pick->olen = olen;
+            pick->checksum = sum;
+        }
         pick->zerr = rc;
         pick->compressed = true;
         pthread_cond_broadcast(&p->cv);
@@ -212,7 +291,7 @@ static void *writer_main(void *arg)
 {
     struct pipe *p = arg;
     for (uint64_t seq = 0;; seq++) {
-        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        struct slot *s = &p->slots[seq % (uint64_t)p->plan.slots];
         pthread_mutex_lock(&p->mu);
         while (!p->failed && !(s->filled && s->seq == seq && s->hashed && (s->zero || s->compressed)) &&
                !(p->ended && seq >= p->nseq))
@@ -225,7 +304,7 @@ static void *writer_main(void *arg)
         if (!rc && s->zero)
             rc = emit(p, p->zero, p->zero_len, (uint32_t)s->len, img_le32(p->zero + p->zero_len - 4), &p->err);
         else if (!rc)
-            rc = emit(p, s->out, s->olen, (uint32_t)s->len, s->checksum, &p->err);
+            rc = emit(p, s->buf, s->olen, (uint32_t)s->len, s->checksum, &p->err);
         p->job->frames++;
         p->job->zero_frames += s->zero;
         atomic_fetch_add(&p->job->progress->bytes_done, s->len);
@@ -248,7 +327,7 @@ static int read_all(struct pipe *p, struct cb_error *err)
     uint64_t size = job->meta->size;
     uint64_t seq = 0;
     for (uint64_t off = 0; off < size; off += IMG_FRAME_SIZE, seq++) {
-        struct slot *s = &p->slots[seq % IMG_SLOTS];
+        struct slot *s = &p->slots[seq % (uint64_t)p->plan.slots];
         pthread_mutex_lock(&p->mu);
         while (s->filled && !p->failed)
             pthread_cond_wait(&p->cv, &p->mu);
@@ -263,10 +342,10 @@ static int read_all(struct pipe *p, struct cb_error *err)
         s->len = size - off < IMG_FRAME_SIZE ? (size_t)(size - off) : IMG_FRAME_SIZE;
         s->off = off;
         atomic_store(&job->progress->pos, off);
-        int rc = read_frame(job, s->in, s->len, off, err);
+        int rc = read_frame(job, s->buf, s->len, off, err);
         if (rc)
             return rc;
-        s->zero = s->len == IMG_FRAME_SIZE && io_is_zero(s->in, s->len);
+        s->zero = s->len == IMG_FRAME_SIZE && io_is_zero(s->buf, s->len);
         pthread_mutex_lock(&p->mu);
         s->seq = seq;
         s->hashed = !p->job->hash_mask;
@@ -286,25 +365,29 @@ static int pipe_init(struct pipe *p, struct image_write_job *job, struct cb_erro
     p->job = job;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->out_cap = ZSTD_compressBound(IMG_FRAME_SIZE);
-    for (int i = 0; i < IMG_SLOTS; i++) {
-        p->slots[i].in = io_alloc(IMG_FRAME_SIZE);
-        p->slots[i].out = malloc(p->out_cap);
-        if (!p->slots[i].in || !p->slots[i].out)
+    if (image_write_plan(job->level, job->workers, &p->plan) != 0)
+        return cb_error_set(err, -ENOMEM, "zstd level %d needs more memory than an image job may use (%u MiB), "
+                            "even with one compressor: choose a lower --level", job->level, IMG_JOB_MEMORY >> 20);
+    job->plan = p->plan;
+    p->buf_cap = p->plan.buffer_bytes;
+    for (int i = 0; i < p->plan.slots; i++)
+        if (!(p->slots[i].buf = io_alloc(p->buf_cap)))
             return cb_error_set(err, -ENOMEM, "out of memory for the image buffers");
-    }
+    for (int i = 0; i < p->plan.workers; i++)
+        if (!(p->spare[i] = io_alloc(p->buf_cap)))
+            return cb_error_set(err, -ENOMEM, "out of memory for the image buffers");
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && !(p->hashes[a] = hash_new((enum hash_alg)a)))
             return cb_error_set(err, -ENOMEM, "cannot set up %s hashing", hash_name((enum hash_alg)a));
-    /* The all-zero frame, compressed once. */
-    ZSTD_CCtx *c = new_cctx(job->level);
-    unsigned char *zeros = calloc(1, IMG_FRAME_SIZE);
-    p->zero = malloc(p->out_cap);
-    size_t r = c && zeros && p->zero ? ZSTD_compress2(c, p->zero, p->out_cap, zeros, IMG_FRAME_SIZE) : 0;
+    /* The all-zero frame, compressed once, in buffers not in use yet (no
+     * extra 16 MiB for it). */
+    ZSTD_CCtx *c = new_cctx(job->level, &p->plan);
+    memset(p->slots[0].buf, 0, IMG_FRAME_SIZE);
+    size_t r = c ? ZSTD_compress2(c, p->spare[0], p->buf_cap, p->slots[0].buf, IMG_FRAME_SIZE) : 0;
     ZSTD_freeCCtx(c);
-    free(zeros);
-    if (!r || ZSTD_isError(r))
+    if (!r || ZSTD_isError(r) || !(p->zero = malloc(r)))
         return cb_error_set(err, -ENOMEM, "cannot set up the compressor (level %d)", job->level);
+    memcpy(p->zero, p->spare[0], r);
     p->zero_len = r;
     progress_clock_start(&p->clock);
     return 0;
@@ -312,10 +395,10 @@ static int pipe_init(struct pipe *p, struct image_write_job *job, struct cb_erro
 
 static void pipe_fini(struct pipe *p)
 {
-    for (int i = 0; i < IMG_SLOTS; i++) {
-        io_free(p->slots[i].in);
-        free(p->slots[i].out);
-    }
+    for (int i = 0; i < IMG_MAX_SLOTS; i++)
+        io_free(p->slots[i].buf);
+    for (int i = 0; i < IMG_MAX_WORKERS; i++)
+        io_free(p->spare[i]);
     for (int a = 0; a < HASH_COUNT; a++)
         hash_free(p->hashes[a]);
     free(p->entries);
@@ -400,12 +483,8 @@ int image_write_run(struct image_write_job *job, struct cb_error *err)
         pipe_fini(&p);
         return rc;
     }
-    int workers = job->workers > 0 ? job->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (workers < 1)
-        workers = 1;
-    if (workers > 16)
-        workers = 16;
-    pthread_t hasher, writer, comp[16];
+    int workers = p.plan.workers;
+    pthread_t hasher, writer, comp[IMG_MAX_WORKERS];
     progress_set_phase(job->progress, PHASE_COPY);
     atomic_store(&job->progress->bytes_total, job->meta->size);
     /* Without digests there is no hasher: slots go out as "hashed" from the start. */
