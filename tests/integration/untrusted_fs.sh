@@ -122,6 +122,20 @@ check "crashed ext4 onto a smaller drive: the refusal names the partition, the r
     "grep -q 'partition #2 (ext4) would have to shrink, and cannot be shrunk safely: its journal needs recovery' '$WORK/crash-small.out' && grep -q 'e2fsck -f' '$WORK/crash-small.out'"
 check "crashed ext4 onto a smaller drive: the target is untouched" test "$(sha "$t")" = "$before"
 
+# Onto a larger drive in used mode, partition #2 is copied whole, then grown: e2fsck -fy
+# replays its journal on the target first, so it ends clean, with every file.
+t=$(random_target crash-big 224M)
+"$CB" clone "$src" "$t" --mode used --yes --report "$WORK/crash-big.json" > "$WORK/crash-big.out" 2>&1; rc=$?
+partx -a "$t" 2>/dev/null
+check "crashed ext4 onto a larger drive: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/crash-big.out'"
+check "crashed ext4 onto a larger drive: the report names the partition copied whole" \
+    note_says "$WORK/crash-big.json" "partition #2 (ext4) copied whole: its journal needs recovery"
+check "crashed ext4 onto a larger drive: grown and clean (e2fsck -fn)" bash -c \
+    "e2fsck -fn ${t}p2 && [ \$(blockdev --getsize64 ${t}p2) -gt \$(blockdev --getsize64 ${src}p2) ]"
+mount -o ro "${t}p2" "$WORK/b"
+check "crashed ext4 onto a larger drive: every file there" diff -rq --no-dereference "$WORK/ref/data" "$WORK/b/data"
+umount "$WORK/b"
+
 # --- (b) an ext4 mounted read-write while it is cloned ------------------------------
 truncate -s 160M "$WORK/live.img"
 sgdisk -n 1:1M:+16M -t 1:8300 -n 2:0:+128M -t 2:8300 "$WORK/live.img" >/dev/null
@@ -208,6 +222,16 @@ if command -v mkntfs >/dev/null && command -v ntfs-3g >/dev/null && command -v n
             "diff -rq '$WORK/a/data' '$WORK/b/data' && diff -rq '$WORK/ref/data' '$WORK/b/data'"
         umount "$WORK/a" "$WORK/b"
     done
+    # Onto a larger drive: ntfsresize would act on the volume Windows has not finished with,
+    # so the partition keeps its size and is copied whole, saying so.
+    t=$(random_target nt-big 128M)
+    "$CB" clone "$nsrc" "$t" --yes --report "$WORK/nt-big.json" > "$WORK/nt-big.out" 2>&1; rc=$?
+    partx -a "$t" 2>/dev/null
+    check "dirty NTFS onto a larger drive: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/nt-big.out'"
+    check "dirty NTFS onto a larger drive: the report says it keeps its size, and why" \
+        note_says "$WORK/nt-big.json" "partition #1 (ntfs) keeps its size on the target: it is marked dirty"
+    check "dirty NTFS onto a larger drive: the same size" test "$(blockdev --getsize64 "${t}p1")" = "$(blockdev --getsize64 "${nsrc}p1")"
+    check "dirty NTFS onto a larger drive: the same bytes" same_range "$nsrc" "$t" 1
 else
     skip "dirty NTFS" "mkntfs, ntfs-3g or ntfsinfo is not installed"
 fi
