@@ -45,7 +45,7 @@ static struct {
     atomic_int unplugged;           /* set by the signal handler, never cleared */
 } d = { .fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
 
-/* Async-signal-safe: only atomics and write(2). The cache is not freed here (no
+/* Async-signal-safe: only atomics and writev(2). The cache is not freed here (no
  * lock may be taken), but once the flag is set no request writes it out. */
 static void unplug(int sig)
 {
@@ -173,9 +173,12 @@ static int cd_fsync(const char *path, int datasync, struct fuse_file_info *fi)
     int rc = 0;
     uint64_t bytes = 0;
     pthread_mutex_lock(&d.mu);
-    if (atomic_load(&d.unplugged))
-        rc = -EIO;
+    /* Checked per run: a cut in the middle of a flush keeps only what was written. */
     for (uint64_t at = 0; !rc && at < d.size;) {
+        if (atomic_load(&d.unplugged)) {
+            rc = -EIO;
+            break;
+        }
         uint64_t next = run_end(at, d.size);
         if (d.dirty[at / PAGE]) {
             size_t n = (size_t)(next - at);
