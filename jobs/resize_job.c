@@ -124,16 +124,20 @@ static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
 static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout_resize how, const char *tname,
                             struct cb_error *err)
 {
-    size_t culprit = LAYOUT_MAX_PARTS;
+    bool any = false;
     for (size_t i = 0; i < st->layout.nparts; i++)
         if (st->no_shrink[i][0]) {
             st->layout.parts[i].fit = FIT_ANY;
-            culprit = culprit == LAYOUT_MAX_PARTS ? i : culprit;
+            any = true;
         }
     struct cb_error ignored = { 0 };
-    if (culprit == LAYOUT_MAX_PARTS || layout_plan(&st->layout, tsize, how, tname, &ignored) != 0)
+    if (!any || layout_plan(&st->layout, tsize, how, tname, &ignored) != 0)
         return;
-    cb_error_set(err, -ENOSPC, "%s; no target was written", st->no_shrink[culprit]);
+    for (size_t i = 0; i < st->layout.nparts; i++)
+        if (st->no_shrink[i][0] && st->layout.parts[i].new_size < st->layout.parts[i].size) {
+            cb_error_set(err, -ENOSPC, "%s; no target was written", st->no_shrink[i]);
+            return;
+        }
 }
 
 /* What each partition holds and how it may change size. */
