@@ -360,7 +360,7 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
         if (rc)
             return rc;
         if (m.source_id[0] && id[0] && strcmp(m.source_id, id) != 0)
-            rc = cb_error_set(err, -EINVAL, "map file %s belongs to the drive with %s, but %s has %s: "
+            rc = cb_error_set(err, -EINVAL, "map file %s belongs to another drive (%s), not to %s (%s): "
                               "refusing to resume", job->map_path, m.source_id, job->src.path, id);
         else if (m.size != job->src.size)
             rc = cb_error_set(err, -EINVAL, "map file %s describes a %llu-byte source, but %s has %llu bytes: "
