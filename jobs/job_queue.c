@@ -1,4 +1,5 @@
 #include "jobs/job_queue.h"
+#include "common/safe_file.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_relation.h"
 #include "jobs/report.h"
@@ -245,7 +246,7 @@ static void write_reports(struct job_queue *q, struct qjob *j)
     char txt[4300], js[4300];
     snprintf(txt, sizeof(txt), "%s.txt", base);
     snprintf(js, sizeof(js), "%s.json", base);
-    FILE *f = fopen(txt, "we");
+    FILE *f = safe_file_fcreate(txt, 0644);     /* new: a link planted under the name is refused, never followed */
     struct cb_error err = { 0 };
     if (!f || report_save_json(j->job, CLONEBAY_VERSION, js, &err)) {
         qjob_log(j, "cannot write the report in %s: %s", q->reports_dir, err.msg[0] ? err.msg : strerror(errno));
