@@ -408,6 +408,14 @@ void jq_forget(struct job_queue *q, int id)
         }
 }
 
+void jq_withdraw(struct job_queue *q, int id)
+{
+    size_t before = q->count;
+    jq_forget(q, id);
+    if (q->count < before && id == q->next_id - 1)
+        q->next_id--;
+}
+
 void jq_shutdown(struct job_queue *q)
 {
     for (size_t i = 0; i < q->count; i++)

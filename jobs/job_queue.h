@@ -87,6 +87,10 @@ void jq_cancel(struct job_queue *q, int id);
 void jq_clear_finished(struct job_queue *q);
 /* Forget one finished job (nothing when it is still queued or running). */
 void jq_forget(struct job_queue *q, int id);
+/* Take back a job refused as it came to start, when the refusal is shown where
+ * it was asked for (the station's confirmation): forgotten, and its number
+ * given back when it was the last one, so job numbers count jobs that ran. */
+void jq_withdraw(struct job_queue *q, int id);
 size_t jq_running(const struct job_queue *q);
 size_t jq_active(const struct job_queue *q);        /* queued or running */
 /* Cancel everything and wait for the threads. */

@@ -135,7 +135,7 @@ void wizard_tick(struct station *st)
     if (j && j->state == QJOB_FAILED && !strncmp(j->verdict, "REFUSED: ", 9)) {
         /* Shown where Y was pressed, as a refusal before the job was queued would be. */
         snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", j->verdict + 9);
-        jq_forget(&st->q, j->id);
+        jq_withdraw(&st->q, j->id);
         w->step = WIZ_CONFIRM;
         st->dirty = true;
         return;
