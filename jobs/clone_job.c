@@ -355,7 +355,13 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
     else if (job->source.has_ident)
         dev_ident_key(&job->source.ident, id, sizeof(id));
     struct block_map m = { 0 };
-    if (job->map_path[0] && access(job->map_path, F_OK) == 0) {
+    /* An image is written from its first frame every run (its .partial is
+     * created new): an old map would only claim a resume that does not happen. */
+    bool fresh = job->kind == JOB_IMAGE && job->map_path[0] && access(job->map_path, F_OK) == 0;
+    if (fresh)
+        clone_job_note(job, "map file %s is started afresh: an image is written from the start on every run",
+                       job->map_path);
+    if (job->map_path[0] && !fresh && access(job->map_path, F_OK) == 0) {
         int rc = map_load(&m, job->map_path, err);
         if (rc)
             return rc;
