@@ -20,6 +20,9 @@ enum map_state {
     MAP_NONSCRAPED = '/',
     MAP_BAD = '-',
     MAP_FINISHED = '+',
+    /* Domains only (never saved, not a ddrescue state): known to be zeros to
+     * the filesystem, so never read; written as zeros, hashed as zeros. */
+    MAP_ZERO = 'z',
 };
 
 #define MAP_MAX_TARGETS 16

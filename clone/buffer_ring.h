@@ -18,6 +18,8 @@
 enum slot_kind {
     SLOT_DATA,              /* read from the source: finished once on every target */
     SLOT_FILL,              /* the fill written over unreadable sectors */
+    SLOT_ZERO,              /* known zeros (a MAP_ZERO domain region): not read, buf holds zeros;
+                             * finished once on every target, like data */
 };
 
 struct ring_slot {
@@ -25,6 +27,7 @@ struct ring_slot {
     uint64_t off;           /* source offset of buf[0] */
     size_t len;             /* bytes of data */
     enum slot_kind kind;
+    bool zeroed;            /* buf is all zeros still (the reader skips the memset); reader only */
     int refs;               /* consumers yet to release it; under ring.mu */
 };
 

@@ -37,7 +37,7 @@ static void count_bad(struct engine *e)
 static void on_release(struct ring_slot *slot, void *arg)
 {
     struct engine *e = arg;
-    if (slot->kind != SLOT_DATA)
+    if (slot->kind != SLOT_DATA && slot->kind != SLOT_ZERO)
         return;
     map_mark_locked(e->job->map, e->job->map_mu, slot->off, slot->len, MAP_FINISHED);
     atomic_fetch_add(&e->job->progress->bytes_done, slot->len);
@@ -92,11 +92,16 @@ static void *writer_main(void *arg)
     struct ring_slot *s;
     for (uint64_t seq = 0; (s = ring_next(&c->e->ring, seq)); seq++) {
         if (!atomic_load(&t->failed)) {
-            /* Zeros need not travel: BLKZEROOUT (restores of sparse images, empty disks). */
-            bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block && s->len >= (64u << 10) &&
-                         io_is_zero(s->buf, s->len);
+            /* Zeros need not travel: BLKZEROOUT (restores of sparse images, empty disks, unused
+             * inode tables). Known zeros must still land on a drive: it may hold a previous
+             * owner's bytes where the filesystem believes there are zeros. */
+            bool known = s->kind == SLOT_ZERO;
+            bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block &&
+                         (known || (s->len >= (64u << 10) && io_is_zero(s->buf, s->len)));
             ssize_t w;
-            if (t->sparse) {
+            if (t->sparse && known) {
+                w = (ssize_t)s->len;        /* a new file: a hole reads as zeros */
+            } else if (t->sparse) {
                 w = write_sparse(&t->dev, s->buf, s->len, s->off);
             } else if (zeros && io_zeroout(&t->dev, s->off, s->len) == 0) {
                 w = (ssize_t)s->len;
@@ -184,9 +189,11 @@ static void *hasher_main(void *arg)
     for (uint64_t seq = 0; (s = ring_next(&e->ring, seq)); seq++) {
         /* In order from the start (over the domain), data only: else the rest comes from a target. */
         uint64_t dp, dl;
-        if (e->job->domain && !e->hash_gap[c->alg] && map_find(e->job->domain, e->hash_next[c->alg], "+", &dp, &dl))
+        if (e->job->domain && !e->hash_gap[c->alg] &&
+            map_find(e->job->domain, e->hash_next[c->alg], "+z", &dp, &dl))
             e->hash_next[c->alg] = dp;
-        if (!e->hash_gap[c->alg] && (s->kind != SLOT_DATA || s->off != e->hash_next[c->alg]))
+        if (!e->hash_gap[c->alg] &&
+            ((s->kind != SLOT_DATA && s->kind != SLOT_ZERO) || s->off != e->hash_next[c->alg]))
             e->hash_gap[c->alg] = true;
         if (!e->hash_gap[c->alg]) {
             hash_feed(e, c->alg, s->buf, s->len, s->off);
@@ -288,7 +295,19 @@ void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int 
 
 struct ring_slot *engine_slot(struct engine *e)
 {
-    return ring_acquire(&e->ring, e->seq);
+    struct ring_slot *s = ring_acquire(&e->ring, e->seq);
+    s->zeroed = false;      /* the caller fills it */
+    return s;
+}
+
+struct ring_slot *engine_zero_slot(struct engine *e)
+{
+    struct ring_slot *s = ring_acquire(&e->ring, e->seq);
+    /* Gigabytes of unused inode tables come in a row: clear each buffer once. */
+    if (!s->zeroed)
+        memset(s->buf, 0, e->ring.slot_size);
+    s->zeroed = true;
+    return s;
 }
 
 /* Sleep as long as needed to keep reads under max_read_rate. */
@@ -350,6 +369,8 @@ static void overlay_prior(struct engine *e, unsigned char *buf, size_t len, uint
          at = p + n) {
         if (p + n > end)
             n = end - p;
+        if (job->domain && map_state_at(job->domain, p) == MAP_ZERO)
+            continue;       /* hash_tail hands zeros there: the source's bytes are not the copy's */
         if (source_reread(job, buf + (p - off), (size_t)n, p))
             job->resumed_from_source += n;
         else
@@ -372,7 +393,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
                 from = e->hash_next[a];
         }
     uint64_t dp, dl;
-    if (job->domain && from < job->map->size && !map_find(job->domain, from, "+", &dp, &dl))
+    if (job->domain && from < job->map->size && !map_find(job->domain, from, "+z", &dp, &dl))
         from = job->map->size;      /* the stream covered the whole domain */
     job->hashed_in_stream = any ? from : 0;
     if (!any || from >= job->map->size)
@@ -397,6 +418,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     unsigned char *buf = io_alloc(COPY_SLOT_SIZE);
     rc = buf ? 0 : -ENOMEM;
     uint64_t stop = job->domain ? 0 : job->map->size;  /* end of the domain region being hashed */
+    bool zero = false;                                  /* that region is known zeros */
     for (uint64_t off = from; !rc && off < job->map->size;) {
         if (atomic_load(&p->cancel)) {
             job->cancelled = true;
@@ -404,22 +426,26 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         }
         if (job->domain && off >= stop) {
             uint64_t dp, dl;
-            if (!map_find(job->domain, off, "+", &dp, &dl))
+            if (!map_find(job->domain, off, "+z", &dp, &dl))
                 break;
             off = dp;
             stop = dp + dl;
+            zero = map_state_at(job->domain, dp) == MAP_ZERO;
         }
         uint64_t end = (off / COPY_SLOT_SIZE + 1) * COPY_SLOT_SIZE;
         if (end > stop)
             end = stop;
         size_t len = (size_t)(end - off);
-        ssize_t r = io_pread(&rd, buf, len, off);
+        /* Known zeros are hashed as zeros, not as the target has them: verification then
+         * catches a target that did not keep them. */
+        ssize_t r = zero ? (memset(buf, 0, len), (ssize_t)len) : io_pread(&rd, buf, len, off);
         if (r != (ssize_t)len) {
             rc = cb_error_set(err, r < 0 ? (int)r : -EIO, "cannot read target %s back at byte %llu to hash it",
                               t->dev.path, (unsigned long long)off);
             break;
         }
-        overlay_prior(e, buf, len, off);
+        if (!zero)
+            overlay_prior(e, buf, len, off);
         for (int a = 0; a < HASH_COUNT; a++)
             if (e->hashes[a])
                 hash_feed(e, (enum hash_alg)a, buf, len, off);
@@ -476,7 +502,8 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         return rc;
     }
     struct copy_progress *p = job->progress;
-    atomic_store(&p->bytes_total, job->domain ? map_bytes(job->domain, MAP_FINISHED) : job->map->size);
+    atomic_store(&p->bytes_total, job->domain ? map_bytes(job->domain, MAP_FINISHED) + map_bytes(job->domain, MAP_ZERO)
+                                              : job->map->size);
     atomic_store(&p->bytes_done, map_bytes(job->map, MAP_FINISHED));
     if (map_bytes(job->map, MAP_FINISHED) && map_copy(&e.prior, job->map)) {
         engine_fini(&e);

@@ -69,7 +69,8 @@ struct copy_job {
     struct block_map *map;          /* in: what to do; out: what was done */
     pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map (a UI copies it live) */
     const struct block_map *domain; /* NULL: all of the source; else only its MAP_FINISHED regions
-                                     * are copied, hashed (in order) and verified (--mode used) */
+                                     * are copied, hashed (in order) and verified (--mode used), and
+                                     * its MAP_ZERO ones written, hashed and verified as zeros */
     const char *map_path;           /* saved every few seconds when set */
     const char *map_cmdline;
     unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */

@@ -32,6 +32,8 @@ struct engine {
 
 /* The next free slot for the reader. */
 struct ring_slot *engine_slot(struct engine *e);
+/* The next free slot, its buffer all zeros (for SLOT_ZERO). */
+struct ring_slot *engine_zero_slot(struct engine *e);
 /* Publish the slot filled with [off, off+len) to every consumer. */
 void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t len, enum slot_kind kind);
 /* Mark the map under the ring lock, keeping the live bad-sector counters right. */

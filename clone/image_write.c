@@ -423,12 +423,17 @@ static int emit_meta(struct pipe *p, char *text, size_t len, struct cb_error *er
 }
 
 /* The regions of map in state, appended to (*v, *n). 0 or -ENOMEM. */
-static int ranges_of_map(const struct block_map *map, char state, struct img_range **v, size_t *n)
+/* The regions in one of states, neighbours joined. */
+static int ranges_of_map(const struct block_map *map, const char *states, struct img_range **v, size_t *n)
 {
-    for (size_t i = 0; i < map->count; i++)
-        if (map->r[i].state == state &&
-            img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
+    for (size_t i = 0; i < map->count; i++) {
+        if (!strchr(states, map->r[i].state))
+            continue;
+        if (*n && (*v)[*n - 1].off + (*v)[*n - 1].len == map->r[i].pos)
+            (*v)[*n - 1].len += map->r[i].size;
+        else if (img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
             return -ENOMEM;
+    }
     return 0;
 }
 
@@ -442,7 +447,7 @@ static int finish_image(struct pipe *p, struct cb_error *err)
     free(m->bad);       /* the header (and its used ranges) is written already */
     m->bad = NULL;
     m->nbad = 0;
-    if (ranges_of_map(job->map, MAP_BAD, &m->bad, &m->nbad))
+    if (ranges_of_map(job->map, "-", &m->bad, &m->nbad))
         return cb_error_set(err, -ENOMEM, "out of memory");
     if (job->fill)
         snprintf(m->fill, sizeof(m->fill), "%s", job->fill);
@@ -465,8 +470,10 @@ int image_write_run(struct image_write_job *job, struct cb_error *err)
 {
     struct pipe p;
     /* --mode used: the header records what is read, so a restore can fit the
-     * partitions onto a drive of any size. */
-    if (job->domain && ranges_of_map(job->domain, MAP_FINISHED, &job->meta->used, &job->meta->nused))
+     * partitions onto a drive of any size. Known-zero regions (unused inode
+     * tables) are listed too: such a restore writes what it lists, and they
+     * must reach its target as zeros, not be left as the drive had them. */
+    if (job->domain && ranges_of_map(job->domain, "+z", &job->meta->used, &job->meta->nused))
         return cb_error_set(err, -ENOMEM, "out of memory");
     img_ranges_limit(job->meta->used, &job->meta->nused, IMG_MAX_USED);
     int rc = part_writer_open(&job->out, job->name, job->split, err);

@@ -14,9 +14,11 @@
 
 #include <string.h>
 
-/* The next region in one of states, clipped to the domain when there is one. */
-static bool find(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len)
+/* The next region in one of states, clipped to the domain when there is one
+ * (to one region of it: *zero says whether that one is known zeros). */
+static bool find_in(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len, bool *zero)
 {
+    *zero = false;
     const struct block_map *domain = e->job->domain;
     for (;;) {
         pthread_mutex_lock(&e->ring.mu);
@@ -25,7 +27,7 @@ static bool find(struct engine *e, uint64_t from, const char *states, uint64_t *
         if (!found || !domain)
             return found;
         uint64_t dp, dl;
-        if (!map_find(domain, *pos, "+", &dp, &dl))
+        if (!map_find(domain, *pos, "+z", &dp, &dl))
             return false;
         if (dp >= *pos + *len) {
             from = dp;          /* nothing of this region is in the domain: look further */
@@ -34,8 +36,30 @@ static bool find(struct engine *e, uint64_t from, const char *states, uint64_t *
         uint64_t end = *pos + *len < dp + dl ? *pos + *len : dp + dl;
         *pos = dp;              /* map_find clips to start at *pos, so dp >= *pos */
         *len = end - dp;
+        *zero = map_state_at(domain, dp) == MAP_ZERO;
         return true;
     }
+}
+
+/* Known zeros are never read, so only the copy pass meets them. */
+static bool find(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len)
+{
+    bool zero;
+    return find_in(e, from, states, pos, len, &zero);
+}
+
+/* A known-zero region: published as zeros, nothing read, so it is never bad. */
+static int publish_zeros(struct engine *e, uint64_t off, uint64_t end)
+{
+    int rc = 0;
+    while (off < end && !engine_stop(e, &rc)) {
+        uint64_t next = (off / e->ring.slot_size + 1) * e->ring.slot_size;
+        if (next > end)
+            next = end;
+        engine_publish(e, engine_zero_slot(e), off, (size_t)(next - off), SLOT_ZERO);
+        off = next;
+    }
+    return rc;
 }
 
 /* Consecutive good sectors gathered into one slot before they are published. */
@@ -115,8 +139,16 @@ static int copy_pass(struct engine *e, int pass, bool skipping)
     engine_phase(e, PHASE_COPY, '?', pass);
     uint64_t pos = 0, rpos, rlen, skip = 0;
     int rc = 0;
-    while (!rc && find(e, pos, "?", &rpos, &rlen)) {
+    bool zero;
+    while (!rc && find_in(e, pos, "?", &rpos, &rlen, &zero)) {
         uint64_t off = rpos, region_end = rpos + rlen;
+        if (zero) {
+            rc = publish_zeros(e, off, region_end);
+            if (e->job->cancelled)
+                return rc;
+            pos = region_end;
+            continue;
+        }
         while (!rc && off < region_end) {
             if (engine_stop(e, &rc))
                 return rc;

@@ -236,11 +236,17 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     }
     if (skipped[0])
         clone_job_note(job, "copied whole, not understood by --mode used: %s", skipped);
-    char a[32], b[32];
+    char a[32], b[32], z[32];
     units_format_bytes(map_bytes(&job->domain, MAP_FINISHED), a, sizeof(a));
     units_format_bytes(job->src.size, b, sizeof(b));
     clone_job_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
              "it was on drives, zeros in images)", a, b);
+    if (map_bytes(&job->domain, MAP_ZERO)) {
+        units_format_bytes(map_bytes(&job->domain, MAP_ZERO), z, sizeof(z));
+        clone_job_note(job, "--mode used: %s more hold nothing the filesystems ever used (inode tables past their "
+                       "last used inode, a cleanly closed journal): not read, written as zeros (zeros in images), "
+                       "and covered by the hashes and the verification as zeros", z);
+    }
     job->used_only = true;
     return 0;
 }

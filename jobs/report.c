@@ -75,7 +75,13 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     if (job->used_only && job->kind == JOB_IMAGE)
         fprintf(f, "mode     used blocks: free space stored as zeros, not read; the hashes cover the disk as "
                 "the image holds it\n");
-    else if (job->used_only)
+    else if (job->used_only && map_bytes(&job->domain, MAP_ZERO)) {
+        char z[32];
+        units_format_bytes(map_bytes(&job->domain, MAP_ZERO), z, sizeof(z));
+        fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use; %s of it "
+                "unused inode tables and journal, written and verified as zeros, not read), not the free space\n",
+                done, z);
+    } else if (job->used_only)
         fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use), not the "
                 "free space\n", done);
     else if (job->kind != JOB_RESTORE)
@@ -153,7 +159,10 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_u64(&w, "bytes_copied", map_bytes(&job->map, MAP_FINISHED));
     jw_u64(&w, "bytes_total", job->map.size);
     jw_string(&w, "mode", job->used_only ? "used" : "raw");
-    jw_u64(&w, "bytes_in_domain", job->used_only ? map_bytes(&job->domain, MAP_FINISHED) : job->map.size);
+    /* The domain is what the job covers: read from the source, or known zeros written without reading. */
+    uint64_t zeroed = job->used_only ? map_bytes(&job->domain, MAP_ZERO) : 0;
+    jw_u64(&w, "bytes_in_domain", job->used_only ? map_bytes(&job->domain, MAP_FINISHED) + zeroed : job->map.size);
+    jw_u64(&w, "bytes_zeroed", zeroed);
     jw_double(&w, "average_rate", avg_rate(job));
     jw_double(&w, "copy_seconds", job->copy_seconds);
     jw_double(&w, "verify_seconds", job->verify_seconds);
