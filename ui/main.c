@@ -1,5 +1,6 @@
 /* main: clonebay's entry point; dispatches to the subcommands. */
 #include "ui/cli.h"
+#include "ui/cli_mount.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ void cli_usage(void)
           "  restore FILE DST [DST...]          write an image to one or more drives, and verify\n"
           "  verify FILE                        check every frame and the stored hashes of an image\n"
           "  info FILE [--json]                 what an image holds\n"
+          "  mount IMAGE DIR, umount DIR        open an image read-only: its partitions under DIR/p1...\n"
           "\n"
           "Options for every command:\n"
           "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
@@ -52,6 +54,8 @@ static const struct {
     { "restore", cli_restore },
     { "verify", cli_verify },
     { "info", cli_info },
+    { "mount", cli_mount },
+    { "umount", cli_umount },
     { "station", cli_station },
 };
 
