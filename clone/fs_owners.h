@@ -1,0 +1,69 @@
+/* fs_owners: after a rescue, what the unreadable sectors belonged to.
+ *
+ * The customer's question is "which of my files are damaged", not "how many
+ * sectors". Each bad range of a job's map is looked up in the filesystem of
+ * the partition holding it, read from the rescued copy (the failing source
+ * is not asked again): the files that own it (every name of a hard-linked
+ * one), the filesystem's own metadata (named: inode table, $MFT, FAT, ...),
+ * free space, or space outside every partition. One small file per
+ * filesystem, in a const table as fs_used has:
+ *
+ *   ext2/3/4   libext2fs: metadata from the group descriptors, then every
+ *              inode's blocks, then the directory tree for the names
+ *   vfat       FAT12/16/32: boot area, FATs, root directory, cluster chains
+ *   ntfs       libntfs-3g: every MFT record's runlists, names from $FILE_NAME
+ *
+ * Damaged metadata never stops the lookup: what cannot be followed is listed
+ * as "could not be resolved" with the reason. Each owner is listed once with
+ * the total of its bytes lost, however many bad ranges hit it. */
+#ifndef CB_FS_OWNERS_H
+#define CB_FS_OWNERS_H
+
+#include "clone/block_map.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fs_owner_kind {
+    FS_OWNER_METADATA,      /* the filesystem's own structures: they matter more than any one file */
+    FS_OWNER_FILE,          /* a file or directory, by its path */
+    FS_OWNER_UNRESOLVED,    /* in use, but its owner could not be found: name says why */
+    FS_OWNER_FREE,          /* free space: nothing was lost */
+    FS_OWNER_OUTSIDE,       /* outside every partition (the table, gaps) */
+};
+
+struct fs_owner {
+    enum fs_owner_kind kind;
+    int partition;          /* its number on the disk; 0 for a whole-disk filesystem or outside */
+    char fstype[16];        /* "ext4", "vfat", "ntfs", "" */
+    char *name;             /* a path ("/home/ann/thesis.odt"), what the metadata is, or why not resolved */
+    uint64_t bytes;         /* unreadable bytes in it */
+};
+
+struct fs_owner_list {
+    struct fs_owner *v;     /* sorted: by partition, then kind, then name */
+    size_t count, cap;
+    size_t *slots;          /* hash index into v while it is built */
+    size_t nslots;
+};
+
+/* Where a filesystem may lie: a partition of the disk, or the whole disk. */
+struct fs_owner_part {
+    int number;
+    uint64_t start, size;   /* bytes */
+};
+
+/* Look up every MAP_BAD region of map in the disk at path (a drive or a raw
+ * image file holding the rescued copy, laid out as the map's source).
+ * parts: its partitions (nparts 0: the disk may hold one filesystem whole).
+ * The filesystem of each is recognised from its own bytes. 0, or -ENOMEM;
+ * anything unreadable is an entry of out, never an error. */
+int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t nparts,
+                   const struct block_map *map, struct fs_owner_list *out);
+
+void fs_owners_free(struct fs_owner_list *l);
+
+/* "metadata", "file", "unresolved", "free", "outside". */
+const char *fs_owner_kind_name(enum fs_owner_kind k);
+
+#endif

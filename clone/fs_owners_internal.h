@@ -1,0 +1,61 @@
+/* fs_owners' shared part for its per-filesystem files: the bad ranges of one
+ * partition, and the list they add their findings to. */
+#ifndef CB_FS_OWNERS_INTERNAL_H
+#define CB_FS_OWNERS_INTERNAL_H
+
+#include "clone/fs_owners.h"
+
+#include <stdbool.h>
+
+struct bad_span {
+    uint64_t pos, len;      /* bytes from the partition's start */
+};
+
+struct owners_part {
+    const char *path;       /* the disk */
+    int number;
+    uint64_t off, size;     /* the partition, bytes on the disk */
+    char fstype[16];
+    const struct bad_span *bad;     /* sorted, disjoint, inside the partition */
+    size_t nbad;
+    struct fs_owner_list *out;
+    int rc;                 /* -ENOMEM once anything could not be recorded */
+};
+
+/* Unreadable bytes in [pos, pos+len) of the partition. */
+uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len);
+/* Add bytes (when not 0) to the entry of kind named by fmt, made once. */
+void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The bad units (blocks, clusters) of a filesystem whose unit 0 is at byte
+ * base of the partition: which of them some owner has claimed already, so
+ * what is left at the end is free space or could not be resolved. Memory
+ * grows with the bad units, not with the filesystem. */
+struct bad_units {
+    uint64_t base, unit, nunits;
+    struct unit_run { uint64_t first, count, index; } *runs;
+    size_t nruns;
+    unsigned char *owned;   /* one per bad unit, in run order */
+};
+
+/* 0 or -ENOMEM. */
+int bad_units_build(struct bad_units *b, const struct owners_part *p, uint64_t base, uint64_t unit, uint64_t nunits);
+void bad_units_free(struct bad_units *b);
+/* Whether any unit of [first, first+count) is bad: cheap, for the walks. */
+bool bad_units_any(const struct bad_units *b, uint64_t first, uint64_t count);
+/* The unreadable bytes of units [first, first+count), which are marked as
+ * owned. Several owners may claim one unit (hard links, shared blocks). */
+uint64_t bad_units_claim(const struct owners_part *p, struct bad_units *b, uint64_t first, uint64_t count);
+/* Everything not claimed: free space when is_free says so (is_free NULL:
+ * never), else "could not be resolved" with why. */
+void bad_units_rest(struct owners_part *p, struct bad_units *b, bool (*is_free)(void *ctx, uint64_t unit),
+                    void *ctx, const char *why);
+
+/* One per filesystem: 1 when it read the filesystem (whatever it found
+ * damaged is in the list), 0 when it is not this filesystem at all. */
+int fs_owners_ext(struct owners_part *p);
+int fs_owners_fat(struct owners_part *p);
+int fs_owners_ntfs(struct owners_part *p);
+
+#endif

@@ -1,0 +1,16 @@
+/* damage: after a job with unreadable sectors, which files they hit.
+ *
+ * The bad ranges of the job's map are looked up (clone/fs_owners) in the
+ * rescued copy on the first target that did not fail, laid out by the
+ * partition table that copy holds: the source is failing, and is not asked
+ * again. The result is job->damaged, which the reports list. */
+#ifndef CB_DAMAGE_H
+#define CB_DAMAGE_H
+
+#include "jobs/clone_job.h"
+
+/* Fills job->damaged when the map has bad ranges; a note says why not when
+ * the copy cannot be read that way (a fitted layout, a compressed image). */
+void job_find_damaged(struct clone_job *job);
+
+#endif
