@@ -263,3 +263,37 @@ int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map
     unmount_part(vol, &p);
     return rc;
 }
+
+struct fs_ntfs_vol {
+    struct part_dev p;      /* libntfs-3g's device points here: it must not move */
+    ntfs_volume *vol;
+};
+
+struct fs_ntfs_vol *fs_ntfs_open(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
+{
+    struct fs_ntfs_vol *v = calloc(1, sizeof(*v));
+    int rc;
+    if (!v) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    v->vol = mount_part(path, off, size, &v->p, &rc, why, why_len);
+    if (!v->vol) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+struct _ntfs_volume *fs_ntfs_volume(const struct fs_ntfs_vol *v)
+{
+    return v->vol;
+}
+
+void fs_ntfs_close(struct fs_ntfs_vol *v)
+{
+    if (!v)
+        return;
+    unmount_part(v->vol, &v->p);
+    free(v);
+}

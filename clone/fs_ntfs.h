@@ -19,4 +19,12 @@ int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map
  * is hibernated on it, or its $LogFile holds changes not yet written. */
 int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
 
+/* The volume mounted read-only through the same view, for fs_owners: NULL
+ * when libntfs-3g cannot read it (why says so). */
+struct fs_ntfs_vol;
+struct _ntfs_volume;
+struct fs_ntfs_vol *fs_ntfs_open(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
+struct _ntfs_volume *fs_ntfs_volume(const struct fs_ntfs_vol *v);
+void fs_ntfs_close(struct fs_ntfs_vol *v);
+
 #endif

@@ -3,6 +3,7 @@
 #include "clone/gpt_fix.h"
 #include "clone/iso9660.h"
 #include "clone/udf.h"
+#include "jobs/damage.h"
 #include "jobs/image_job.h"
 #include "jobs/resize_job.h"
 #include "common/units.h"
@@ -781,9 +782,10 @@ static enum job_outcome run_copy(struct clone_job *job)
         if (!msg[0])
             snprintf(msg, sizeof(msg), "%s from the earlier run could not be checked against the source", a);
     }
-    if (map_bytes(&job->map, MAP_BAD))
+    if (map_bytes(&job->map, MAP_BAD)) {
+        job_find_damaged(job);      /* before finish: a UI shows the list once the job is over */
         finish(job, OUTCOME_BAD_SECTORS, msg);
-    else if (failed)
+    } else if (failed)
         finish(job, OUTCOME_FAILED, msg);
     else
         finish(job, job->verify && !unvouched ? OUTCOME_VERIFIED : OUTCOME_COPIED, msg);
@@ -804,6 +806,7 @@ void clone_job_free(struct clone_job *job)
     resize_job_free(job);
     map_free(&job->map);
     map_free(&job->domain);
+    fs_owners_free(&job->damaged);
     pthread_mutex_destroy(&job->map_mu);
     copy_job_release(&job->engine);
     if (job->image) {

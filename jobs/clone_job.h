@@ -9,6 +9,7 @@
 #define CB_CLONE_JOB_H
 
 #include "clone/copy.h"
+#include "clone/fs_owners.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
 #include "devices/dev_ident.h"
@@ -120,6 +121,7 @@ struct clone_job {
     bool table_as_is;               /* a hybrid ISO's table: written byte for byte, even the GPT backup */
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
     char tool_log[8192];            /* what resize2fs & co. said */
+    struct fs_owner_list damaged;   /* what the bad sectors hit (jobs/damage.c), once the job is over */
     char notes[12][512];
     int nnotes;
 };

@@ -46,6 +46,60 @@ static void endpoint_text(FILE *f, const char *role, const struct job_endpoint *
             ep->serial[0] ? "  serial " : "", ep->serial, sz);
 }
 
+/* Where a damaged area lies: "partition #2 (ext4)", "the disk (vfat)", "". */
+static const char *damaged_where(const struct fs_owner *o, char *buf, size_t len)
+{
+    if (o->kind == FS_OWNER_OUTSIDE)
+        snprintf(buf, len, "outside every partition");
+    else if (o->partition)
+        snprintf(buf, len, "partition #%d%s%s%s", o->partition, o->fstype[0] ? " (" : "", o->fstype,
+                 o->fstype[0] ? ")" : "");
+    else
+        snprintf(buf, len, "the disk%s%s%s", o->fstype[0] ? " (" : "", o->fstype, o->fstype[0] ? ")" : "");
+    return buf;
+}
+
+/* Each file once with its total, filesystem metadata first in each partition. */
+static void damaged_text(const struct clone_job *job, FILE *f)
+{
+    const struct fs_owner_list *l = &job->damaged;
+    if (!l->count)
+        return;
+    fprintf(f, "damaged  what the unreadable sectors hit, looked up in the copy (a file with several names "
+            "is listed under each):\n");
+    for (size_t i = 0; i < l->count; i++) {
+        const struct fs_owner *o = &l->v[i];
+        char where[64], sz[32];
+        units_format_bytes(o->bytes, sz, sizeof(sz));
+        damaged_where(o, where, sizeof(where));
+        if (o->kind == FS_OWNER_OUTSIDE)
+            fprintf(f, "         %s  %llu bytes unreadable\n", where, (unsigned long long)o->bytes);
+        else if (o->kind == FS_OWNER_FREE)
+            fprintf(f, "         %s  %-10s %s  %llu bytes unreadable, nothing lost\n", where, "free", o->name,
+                    (unsigned long long)o->bytes);
+        else
+            fprintf(f, "         %s  %-10s %s  %s lost (%llu bytes)\n", where, fs_owner_kind_name(o->kind), o->name,
+                    sz, (unsigned long long)o->bytes);
+    }
+}
+
+static void damaged_json(const struct clone_job *job, struct json_writer *w)
+{
+    jw_array_begin(w, "damaged");
+    for (size_t i = 0; i < job->damaged.count; i++) {
+        const struct fs_owner *o = &job->damaged.v[i];
+        jw_object_begin(w, NULL);
+        jw_string(w, "kind", fs_owner_kind_name(o->kind));
+        jw_u64(w, "partition", (uint64_t)o->partition);
+        jw_string(w, "filesystem", o->fstype[0] ? o->fstype : NULL);
+        jw_string(w, "path", o->kind == FS_OWNER_FILE ? o->name : NULL);
+        jw_string(w, "name", o->name);
+        jw_u64(w, "bytes_lost", o->bytes);
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+}
+
 void report_write_text(const struct clone_job *job, const char *version, FILE *f)
 {
     char t0[64], t1[64], done[32], rate[32];
@@ -114,6 +168,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     } else {
         fprintf(f, "bad      none\n");
     }
+    damaged_text(job, f);
     if (job->map_path[0])
         fprintf(f, "map      %s\n", job->map_path);
     for (int i = 0; i < job->nnotes; i++)
@@ -219,6 +274,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
         jw_object_end(&w);
     }
     jw_array_end(&w);
+    damaged_json(job, &w);
     jw_string(&w, "map", job->map_path[0] ? job->map_path : NULL);
     jw_array_begin(&w, "notes");
     for (int i = 0; i < job->nnotes; i++)
