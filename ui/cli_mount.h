@@ -5,5 +5,7 @@
 
 int cli_mount(int argc, char **argv);
 int cli_umount(int argc, char **argv);
+/* `clonebay diff A B`: exit 0 same, 1 different, 2 refused (as diff(1)). */
+int cli_diff(int argc, char **argv);
 
 #endif

@@ -34,6 +34,7 @@ void cli_usage(void)
           "  verify FILE                        check every frame and the stored hashes of an image\n"
           "  info FILE [--json]                 what an image holds\n"
           "  mount IMAGE DIR, umount DIR        open an image read-only: its partitions under DIR/p1...\n"
+          "  diff IMAGE DRIVE|IMAGE             which byte ranges differ (exit 0 same, 1 differ)\n"
           "\n"
           "Options for every command:\n"
           "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
@@ -56,6 +57,7 @@ static const struct {
     { "info", cli_info },
     { "mount", cli_mount },
     { "umount", cli_umount },
+    { "diff", cli_diff },
     { "station", cli_station },
 };
 

@@ -183,4 +183,21 @@ refused "missing image: refused (exit 2), nothing mounted" 'no such file' "$WORK
 touch "$D/left-here"
 refused "busy DIR (not empty): refused (exit 2), nothing mounted" 'not empty' "$img"
 rm -f "$D/left-here"
+# clonebay diff: the image against the drive it was made of, and against a changed copy.
+"$CB" diff "$img" "$src" > "$WORK/d1" 2>&1; rc=$?
+check "diff image = drive: exit 0" bash -c "[ $rc = 0 ] && grep -q 'are the same' '$WORK/d1'"
+cp "$WORK/src.img" "$WORK/changed.img"
+printf '\x42' | cmp -s - <(dd if="$WORK/changed.img" bs=1 skip=123456789 count=1 status=none) && flip='\x43' || flip='\x42'
+printf "$flip" | dd of="$WORK/changed.img" bs=1 seek=123456789 conv=notrunc status=none
+chg=$(attach "$WORK/changed.img" -r)
+"$CB" diff "$img" "$chg" > "$WORK/d2" 2>&1; rc=$?
+check "diff image vs a drive with one byte changed: exit 1, that byte's range" \
+    bash -c "[ $rc = 1 ] && grep -q '^disk bytes 123456789-123456789 differ (1 byte' '$WORK/d2' && [ \$(grep -c '^disk bytes' '$WORK/d2') = 1 ]"
+"$CB" diff "$img" "$WORK/split.zst" > "$WORK/d3" 2>&1; rc=$?
+check "diff image = its split copy: exit 0" test $rc = 0
+"$CB" diff "$WORK/damaged.zst" "$src" > "$WORK/d4" 2>&1; rc=$?
+check "diff with a damaged frame: exit 2, the frame's range not compared" \
+    bash -c "[ $rc = 2 ] && grep -q '^disk bytes $dmg_lo-$dmg_hi cannot be read' '$WORK/d4'"
+"$CB" diff "$WORK/junk.bin" "$src" > "$WORK/d5" 2>&1; rc=$?
+check "diff with a file that is not an image: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'not a usable clonebay image' '$WORK/d5'"
 finish
