@@ -176,94 +176,6 @@ static int ext_zero_itables(ext2_filsys fs, uint64_t off, struct block_map *doma
     return 0;
 }
 
-/* jbd2 keeps its superblock big-endian. */
-static uint32_t be_get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-struct journal_run {
-    struct block_map *log;      /* the log's blocks, gathered before the domain is touched */
-    uint64_t off, bs;
-    blk64_t first_log;          /* logical blocks from here on are the log */
-    blk64_t start, len;         /* physical run gathered so far */
-    int rc;
-};
-
-static int journal_run_flush(struct journal_run *r)
-{
-    if (r->len && map_mark(r->log, r->off + r->start * r->bs, r->len * r->bs, MAP_ZERO))
-        r->rc = -ENOMEM;
-    r->len = 0;
-    return r->rc ? BLOCK_ABORT : 0;
-}
-
-static int journal_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk, int ref_offset,
-                         void *priv)
-{
-    (void)fs;
-    (void)ref_blk;
-    (void)ref_offset;
-    struct journal_run *r = priv;
-    if (blockcnt < 0 || (blk64_t)blockcnt < r->first_log)
-        return 0;
-    if (r->len && r->start + r->len == *blocknr) {
-        r->len++;
-        return 0;
-    }
-    int stop = journal_run_flush(r);
-    r->start = *blocknr;
-    r->len = 1;
-    return stop;
-}
-
-/* The log of an internal journal that was closed cleanly (its superblock's
- * s_start is 0, and the filesystem does not need recovery). jbd2 reads log
- * blocks only to replay them, and replays only from s_start; after the next
- * mount it writes new transactions from s_first on, and a replay after a
- * crash stops at the first block that is not the next transaction. So
- * nothing in the log is ever read again before it is overwritten: zeros are
- * proven as good as the old transactions, and better than a previous owner's
- * bytes (what mke2fs writes there is zeros too). The journal superblock (its
- * sequence number) and the journal's own mapping blocks are still copied. A
- * journal in any other state is copied whole. */
-static int ext_zero_journal(ext2_filsys fs, uint64_t off, struct block_map *domain)
-{
-    ext2_ino_t ino = fs->super->s_journal_inum;
-    /* s_journal_inum is 0 for an external journal: nothing of it is on this partition. */
-    if (!ext2fs_has_feature_journal(fs->super) || !ino || ext2fs_has_feature_journal_needs_recovery(fs->super))
-        return 0;
-    blk64_t sb_blk = 0;
-    unsigned char *jsb = malloc(fs->blocksize);
-    struct block_map log = { 0 };
-    int rc = 0;
-    if (!jsb || map_init(&log, domain->size, MAP_NONTRIED)) {
-        free(jsb);
-        return -ENOMEM;
-    }
-    if (ext2fs_bmap2(fs, ino, NULL, NULL, 0, 0, NULL, &sb_blk) || !sb_blk ||
-        io_channel_read_blk64(fs->io, sb_blk, 1, jsb))
-        goto out;
-    uint32_t magic = be_get32(jsb), type = be_get32(jsb + 4), maxlen = be_get32(jsb + 16);
-    uint32_t first = be_get32(jsb + 20), start = be_get32(jsb + 28);
-    /* 0xC03B3998: jbd2's magic; block types 3 and 4: superblock v1 and v2. */
-    if (magic != 0xC03B3998u || (type != 3 && type != 4) || start != 0 || first < 1 || first >= maxlen)
-        goto out;
-    struct journal_run r = { .log = &log, .off = off, .bs = fs->blocksize, .first_log = first };
-    errcode_t e = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY | BLOCK_FLAG_DATA_ONLY, NULL, journal_block, &r);
-    if (!e && !r.rc)
-        journal_run_flush(&r);
-    rc = r.rc;
-    /* A journal whose map cannot be walked to its end is copied whole. */
-    for (size_t i = 0; !e && !rc && i < log.count; i++)
-        if (log.r[i].state == MAP_ZERO && map_mark(domain, log.r[i].pos, log.r[i].size, MAP_ZERO))
-            rc = -ENOMEM;
-out:
-    map_free(&log);
-    free(jsb);
-    return rc;
-}
-
 static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                     size_t why_len)
 {
@@ -305,8 +217,13 @@ static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_
     }
     if (rc == 1 && ext_zero_itables(fs, off, domain))
         rc = -ENOMEM;
-    if (rc == 1 && ext_zero_journal(fs, off, domain))
-        rc = -ENOMEM;
+    /* The journal stays in the copy whole, even closed cleanly. jbd2 would
+     * never read its log again (it replays only from s_start, 0 when clean),
+     * so zeros there would be safe; but the log holds the last transactions
+     * (debugfs logdump, forensic copies read them), an image of a cleanly
+     * shut-down disk with nothing deleted is expected to be that disk byte
+     * for byte, and a journal is at most 1 GiB whatever the disk's size,
+     * while the inode tables grow with it (16 GiB per TiB by default). */
     ext2fs_close_free(&fs);
     return rc;
 }

@@ -244,9 +244,10 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
              "it was on drives, zeros in images)", a, b);
     if (map_bytes(&job->domain, MAP_ZERO)) {
         units_format_bytes(map_bytes(&job->domain, MAP_ZERO), z, sizeof(z));
-        clone_job_note(job, "--mode used: %s more hold nothing the filesystems ever used (inode tables past their "
-                       "last used inode, a cleanly closed journal): not read, written as zeros (zeros in images), "
-                       "and covered by the hashes and the verification as zeros", z);
+        clone_job_note(job, "--mode used: %s more hold nothing the filesystems ever used (ext inode tables past "
+                       "each group's last used inode): not read, written as zeros (zeros in images), and covered by "
+                       "the hashes and the verification as zeros; ext journals are copied whole (their logs hold "
+                       "the last transactions)", z);
     }
     job->used_only = true;
     return 0;

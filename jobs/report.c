@@ -133,7 +133,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
         char z[32];
         units_format_bytes(map_bytes(&job->domain, MAP_ZERO), z, sizeof(z));
         fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use; %s of it "
-                "unused inode tables and journal, written and verified as zeros, not read), not the free space\n",
+                "unused inode tables, written and verified as zeros, not read), not the free space\n",
                 done, z);
     } else if (job->used_only)
         fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use), not the "
