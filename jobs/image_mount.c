@@ -261,7 +261,8 @@ int image_mount(const char *image, const char *dir, struct image_mount *m, struc
     if (rc)
         return rc;
     struct fcache *c = NULL;
-    bool raw = image_job_raw_name(image);
+    struct stat st;
+    bool raw = image_job_raw_name(image) || (stat(image, &st) == 0 && S_ISBLK(st.st_mode));
     if ((rc = fcache_open(&c, image, raw, FCACHE_SLOTS, err)))
         return rc == -ENOENT ? rc : -EINVAL;
     m->disk_size = fcache_size(c);

@@ -39,6 +39,7 @@ struct image_mount {
 };
 
 /* Mount image on dir (an existing, empty folder that is no mount point).
+ * image may also be a drive (read as a raw disk, never written).
  * 0; -EINVAL/-EBUSY/-ENOENT for a refusal (nothing done); other -errno when
  * it failed half-way (what was done is undone). err says why. */
 int image_mount(const char *image, const char *dir, struct image_mount *out, struct cb_error *err);

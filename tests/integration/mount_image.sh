@@ -200,4 +200,14 @@ check "diff with a damaged frame: exit 2, the frame's range not compared" \
     bash -c "[ $rc = 2 ] && grep -q '^disk bytes $dmg_lo-$dmg_hi cannot be read' '$WORK/d4'"
 "$CB" diff "$WORK/junk.bin" "$src" > "$WORK/d5" 2>&1; rc=$?
 check "diff with a file that is not an image: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'not a usable clonebay image' '$WORK/d5'"
+# clonebay diff --files: both mounted read-only, diff -rq per partition, all undone after.
+"$CB" diff --files "$img" "$src" > "$WORK/f1" 2>&1; rc=$?
+check "diff --files image vs its drive: exit 0, same files" bash -c "[ $rc = 0 ] && grep -q 'hold the same files' '$WORK/f1'"
+cp "$WORK/src.img" "$WORK/fmod.img"
+fmod=$(attach "$WORK/fmod.img")
+mount "${fmod}p2" "$WORK/m" && echo "one more line" >> "$WORK/m/a" && umount "$WORK/m"
+"$CB" diff --files "$img" "$fmod" > "$WORK/f2" 2>&1; rc=$?
+check "diff --files vs a drive with one file changed: exit 1, that file named" \
+    bash -c "[ $rc = 1 ] && grep -q 'Files a/p2/a and b/p2/a differ' '$WORK/f2' && grep -q \"partition #3 (ntfs 'WIN'): same files\" '$WORK/f2'"
+check "diff --files: nothing left mounted or attached" bash -c "! findmnt | grep -q clonebay-diff && ! losetup -a | grep -q clonebay-diff && ! ls -d /tmp/clonebay-diff-* 2>/dev/null"
 finish
