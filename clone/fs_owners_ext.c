@@ -23,6 +23,7 @@ struct ext_walk {
     struct hit *hits;           /* in inode order: the scan is */
     size_t nhits, cap;
     uint64_t bytes;             /* of the inode being walked */
+    bool resize_ino;            /* the inode being walked is the resize inode */
     ext2fs_inode_bitmap seen;   /* directories entered: a damaged tree may loop */
     char path[4096];
 };
@@ -58,7 +59,7 @@ static void ext_metadata(struct ext_walk *w)
             claim_meta(w, super, 1, g ? "backup superblock (group %u)" : "superblock%.0u", g);
         claim_meta(w, old_desc, fs->desc_blocks, g ? "backup group descriptors (group %u)" : "group descriptors%.0u", g);
         claim_meta(w, old_desc ? old_desc + fs->desc_blocks : 0, fs->super->s_reserved_gdt_blocks,
-                   "reserved group descriptor blocks (group %u)", g);
+                   g ? "backup reserved group descriptor blocks (group %u)" : "reserved group descriptor blocks%.0u", g);
         claim_meta(w, new_desc, 1, "group descriptors (meta_bg, group %u)", g);
         claim_meta(w, ext2fs_block_bitmap_loc(fs, g), 1, "block bitmap (group %u)", g);
         claim_meta(w, ext2fs_inode_bitmap_loc(fs, g), 1, "inode bitmap (group %u)", g);
@@ -69,8 +70,12 @@ static void ext_metadata(struct ext_walk *w)
 static int block_cb(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk64_t ref_blk, int ref_offset,
                     void *priv)
 {
-    (void)fs, (void)blockcnt, (void)ref_blk, (void)ref_offset;
+    (void)fs, (void)ref_blk, (void)ref_offset;
     struct ext_walk *w = priv;
+    /* The resize inode's blocks below its top map are the reserved descriptor blocks and their backups, named
+     * already: only that map is its own. */
+    if (w->resize_ino && blockcnt != BLOCK_COUNT_DIND)
+        return 0;
     if (*blocknr < w->b.nunits)
         w->bytes += bad_units_claim(w->p, &w->b, *blocknr, 1);
     return 0;
@@ -120,6 +125,7 @@ static errcode_t ext_inodes(struct ext_walk *w, unsigned *garbage)
         if (!ext2fs_inode_has_valid_blocks2(fs, inode) || ino == EXT2_BAD_INO)
             continue;
         w->bytes = 0;
+        w->resize_ino = ino == EXT2_RESIZE_INO;
         if (ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, block_cb, w))
             (*garbage)++;       /* what it walked before failing is counted */
         if (!w->bytes)
