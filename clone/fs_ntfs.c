@@ -27,6 +27,8 @@ struct part_dev {
     int fd;
     uint64_t off, size;
     int64_t pos;
+    fs_ntfs_read_fn rd;     /* when not NULL, read through it (an image), not fd */
+    void *rctx;
 };
 
 static struct part_dev *pd(struct ntfs_device *dev) { return dev->d_private; }
@@ -71,6 +73,11 @@ static s64 p_pread(struct ntfs_device *dev, void *buf, s64 count, s64 offset)
         return 0;
     if ((uint64_t)count > p->size - (uint64_t)offset)
         count = (s64)(p->size - (uint64_t)offset);
+    if (p->rd) {
+        int rc = p->rd(p->rctx, buf, (size_t)count, p->off + (uint64_t)offset);
+        errno = -rc;
+        return rc ? -1 : count;
+    }
     return pread(p->fd, buf, (size_t)count, (off_t)(p->off + (uint64_t)offset));
 }
 
@@ -269,16 +276,23 @@ struct fs_ntfs_vol {
     ntfs_volume *vol;
 };
 
-struct fs_ntfs_vol *fs_ntfs_open(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
+struct fs_ntfs_vol *fs_ntfs_open(fs_ntfs_read_fn rd, void *ctx, const char *name, uint64_t off, uint64_t size,
+                                 char *why, size_t why_len)
 {
     struct fs_ntfs_vol *v = calloc(1, sizeof(*v));
-    int rc;
     if (!v) {
         snprintf(why, why_len, "out of memory");
         return NULL;
     }
-    v->vol = mount_part(path, off, size, &v->p, &rc, why, why_len);
+    v->p = (struct part_dev){ .fd = -1, .off = off, .size = size, .rd = rd, .rctx = ctx };
+    ntfs_log_set_handler(ntfs_log_handler_null);
+    struct ntfs_device *dev = ntfs_device_alloc(name, 0, &part_ops, &v->p);
+    v->vol = dev ? ntfs_device_mount(dev, NTFS_MNT_RDONLY) : NULL;
     if (!v->vol) {
+        snprintf(why, why_len, "libntfs-3g cannot read the NTFS at byte %llu of %s: %s", (unsigned long long)off,
+                 name, strerror(errno));
+        if (dev)
+            ntfs_device_free(dev);
         free(v);
         return NULL;
     }

@@ -19,11 +19,15 @@ int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map
  * is hibernated on it, or its $LogFile holds changes not yet written. */
 int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
 
-/* The volume mounted read-only through the same view, for fs_owners: NULL
- * when libntfs-3g cannot read it (why says so). */
+/* The volume mounted read-only through the same view, for fs_owners, its
+ * bytes read through rd (0 or -errno; offsets on the disk): a drive, or an
+ * image decoded as it is read. NULL when libntfs-3g cannot read it (why
+ * says so). */
+typedef int (*fs_ntfs_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
 struct fs_ntfs_vol;
 struct _ntfs_volume;
-struct fs_ntfs_vol *fs_ntfs_open(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
+struct fs_ntfs_vol *fs_ntfs_open(fs_ntfs_read_fn rd, void *ctx, const char *name, uint64_t off, uint64_t size,
+                                 char *why, size_t why_len);
 struct _ntfs_volume *fs_ntfs_volume(const struct fs_ntfs_vol *v);
 void fs_ntfs_close(struct fs_ntfs_vol *v);
 

@@ -108,6 +108,13 @@ void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, 
         p->rc = -ENOMEM;
 }
 
+int owners_read(const struct owners_part *p, void *buf, size_t len, uint64_t pos)
+{
+    if (pos > p->size || len > p->size - pos)
+        return -EINVAL;
+    return p->rd(p->rctx, buf, len, p->off + pos);
+}
+
 uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len)
 {
     /* The first span that ends after pos, by bisection: lists run to 100,000 spans. */
@@ -240,11 +247,11 @@ static const struct {
 };
 
 /* Which filesystem the partition's own first bytes name ("" none). */
-static void probe(int fd, struct owners_part *p)
+static void probe(struct owners_part *p)
 {
     unsigned char b[2048];
     p->fstype[0] = '\0';
-    if (p->size < sizeof(b) || pread(fd, b, sizeof(b), (off_t)p->off) != (ssize_t)sizeof(b))
+    if (owners_read(p, b, sizeof(b), 0))
         return;
     const unsigned char *sb = b + 1024;
     if (le_get16(sb + 0x38) == 0xEF53) {
@@ -279,10 +286,11 @@ static int spans_in(const struct block_map *map, uint64_t off, uint64_t size, st
     return 0;
 }
 
-static int find_in_part(int fd, const char *path, const struct fs_owner_part *fp, const struct block_map *map,
-                        struct fs_owner_list *out)
+static int find_in_part(struct owners_part p, const struct fs_owner_part *fp, const struct block_map *map)
 {
-    struct owners_part p = { .path = path, .number = fp->number, .off = fp->start, .size = fp->size, .out = out };
+    p.number = fp->number;
+    p.off = fp->start;
+    p.size = fp->size;
     struct bad_span *spans;
     int rc = spans_in(map, fp->start, fp->size, &spans, &p.nbad);
     p.bad = spans;
@@ -290,7 +298,7 @@ static int find_in_part(int fd, const char *path, const struct fs_owner_part *fp
         free(spans);
         return rc;
     }
-    probe(fd, &p);
+    probe(&p);
     int found = 0;
     for (size_t i = 0; p.fstype[0] && !found && i < sizeof(fs_table) / sizeof(fs_table[0]); i++)
         if (!strncmp(p.fstype, fs_table[i].name, strlen(fs_table[i].name)))
@@ -304,8 +312,37 @@ static int find_in_part(int fd, const char *path, const struct fs_owner_part *fp
     return p.rc;
 }
 
+static int fd_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    ssize_t r = pread(*(int *)ctx, buf, len, (off_t)off);
+    return r == (ssize_t)len ? 0 : r < 0 ? -errno : -EIO;
+}
+
 int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t nparts,
                    const struct block_map *map, struct fs_owner_list *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        int rc = fs_owners_find_fn(fd_read, &fd, path, parts, nparts, map, out);
+        close(fd);
+        return rc;
+    }
+    /* Nothing can be looked up: every bad range says why. */
+    int e = errno;
+    (void)parts, (void)nparts;
+    *out = (struct fs_owner_list){ 0 };
+    struct owners_part p = { .name = path, .size = map->size, .out = out };
+    uint64_t pos, len;
+    for (uint64_t at = 0; !p.rc && map_find(map, at, "-", &pos, &len); at = pos + len)
+        owners_add(&p, FS_OWNER_UNRESOLVED, len, "could not be resolved: the copy %s cannot be opened (%s)", path,
+                   strerror(e));
+    free(out->slots);
+    out->slots = NULL;
+    return p.rc;
+}
+
+int fs_owners_find_fn(fs_owners_read_fn rd, void *ctx, const char *name, const struct fs_owner_part *parts,
+                      size_t nparts, const struct block_map *map, struct fs_owner_list *out)
 {
     *out = (struct fs_owner_list){ 0 };
     struct fs_owner_part whole = { .number = 0, .start = 0, .size = map->size };
@@ -313,9 +350,8 @@ int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t n
         parts = &whole;
         nparts = 1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int open_err = fd < 0 ? errno : 0, rc = 0;
-    struct owners_part disk = { .path = path, .size = map->size, .out = out };
+    int rc = 0;
+    struct owners_part disk = { .rd = rd, .rctx = ctx, .name = name, .size = map->size, .out = out };
     /* Outside every partition: walk the bad ranges, less what partitions cover. */
     uint64_t pos, len;
     for (uint64_t at = 0; rc == 0 && map_find(map, at, "-", &pos, &len); at = pos + len) {
@@ -329,24 +365,8 @@ int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t n
         owners_add(&disk, FS_OWNER_OUTSIDE, outside, "outside every partition");
         rc = disk.rc;
     }
-    for (size_t i = 0; rc == 0 && i < nparts; i++) {
-        if (fd < 0) {
-            struct owners_part p = { .number = parts[i].number, .out = out };
-            struct bad_span *spans;
-            if ((rc = spans_in(map, parts[i].start, parts[i].size, &spans, &p.nbad)) == 0) {
-                p.bad = spans;
-                p.size = parts[i].size;
-                owners_add(&p, FS_OWNER_UNRESOLVED, owners_bad_in(&p, 0, p.size),
-                           "could not be resolved: the copy %s cannot be opened (%s)", path, strerror(open_err));
-                rc = p.rc;
-            }
-            free(spans);
-        } else {
-            rc = find_in_part(fd, path, &parts[i], map, out);
-        }
-    }
-    if (fd >= 0)
-        close(fd);
+    for (size_t i = 0; rc == 0 && i < nparts; i++)
+        rc = find_in_part(disk, &parts[i], map);
     free(out->slots);
     out->slots = NULL;
     out->nslots = 0;

@@ -61,6 +61,12 @@ struct fs_owner_part {
 int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t nparts,
                    const struct block_map *map, struct fs_owner_list *out);
 
+/* The same for a disk read through rd (0 or -errno): a compressed image,
+ * decoded as it is read. name names it in messages. */
+typedef int (*fs_owners_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
+int fs_owners_find_fn(fs_owners_read_fn rd, void *ctx, const char *name, const struct fs_owner_part *parts,
+                      size_t nparts, const struct block_map *map, struct fs_owner_list *out);
+
 void fs_owners_free(struct fs_owner_list *l);
 
 /* "metadata", "file", "unresolved", "free", "outside". */

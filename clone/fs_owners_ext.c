@@ -205,18 +205,101 @@ static void walk_dir(struct ext_walk *w, ext2_ino_t dir)
     ext2fs_dir_iterate2(w->fs, dir, 0, NULL, dir_cb, w);
 }
 
+/* libext2fs reads through an io_manager: this one reads the partition
+ * through its reader, so a compressed image is looked up as it is decoded.
+ * The partition travels in the name libext2fs hands to open, the one thing
+ * it passes on. */
+static struct struct_io_manager part_io;
+
+static errcode_t part_open(const char *name, int flags, io_channel *channel)
+{
+    void *part = NULL;
+    if (flags & IO_FLAG_RW)
+        return EXT2_ET_RO_FILSYS;
+    if (sscanf(name, "clonebay-part:%p", &part) != 1 || !part)
+        return EXT2_ET_BAD_DEVICE_NAME;
+    io_channel io = NULL;
+    errcode_t e = ext2fs_get_memzero(sizeof(*io), &io);
+    if (!e && (e = ext2fs_get_mem(strlen(name) + 1, &io->name)) != 0)
+        ext2fs_free_mem(&io);
+    if (e)
+        return e;
+    strcpy(io->name, name);
+    io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+    io->manager = &part_io;
+    io->block_size = 1024;
+    io->refcount = 1;
+    io->private_data = part;
+    *channel = io;
+    return 0;
+}
+
+static errcode_t part_close(io_channel io)
+{
+    if (--io->refcount > 0)
+        return 0;
+    ext2fs_free_mem(&io->name);
+    ext2fs_free_mem(&io);
+    return 0;
+}
+
+static errcode_t part_set_blksize(io_channel io, int blksize)
+{
+    io->block_size = blksize;
+    return 0;
+}
+
+static errcode_t part_read64(io_channel io, unsigned long long block, int count, void *data)
+{
+    /* A negative count is a length in bytes (libext2fs' convention). */
+    size_t len = count < 0 ? (size_t)-(long long)count : (size_t)count * (size_t)io->block_size;
+    if (owners_read(io->private_data, data, len, (uint64_t)block * (uint64_t)io->block_size)) {
+        memset(data, 0, len);
+        return EXT2_ET_SHORT_READ;
+    }
+    return 0;
+}
+
+static errcode_t part_read(io_channel io, unsigned long block, int count, void *data)
+{
+    return part_read64(io, block, count, data);
+}
+
+static errcode_t part_write64(io_channel io, unsigned long long block, int count, const void *data)
+{
+    (void)io, (void)block, (void)count, (void)data;
+    return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t part_write(io_channel io, unsigned long block, int count, const void *data)
+{
+    return part_write64(io, block, count, data);
+}
+
+static errcode_t part_flush(io_channel io)
+{
+    (void)io;
+    return 0;
+}
+
+static struct struct_io_manager part_io = {
+    .magic = EXT2_ET_MAGIC_IO_MANAGER, .name = "clonebay partition reader", .open = part_open,
+    .close = part_close, .set_blksize = part_set_blksize, .read_blk = part_read, .write_blk = part_write,
+    .flush = part_flush, .read_blk64 = part_read64, .write_blk64 = part_write64,
+};
+
 /* The filesystem, from its primary superblock or, when that is among the
  * unreadable sectors, from a backup where mke2fs puts the first one. */
 static errcode_t ext_open(const struct owners_part *p, ext2_filsys *fs)
 {
     static const struct { unsigned super, bs; } at[] = { { 0, 0 }, { 32768, 4096 }, { 8193, 1024 }, { 16384, 2048 } };
-    char opts[64];
-    snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)p->off);
+    char name[64];
+    snprintf(name, sizeof(name), "clonebay-part:%p", (const void *)p);
     errcode_t first = 0;
     for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
         /* Read-only, no journal replay, checksums not insisted on: damage is what we are here to find. */
-        errcode_t e = ext2fs_open2(p->path, opts, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, at[i].super,
-                                   at[i].bs, unix_io_manager, fs);
+        errcode_t e = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, at[i].super,
+                                   at[i].bs, &part_io, fs);
         if (!e)
             return 0;
         if (!first)

@@ -6,17 +6,14 @@
 #include "common/le_bytes.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 enum { FAT_MAX_DIR = 2 << 20 };     /* 65,536 entries: the most a FAT directory may hold */
 
 struct fat {
     struct owners_part *p;
-    int fd;
     uint32_t bps, spc, reserved, nfats, fatsz, root_entries;
     uint64_t first_data, clusters, csize;   /* first_data in sectors */
     int bits;                               /* 12, 16, 32 */
@@ -68,16 +65,15 @@ static unsigned char *read_dir(struct fat *f, uint64_t c, size_t *len)
     if (!c) {
         size_t n = (size_t)f->root_entries * 32;
         unsigned char *buf = malloc(n ? n : 1);
-        uint64_t at = f->p->off + ((uint64_t)f->reserved + (uint64_t)f->nfats * f->fatsz) * f->bps;
-        if (buf && pread(f->fd, buf, n, (off_t)at) == (ssize_t)n)
+        uint64_t at = ((uint64_t)f->reserved + (uint64_t)f->nfats * f->fatsz) * f->bps;
+        if (buf && !owners_read(f->p, buf, n, at))
             *len = n;
         return buf;
     }
     unsigned char *buf = malloc(FAT_MAX_DIR);
     for (uint64_t steps = 0; buf && fat_valid(f, c) && *len + f->csize <= FAT_MAX_DIR && steps < f->clusters;
          steps++) {
-        uint64_t at = f->p->off + (f->first_data + (c - 2) * f->spc) * f->bps;
-        if (pread(f->fd, buf + *len, f->csize, (off_t)at) != (ssize_t)f->csize)
+        if (owners_read(f->p, buf + *len, f->csize, (f->first_data + (c - 2) * f->spc) * f->bps))
             break;
         *len += f->csize;
         c = fat_next(f, c);
@@ -207,7 +203,7 @@ static bool read_table(struct fat *f)
     for (uint32_t i = 1; i < f->nfats && owners_bad_in(f->p, at, f->table_bytes); i++)
         if (!owners_bad_in(f->p, at + (uint64_t)i * f->table_bytes, f->table_bytes))
             at += (uint64_t)i * f->table_bytes;
-    return f->table && pread(f->fd, f->table, f->table_bytes, (off_t)(f->p->off + at)) == (ssize_t)f->table_bytes;
+    return f->table && !owners_read(f->p, f->table, f->table_bytes, at);
 }
 
 static void fat_metadata(struct fat *f)
@@ -227,13 +223,10 @@ static void fat_metadata(struct fat *f)
 
 int fs_owners_fat(struct owners_part *p)
 {
-    struct fat f = { .p = p, .fd = open(p->path, O_RDONLY | O_CLOEXEC) };
+    struct fat f = { .p = p };
     unsigned char bs[512];
-    if (f.fd < 0 || pread(f.fd, bs, sizeof(bs), (off_t)p->off) != (ssize_t)sizeof(bs) || !fat_geometry(&f, bs)) {
-        if (f.fd >= 0)
-            close(f.fd);
+    if (owners_read(p, bs, sizeof(bs), 0) || !fat_geometry(&f, bs))
         return 0;
-    }
     fat_metadata(&f);
     bool table = read_table(&f);
     f.dir_seen = calloc(f.clusters / 8 + 1, 1);
@@ -253,6 +246,5 @@ int fs_owners_fat(struct owners_part *p)
     bad_units_free(&f.b);
     free(f.dir_seen);
     free(f.table);
-    close(f.fd);
     return 1;
 }

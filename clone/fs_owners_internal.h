@@ -12,7 +12,9 @@ struct bad_span {
 };
 
 struct owners_part {
-    const char *path;       /* the disk */
+    fs_owners_read_fn rd;   /* the disk's bytes */
+    void *rctx;
+    const char *name;       /* the disk, for messages */
     int number;
     uint64_t off, size;     /* the partition, bytes on the disk */
     char fstype[16];
@@ -22,6 +24,8 @@ struct owners_part {
     int rc;                 /* -ENOMEM once anything could not be recorded */
 };
 
+/* Read [pos, pos+len) of the partition: 0 or -errno. */
+int owners_read(const struct owners_part *p, void *buf, size_t len, uint64_t pos);
 /* Unreadable bytes in [pos, pos+len) of the partition. */
 uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len);
 /* Add bytes (when not 0) to the entry of kind named by fmt, made once. */

@@ -187,7 +187,7 @@ static void ntfs_records(struct ntfs_walk *w, unsigned *damaged)
 int fs_owners_ntfs(struct owners_part *p)
 {
     char why[512];
-    struct fs_ntfs_vol *v = fs_ntfs_open(p->path, p->off, p->size, why, sizeof(why));
+    struct fs_ntfs_vol *v = fs_ntfs_open(p->rd, p->rctx, p->name, p->off, p->size, why, sizeof(why));
     if (!v) {
         owners_add(p, FS_OWNER_UNRESOLVED, owners_bad_in(p, 0, p->size), "could not be resolved: %s", why);
         return 1;
