@@ -24,7 +24,7 @@ static void flush(struct walk *w)
     w->open = false;
     w->t->differ += w->ndiff;
     w->t->ranges++;
-    if (!w->stop)
+    if (!w->stop && w->fn)
         w->stop = w->fn(w->arg, DIFF_DIFFERS, w->start, w->end - w->start, w->ndiff);
 }
 
@@ -50,7 +50,7 @@ static void other(struct walk *w, enum diff_kind kind, uint64_t off, uint64_t le
         w->t->unreadable += len;
     else
         w->t->differ += len;
-    if (!w->stop)
+    if (!w->stop && w->fn)
         w->stop = w->fn(w->arg, kind, off, len, kind == DIFF_ONLY_ONE ? len : 0);
 }
 

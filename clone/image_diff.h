@@ -34,7 +34,8 @@ struct diff_totals {
     uint64_t ranges;
 };
 
-/* Compare a and b from byte 0 to the end of the longer. 0 (whatever was
+/* Compare a and b from byte 0 to the end of the longer (fn may be NULL:
+ * totals only). 0 (whatever was
  * found: see totals), or -errno with err (out of memory, a read error other
  * than a damaged area). */
 int image_diff(struct fcache *a, struct fcache *b, diff_range_fn fn, void *arg, struct diff_totals *totals,
