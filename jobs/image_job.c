@@ -1,4 +1,5 @@
 #include "jobs/image_job.h"
+#include "jobs/damage.h"
 #include "clone/image_write.h"
 #include "common/safe_file.h"
 #include "common/units.h"
@@ -354,6 +355,7 @@ enum job_outcome image_job_run(struct clone_job *job)
     }
     job->outcome = map_bytes(&job->map, MAP_BAD) ? OUTCOME_BAD_SECTORS
                    : job->verify ? OUTCOME_VERIFIED : OUTCOME_COPIED;
+    job_find_damaged(job);      /* in the image as written, before the UI hears the job is over */
     return done(job, job->outcome, "");
 }
 

@@ -60,9 +60,8 @@ static const char *damaged_where(const struct fs_owner *o, char *buf, size_t len
 }
 
 /* Each file once with its total, filesystem metadata first in each partition. */
-static void damaged_text(const struct clone_job *job, FILE *f)
+void report_damaged_text(const struct fs_owner_list *l, FILE *f)
 {
-    const struct fs_owner_list *l = &job->damaged;
     if (!l->count)
         return;
     fprintf(f, "damaged  what the unreadable sectors hit, looked up in the copy (a file with several names "
@@ -83,11 +82,11 @@ static void damaged_text(const struct clone_job *job, FILE *f)
     }
 }
 
-static void damaged_json(const struct clone_job *job, struct json_writer *w)
+void report_damaged_json(const struct fs_owner_list *l, struct json_writer *w)
 {
     jw_array_begin(w, "damaged");
-    for (size_t i = 0; i < job->damaged.count; i++) {
-        const struct fs_owner *o = &job->damaged.v[i];
+    for (size_t i = 0; i < l->count; i++) {
+        const struct fs_owner *o = &l->v[i];
         jw_object_begin(w, NULL);
         jw_string(w, "kind", fs_owner_kind_name(o->kind));
         jw_u64(w, "partition", (uint64_t)o->partition);
@@ -168,7 +167,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     } else {
         fprintf(f, "bad      none\n");
     }
-    damaged_text(job, f);
+    report_damaged_text(&job->damaged, f);
     if (job->map_path[0])
         fprintf(f, "map      %s\n", job->map_path);
     for (int i = 0; i < job->nnotes; i++)
@@ -274,7 +273,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
         jw_object_end(&w);
     }
     jw_array_end(&w);
-    damaged_json(job, &w);
+    report_damaged_json(&job->damaged, &w);
     jw_string(&w, "map", job->map_path[0] ? job->map_path : NULL);
     jw_array_begin(&w, "notes");
     for (int i = 0; i < job->nnotes; i++)

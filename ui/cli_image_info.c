@@ -2,6 +2,8 @@
 #include "clone/image_read.h"
 #include "common/json_writer.h"
 #include "common/units.h"
+#include "jobs/damage.h"
+#include "jobs/report.h"
 #include "ui/cli.h"
 
 #include <stdio.h>
@@ -63,7 +65,7 @@ int cli_verify(int argc, char **argv)
     return code;
 }
 
-static void info_text(const struct image *img)
+static void info_text(const struct image *img, const struct fs_owner_list *damaged, const char *note)
 {
     const struct img_meta *m = &img->meta;
     char sz[32], isz[32];
@@ -95,9 +97,12 @@ static void info_text(const struct image *img)
         printf("%s offset %llu, %llu bytes (%llu sectors)%s%s\n", i ? "        " : "bad     ",
                (unsigned long long)m->bad[i].off, (unsigned long long)m->bad[i].len,
                (unsigned long long)(m->bad[i].len / m->sector), m->fill[0] ? ", filled with " : "", m->fill);
+    report_damaged_text(damaged, stdout);
+    if (note[0])
+        printf("note     %s\n", note);
 }
 
-static void info_json(const struct image *img)
+static void info_json(const struct image *img, const struct fs_owner_list *damaged, const char *note)
 {
     const struct img_meta *m = &img->meta;
     struct json_writer w;
@@ -141,6 +146,8 @@ static void info_json(const struct image *img)
     }
     jw_array_end(&w);
     jw_string(&w, "fill", m->fill[0] ? m->fill : NULL);
+    report_damaged_json(damaged, &w);
+    jw_string(&w, "damaged_note", note[0] ? note : NULL);
     jw_object_end(&w);
     jw_finish(&w);
 }
@@ -150,7 +157,8 @@ int cli_info(int argc, char **argv)
     if (help_asked(argc, argv)) {
         puts("Usage: clonebay info FILE [--json]\n"
              "What image FILE holds: source drive, size, date, tool version, hashes, compression\n"
-             "ratio, unreadable ranges and partition layout.");
+             "ratio, unreadable ranges (with the files, filesystem metadata or free space they hit)\n"
+             "and partition layout.");
         return CLI_OK;
     }
     const char *path = NULL;
@@ -171,10 +179,15 @@ int cli_info(int argc, char **argv)
     struct cb_error err = { 0 };
     if (image_open(&img, path, &err))
         return cli_fail(CLI_FAILED, "%s", err.msg);
+    /* What the unreadable ranges hit, looked up in the image's own filesystems. */
+    struct fs_owner_list damaged;
+    char note[600];
+    damage_find_in_image(&img, &damaged, note, sizeof(note));
     if (json)
-        info_json(&img);
+        info_json(&img, &damaged, note);
     else
-        info_text(&img);
+        info_text(&img, &damaged, note);
+    fs_owners_free(&damaged);
     image_close(&img);
     return CLI_OK;
 }

@@ -80,19 +80,36 @@ src=$(fault_drive fs 112M --file "$D" "${args[@]}")
 truncate -s 112M "$WORK/t1.img"; t1=$(attach "$WORK/t1.img")
 "$CB" clone "$src" "$t1" --yes --mode raw --report "$WORK/r.json" > "$WORK/out" 2>&1; rc=$?
 check "bad files: exit 3 (unreadable sectors)" test $rc = 3
-check "bad files: the report names exactly the files, metadata, free space and outside space hit" json "$WORK/r.json" "
-got = sorted((d['kind'], d['partition'], d['name'], d['bytes_lost']) for d in r['damaged'])
+# The damaged list a drive's lookup must give, no more and no less.
+cat > "$WORK/want.py" <<'EOF2'
 want = sorted([('outside', 0, 'outside every partition', 512),
     ('file', 1, '/docs/report.txt', 512), ('file', 1, '/docs/hard.bin', 4096), ('file', 1, '/other/hard-link.bin', 4096),
     ('metadata', 1, 'inode table (group 0)', 512), ('free', 1, 'free space', 512),
     ('file', 2, '/photos/Holiday Picture.jpg', 1024), ('metadata', 2, 'file allocation table (copy 2)', 512),
     ('free', 2, 'free space', 512),
-    ('file', 3, '/Users/ann/thesis.docx', 4096), ('metadata', 3, '\$MFT (the file table)', 512), ('free', 3, 'free space', 512)])
-assert got == want, '\\n'.join(map(str, got))"
+    ('file', 3, '/Users/ann/thesis.docx', 4096), ('metadata', 3, '$MFT (the file table)', 512), ('free', 3, 'free space', 512)])
+EOF2
+same_damage() { json "$1" "exec(open('$WORK/want.py').read())
+got = sorted((d['kind'], d['partition'], d['name'], d['bytes_lost']) for d in r['damaged'])
+assert got == want, '\\n'.join(map(str, got))"; }
+check "bad files: the report names exactly the files, metadata, free space and outside space hit" same_damage "$WORK/r.json"
 check "bad files: files carry their path and filesystem" json "$WORK/r.json" "
 d = [d for d in r['damaged'] if d['kind'] == 'file']; assert all(x['path'] == x['name'] for x in d)
 assert {x['filesystem'] for x in d} == {'ext4', 'vfat', 'ntfs'}, d"
 check "bad files: the text report lists the damaged files" bash -c "grep -q '^damaged' '$WORK/out' && grep -q 'partition #1 (ext4)  file .*/other/hard-link.bin  4.0 KiB lost' '$WORK/out' && grep -q 'partition #2 (vfat)  file .*/photos/Holiday Picture.jpg' '$WORK/out'"
+
+# Images: a compressed one looked up as it is decoded, a raw one as a file,
+# and `clonebay info` from the bad ranges the image records.
+"$CB" image "$src" "$WORK/img" --yes --mode raw --report "$WORK/i.json" > "$WORK/iout" 2>&1; rc=$?
+check "zstd image: exit 3" test $rc = 3
+check "zstd image: the report names the same files, metadata and free space" same_damage "$WORK/i.json"
+"$CB" info "$WORK/img.zst" --json > "$WORK/info.json" 2>&1
+check "info IMAGE --json: the same damaged list" same_damage "$WORK/info.json"
+"$CB" info "$WORK/img.zst" > "$WORK/info.txt" 2>&1
+check "info IMAGE: the damaged files in its text" grep -q "partition #3 (ntfs)  file .*/Users/ann/thesis.docx  4.0 KiB lost" "$WORK/info.txt"
+"$CB" image "$src" "$WORK/raw.img" --yes --mode raw --report "$WORK/ri.json" > /dev/null 2>&1; rc=$?
+check "raw image: exit 3" test $rc = 3
+check "raw image: the same damaged list" same_damage "$WORK/ri.json"
 
 # Garbage in the rescued copy's inode table: the first block of it (the root
 # directory's inode and the files') is unreadable and the copy holds a marker
