@@ -30,6 +30,8 @@ static void nap_ms(long ms)
     nanosleep(&(struct timespec){ ms / 1000, (ms % 1000) * 1000000 }, NULL);
 }
 
+static void absolute(const char *dir, char *out, size_t len);
+
 static int check_dir(const char *dir, char *canon, size_t len, struct cb_error *err)
 {
     char buf[PATH_MAX];
@@ -59,9 +61,40 @@ static int check_dir(const char *dir, char *canon, size_t len, struct cb_error *
     return rc;
 }
 
+/* The helper's own life: out of the technician's session (a closed terminal
+ * must not end it), holding no descriptor of the caller's (a pipe the caller
+ * waits on would never see its end), with the image opened afresh. */
+static void helper_main(const char *image, bool raw, const char *dir, int ready)
+{
+    setsid();
+    if (ready != 3) {
+        dup2(ready, 3);
+        close(ready);
+    }
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(nul, 2);
+    }
+    close_range(4, ~0u, 0);
+    if (chdir("/") != 0)
+        _exit(1);
+    prctl(PR_SET_NAME, "clonebay-mount");   /* ps and the tests find it by this name */
+    struct fcache *c;
+    struct cb_error err = { 0 };
+    if (fcache_open(&c, image, raw, FCACHE_SLOTS, &err)) {
+        ssize_t w = write(3, err.msg, strlen(err.msg));
+        _exit(w < 0 ? 2 : 1);
+    }
+    int rc = image_fuse_serve(c, image, dir, 3);
+    fcache_close(c);
+    _exit(rc ? 1 : 0);
+}
+
 /* Fork the helper that serves the image on dir; returns once the FUSE mount
  * is in place (or failed, with the helper's reason). */
-static int start_helper(struct fcache *c, const char *image, const char *dir, pid_t *pid, struct cb_error *err)
+static int start_helper(const char *image, bool raw, const char *dir, pid_t *pid, struct cb_error *err)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -75,22 +108,7 @@ static int start_helper(struct fcache *c, const char *image, const char *dir, pi
     }
     if (*pid == 0) {
         close(p[0]);
-        /* Out of the technician's session: a closed terminal must not end it. */
-        setsid();
-        int nul = open("/dev/null", O_RDWR);
-        if (nul >= 0) {
-            dup2(nul, 0);
-            dup2(nul, 1);
-            dup2(nul, 2);
-            if (nul > 2)
-                close(nul);
-        }
-        if (chdir("/") != 0)
-            _exit(1);
-        prctl(PR_SET_NAME, "clonebay-mount");   /* ps and the tests find it by this name */
-        int rc = image_fuse_serve(c, image, dir, p[1]);
-        fcache_close(c);
-        _exit(rc ? 1 : 0);
+        helper_main(image, raw, dir, p[1]);
     }
     close(p[1]);
     char msg[CB_ERROR_MSG_MAX] = "";
@@ -260,17 +278,19 @@ int image_mount(const char *image, const char *dir, struct image_mount *m, struc
     int rc = check_dir(dir, m->dir, sizeof(m->dir), err);
     if (rc)
         return rc;
+    /* Every refusal of the image before anything is mounted: the helper
+     * opens it again, after leaving the caller's descriptors behind. */
     struct fcache *c = NULL;
     struct stat st;
     bool raw = image_job_raw_name(image) || (stat(image, &st) == 0 && S_ISBLK(st.st_mode));
-    if ((rc = fcache_open(&c, image, raw, FCACHE_SLOTS, err)))
+    if ((rc = fcache_open(&c, image, raw, 1, err)))
         return rc == -ENOENT ? rc : -EINVAL;
     m->disk_size = fcache_size(c);
     unsigned sector = fcache_sector_size(c);
+    fcache_close(c);
     char full[PATH_MAX];
-    rc = start_helper(c, realpath(image, full) ? full : image, m->dir, &m->helper, err);
-    fcache_close(c);        /* the helper has its own copy */
-    if (rc)
+    absolute(image, full, sizeof(full));    /* the helper works from / */
+    if ((rc = start_helper(full, raw, m->dir, &m->helper, err)))
         return rc;
     char disk[4200];
     snprintf(disk, sizeof(disk), "%s/.disk", m->dir);

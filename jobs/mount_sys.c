@@ -127,9 +127,16 @@ int loop_attach_ro(const char *file, unsigned sector, char *node, size_t len, st
             break;
         }
         struct loop_config cfg = { .fd = (unsigned)ffd, .block_size = sector };
-        cfg.info.lo_flags = LO_FLAGS_READ_ONLY;
+        /* Direct I/O: the loop hands whole requests to the backing file
+         * instead of going through a page cache of it; reading a file off a
+         * mounted 4 GiB image ran about 1.5x faster so (noisy machine). */
+        cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_DIRECT_IO;
         snprintf((char *)cfg.info.lo_file_name, LO_NAME_SIZE, "%s", file);
         rc = ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0 ? 0 : -errno;
+        if (rc == -EINVAL) {    /* a backing file that refuses direct I/O */
+            cfg.info.lo_flags = LO_FLAGS_READ_ONLY;
+            rc = ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0 ? 0 : -errno;
+        }
         close(lfd);
     }
     close(ffd);
