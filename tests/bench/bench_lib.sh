@@ -17,18 +17,44 @@ detach_under() {
 bench_setup() {
     SIZE=${2:-4G}
     RUNS=${3:-3}
-    CB=$PWD/build/clonebay
+    CB=$PWD/${BUILD:-build}/clonebay
     bytes=$(numfmt --from=iec "$SIZE")
     bench_dir "$1"
 }
 # random_stream SEED: endless reproducible random bytes (cut them with head -c).
 random_stream() { openssl enc -aes-128-ctr -pass "pass:$1" -nosalt -pbkdf2 </dev/zero 2>/dev/null || true; }
 # bench_dir NAME: $DIR (BENCH_DIR, or /var/tmp/clonebay-bench-NAME); on exit its
-# mount, its loops and its files go.
+# mount, its loops, its rate drives and its files go.
 bench_dir() {
     DIR=${BENCH_DIR:-/var/tmp/clonebay-bench-$1}
     mkdir -p "$DIR"
-    trap 'umount "$DIR/m" 2>/dev/null || true; detach_under "$DIR"; rm -rf "$DIR"' EXIT
+    trap 'umount "$DIR/m" 2>/dev/null || true; detach_under "$DIR"; rate_drives_gone; rm -rf "$DIR"' EXIT
+}
+# rate_drive NAME MBPS FILE: FILE as a drive of its own media speed (tests/tools/ratedisk
+# at MBPS decimal MB/s), on a direct-I/O loop; prints the loop. Put FILE on tmpfs so the
+# drives share no disk. Its counters go to $DIR/fuse-NAME.log when it is unmounted.
+rate_drive() {
+    local mnt="$DIR/fuse-$1" dev
+    mkdir -p "$mnt"
+    # setsid: a `wait` in the caller must not wait for the drive. chrt: a drive's
+    # firmware does not queue for the host's CPU behind other jobs of the machine.
+    setsid chrt -f 10 "$PWD/${BUILD:-build}/tools/ratedisk" "$mnt" --rate "$2" --file "$3" -f </dev/null >/dev/null 2>"$mnt.log" &
+    for _ in $(seq 50); do [ -e "$mnt/disk" ] && break; sleep 0.1; done
+    dev=$(losetup -f --show --direct-io=on "$mnt/disk") || return 1
+    # Without direct I/O the loop would read through the page cache and time nothing.
+    [ "$(losetup -nO DIO "$dev" | tr -d ' ')" = 1 ] || { echo "rate_drive: $dev has no direct I/O" >&2; return 1; }
+    echo "$dev"
+}
+# rate_drive_stop NAME: detach and unmount one rate drive (its counters land in its log).
+rate_drive_stop() {
+    local mnt="$DIR/fuse-$1" dev
+    for dev in $(losetup -nO NAME,BACK-FILE | awk -v f="$mnt/disk" '$2 == f {print $1}'); do losetup -d "$dev"; done
+    for _ in $(seq 20); do fusermount3 -u "$mnt" 2>/dev/null && break; sleep 0.1; done    # the loop lets go lazily
+}
+rate_drives_gone() {
+    local mnt
+    for mnt in "$DIR"/fuse-*; do [ -d "$mnt" ] && rate_drive_stop "${mnt##*/fuse-}"; done
+    sleep 0.2       # the drives write their counters as they exit
 }
 # one_partition_disk BYTES: $DIR/src.img, one Linux partition filling it, attached
 # with its partition registered; sets $dev.

@@ -21,9 +21,13 @@
  * With --file the drive is read-write over PATH (its size is the drive's size).
  * Without, reads return faultdisk's reproducible content and writes are
  * discarded (a source that costs no memory; a clone onto it cannot verify).
- * On unmount one line of counters goes to stderr: request sizes, and "late",
- * the requests whose I/O alone took longer than the rate allows (the machine,
- * not the model, set their speed: lower the rate). */
+ * MOUNTPOINT/stats reads as one line of counters (also printed on stderr at
+ * unmount): requests and bytes, their mean and largest size, how many found
+ * the drive idle rather than queued, "late", the requests whose I/O alone took
+ * longer than the rate allows (the machine, not the model, set their speed:
+ * lower the rate), and read_busy_ns and write_busy_ns, the media time charged
+ * so far (their growth over a job's wall time is the drive's utilization: 1.0
+ * means the drive, not the host, set the pace). */
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 
@@ -48,6 +52,7 @@ static struct {
     pthread_mutex_t mu;             /* the drive's one head: held for a whole request */
     int64_t busy_until;             /* guarded by mu, CLOCK_MONOTONIC ns */
     uint64_t reads, writes, read_bytes, write_bytes, max_req, late, queued, idle;
+    int64_t busy_ns[2];             /* media time charged to reads, writes: utilization = growth / wall */
 } d = { .file_fd = -1, .slack_ns = 1000000, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static int64_t now_ns(void)
@@ -143,9 +148,32 @@ static int media(int is_write, char *buf, size_t len, uint64_t off)
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
     }
+    d.busy_ns[is_write] += end - start;
     d.busy_until = end;
     pthread_mutex_unlock(&d.mu);
     return rc;
+}
+
+/* MOUNTPOINT/stats: the counters as one line, so that a benchmark can take
+ * the drive's utilization over one job without unmounting it. */
+#define STATS_LEN 256
+
+static void stats_line(char *out)
+{
+    pthread_mutex_lock(&d.mu);
+    uint64_t n = d.reads + d.writes;
+    int k = snprintf(out, STATS_LEN + 1,
+                     "reads %" PRIu64 " read_bytes %" PRIu64 " writes %" PRIu64 " write_bytes %" PRIu64
+                     " mean_request %" PRIu64 " largest %" PRIu64 " queued %" PRIu64 " idle %" PRIu64
+                     " late %" PRIu64 " read_busy_ns %" PRId64 " write_busy_ns %" PRId64,
+                     d.reads, d.read_bytes, d.writes, d.write_bytes,
+                     n ? (d.read_bytes + d.write_bytes) / n : 0, d.max_req, d.queued, d.idle, d.late,
+                     d.busy_ns[0], d.busy_ns[1]);
+    pthread_mutex_unlock(&d.mu);
+    if (k < 0 || k > STATS_LEN - 1)
+        k = STATS_LEN - 1;
+    memset(out + k, ' ', (size_t)(STATS_LEN - 1 - k));  /* a fixed size: st_size must not lie */
+    out[STATS_LEN - 1] = '\n';
 }
 
 static int rd_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -157,10 +185,15 @@ static int rd_getattr(const char *path, struct stat *st, struct fuse_file_info *
         st->st_nlink = 2;
         return 0;
     }
+    st->st_nlink = 1;
+    if (strcmp(path, "/stats") == 0) {
+        st->st_mode = S_IFREG | 0444;
+        st->st_size = STATS_LEN;
+        return 0;
+    }
     if (strcmp(path, "/disk") != 0)
         return -ENOENT;
     st->st_mode = S_IFREG | 0644;
-    st->st_nlink = 1;
     st->st_size = (off_t)d.size;
     return 0;
 }
@@ -174,11 +207,18 @@ static int rd_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     filler(buf, ".", NULL, 0, 0);
     filler(buf, "..", NULL, 0, 0);
     filler(buf, "disk", NULL, 0, 0);
+    filler(buf, "stats", NULL, 0, 0);
     return 0;
 }
 
 static int rd_open(const char *path, struct fuse_file_info *fi)
 {
+    if (strcmp(path, "/stats") == 0) {
+        if ((fi->flags & O_ACCMODE) != O_RDONLY)
+            return -EACCES;
+        fi->direct_io = 1;
+        return 0;
+    }
     if (strcmp(path, "/disk") != 0)
         return -ENOENT;
     fi->direct_io = 1;      /* no page cache in FUSE: every byte crosses the media */
@@ -196,7 +236,16 @@ static size_t clamp(size_t len, uint64_t off)
 
 static int rd_read(const char *path, char *buf, size_t len, off_t offset, struct fuse_file_info *fi)
 {
-    (void)path; (void)fi;
+    (void)fi;
+    if (strcmp(path, "/stats") == 0) {
+        char line[STATS_LEN + 1];
+        stats_line(line);
+        if (offset >= STATS_LEN)
+            return 0;
+        size_t n = STATS_LEN - (size_t)offset < len ? STATS_LEN - (size_t)offset : len;
+        memcpy(buf, line + offset, n);
+        return (int)n;
+    }
     len = clamp(len, (uint64_t)offset);
     if (!len)
         return 0;
@@ -207,7 +256,9 @@ static int rd_read(const char *path, char *buf, size_t len, off_t offset, struct
 static int rd_write(const char *path, const char *buf, size_t len, off_t offset,
                     struct fuse_file_info *fi)
 {
-    (void)path; (void)fi;
+    (void)fi;
+    if (strcmp(path, "/disk") != 0)
+        return -EACCES;
     len = clamp(len, (uint64_t)offset);
     if (!len)
         return -ENOSPC;
@@ -234,13 +285,12 @@ static int rd_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static void rd_destroy(void *private_data)
 {
     (void)private_data;
-    uint64_t n = d.reads + d.writes;
-    fprintf(stderr,
-            "ratedisk: %" PRIu64 " reads %" PRIu64 " B, %" PRIu64 " writes %" PRIu64
-            " B, mean request %" PRIu64 " B, largest %" PRIu64 " B, queued %" PRIu64
-            ", after idle %" PRIu64 ", late %" PRIu64 "\n",
-            d.reads, d.read_bytes, d.writes, d.write_bytes,
-            n ? (d.read_bytes + d.write_bytes) / n : 0, d.max_req, d.queued, d.idle, d.late);
+    char line[STATS_LEN + 1];
+    stats_line(line);
+    int n = STATS_LEN - 1;
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    fprintf(stderr, "ratedisk: %.*s\n", n, line);
 }
 
 static const struct fuse_operations ops = {
@@ -293,9 +343,7 @@ int main(int argc, char **argv)
     }
     d.busy_until = now_ns() - 2 * d.slack_ns;
     fargv[fargc++] = "-o";
-    /* max_threads: libfuse 3.14's fuse_main otherwise complains of an unset
-     * value; requests beyond those threads wait in the kernel, queued all the same. */
-    fargv[fargc++] = "default_permissions,max_threads=16";
+    fargv[fargc++] = "default_permissions";
     fargv[fargc] = NULL;
     return fuse_main(fargc, fargv, &ops, NULL);
 }
