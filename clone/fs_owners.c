@@ -244,6 +244,7 @@ static const struct {
     { "ext", fs_owners_ext },
     { "vfat", fs_owners_fat },
     { "ntfs", fs_owners_ntfs },
+    { "iso9660", fs_owners_iso },
 };
 
 /* Which filesystem the partition's own first bytes name ("" none). */
@@ -261,6 +262,8 @@ static void probe(struct owners_part *p)
         snprintf(p->fstype, sizeof(p->fstype), "ntfs");
     } else if (b[510] == 0x55 && b[511] == 0xAA && (!memcmp(b + 54, "FAT", 3) || !memcmp(b + 82, "FAT32", 5))) {
         snprintf(p->fstype, sizeof(p->fstype), "vfat");
+    } else if (!owners_read(p, b, 8, 16 * 2048) && !memcmp(b + 1, "CD001", 5)) {
+        snprintf(p->fstype, sizeof(p->fstype), "iso9660");
     }
 }
 
@@ -312,6 +315,31 @@ static int find_in_part(struct owners_part p, const struct fs_owner_part *fp, co
     return p.rc;
 }
 
+/* Bytes of [pos, pos+len) inside some partition: hybrid discs nest theirs. */
+static uint64_t covered(const struct fs_owner_part *parts, size_t n, uint64_t pos, uint64_t len)
+{
+    uint64_t done = 0, at = pos, end = pos + len;
+    while (at < end) {
+        /* The partition holding at that reaches furthest, else the next one to start. */
+        uint64_t reach = at, next = end;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t a = parts[i].start, z = parts[i].start + parts[i].size;
+            if (a <= at && z > reach)
+                reach = z;
+            else if (a > at && a < next)
+                next = a;
+        }
+        if (reach > at) {
+            reach = reach < end ? reach : end;
+            done += reach - at;
+            at = reach;
+        } else {
+            at = next;
+        }
+    }
+    return done;
+}
+
 static int fd_read(void *ctx, void *buf, size_t len, uint64_t off)
 {
     ssize_t r = pread(*(int *)ctx, buf, len, (off_t)off);
@@ -355,14 +383,7 @@ int fs_owners_find_fn(fs_owners_read_fn rd, void *ctx, const char *name, const s
     /* Outside every partition: walk the bad ranges, less what partitions cover. */
     uint64_t pos, len;
     for (uint64_t at = 0; rc == 0 && map_find(map, at, "-", &pos, &len); at = pos + len) {
-        uint64_t outside = len;
-        for (size_t i = 0; i < nparts; i++) {
-            uint64_t a = parts[i].start > pos ? parts[i].start : pos;
-            uint64_t z = parts[i].start + parts[i].size < pos + len ? parts[i].start + parts[i].size : pos + len;
-            if (z > a)
-                outside -= z - a;
-        }
-        owners_add(&disk, FS_OWNER_OUTSIDE, outside, "outside every partition");
+        owners_add(&disk, FS_OWNER_OUTSIDE, len - covered(parts, nparts, pos, len), "outside every partition");
         rc = disk.rc;
     }
     for (size_t i = 0; rc == 0 && i < nparts; i++)

@@ -12,6 +12,7 @@
  *              inode's blocks, then the directory tree for the names
  *   vfat       FAT12/16/32: boot area, FATs, root directory, cluster chains
  *   ntfs       libntfs-3g: every MFT record's runlists, names from $FILE_NAME
+ *   iso9660    discs: every directory record's extent, Joliet or Rock Ridge names
  *
  * Damaged metadata never stops the lookup: what cannot be followed is listed
  * as "could not be resolved" with the reason. Each owner is listed once with

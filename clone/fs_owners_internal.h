@@ -61,5 +61,6 @@ void bad_units_rest(struct owners_part *p, struct bad_units *b, bool (*is_free)(
 int fs_owners_ext(struct owners_part *p);
 int fs_owners_fat(struct owners_part *p);
 int fs_owners_ntfs(struct owners_part *p);
+int fs_owners_iso(struct owners_part *p);
 
 #endif

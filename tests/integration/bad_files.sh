@@ -111,6 +111,26 @@ check "info IMAGE: the damaged files in its text" grep -q "partition #3 (ntfs)  
 check "raw image: exit 3" test $rc = 3
 check "raw image: the same damaged list" same_damage "$WORK/ri.json"
 
+# A disc (ISO 9660 with Joliet and Rock Ridge names): a file's sector and one
+# of the volume descriptors unreadable, imaged as the disc archive does.
+if command -v xorriso >/dev/null; then
+    mkdir -p "$WORK/disc/Music"
+    head -c 300000 /dev/urandom > "$WORK/disc/Music/A long track name, number one.flac"
+    head -c 5000 /dev/urandom > "$WORK/disc/readme.txt"
+    xorriso -as mkisofs -quiet -J -R -V DISC -o "$WORK/disc.iso" "$WORK/disc" 2>/dev/null
+    TRACK=$(where "$WORK/disc.iso" "$WORK/disc/Music/A long track name, number one.flac" 40960 2048)
+    disc=$(fault_drive disc "$(stat -c %s "$WORK/disc.iso")" --file "$WORK/disc.iso" --bad $TRACK:2048 --bad $((16 * 2048 + 512)):512)
+    "$CB" image "$disc" "$WORK/archived.iso" --yes --report "$WORK/d.json" > "$WORK/dout" 2>&1; rc=$?
+    check "disc: exit 3" test $rc = 3
+    check "disc: the report names the track and the volume descriptors, no more" json "$WORK/d.json" "
+got = sorted((d['kind'], d['filesystem'], d['name'], d['bytes_lost']) for d in r['damaged'])
+want = sorted([('file', 'iso9660', '/Music/A long track name, number one.flac', 2048),
+               ('metadata', 'iso9660', 'volume descriptors', 512)])
+assert got == want, got"
+else
+    skip "disc: damaged files on an ISO 9660 disc" "xorriso missing"
+fi
+
 # Garbage in the rescued copy's inode table: the first block of it (the root
 # directory's inode and the files') is unreadable and the copy holds a marker
 # there. The lookup finishes, says what it could not resolve, and still
