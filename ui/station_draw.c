@@ -302,6 +302,19 @@ static void draw_detail(struct station *st)
     for (int i = first; i < j->nrates; i++)
         addch((chtype)levels[(int)(j->rates[i] * 9 / top)]);
     y += 2;
+    /* What the bad sectors hit, once the job is over (the list is complete then); the report has it all. */
+    const struct fs_owner_list *dmg = j->job && j->state != QJOB_RUNNING && j->state != QJOB_QUEUED
+                                      ? &j->job->damaged : NULL;
+    for (size_t i = 0; dmg && i < dmg->count && i < 6 && y < LINES - 4; i++) {
+        const struct fs_owner *o = &dmg->v[i];
+        char sz[32];
+        units_format_bytes(o->bytes, sz, sizeof(sz));
+        if (!i)
+            mvaddstr(y++, 0, "What the unreadable sectors hit:");
+        mvprintw(y++, 2, "#%-2d %-10s %.*s  %s", o->partition, fs_owner_kind_name(o->kind), COLS / 2, o->name, sz);
+    }
+    if (dmg && dmg->count > 6)
+        mvprintw(y++, 2, "... %zu more in the report", dmg->count - 6);
     mvaddstr(y++, 0, "Log:");
     int nshow = LINES - 2 - y;
     int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES;
