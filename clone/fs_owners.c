@@ -168,17 +168,23 @@ int bad_units_build(struct bad_units *b, const struct owners_part *p, uint64_t b
         b->runs[b->nruns++] = (struct unit_run){ .first = first, .count = last - first, .index = total };
         total += last - first;
     }
-    b->owned = calloc(total ? total : 1, 1);
-    return b->owned ? 0 : (bad_units_free(b), -ENOMEM);
+    b->owner = calloc(total ? total : 1, sizeof(*b->owner));
+    b->current = 1;
+    return b->owner ? 0 : (bad_units_free(b), -ENOMEM);
 }
 
 void bad_units_free(struct bad_units *b)
 {
     free(b->runs);
-    free(b->owned);
+    free(b->owner);
     b->runs = NULL;
-    b->owned = NULL;
+    b->owner = NULL;
     b->nruns = 0;
+}
+
+void bad_units_next_owner(struct bad_units *b)
+{
+    b->current++;
 }
 
 /* The first run that ends after unit u. */
@@ -213,8 +219,12 @@ uint64_t bad_units_claim(const struct owners_part *p, struct bad_units *b, uint6
         const struct unit_run *r = &b->runs[i];
         uint64_t a = r->first > first ? r->first : first;
         uint64_t z = r->first + r->count < end ? r->first + r->count : end;
-        memset(b->owned + r->index + (a - r->first), 1, (size_t)(z - a));
-        bytes += owners_bad_in(p, b->base + a * b->unit, (z - a) * b->unit);
+        for (uint64_t u = a; u < z; u++) {
+            uint32_t *o = &b->owner[r->index + (u - r->first)];
+            if (*o != b->current)
+                bytes += owners_bad_in(p, b->base + u * b->unit, b->unit);
+            *o = b->current;
+        }
     }
     return bytes;
 }
@@ -224,7 +234,7 @@ void bad_units_rest(struct owners_part *p, struct bad_units *b, bool (*is_free)(
 {
     for (size_t i = 0; i < b->nruns; i++)
         for (uint64_t k = 0; k < b->runs[i].count; k++) {
-            if (b->owned[b->runs[i].index + k])
+            if (b->owner[b->runs[i].index + k])
                 continue;
             uint64_t u = b->runs[i].first + k;
             uint64_t n = owners_bad_in(p, b->base + u * b->unit, b->unit);

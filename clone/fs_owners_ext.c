@@ -40,6 +40,7 @@ static void claim_meta(struct ext_walk *w, blk64_t first, blk64_t count, const c
 {
     if (!first || first >= ext2fs_blocks_count(w->fs->super))
         return;
+    bad_units_next_owner(&w->b);
     uint64_t n = bad_units_claim(w->p, &w->b, first, count);
     owners_add(w->p, FS_OWNER_METADATA, n, fmt, g);
 }
@@ -125,6 +126,7 @@ static errcode_t ext_inodes(struct ext_walk *w, unsigned *garbage)
         if (!ext2fs_inode_has_valid_blocks2(fs, inode) || ino == EXT2_BAD_INO)
             continue;
         w->bytes = 0;
+        bad_units_next_owner(&w->b);
         w->resize_ino = ino == EXT2_RESIZE_INO;
         if (ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, block_cb, w))
             (*garbage)++;       /* what it walked before failing is counted */

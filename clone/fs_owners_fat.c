@@ -46,12 +46,14 @@ static bool fat_free(void *ctx, uint64_t unit)
     return fat_next(ctx, unit + 2) == 0;
 }
 
-/* The unreadable bytes of the chain from cluster c, claimed. Stops where the
- * chain leaves the volume or has run longer than the volume (a loop). */
-static uint64_t claim_chain(struct fat *f, uint64_t c)
+/* The unreadable bytes of the first max clusters of the chain from cluster c,
+ * claimed. Stops where the chain leaves the volume; a chain that loops is
+ * cut at max and counts each cluster once. */
+static uint64_t claim_chain(struct fat *f, uint64_t c, uint64_t max)
 {
     uint64_t bytes = 0;
-    for (uint64_t steps = 0; fat_valid(f, c) && steps < f->clusters; steps++) {
+    bad_units_next_owner(&f->b);
+    for (uint64_t steps = 0; fat_valid(f, c) && steps < max && steps < f->clusters; steps++) {
         bytes += bad_units_claim(f->p, &f->b, c - 2, 1);
         c = fat_next(f, c);
     }
@@ -150,7 +152,9 @@ static void walk_entries(struct fat *f, const unsigned char *d, size_t len)
         if (at + 1 + strlen(name) >= sizeof(f->path))
             continue;
         snprintf(f->path + at, sizeof(f->path) - at, "/%s", name);
-        owners_add(f->p, FS_OWNER_FILE, claim_chain(f, first), "%s", f->path);
+        /* A file's data is its size's worth of clusters; a directory's at most the largest one FAT allows. */
+        uint64_t max = e[11] & 0x10 ? FAT_MAX_DIR / f->csize : (le_get32(e + 28) + f->csize - 1) / f->csize;
+        owners_add(f->p, FS_OWNER_FILE, claim_chain(f, first, max), "%s", f->path);
         if (e[11] & 0x10)
             walk_dir(f, first);
         f->path[at] = '\0';
@@ -237,7 +241,8 @@ int fs_owners_fat(struct owners_part *p)
                    "could not be resolved: the file allocation table cannot be read");
     } else {
         if (f.bits == 32)
-            owners_add(p, FS_OWNER_FILE, claim_chain(&f, le_get32(bs + 44)), "/ (the root directory)");
+            owners_add(p, FS_OWNER_FILE, claim_chain(&f, le_get32(bs + 44), FAT_MAX_DIR / f.csize),
+                       "/ (the root directory)");
         walk_dir(&f, f.bits == 32 ? le_get32(bs + 44) : 0);
         bad_units_rest(p, &f.b, fat_free, &f,
                        "could not be resolved: in use, but no file was found that owns it (its directory entry "

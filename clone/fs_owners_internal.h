@@ -40,7 +40,11 @@ struct bad_units {
     uint64_t base, unit, nunits;
     struct unit_run { uint64_t first, count, index; } *runs;
     size_t nruns;
-    unsigned char *owned;   /* one per bad unit, in run order */
+    /* One per bad unit, in run order: the last owner that claimed it (0:
+     * none), so a damaged map naming a unit twice (a looping chain, a block
+     * listed twice) counts it once for that owner. */
+    uint32_t *owner;
+    uint32_t current;       /* the owner claiming now (bad_units_next_owner) */
 };
 
 /* 0 or -ENOMEM. */
@@ -48,8 +52,11 @@ int bad_units_build(struct bad_units *b, const struct owners_part *p, uint64_t b
 void bad_units_free(struct bad_units *b);
 /* Whether any unit of [first, first+count) is bad: cheap, for the walks. */
 bool bad_units_any(const struct bad_units *b, uint64_t first, uint64_t count);
-/* The unreadable bytes of units [first, first+count), which are marked as
- * owned. Several owners may claim one unit (hard links, shared blocks). */
+/* From here on claims are for a new owner (a file, a metadata area). */
+void bad_units_next_owner(struct bad_units *b);
+/* The unreadable bytes of units [first, first+count) the current owner has
+ * not claimed yet; they are marked as its own. Several owners may claim one
+ * unit (shared blocks, cross-linked clusters). */
 uint64_t bad_units_claim(const struct owners_part *p, struct bad_units *b, uint64_t first, uint64_t count);
 /* Everything not claimed: free space when is_free says so (is_free NULL:
  * never), else "could not be resolved" with why. */

@@ -102,6 +102,7 @@ static void record_name(const struct iso *s, const unsigned char *r, char *out, 
 static uint64_t claim_extent(struct iso *s, uint32_t lba, uint32_t size)
 {
     uint64_t n = (size + s->bs - 1) / s->bs;
+    bad_units_next_owner(&s->b);
     return lba < s->blocks ? bad_units_claim(s->p, &s->b, lba, n < s->blocks - lba ? n : s->blocks - lba) : 0;
 }
 

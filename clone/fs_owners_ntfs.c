@@ -44,6 +44,7 @@ static bool ntfs_free(void *ctx, uint64_t lcn)
 static uint64_t inode_bytes(struct ntfs_walk *w, ntfs_inode *ni)
 {
     uint64_t bytes = 0;
+    bad_units_next_owner(&w->b);
     ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
     while (ctx && !ntfs_attrs_walk(ctx)) {
         if (!ctx->attr->non_resident)
