@@ -231,15 +231,15 @@ int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, si
     return why[0] ? 0 : 1;
 }
 
-int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                 size_t why_len)
+static int used_clusters(const char *path, uint64_t off, uint64_t size, struct block_map *domain, bool check,
+                         char *why, size_t why_len)
 {
     struct part_dev p;
     int rc;
     ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
     if (!vol)
         return rc;
-    snprintf(why, why_len, "%s", distrust(vol));
+    snprintf(why, why_len, "%s", check ? distrust(vol) : "");
     if (why[0]) {
         unmount_part(vol, &p);
         return 0;
@@ -269,6 +269,18 @@ int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map
     free(bm);
     unmount_part(vol, &p);
     return rc;
+}
+
+int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                 size_t why_len)
+{
+    return used_clusters(path, off, size, domain, true, why, why_len);
+}
+
+int fs_ntfs_used_resized(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                         size_t why_len)
+{
+    return used_clusters(path, off, size, domain, false, why, why_len);
 }
 
 struct fs_ntfs_vol {

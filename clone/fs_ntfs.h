@@ -15,6 +15,12 @@
 int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                  size_t why_len);
 
+/* fs_ntfs_used without the trust checks, for a volume ntfsresize just shrank:
+ * it marks it dirty on purpose (Windows runs chkdsk once), and its $Bitmap is
+ * the one ntfsresize wrote. */
+int fs_ntfs_used_resized(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                         size_t why_len);
+
 /* As fs_used_trusted, for NTFS: 0 when the volume is marked dirty, Windows
  * is hibernated on it, or its $LogFile holds changes not yet written. */
 int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);

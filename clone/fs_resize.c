@@ -1,4 +1,5 @@
 #include "clone/fs_resize.h"
+#include "clone/fs_ntfs.h"
 #include "clone/fs_used.h"
 #include "clone/run_tool.h"
 #include "common/le_bytes.h"
@@ -8,16 +9,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
 enum layout_fit fs_resize_fit(const char *fstype)
 {
-    if (fs_is_ext(fstype) || !strcmp(fstype, "swap"))
+    if (fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "ntfs"))
         return FIT_ANY;
-    if (!strcmp(fstype, "ntfs"))
-        return FIT_GROW;
     return FIT_FIXED;
+}
+
+/* NTFS: what its $Bitmap says is used, a tenth more and 32 MiB for the MFT
+ * zone and the moves ntfsresize makes; ntfsresize --info, read-only, has the
+ * last word when the partition has a node. */
+static int ntfs_min(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min)
+{
+    struct block_map m;
+    char why[300];
+    if (map_init(&m, off + size, MAP_NONTRIED))
+        return -ENOMEM;
+    int rc = fs_ntfs_used(path, off, size, &m, why, sizeof(why));
+    uint64_t used = 0, p, n;
+    for (uint64_t at = off; rc > 0 && map_find(&m, at, "+", &p, &n); at = p + n)
+        used += n;
+    map_free(&m);
+    if (rc <= 0)
+        return rc < 0 ? rc : -EINVAL;
+    *min = used + used / 10 + (32u << 20);
+    char out[4096];
+    const char *argv[] = { "ntfsresize", "--info", "--force", "--no-progress-bar", node, NULL };
+    const char *key = "You might resize at ";
+    if (node[0] && run_tool(argv, out, sizeof(out)) == 0 && strstr(out, key)) {
+        uint64_t bytes = strtoull(strstr(out, key) + strlen(key), NULL, 10);
+        if (bytes + (16u << 20) > *min)
+            *min = bytes + (16u << 20);     /* room to write to after the first boot */
+    }
+    return 0;
 }
 
 /* ext: from the superblock. What is used, a twentieth more and 4 MiB for the
@@ -67,6 +95,8 @@ int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fst
     case FIT_ANY:
         if (fs_is_ext(fstype))
             return ext_min(path, off, node, min);
+        if (!strcmp(fstype, "ntfs"))
+            return ntfs_min(path, off, size, node, min);
         *min = 1u << 20;        /* swap: only its header matters */
         return 0;
     default:
@@ -115,8 +145,14 @@ int fs_resize_run(const char *node, const char *fstype, uint64_t new_size, const
         return rc ? rc : step(resize, node, 0, log, log_len, err);
     }
     if (!strcmp(fstype, "ntfs")) {
-        const char *resize[] = { "ntfsresize", "--force", "--force", node, NULL };
-        return step(resize, node, 0, log, log_len, err);
+        /* A scratch file is shrunk to new_size; a partition is grown to fill itself. */
+        struct stat st;
+        char size[32];
+        snprintf(size, sizeof(size), "%llu", (unsigned long long)new_size);
+        const char *shrink[] = { "ntfsresize", "--force", "--force", "--no-progress-bar", "--size", size, node, NULL };
+        const char *grow[] = { "ntfsresize", "--force", "--force", "--no-progress-bar", node, NULL };
+        bool file = stat(node, &st) == 0 && S_ISREG(st.st_mode);
+        return step(file ? shrink : grow, node, 0, log, log_len, err);
     }
     if (!strcmp(fstype, "swap")) {
         const char *with_label[] = { "mkswap", "-U", uuid, "-L", label, node, NULL };

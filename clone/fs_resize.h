@@ -2,7 +2,7 @@
  * size, the least they fit in, and the tools that do it.
  *
  *   ext2/3/4   grow and shrink: resize2fs (after e2fsck -f)
- *   ntfs       grow: ntfsresize
+ *   ntfs       grow; shrink in a scratch file (used mode): ntfsresize
  *   swap       any size: re-created by mkswap with the same UUID and label
  *   others     keep their size (FAT: fatresize 1.1.0 asserts on simple
  *              layouts, so FAT partitions are not resized) */

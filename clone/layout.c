@@ -19,6 +19,11 @@ bool layout_boot_type(const char *type)
            !strcasecmp(type, "0xef");                                        /* MBR EFI */
 }
 
+bool layout_msr_type(const char *type)
+{
+    return !strcasecmp(type, "e3c9e316-0b5c-4db8-817d-f92df00215ae");
+}
+
 bool layout_mbr_extended(unsigned type)
 {
     return type == 0x05 || type == 0x0f || type == 0x85;

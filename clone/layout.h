@@ -113,6 +113,8 @@ const char *layout_kind_name(enum layout_kind kind);
 /* EFI system and BIOS boot partitions (GPT type GUID, or MBR 0xef): firmware
  * and boot loaders read them by sector, so they are copied whole and never resized. */
 bool layout_boot_type(const char *type);
+/* Microsoft reserved (MSR): Windows keeps it empty, with no filesystem. */
+bool layout_msr_type(const char *type);
 /* MBR extended containers (0x05, 0x0f, 0x85; as a type string "0x0f"): they
  * hold the logical partitions. */
 bool layout_mbr_extended(unsigned type);

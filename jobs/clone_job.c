@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -194,6 +195,23 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
     return 0;
 }
 
+/* Partitions --mode used copies whole without making the job raw: nothing
+ * in them says which blocks are in use, and nothing is lost by copying them
+ * whole (Windows' reserved partition, encrypted volumes). NULL for others. */
+static const char *opaque_partition(const struct dev_partition *p)
+{
+    if (layout_msr_type(p->type))
+        return "Microsoft reserved";
+    /* Windows' recovery tools find their files there by place: kept byte for byte. */
+    if (!strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac"))
+        return "Windows recovery";
+    if (!strcmp(p->fstype, "BitLocker"))
+        return "BitLocker-encrypted";
+    if (!strcmp(p->fstype, "crypto_LUKS"))
+        return "LUKS-encrypted";
+    return NULL;
+}
+
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
  * are copied whole. */
@@ -212,6 +230,12 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
         const struct dev_partition *p = &parts[i];
         if (layout_boot_type(p->type)) {
             clone_job_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
+            continue;
+        }
+        const char *opaque = opaque_partition(p);
+        if (opaque) {
+            clone_job_note(job, "partition #%d (%s) copied whole: nothing in it says which blocks are in use, "
+                           "or it must stay byte for byte", p->number, opaque);
             continue;
         }
         if (!fs_used_understood(p->fstype)) {
@@ -267,7 +291,8 @@ static bool used_by_default(struct clone_job *job, const struct clone_request *r
         snprintf(why, sizeof(why), "its %s filesystem is not one --mode used understands", d->fstype);
     for (size_t i = 0; !why[0] && i < d->npart; i++) {
         const struct dev_partition *p = &d->parts[i];
-        if (!layout_boot_type(p->type) && !layout_extended_type(p->type) && !fs_used_understood(p->fstype))
+        if (!layout_boot_type(p->type) && !layout_extended_type(p->type) && !opaque_partition(p) &&
+            !fs_used_understood(p->fstype))
             snprintf(why, sizeof(why), "partition #%d (%s) is not one --mode used understands", p->number,
                      p->fstype[0] ? p->fstype : "no filesystem");
     }

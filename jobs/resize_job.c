@@ -1,4 +1,5 @@
 #include "jobs/resize_job.h"
+#include "clone/fs_ntfs.h"
 #include "clone/fs_resize.h"
 #include "clone/fs_used.h"
 #include "clone/image_read.h"
@@ -67,7 +68,7 @@ static int open_view(struct clone_job *job, struct resize_state *st, const struc
 /* Partitions boot loaders and firmware find by place and size: never resized. */
 static bool boot_critical(const struct layout_part *p)
 {
-    if (layout_boot_type(p->type) || !strcasecmp(p->type, "e3c9e316-0b5c-4db8-817d-f92df00215ae") ||  /* MSR */
+    if (layout_boot_type(p->type) || layout_msr_type(p->type) ||
         !strcasecmp(p->type, "0x27"))       /* MBR hidden recovery */
         return true;
     /* Windows recovery partitions (under ~2 GiB) hold images found by offset. */
@@ -108,6 +109,11 @@ static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
     if (!untrusted(job, p, &mounted, why, sizeof(why)))
         return;
     if (ntfs) {
+        /* Shrinking must be refused with Windows' own remedy; growing just does not happen. */
+        if (p->fit == FIT_ANY)
+            snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (ntfs) would have to shrink, and "
+                     "cannot be shrunk safely: %s; shut Windows down fully (Shift+Shut down, or turn Fast Startup "
+                     "off) or run chkdsk /f on it, then start the job again", p->number, why);
         p->fit = FIT_FIXED;
         clone_job_note(job, "partition #%d (ntfs) keeps its size on the target: %s (extend it in Windows once "
                        "Windows has been shut down fully)", p->number, why);
@@ -128,6 +134,8 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
     for (size_t i = 0; i < st->layout.nparts; i++)
         if (st->no_shrink[i][0]) {
             st->layout.parts[i].fit = FIT_ANY;
+            if (!st->layout.parts[i].min_size)     /* never asked: as if it could shrink to nothing */
+                st->layout.parts[i].min_size = 1u << 20;
             any = true;
         }
     struct cb_error ignored = { 0 };
@@ -138,6 +146,16 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
             cb_error_set(err, -ENOSPC, "%s; no target was written", st->no_shrink[i]);
             return;
         }
+}
+
+/* An NTFS in an image: what the image's used map holds of it, with the
+ * margin fs_resize_min gives a drive's (ntfsresize cannot read an image). */
+static uint64_t image_ntfs_min(const struct clone_job *job, const struct layout_part *p)
+{
+    uint64_t used = 0, at = p->start, end = p->start + p->size, q, n;
+    for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
+        used += (q + n > end ? end : q + n) - q;
+    return used + used / 10 + (32u << 20);
 }
 
 /* What each partition holds and how it may change size. */
@@ -155,12 +173,14 @@ static void classify(struct clone_job *job, struct resize_state *st)
         /* A raw copy moves every sector: nothing can shrink but swap, which is re-created. */
         if (p->fit == FIT_ANY && !job->used_only && strcmp(p->fstype, "swap") != 0)
             p->fit = FIT_GROW;
+        distrust(job, st, i);       /* first: an untrusted filesystem's own minimum means nothing */
         char node[64] = "";
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
-        if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
+        if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
+            p->min_size = image_ntfs_min(job, p);   /* the view holds only its first MiB */
+        else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
-        distrust(job, st, i);
     }
 }
 
@@ -179,6 +199,12 @@ static bool plain_disk(const struct layout *l)
     return true;
 }
 
+/* A filesystem that shrinks is shrunk in a scratch file, never on the source. */
+static bool shrinks_in_scratch(const struct layout_part *p)
+{
+    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs")) && p->new_size < p->size;
+}
+
 static void build_extents(struct clone_job *job, struct resize_state *st)
 {
     struct layout *l = &st->layout;
@@ -190,7 +216,7 @@ static void build_extents(struct clone_job *job, struct resize_state *st)
         const struct layout_part *p = &l->parts[i];
         if (p->extended)
             continue;
-        if (job->used_only && fs_is_ext(p->fstype) && p->new_size < p->size && st->nscratch < RESIZE_MAX_SCRATCH) {
+        if (job->used_only && shrinks_in_scratch(p) && st->nscratch < RESIZE_MAX_SCRATCH) {
             st->scratch[st->nscratch++].part = i;   /* copied from its scratch file */
             continue;
         }
@@ -434,7 +460,10 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     struct block_map dom;
     char why[300] = "";
     rc = map_init(&dom, src.size, MAP_NONTRIED) ? -ENOMEM : 0;
-    if (!rc && fs_used_mark(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why)) <= 0)
+    /* ntfsresize leaves the volume marked for a check at Windows' next start, on
+     * purpose: its bitmap is still the one it just wrote, so it is read as is. */
+    if (!rc && (!strcmp(p->fstype, "ntfs") ? fs_ntfs_used_resized(sc->path, 0, src.size, &dom, why, sizeof(why))
+                                           : fs_used_mark(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why))) <= 0)
         rc = cb_error_set(err, -EINVAL, "the shrunk filesystem in %s cannot be read: %s", sc->path, why);
     struct io_extent ext = { .src = 0, .len = p->new_size, .dst = p->new_start };
     struct io_remap remap = { .ext = &ext, .n = 1 };
@@ -451,10 +480,14 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     for (size_t k = 0; k < n; k++)
         if (atomic_load(&live[k].failed) || live[k].verified < 0)
             atomic_store(&job->ctargets[idx[k]].failed, 1);
+    if (!rc && !strcmp(p->fstype, "ntfs"))
+        clone_job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "
+                       "at its first start", p->number);
     if (!rc)
-        clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (resize2fs), its used "
+        clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
                        "blocks copied and verified: %s %s", p->number, p->fstype,
-                       (unsigned long long)p->new_size, hash_name(job->engine.verify_alg), sc->digest);
+                       (unsigned long long)p->new_size, fs_is_ext(p->fstype) ? "resize2fs" : "ntfsresize",
+                       hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);
     return rc;

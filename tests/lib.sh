@@ -95,3 +95,34 @@ gone() {
 }
 KEYS_PAUSE=0.3
 keys() { tmux send-keys -t "$T" "$@"; sleep "$KEYS_PAUSE"; }
+
+# ntfs_dirty FILE OFFSET: set VOLUME_IS_DIRTY in $Volume's $VOLUME_INFORMATION, in $MFT
+# and in $MFTMirr (libntfs-3g compares them), as Windows leaves it after a crash.
+ntfs_dirty() {
+    python3 - "$1" "$2" <<'EOF'
+import struct, sys
+path, off = sys.argv[1], int(sys.argv[2])
+with open(path, 'r+b') as f:
+    f.seek(off); bs = f.read(512)
+    bps, spc = struct.unpack_from('<HB', bs, 11)
+    cs = bps * spc
+    mft, mirr = struct.unpack_from('<qq', bs, 0x30)
+    c = struct.unpack_from('<b', bs, 0x40)[0]
+    rs = cs * c if c > 0 else 1 << -c
+    for lcn in (mft, mirr):
+        at = off + lcn * cs + 3 * rs                # record 3: $Volume
+        f.seek(at); r = bytearray(f.read(rs))
+        assert r[:4] == b'FILE', r[:4]
+        a = struct.unpack_from('<H', r, 0x14)[0]
+        while True:
+            t, ln = struct.unpack_from('<II', r, a)
+            assert t != 0xFFFFFFFF, 'no $VOLUME_INFORMATION'
+            if t == 0x70:
+                vo = a + struct.unpack_from('<H', r, a + 0x14)[0]
+                assert (vo + 10) % bps < bps - 2      # not under an update sequence fixup
+                r[vo + 10] |= 1
+                break
+            a += ln
+        f.seek(at); f.write(r)
+EOF
+}

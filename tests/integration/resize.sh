@@ -104,7 +104,8 @@ check "--resize keep: exit 0, partitions where they were" bash -c \
 check "--resize keep: GPT valid" bash -c "sgdisk -v $k | grep -q 'No problems found'"
 
 # Too small for the data: refused before writing, target untouched.
-head -c 200M /dev/urandom > "$WORK/small.img"; s=$(attach "$WORK/small.img")
+# 120 MiB: less than the boot partitions and every filesystem shrunk to its minimum need.
+head -c 120M /dev/urandom > "$WORK/small.img"; s=$(attach "$WORK/small.img")
 before=$(sha "$WORK/small.img")
 "$CB" clone "$src" "$s" --mode used --yes > "$WORK/small.out" 2>&1; rc=$?
 check "too small: refused (exit 2), naming the partition and the room" bash -c \
