@@ -272,6 +272,21 @@ static void mount_parts(struct image_mount *m)
     }
 }
 
+/* A loop device that reads its backing file without direct I/O zero-fills a
+ * short read instead of asking for the rest, so the bytes of a damaged frame
+ * after good ones would read as zeros rather than fail: say so. */
+static void check_direct_io(struct image_mount *m)
+{
+    char path[128], v[8] = "";
+    snprintf(path, sizeof(path), "/sys/block/%s/loop/dio", m->loop + 5);
+    FILE *f = fopen(path, "re");
+    if (f && fgets(v, sizeof(v), f) && v[0] == '0')
+        snprintf(m->warning, sizeof(m->warning), "%s reads without direct I/O here: a read that runs into a damaged "
+                 "frame may give zeros instead of an I/O error", m->loop);
+    if (f)
+        fclose(f);
+}
+
 int image_mount(const char *image, const char *dir, struct image_mount *m, struct cb_error *err)
 {
     memset(m, 0, sizeof(*m));
@@ -300,6 +315,7 @@ int image_mount(const char *image, const char *dir, struct image_mount *m, struc
         image_umount(m->dir, NULL, &ignored);
         return rc;
     }
+    check_direct_io(m);
     find_parts(m);
     if (m->nparts == 0 && raw) {
         struct cb_error ignored = { 0 };

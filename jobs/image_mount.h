@@ -34,6 +34,7 @@ struct image_mount {
     char loop[64];
     pid_t helper;
     uint64_t disk_size;
+    char warning[256];          /* "" when all is as it should be */
     struct mounted_part parts[MOUNT_MAX_PARTS];
     size_t nparts;
 };

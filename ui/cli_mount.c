@@ -43,6 +43,8 @@ int cli_mount(int argc, char **argv)
     char size[32];
     printf("%s: %s of disk on %s (read-only), served from %s/.disk\n", argv[1],
            units_format_bytes(m.disk_size, size, sizeof(size)), m.loop, m.dir);
+    if (m.warning[0])
+        printf("  warning: %s\n", m.warning);
     if (m.nparts == 0)
         printf("  no partition table and no filesystem found\n");
     for (size_t i = 0; i < m.nparts; i++) {

@@ -159,6 +159,12 @@ try:
 except OSError as e:
     assert e.errno == 5
 assert len(os.pread(fd, 4096, $dmg_lo - 4096)) == 4096 and len(os.pread(fd, 4096, $dmg_hi + 1)) == 4096"
+dloop=$(losetup -a | grep -F "($D/.disk)" | cut -d: -f1)
+# One 8 KiB request, half before the frame, half in it: an error, never zeros.
+dd if="$dloop" of="$WORK/span" bs=8192 skip=$((dmg_lo - 4096)) count=1 iflag=direct,skip_bytes 2>/dev/null; rc=$?
+dd if="$dloop" of="$WORK/before" bs=4096 skip=$(((dmg_lo - 4096) / 4096)) count=1 iflag=direct status=none
+check "damaged frame: on the loop device, a read running into it fails, the block before reads right" \
+    bash -c "[ $rc != 0 ] && cmp '$WORK/before' <(dd if='$WORK/src.img' bs=4096 skip=$(((dmg_lo - 4096) / 4096)) count=1 status=none)"
 check "damaged frame: the helper is still alive" grep -q '^damaged_frames 1$' "$D/.stats"
 check "damaged frame: umount" "$CB" umount "$D"
 
