@@ -21,13 +21,16 @@
  * With --file the drive is read-write over PATH (its size is the drive's size).
  * Without, reads return faultdisk's reproducible content and writes are
  * discarded (a source that costs no memory; a clone onto it cannot verify).
+ * --slack-us (default 1000): a request arriving within that time of the drive
+ * going idle is taken as queued (see media()).
  * MOUNTPOINT/stats reads as one line of counters (also printed on stderr at
- * unmount): requests and bytes, their mean and largest size, how many found
- * the drive idle rather than queued, "late", the requests whose I/O alone took
- * longer than the rate allows (the machine, not the model, set their speed:
- * lower the rate), and read_busy_ns and write_busy_ns, the media time charged
- * so far (their growth over a job's wall time is the drive's utilization: 1.0
- * means the drive, not the host, set the pace). */
+ * unmount): requests and bytes, their mean and largest size; how many found the
+ * drive idle rather than queued, and the idle time before them (idle_ns: the
+ * drive waited for the host); "late", the requests whose I/O alone took longer
+ * than the rate allows (the machine, not the model, set their speed: lower the
+ * rate); read_busy_ns and write_busy_ns, the media time charged so far (their
+ * growth over a job's wall time is the drive's utilization: 1.0 means the
+ * drive, not the host, set the pace). */
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 
@@ -53,6 +56,7 @@ static struct {
     int64_t busy_until;             /* guarded by mu, CLOCK_MONOTONIC ns */
     uint64_t reads, writes, read_bytes, write_bytes, max_req, late, queued, idle;
     int64_t busy_ns[2];             /* media time charged to reads, writes: utilization = growth / wall */
+    int64_t idle_ns;                /* gaps longer than the slack: the drive waited for the host */
 } d = { .file_fd = -1, .slack_ns = 1000000, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static int64_t now_ns(void)
@@ -120,6 +124,8 @@ static int media(int is_write, char *buf, size_t len, uint64_t off)
         d.queued++;
     } else {
         d.idle++;
+        if (d.reads + d.writes)         /* before the first request the drive was not waiting */
+            d.idle_ns += start - d.busy_until;
     }
     int64_t end = start + (int64_t)((double)len * 1e9 / d.rate);
     int rc = 0;
@@ -165,10 +171,11 @@ static void stats_line(char *out)
     int k = snprintf(out, STATS_LEN + 1,
                      "reads %" PRIu64 " read_bytes %" PRIu64 " writes %" PRIu64 " write_bytes %" PRIu64
                      " mean_request %" PRIu64 " largest %" PRIu64 " queued %" PRIu64 " idle %" PRIu64
-                     " late %" PRIu64 " read_busy_ns %" PRId64 " write_busy_ns %" PRId64,
+                     " late %" PRIu64 " read_busy_ns %" PRId64 " write_busy_ns %" PRId64
+                     " idle_ns %" PRId64,
                      d.reads, d.read_bytes, d.writes, d.write_bytes,
                      n ? (d.read_bytes + d.write_bytes) / n : 0, d.max_req, d.queued, d.idle, d.late,
-                     d.busy_ns[0], d.busy_ns[1]);
+                     d.busy_ns[0], d.busy_ns[1], d.idle_ns);
     pthread_mutex_unlock(&d.mu);
     if (k < 0 || k > STATS_LEN - 1)
         k = STATS_LEN - 1;
