@@ -65,8 +65,10 @@ while len(done) < len(names):
 EOF
     for _ in $(seq 100); do [ -e "$1" ] && break; sleep 0.05; done
 }
+# stat_of NAME FIELD: one counter of the drive's stats line.
+stat_of() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$DIR/fuse-$1/stats"; }
 # busy NAME read|write: media seconds charged to the drive so far.
-busy() { awk -v k="$2_busy_ns" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) / 1e9}' "$DIR/fuse-$1/stats"; }
+busy() { echo "$(stat_of "$1" "$2_busy_ns") / 1000000000" | bc -l; }
 med() { printf '%s\n' "$@" | median; }
 mbs() { echo "$bytes / $1 / 1000000" | bc -l; }
 
@@ -114,13 +116,14 @@ done
 echo "clone 1->1..."
 for _ in $(seq "$RUNS"); do
     ddpar dd11 "dd if=$src of=$t1 bs=4M iflag=direct oflag=direct"
-    b0=$(busy src read)
+    b0=$(busy src read); n0=$(stat_of src idle)
     watch "$DIR/w11" t1; wp=$!
     cbjob c11 clone "$src" "$t1" --yes --mode raw --hash sha256
     wait $wp
     read -r _ f d < "$DIR/w11"
     T[c11span]+="$(echo "$d - $f" | bc -l) "
     T[c11util]+="$(echo "($(busy src read) - $b0) / $(echo "${C[c11]}" | awk '{print $NF}')" | bc -l) "
+    T[c11gaps]+="$(($(stat_of src idle) - n0)) "
 done
 
 echo "clone 1->3, one target at half rate..."
@@ -151,40 +154,56 @@ done
 
 # --- the table -------------------------------------------------------------
 m() { med ${1}; }     # median of a space-separated list
+# setup KEY: per run, wall - copy - verify: discovery of every drive on the machine,
+# identity checks, opening; the machine's other drives (others' slow test drives) weigh here.
+setup() {
+    local w=(${W[$1]}) c=(${C[$1]}) v=(${V[$1]}) i out=""
+    for i in "${!w[@]}"; do out+="$(echo "${w[$i]} - ${c[$i]} - ${v[$i]}" | bc -l) "; done
+    echo "$out"
+}
 printf '\n%s per drive, drives at %s MB/s (slow target %.0f MB/s), medians of %s runs, caches dropped\n' \
     "$SIZE" "$RATE" "$HALF" "$RUNS"
-printf '%-52s %8s %8s %8s %8s\n' "" seconds "MB/s" "x rate" "RSS MiB"
-row() { # LABEL SECONDS [RATE-OF-REFERENCE] [RSS]
-    local r; r=$(mbs "$2")
-    printf '%-52s %8.2f %8.1f %8.2f %8s\n' "$1" "$2" "$r" "$(echo "$r / ${3:-$RATE}" | bc -l)" "${4:-}"
+printf '%-50s %7s %7s %6s %13s %7s\n' "" seconds "MB/s" "x rate" "MB/s range" "RSS MiB"
+row() { # LABEL SECONDS-LIST [RATE-OF-REFERENCE] [RSS]
+    local t r lo hi
+    t=$(m "$2"); r=$(mbs "$t")
+    lo=$(mbs "$(printf '%s\n' $2 | sort -g | tail -1)"); hi=$(mbs "$(printf '%s\n' $2 | sort -g | head -1)")
+    printf '%-50s %7.2f %7.1f %6.2f %6.0f-%-6.0f %7s\n' "$1" "$t" "$r" "$(echo "$r / ${3:-$RATE}" | bc -l)" "$lo" "$hi" "${4:-}"
 }
-rss() { printf '%.0f' "$(m "${R[$1]}")"; }
-row "dd read, one drive" "$(m "${T[read1]}")"
-row "dd read, three drives at once (each)" "$(m "${T[read3]}")"
-row "dd write, one drive (drive busy $(printf '%.0f' "$(echo "100 * $(m "${T[write1util]}")" | bc -l)") %)" "$(m "${T[write1]}")"
-row "dd write, three drives at once, 2 writers each" "$(m "${T[write3]}")"
+line() { printf '%-50s %7.2f\n' "$1" "$(m "$2")"; }
+rss() { printf '%.0f' "$(printf '%s\n' ${R[$1]} | sort -g | tail -1)"; }     # the largest
+row "dd read, one drive" "${T[read1]}"
+row "dd read, three drives at once (each)" "${T[read3]}"
+row "dd write, one drive (drive busy $(printf '%.0f' "$(echo "100 * $(m "${T[write1util]}")" | bc -l)") %)" "${T[write1]}"
+row "dd write, three drives at once, 2 writers each" "${T[write3]}"
 echo "clone 1->1"
-row "  dd bs=4M iflag=direct oflag=direct" "$(m "${T[dd11]}")"
-row "  clonebay sha256, copy phase" "$(m "${C[c11]}")" "$RATE" "$(rss c11)"
-row "  clonebay sha256, target's write span" "$(m "${T[c11span]}")"
-row "  clonebay sha256, whole job (copy+verify+setup)" "$(m "${W[c11]}")"
+row "  dd bs=4M iflag=direct oflag=direct" "${T[dd11]}"
+row "  clonebay sha256, copy phase" "${C[c11]}" "$RATE" "$(rss c11)"
+row "  clonebay sha256, target's write span" "${T[c11span]}"
+line "  clonebay verify phase (s)" "${V[c11]}"
+line "  clonebay setup (s)" "$(setup c11)"
 echo "clone 1->3 (targets $RATE, $RATE, $(printf '%.0f' "$HALF") MB/s)"
-row "  fast targets' write span (slower of the two)" "$(m "${T[c13fast]}")"
-row "  slow target's write span (x its rate)" "$(m "${T[c13slow]}")" "$HALF"
-row "  clonebay copy phase (x slow rate)" "$(m "${C[c13]}")" "$HALF" "$(rss c13)"
-row "  whole job (copy+verify+setup)" "$(m "${W[c13]}")" "$HALF"
+row "  fast targets' write span (slower of the two)" "${T[c13fast]}"
+row "  slow target's write span (x its rate)" "${T[c13slow]}" "$HALF"
+row "  clonebay copy phase (x slow rate)" "${C[c13]}" "$HALF" "$(rss c13)"
+line "  clonebay verify phase (s)" "${V[c13]}"
+line "  clonebay setup (s)" "$(setup c13)"
 printf 'image (mixed source, ratio %.2f)\n' "$ratio"
-row "  zstd -3 -T0 of the file to /dev/null (CPU only)" "$(m "${T[zstd]}")"
-row "  dd iflag=direct from the drive | zstd -3 -T0" "$(m "${T[zstddrive]}")"
-row "  clonebay image sha256, copy phase" "$(m "${C[img]}")" "$RATE" "$(rss img)"
-row "  clonebay image sha256, whole job" "$(m "${W[img]}")" "$RATE"
+row "  zstd -3 -T0 of the file to /dev/null (CPU only)" "${T[zstd]}"
+row "  dd iflag=direct from the drive | zstd -3 -T0" "${T[zstddrive]}"
+row "  clonebay image sha256, copy phase" "${C[img]}" "$RATE" "$(rss img)"
+line "  clonebay verify phase (s)" "${V[img]}"
+line "  clonebay setup (s)" "$(setup img)"
 echo "restore to 3 drives"
-row "  clonebay restore, copy phase" "$(m "${C[rst]}")" "$RATE" "$(rss rst)"
-row "  clonebay restore, whole job" "$(m "${W[rst]}")" "$RATE"
-printf '\nsource drive busy during the 1->1 copy phase: %.0f %% (100 %% = the drive set the pace)\n' \
-    "$(echo "100 * $(m "${T[c11util]}")" | bc -l)"
+row "  clonebay restore, copy phase" "${C[rst]}" "$RATE" "$(rss rst)"
+line "  clonebay verify phase (s)" "${V[rst]}"
+line "  clonebay setup (s)" "$(setup rst)"
+printf '\nsource drive in the 1->1 copy phase: busy %.0f %% (100 %% = the drive set the pace); %s of its\n' \
+    "$(echo "100 * $(m "${T[c11util]}")" | bc -l)" "$(m "${T[c11gaps]}")"
+printf 'requests in the job found it idle for more than 1 ms (the reader let it wait)\n'
 printf 'ratios: clonebay 1->1 copy / dd = %.2f; image copy / min(drive, zstd) = %.2f\n' \
     "$(echo "$(m "${T[dd11]}") / $(m "${C[c11]}")" | bc -l)" \
     "$(awk -v c="$(mbs "$(m "${C[img]}")")" -v z="$(mbs "$(m "${T[zstd]}")")" -v r="$RATE" \
         'BEGIN {print c / (z < r ? z : r)}')"
+printf 'peak RSS is the largest of the runs; whole job = setup + copy + verify\n'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
