@@ -99,6 +99,7 @@ static void *writer_main(void *arg)
             bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block &&
                          (known || (s->len >= (64u << 10) && io_is_zero(s->buf, s->len)));
             ssize_t w;
+            copy_target_begin(t);
             if (t->sparse && known) {
                 w = (ssize_t)s->len;        /* a new file: a hole reads as zeros */
             } else if (t->sparse) {
@@ -110,6 +111,7 @@ static void *writer_main(void *arg)
                     t->no_zeroout = true;   /* refused once: plain writes from now on */
                 w = io_pwrite(&t->dev, s->buf, s->len, s->off);
             }
+            copy_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (w < 0) {
                 t->error = (int)w;
                 t->error_off = s->off;

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #define COPY_SLOT_SIZE (4u << 20)
 #define COPY_SLOTS 8                          /* 32 MiB of buffers per job */
@@ -34,6 +35,15 @@ struct copy_target {
     bool sparse;                    /* a new file: all-zero buffers are left as holes */
     bool no_zeroout;                /* writer: BLKZEROOUT refused once, write zeros instead */
     _Atomic int failed;             /* writer sets; anyone reads */
+    /* Per-target progress, so a UI can tell which drive holds a job back or
+     * has stopped answering (in a one-to-many copy the bounded ring makes
+     * every target advance at the slowest one's pace, so bytes alone cannot).
+     * Written by this target's writer thread (copy) or verifier thread
+     * (verify) only; read by anyone, without locks. */
+    _Atomic uint64_t bytes_written; /* writer: bytes written to this target so far */
+    _Atomic uint64_t bytes_verified;/* verifier: bytes read back so far */
+    _Atomic uint64_t busy_ns;       /* writer/verifier: total time inside writes/reads (its own speed) */
+    _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
     int error;                      /* -errno of the failure; writer, read after join */
     uint64_t error_off;             /* where it failed */
     /* Verification (filled by copy_verify). */
@@ -42,6 +52,27 @@ struct copy_target {
     uint64_t diff_from, diff_to;    /* first differing range when verified == -1 */
     char verify_msg[256];
 };
+
+/* The clock of busy_since_ns (CLOCK_MONOTONIC), for whoever compares with it. */
+static inline uint64_t copy_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The target's own thread, around each request it makes of the drive. */
+static inline void copy_target_begin(struct copy_target *t)
+{
+    atomic_store(&t->busy_since_ns, copy_now_ns());
+}
+static inline void copy_target_end(struct copy_target *t, _Atomic uint64_t *counter, uint64_t bytes)
+{
+    uint64_t since = atomic_load(&t->busy_since_ns), now = copy_now_ns();
+    atomic_fetch_add(&t->busy_ns, now > since ? now - since : 0);
+    atomic_fetch_add(counter, bytes);
+    atomic_store(&t->busy_since_ns, 0);
+}
 
 /* A piece the engine read out of order (after a gap: a rescue skip, a resume),
  * with the sha256 of exactly what it gave the targets. Verification checks

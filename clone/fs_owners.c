@@ -54,7 +54,7 @@ static int list_grow(struct fs_owner_list *l)
 }
 
 static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum fs_owner_kind kind,
-                    const char *name, uint64_t bytes, const char *why)
+                    const char *name, uint64_t bytes)
 {
     if (l->count == l->cap && list_grow(l))
         return -ENOMEM;
@@ -63,8 +63,6 @@ static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum 
         struct fs_owner *o = &l->v[l->slots[s] - 1];
         if (o->partition == part && o->kind == kind && !strcmp(o->name, name)) {
             o->bytes += bytes;
-            if (!o->why)
-                o->why = why;
             return 0;
         }
     }
@@ -72,7 +70,7 @@ static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum 
     if (!copy)
         return -ENOMEM;
     struct fs_owner *o = &l->v[l->count];
-    *o = (struct fs_owner){ .kind = kind, .partition = part, .name = copy, .bytes = bytes, .why = why };
+    *o = (struct fs_owner){ .kind = kind, .partition = part, .name = copy, .bytes = bytes };
     snprintf(o->fstype, sizeof(o->fstype), "%s", fstype);
     l->slots[s] = ++l->count;
     return 0;
@@ -97,8 +95,7 @@ void fs_owners_free(struct fs_owner_list *l)
     *l = (struct fs_owner_list){ 0 };
 }
 
-void owners_add_why(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *why,
-                    const char *fmt, ...)
+void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *fmt, ...)
 {
     if (!bytes)
         return;
@@ -107,7 +104,7 @@ void owners_add_why(struct owners_part *p, enum fs_owner_kind kind, uint64_t byt
     va_start(ap, fmt);
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
-    if (list_add(p->out, p->number, p->fstype, kind, name, bytes, why))
+    if (list_add(p->out, p->number, p->fstype, kind, name, bytes))
         p->rc = -ENOMEM;
 }
 

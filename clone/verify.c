@@ -122,7 +122,9 @@ static void *verify_main(void *arg)
             if (end > rpos + rlen)
                 end = rpos + rlen;
             size_t len = (size_t)(end - off);
+            copy_target_begin(t);
             ssize_t r = io_pread(&dev, buf, len, off);
+            copy_target_end(t, &t->bytes_verified, r > 0 ? (uint64_t)r : 0);
             if (r != (ssize_t)len) {
                 t->verified = -2;
                 snprintf(t->verify_msg, sizeof(t->verify_msg), "target %s could not be read back at byte %llu: %s",

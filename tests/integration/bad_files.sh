@@ -25,7 +25,6 @@ head -c 65536 /dev/urandom > "$WORK/m1/docs/report.txt"
 head -c 32768 /dev/urandom > "$WORK/m1/docs/hard.bin"
 ln "$WORK/m1/docs/hard.bin" "$WORK/m1/other/hard-link.bin"
 head -c 20000 /dev/urandom > "$WORK/m1/ok.txt"
-INO_REPORT=$(stat -c %i "$WORK/m1/docs/report.txt")
 umount "$WORK/m1"
 bmap() { debugfs -R "bmap $1 $2" "$WORK/p1.img" 2>/dev/null; }
 EXT_REPORT=$((P1 + $(bmap /docs/report.txt 2) * 4096 + 1024))
@@ -131,23 +130,6 @@ assert got == want, got"
 else
     skip "disc: damaged files on an ISO 9660 disc" "xorriso missing"
 fi
-
-# One unreadable sector of the inode table, where /docs/report.txt's inode
-# (and its neighbour's) lie: the files whose inodes were there are named,
-# with why the whole file is lost, though none of their data was hit.
-INO_SECTOR=$((P1 + itable0 * 4096 + (INO_REPORT - 1) * 256 / 512 * 512))
-lost=$(debugfs -R "ncheck $(( (INO_REPORT - 1) / 2 * 2 + 1 )) $(( (INO_REPORT - 1) / 2 * 2 + 2 ))" "$WORK/p1.img" 2>/dev/null |
-       awk 'NR > 1 { sub(/^\/\//, "/", $2); print $2 }' | sort | paste -sd,)     # debugfs writes //name at the top
-src3=$(fault_drive fs3 112M --file "$D" --bad $INO_SECTOR:512)
-truncate -s 112M "$WORK/t3.img"; t3=$(attach "$WORK/t3.img")
-"$CB" clone "$src3" "$t3" --yes --mode raw --report "$WORK/n.json" > "$WORK/nout" 2>&1; rc=$?
-check "unreadable inode: exit 3" test $rc = 3
-check "unreadable inode: the files whose inodes it held are named, and why they are lost whole" json "$WORK/n.json" "
-files = sorted(d['path'] for d in r['damaged'] if d['kind'] == 'file')
-assert '/docs/report.txt' in files and files == sorted('$lost'.split(',')), (files, '$lost')
-assert all(d['why'] and 'is lost' in d['why'] and d['bytes_lost'] == 256 for d in r['damaged'] if d['kind'] == 'file')
-assert sorted((d['kind'], d['name'], d['bytes_lost']) for d in r['damaged'] if d['kind'] != 'file') == [('metadata', 'inode table (group 0)', 512)], r['damaged']"
-check "unreadable inode: the text report says the whole file is lost" grep -q "/docs/report.txt  256 B lost (256 bytes): its inode.*whole file is lost" "$WORK/nout"
 
 # Garbage in the rescued copy's inode table: the first block of it (the root
 # directory's inode and the files') is unreadable and the copy holds a marker
