@@ -107,6 +107,9 @@ check "umount: no loop device left (losetup)" bash -c "! losetup -a | grep -qF '
 sleep 0.5
 check "umount: no helper process left" bash -c "s=\$(ps -o stat= -p $pid); [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]"
 check "umount: the folder is empty again" bash -c "[ -z \"\$(ls -A '$D')\" ]"
+# leftovers: processes (not zombies) still naming a partition folder: ntfs-3g, fusefat.
+leftovers() { ps -eo stat=,args= | awk -v d="$D/p" 'index($0, d) && $1 !~ /^Z/ && !/awk/'; }
+check "umount: no ntfs-3g or fusefat process left" test -z "$(leftovers)"
 "$CB" umount "$D" > "$WORK/u2" 2>&1; rc=$?
 check "umount of a folder with nothing mounted: refused (exit 2)" bash -c "[ $rc = 2 ] && grep -q 'not an image mounted by clonebay' '$WORK/u2'"
 
@@ -119,6 +122,14 @@ check "split image: mounted, its disk equals the source" bash -c "[ $rc = 0 ] &&
 "$CB" mount "$WORK/raw.img" "$D" > "$WORK/rout" 2>&1; rc=$?
 check "raw image: mounted, its disk equals the source" bash -c "[ $rc = 0 ] && cmp '$D/.disk' '$WORK/src.img' && diff -r --no-dereference '$WORK/s3' '$D/p3' >/dev/null"
 "$CB" umount "$D" > /dev/null 2>&1
+
+# A helper that died (killed): umount still undoes everything, from what the kernel shows.
+"$CB" mount "$img" "$D" > /dev/null 2>&1
+kill -9 "$(awk '$1 == "pid" {print $2}' "$D/.stats")"; sleep 0.3
+"$CB" umount "$D" > "$WORK/kout" 2>&1; rc=$?
+check "helper killed: umount still cleans up (no mount, loop device or process)" \
+    bash -c "[ $rc = 0 ] && ! findmnt -R '$D' >/dev/null && ! losetup -a | grep -qF '$D/.disk'"
+check "helper killed: no ntfs-3g or fusefat process left" test -z "$(leftovers)"
 
 # A damaged frame: the frame holding big.bin's first block has bytes overwritten in a copy.
 blk=$(debugfs -R "bmap /big.bin 0" "${src}p2" 2>/dev/null)
