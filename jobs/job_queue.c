@@ -181,6 +181,7 @@ int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_er
     }
     j->id = q->next_id++;
     j->state = QJOB_QUEUED;
+    watch_reset(&j->watch);
     qjob_log(j, "queued: %s %s -> %s%s", job_kind_name(j->kind), j->source, j->targets[0],
              j->ntargets > 1 ? " (and more)" : "");
     q->jobs[q->count++] = j;
@@ -318,6 +319,7 @@ static void reap(struct job_queue *q, struct qjob *j)
         break;
     }
     qjob_log(j, "%s", j->verdict);
+    watch_notes(j);
     write_reports(q, j);
     clone_job_close_devices(cj);    /* finished: the drives are free for the next job */
 }
@@ -359,6 +361,7 @@ void jq_sample_rates(struct job_queue *q)
             j->nrates--;
         }
         j->rates[j->nrates++] = atomic_load(&j->job->progress.rate_now);
+        watch_sample(j, q->stall_seconds);
     }
 }
 
@@ -429,6 +432,18 @@ void jq_shutdown(struct job_queue *q)
     if (q->event_fd >= 0)
         close(q->event_fd);
     q->event_fd = -1;
+}
+
+struct qjob *jq_take_ended(struct job_queue *q)
+{
+    for (size_t i = 0; i < q->count; i++) {
+        struct qjob *j = q->jobs[i];
+        if (!active(j) && !j->end_taken) {
+            j->end_taken = true;
+            return j;
+        }
+    }
+    return NULL;
 }
 
 bool jq_uses_drive(const struct job_queue *q, unsigned maj, unsigned min)

@@ -11,6 +11,7 @@
 #define CB_JOB_QUEUE_H
 
 #include "jobs/clone_job.h"
+#include "jobs/job_watch.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,6 +59,8 @@ struct qjob {
     int nlog;                           /* lines written; the last JQ_LOG_LINES are kept */
     uint64_t rates[JQ_RATE_SAMPLES];    /* bytes/s, one a second, for the sparkline */
     int nrates;
+    struct job_watch watch;             /* each target's rate, slow mark and stalls */
+    bool end_taken;                     /* jq_take_ended has handed it out */
 };
 
 struct job_queue {
@@ -67,6 +70,7 @@ struct job_queue {
     int event_fd;
     char reports_dir[4096];
     int next_id;
+    int stall_seconds;                  /* no answer this long: "not answering" (0: WATCH_STALL_DEFAULT) */
 };
 
 int jq_init(struct job_queue *q, const char *reports_dir, int max_parallel, struct cb_error *err);
@@ -80,7 +84,7 @@ int jq_init(struct job_queue *q, const char *reports_dir, int max_parallel, stru
 int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err);
 /* Start, reap, log. Returns true when something changed. */
 bool jq_tick(struct job_queue *q);
-/* Sample every running job's rate (call once a second). */
+/* Sample every running job's rate, and each target's (call once a second). */
 void jq_sample_rates(struct job_queue *q);
 void jq_cancel(struct job_queue *q, int id);
 /* Forget finished jobs (their reports stay on disk). */
@@ -98,6 +102,8 @@ void jq_shutdown(struct job_queue *q);
 /* true when an active job reads or writes this whole drive (for the BUSY flag). */
 bool jq_uses_drive(const struct job_queue *q, unsigned major, unsigned minor);
 struct qjob *jq_find(struct job_queue *q, int id);
+/* A job that ended since the last call (each is handed out once), or NULL. */
+struct qjob *jq_take_ended(struct job_queue *q);
 
 /* The conflict rule: a writes what b touches, or b writes what a touches. */
 bool jq_conflict(const struct qjob *a, const struct qjob *b);
