@@ -77,6 +77,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(cmd, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
+    if (cmd[0] == '-')      /* the station's options need not say "station" */
+        return cli_station(argc, argv);
     if (cmd[0] == '-')
         return cli_fail(CLI_REFUSED, "unknown option '%s' (try 'clonebay --help')", cmd);
     return cli_fail(CLI_REFUSED, "unknown command '%s' (try 'clonebay --help')", cmd);

@@ -9,6 +9,7 @@
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,41 @@ const char *station_image_folder(const struct station *st)
     return st->store_dir[0] ? st->store_dir : st->q.reports_dir;
 }
 
+void station_say(struct station *st, bool error, struct qjob *job, const char *fmt, ...)
+{
+    char text[sizeof(st->message)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (job)
+        qjob_log(job, "%s", text);
+    /* An error stays until a key is pressed: a hot-plug notice must not hide it. */
+    if (st->message[0] && st->message_error && !error)
+        return;
+    snprintf(st->message, sizeof(st->message), "%s", text);
+    st->message_error = error;
+    st->dirty = true;
+}
+
+void station_key_unused(struct station *st, int key, const char *what_works)
+{
+    char fk[8];
+    const char *name = key == ' ' ? "Space" : key == 27 ? "Esc" : key == '\t' ? "Tab" : keyname(key);
+    if (key >= KEY_F(1) && key <= KEY_F(12)) {
+        snprintf(fk, sizeof(fk), "F%d", key - KEY_F0);
+        name = fk;
+    }
+    station_say(st, false, NULL, "%s does nothing here: %s", name ? name : "that key", what_works);
+}
+
 void station_rescan(struct station *st)
 {
     struct dev_list fresh;
     struct cb_error err = { 0 };
     struct dev_scan_opts o = { .bench_dir = st->opts.bench_dir };
     if (dev_scan(&o, &fresh, &err) != 0) {
-        snprintf(st->message, sizeof(st->message), "cannot list drives: %s", err.msg);
+        station_say(st, true, NULL, "cannot list drives: %s", err.msg);
         return;
     }
     for (size_t i = 0; i < fresh.count; i++)
@@ -59,10 +88,35 @@ void station_rescan(struct station *st)
     st->dirty = true;
 }
 
+/* On the practice bench, a loop device of another program (a test, a build)
+ * is not news, and re-probing every drive for it would read the bench's
+ * drives while jobs write them: only ours, or one over a file in the bench. */
+static bool event_concerns_us(const struct station *st, const char *name)
+{
+    if (!st->opts.bench_dir)
+        return true;
+    for (size_t i = 0; i < st->devs.count; i++) {
+        const char *n = strrchr(st->devs.drives[i].path, '/');
+        if (n && !strcmp(n + 1, name))
+            return true;
+    }
+    char path[128], back[4096] = "";
+    snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ours = fgets(back, sizeof(back), f) && !strncmp(back, st->opts.bench_dir, strlen(st->opts.bench_dir));
+    fclose(f);
+    return ours;
+}
+
 static void on_drive_event(const struct dev_event *ev, void *arg)
 {
     struct station *st = arg;
-    snprintf(st->message, sizeof(st->message), "drive %s: %s", ev->name, dev_event_type_name(ev->type));
+    if (!event_concerns_us(st, ev->name))
+        return;
+    st->drive_events++;
+    station_say(st, false, NULL, "drive %s: %s", ev->name, dev_event_type_name(ev->type));
 }
 
 static struct qjob *selected_job(struct station *st)
@@ -103,31 +157,49 @@ static void main_key(struct station *st, int key)
         break;
     case KEY_F(5): case 'r':
         station_rescan(st);
-        snprintf(st->message, sizeof(st->message), "drives listed again");
+        station_say(st, false, NULL, "drives listed again");
         break;
     case KEY_F(8): case 'c':
-        if ((j = selected_job(st)) && st->focus_jobs) {
+        if (!st->focus_jobs)
+            station_say(st, false, NULL, "F8 cancels the chosen job: Tab to the jobs first");
+        else if (!(j = selected_job(st)))
+            station_say(st, false, NULL, "no job to cancel");
+        else if (j->state != QJOB_QUEUED && j->state != QJOB_RUNNING)
+            station_say(st, false, NULL, "job #%d has ended already: nothing to cancel", j->id);
+        else {
             jq_cancel(&st->q, j->id);
-            snprintf(st->message, sizeof(st->message), "job #%d: cancel asked", j->id);
+            station_say(st, false, NULL, "job #%d: cancel asked", j->id);
         }
+        break;
+    case 'b':
+        st->mode = MODE_BENCH;
+        break;
+    case 'm':
+        st->bell = !st->bell;
+        station_say(st, false, NULL, "the bell is %s (m toggles it)",
+                    st->bell ? "on: one beep when a job is verified, three when one fails" : "off");
         break;
     case 's':
         store_start(st);
         break;
     case 'a':
-        if (!st->focus_jobs && st->sel_drive < (int)st->devs.count) {
+        if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
+            station_say(st, false, NULL, "a archives discs: choose an optical drive in the drives first (Tab)");
+        } else {
             const struct dev_drive *d = &st->devs.drives[st->sel_drive];
             if (!d->is_optical)
-                snprintf(st->message, sizeof(st->message), "%s is not an optical drive: 'a' archives discs", d->path);
+                station_say(st, false, NULL, "%s is not an optical drive: 'a' archives discs", d->path);
             else if (archive_toggle(&st->archive, d->path))
-                snprintf(st->message, sizeof(st->message),
-                         "%s archives every disc put in, into %s (ejects each when done; a again stops)", d->path,
-                         station_image_folder(st));
+                station_say(st, false, NULL,
+                            "%s archives every disc put in, into %s (ejects each when done; a again stops)", d->path,
+                            station_image_folder(st));
             else
-                snprintf(st->message, sizeof(st->message), "%s: archiving stopped", d->path);
+                station_say(st, false, NULL, "%s: archiving stopped", d->path);
         }
         break;
     case 'x':
+        if (jq_active(&st->q) == st->q.count)
+            station_say(st, false, NULL, "x clears finished jobs: none has finished");
         jq_clear_finished(&st->q);
         st->sel_job = 0;
         break;
@@ -137,10 +209,15 @@ static void main_key(struct station *st, int key)
             st->mode = MODE_DETAIL;
         } else if (!st->focus_jobs) {
             wizard_start(st);
+        } else {
+            station_say(st, false, NULL, "no job to show: F2 starts one");
         }
         break;
     case KEY_F(10): case 'q':
         ask_quit(st);
+        break;
+    default:
+        station_key_unused(st, key, "F1 lists the keys");
         break;
     }
 }
@@ -176,23 +253,49 @@ static void handle_key(struct station *st, int key)
         clearok(curscr, TRUE);
         return;
     }
+    st->message[0] = '\0';     /* read: a key was pressed */
+    st->message_error = false;
     switch (st->mode) {
     case MODE_MAIN: main_key(st, key); break;
     case MODE_HELP: st->mode = MODE_MAIN; break;
     case MODE_DETAIL:
-        if (key == KEY_F(8) || key == 'c')
-            jq_cancel(&st->q, st->detail_id);
-        else
+        if (key == KEY_F(8) || key == 'c') {
+            struct qjob *dj = jq_find(&st->q, st->detail_id);
+            if (dj && (dj->state == QJOB_QUEUED || dj->state == QJOB_RUNNING))
+                jq_cancel(&st->q, st->detail_id);
+            else
+                station_say(st, false, NULL, "job #%d has ended already: nothing to cancel", st->detail_id);
+        } else
             st->mode = MODE_MAIN;
         break;
     case MODE_WIZARD: wizard_key(st, key); break;
     case MODE_STORE: store_key(st, key); break;
+    case MODE_BENCH: bench_key(st, key); break;
     case MODE_QUIT:
         if (key == 'y' || key == 'Y')
             st->quit = true;
         else
             st->mode = MODE_MAIN;
         break;
+    }
+}
+
+/* Jobs that ended: the bell, the session's tally, and a failure said where the eye is. */
+static void jobs_ended(struct station *st)
+{
+    struct qjob *j;
+    while ((j = jq_take_ended(&st->q))) {
+        session_add_job(&st->session, j);
+        if (j->state == QJOB_CANCELLED)
+            continue;
+        bool good = j->state == QJOB_DONE;
+        if (st->bell) {
+            if (!st->beeps_pending)
+                st->next_beep = cb_seconds();
+            st->beeps_pending += good ? 1 : 3;
+        }
+        if (!good)
+            station_say(st, true, NULL, "job #%d %s: %s", j->id, qjob_state_name(j->state), j->verdict);
     }
 }
 
@@ -226,7 +329,9 @@ static int loop(struct station *st)
         while ((key = getch()) != ERR)
             handle_key(st, key);
         if (p[2].revents & POLLIN) {
-            if (dev_monitor_drain(st->mon, on_drive_event, st) > 0)
+            st->drive_events = 0;
+            dev_monitor_drain(st->mon, on_drive_event, st);
+            if (st->drive_events > 0)
                 station_rescan(st);
         }
         size_t running = jq_running(&st->q), active = jq_active(&st->q);
@@ -239,10 +344,15 @@ static int loop(struct station *st)
             st->dirty = true;
         }
         wizard_tick(st);
+        jobs_ended(st);
+        if (st->beeps_pending && cb_seconds() >= st->next_beep) {
+            beep();
+            st->beeps_pending--;
+            st->next_beep = cb_seconds() + 0.4;     /* three beeps heard as three */
+        }
         if (st->archive.count &&
             archive_tick(&st->archive, &st->devs, &st->q, station_image_folder(st))) {
-            snprintf(st->message, sizeof(st->message), "%s",
-                     st->archive.list[(st->archive.nlist - 1) % ARCHIVE_LIST]);
+            station_say(st, false, NULL, "%s", st->archive.list[(st->archive.nlist - 1) % ARCHIVE_LIST]);
             station_rescan(st);
         }
         double t = cb_seconds();
@@ -266,14 +376,29 @@ static int loop(struct station *st)
     return 0;
 }
 
+/* Shown on quit and saved beside the reports: what this station did today. */
+static void session_summary(struct station *st)
+{
+    char path[4200];
+    struct cb_error err = { 0 };
+    session_write_text(&st->session, stdout);
+    if (session_save(&st->session, st->q.reports_dir, path, sizeof(path), &err))
+        cli_fail(CLI_FAILED, "%s", err.msg);
+    else
+        printf("session summary saved: %s (and .json)\n", path);
+}
+
 int station_run(const struct station_opts *opts)
 {
     struct station st;
     memset(&st, 0, sizeof(st));
     st.opts = *opts;
+    st.bell = !opts->no_bell;
+    session_start(&st.session);
     struct cb_error err = { 0 };
     if (jq_init(&st.q, opts->reports_dir, opts->max_parallel, &err))
         return cli_fail(CLI_FAILED, "%s", err.msg);
+    st.q.stall_seconds = opts->stall_seconds;
     st.reports_volatile = store_is_volatile(st.q.reports_dir);
     if (dev_monitor_open(&st.mon, &err))
         st.mon = NULL;      /* rescan on a timer instead */
@@ -293,16 +418,7 @@ int station_run(const struct station_opts *opts)
     curs_set(0);
     set_escdelay(25);       /* Esc answers at once */
     mousemask(BUTTON1_CLICKED | BUTTON1_DOUBLE_CLICKED, NULL);     /* click selects, double-click opens */
-    st.color = has_colors();
-    if (st.color) {
-        start_color();
-        use_default_colors();
-        init_pair(1, COLOR_GREEN, -1);
-        init_pair(2, COLOR_RED, -1);
-        init_pair(3, COLOR_YELLOW, -1);
-        init_pair(4, COLOR_CYAN, -1);
-        init_pair(5, COLOR_BLACK, COLOR_CYAN);
-    }
+    ui_colors_init(&st);
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -311,10 +427,13 @@ int station_run(const struct station_opts *opts)
     st.dirty = true;
     int rc = loop(&st);
     endwin();
-    size_t running = jq_running(&st.q);
+    jobs_ended(&st);
+    size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
     if (running)
         printf("clonebay: %zu running job(s) cancelled; reports are in %s\n", running, opts->reports_dir);
+    session_add_cancelled(&st.session, (int)running);
+    session_summary(&st);
     dev_monitor_close(st.mon);
     dev_list_free(&st.devs);
     return rc ? CLI_FAILED : CLI_OK;
@@ -324,10 +443,14 @@ int cli_station(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "bench", required_argument, NULL, 'b' }, { "reports", required_argument, NULL, 'r' },
-        { "jobs", required_argument, NULL, 'j' },  { "help", no_argument, NULL, 'h' }, { 0 },
+        { "jobs", required_argument, NULL, 'j' },  { "help", no_argument, NULL, 'h' },
+        { "stall-seconds", required_argument, NULL, 'S' }, { "no-bell", no_argument, NULL, 'B' }, { 0 },
     };
     struct station_opts o = { .reports_dir = getenv("CLONEBAY_REPORTS") ? getenv("CLONEBAY_REPORTS")
                                                                           : "/var/log/clonebay" };
+    const char *stall = getenv("CLONEBAY_STALL_SECONDS");
+    if (stall)
+        o.stall_seconds = atoi(stall);
     int c;
     opterr = 0;
     optind = 1;
@@ -340,12 +463,21 @@ int cli_station(int argc, char **argv)
             if (o.max_parallel < 0)
                 return cli_fail(CLI_REFUSED, "station: --jobs needs 0 (no limit) or more");
             break;
+        case 'S':
+            o.stall_seconds = atoi(optarg);
+            if (o.stall_seconds < 1)
+                return cli_fail(CLI_REFUSED, "station: --stall-seconds needs 1 or more");
+            break;
+        case 'B': o.no_bell = true; break;
         case 'h':
-            puts("Usage: clonebay [station] [--bench DIR] [--reports DIR] [--jobs N]\n"
+            puts("Usage: clonebay [station] [--bench DIR] [--reports DIR] [--jobs N] [--stall-seconds N] [--no-bell]\n"
                  "The station: every drive as it is plugged in, jobs in parallel, live progress.\n"
                  "  --bench DIR     show only loop devices over files in DIR (the practice bench)\n"
                  "  --reports DIR   where job reports go (default /var/log/clonebay, or $CLONEBAY_REPORTS)\n"
-                 "  --jobs N        at most N jobs at once (default: all that do not conflict)");
+                 "  --jobs N        at most N jobs at once (default: all that do not conflict)\n"
+                 "  --stall-seconds N  a drive silent this long is 'not answering' (default 30,\n"
+                 "                  or $CLONEBAY_STALL_SECONDS)\n"
+                 "  --no-bell       no beep when a job ends (m in the station toggles it)");
             return CLI_OK;
         default:
             return cli_fail(CLI_REFUSED, "station: unknown option '%s' (try 'clonebay station --help')",

@@ -12,6 +12,7 @@
 #include "devices/dev_scan.h"
 #include "jobs/disc_archive.h"
 #include "jobs/job_queue.h"
+#include "jobs/session.h"
 #include "jobs/store.h"
 
 #include <stdbool.h>
@@ -20,9 +21,11 @@ struct station_opts {
     const char *bench_dir;          /* practice bench: only loops over files in here */
     const char *reports_dir;
     int max_parallel;
+    int stall_seconds;              /* no answer this long: "not answering" (0: 30 s) */
+    bool no_bell;                   /* start with the bell off */
 };
 
-enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE };
+enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH };
 /* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
  * wizard shows its refusal, if any, on the confirmation screen. */
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
@@ -66,14 +69,44 @@ struct station {
     char store_dir[256];            /* where images go by default, "" until chosen */
     bool reports_volatile;          /* reports_dir is in RAM (the live ISO's /) */
     struct disc_archive archive;    /* optical drives archiving every disc put in ("a") */
-    char message[512];
+    char message[1024];             /* shown whole above the key bar until a key is pressed */
+    bool message_error;             /* a refusal or error: an info message does not replace it */
+    bool bell;                      /* BEL when a job ends: once verified, three times failed */
+    int beeps_pending;
+    double next_beep;
+    struct session session;
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
+    int drive_events;               /* hot-plug events that concern this station, this turn */
     bool color;
     bool dirty;
     bool quit;
 };
 
 int station_run(const struct station_opts *opts);
+
+/* Colours named by meaning; without colours each has its own attribute, and
+ * every state is also a word on the screen. */
+enum ui_color { UI_COLOR_IDLE, UI_COLOR_BUSY, UI_COLOR_VERIFIED, UI_COLOR_FAILED, UI_COLOR_WARNING, UI_COLOR_COUNT };
+void ui_colors_init(struct station *st);
+void ui_color_on(const struct station *st, enum ui_color c);
+void ui_color_off(const struct station *st, enum ui_color c);
+
+/* What a drive is doing, by the jobs that touch it (the newest decides). */
+struct drive_status {
+    enum ui_color color;
+    const char *word;               /* idle, busy, VERIFIED, FAILED, warning */
+    char detail[160];               /* "job #2: writing 45%", "not answering since 10:02:11" */
+    time_t stalled_since;           /* 0: answering */
+};
+void station_drive_status(const struct station *st, const struct dev_drive *d, struct drive_status *out);
+
+/* Say something on the status line of whatever screen is up, wrapped and
+ * whole until a key is pressed; error: a refusal or failure, which an info
+ * message does not replace. With a job, the same text goes to its log. */
+void station_say(struct station *st, bool error, struct qjob *job, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A key that does nothing on this screen: say so, and what does. */
+void station_key_unused(struct station *st, int key, const char *what_works);
 
 /* station.c */
 void station_rescan(struct station *st);
@@ -84,6 +117,11 @@ void store_key(struct station *st, int key);
 const char *station_image_folder(const struct station *st);
 /* station_draw.c */
 void station_draw(struct station *st);
+/* Draw text word-wrapped, whole, in the rows just above the key bar; the rows it took. */
+int draw_wrapped(const struct station *st, const char *text, bool error);
+/* station_bench.c: one tile per drive, readable from across the room */
+void draw_bench(struct station *st);
+void bench_key(struct station *st, int key);
 /* station_wizard.c */
 void wizard_start(struct station *st);
 void wizard_key(struct station *st, int key);

@@ -8,6 +8,7 @@
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 enum { C_GOOD = 1, C_BAD, C_WARN, C_INFO, C_BAR };
 
@@ -62,6 +63,13 @@ static const char *model_of(const struct dev_drive *d)
     return "-";
 }
 
+static void hms(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, len, "%H:%M:%S", &tm);
+}
+
 static void flags_of(const struct dev_drive *d, char *buf, size_t len)
 {
     snprintf(buf, len, "%s%s%s%s%s", d->system ? " SYSTEM" : "", d->mounted ? " MOUNTED" : "",
@@ -109,6 +117,15 @@ static int draw_drives(struct station *st, int y, int rows)
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
             color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
         }
+        struct drive_status ds;
+        station_drive_status(st, d, &ds);
+        if (ds.color == UI_COLOR_WARNING && ds.detail[0]) {
+            char w[200];
+            snprintf(w, sizeof(w), " %s", ds.detail);
+            color_on(st, ds.stalled_since ? C_BAD : C_WARN);
+            addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+            color_off(st, ds.stalled_since ? C_BAD : C_WARN);
+        }
         const struct archive_drive *ar = archive_find(&st->archive, d->path);
         if (ar) {
             color_on(st, C_INFO);
@@ -149,6 +166,26 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
         return;
     }
     const struct copy_progress *p = &j->job->progress;
+    int x = 5;
+    char held[160] = "";
+    const struct job_watch *w = &j->watch;
+    if (w->holding_back >= 0 && w->holding_back < (int)j->ntargets) {
+        const struct watch_target *wt = &w->t[w->holding_back];
+        char at[16] = "";
+        hms(wt->stalled_since, at, sizeof(at));
+        snprintf(held, sizeof(held), "held back by %s (%s%s) ", j->targets[w->holding_back],
+                 wt->stalled_since ? "not answering since " : "slow", wt->stalled_since ? at : "");
+    } else if (w->source_stalled_since) {
+        char at[16];
+        hms(w->source_stalled_since, at, sizeof(at));
+        snprintf(held, sizeof(held), "source %s not answering since %s ", j->source, at);
+    }
+    if (held[0]) {
+        color_on(st, C_WARN);
+        mvaddnstr(y, x, held, COLS - x > 0 ? COLS - x : 0);
+        color_off(st, C_WARN);
+        x += (int)strlen(held);
+    }
     uint64_t total = atomic_load(&p->bytes_total), done = atomic_load(&p->bytes_done);
     uint64_t rate = atomic_load(&p->rate_now), avg = atomic_load(&p->rate_avg);
     uint64_t bad = atomic_load(&p->bytes_bad), areas = atomic_load(&p->bad_areas);
@@ -165,7 +202,61 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
     snprintf(line, sizeof(line), "%s %5.1f%%  %-7s %4.0f MB/s (avg %.0f)  ETA %s  bad %llu sectors in %llu areas", b,
              100.0 * f, progress_phase_name((enum copy_phase)phase), (double)rate / 1e6, (double)avg / 1e6, eta,
              (unsigned long long)(bad / 512), (unsigned long long)areas);
-    mvaddnstr(y, 5, line, COLS - 5 > 0 ? COLS - 5 : 0);
+    if (x < COLS)
+        mvaddnstr(y, x, line, COLS - x);
+}
+
+/* Each target's own line: its state, bytes, rate, and whether it holds the job back. */
+static void target_line(const struct station *st, const struct qjob *j, size_t i, int y)
+{
+    struct target_view v;
+    watch_target_view(j, i, &v);
+    char done[32], total[32], line[512];
+    units_format_bytes(v.done, done, sizeof(done));
+    units_format_bytes(v.total, total, sizeof(total));
+    move(y, 0);
+    clrtoeol();
+    int n = snprintf(line, sizeof(line), "       -> %-12s ", j->targets[i]);
+    mvaddnstr(y, 0, line, COLS);
+    int pair = v.state == TGT_VERIFIED ? C_GOOD : v.state == TGT_FAILED ? C_BAD : 0;
+    if (pair)
+        color_on(st, pair);
+    addnstr(v.word, COLS - n > 0 ? COLS - n : 0);
+    if (pair)
+        color_off(st, pair);
+    if (v.state == TGT_FAILED) {
+        printw(": ");
+    } else if (v.state != TGT_WAITING && v.state != TGT_PREPARING) {
+        snprintf(line, sizeof(line), "  %s of %s", done, total);
+        if (j->state == QJOB_RUNNING)
+            snprintf(line + strlen(line), sizeof(line) - strlen(line), "  %.1f MB/s", (double)v.rate / 1e6);
+        addnstr(line, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    }
+    if (v.slow) {
+        color_on(st, C_WARN);
+        addnstr("  slow", COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+        color_off(st, C_WARN);
+    }
+    if (v.stalled_since) {
+        char at[16];
+        hms(v.stalled_since, at, sizeof(at));
+        snprintf(line, sizeof(line), "  not answering since %s", at);
+        color_on(st, C_BAD);
+        addnstr(line, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+        color_off(st, C_BAD);
+    }
+    if (v.why[0])
+        addnstr(v.why, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+}
+
+static bool shows_targets(const struct qjob *j)
+{
+    return watch_has_targets(j) && j->job->outcome != OUTCOME_REFUSED;
+}
+
+static int job_rows(const struct qjob *j)
+{
+    return 2 + (shows_targets(j) ? (int)j->ntargets : 0);
 }
 
 static void draw_jobs(struct station *st, int y, int rows)
@@ -179,7 +270,18 @@ static void draw_jobs(struct station *st, int y, int rows)
         mvaddstr(y++, 2, "no jobs: F2 starts one");
     for (int i = 0; i < JQ_MAX_JOBS; i++)
         st->job_row[i] = -1;
-    for (int i = 0; i < (int)st->q.count && y + 1 < rows; i++) {
+    /* Scrolled so that the chosen job is whole on the screen. */
+    int first = 0;
+    if (st->sel_job < (int)st->q.count) {
+        int need = 0;
+        for (int i = st->sel_job; i >= 0; i--) {
+            need += job_rows(st->q.jobs[i]);
+            if (need > rows - y)
+                break;
+            first = i;
+        }
+    }
+    for (int i = first; i < (int)st->q.count && y + 1 < rows; i++) {
         const struct qjob *j = st->q.jobs[i];
         st->job_row[i] = (short)y;
         char line[1024];
@@ -196,13 +298,16 @@ static void draw_jobs(struct station *st, int y, int rows)
             attroff(A_REVERSE);
         job_line2(st, j, y + 1);
         y += 2;
+        for (size_t t = 0; shows_targets(j) && t < j->ntargets && y < rows; t++)
+            target_line(st, j, t, y++);
     }
 }
 
 static void draw_main(struct station *st)
 {
     static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
-                                        "Enter", "Detail", "s", "Store", "x", "Clear", "F10", "Quit", NULL };
+                                        "Enter", "Detail", "b", "Bench", "s", "Store", "x", "Clear", "F10", "Quit",
+                                        NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -224,6 +329,8 @@ static void draw_help(const struct station *st)
         "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
         "  s                where images and reports go: pick a partition of a drive",
         "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
+        "  b                bench view: one tile per drive, readable from across the room (b or Esc returns)",
+        "  m                the bell on/off (one beep when a job is verified, three when one fails)",
         "  F1, ?            this help",
         "",
         "New job: pick the source, then the targets (Space marks, several at once),",
@@ -232,6 +339,8 @@ static void draw_help(const struct station *st)
         "Nothing is written before the confirmation screen and a press of Y.",
         "",
         "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY written by a job or program; RO read-only.",
+        "Under each job, one line per target: writing, verifying, VERIFIED or FAILED, its bytes and rate;",
+        "'slow' marks a target under half the speed of the others, 'not answering since' one that went silent.",
         "Block map: # copied  . to do  / being rescued  X unreadable",
         "",
         "Any key returns.",
@@ -368,6 +477,7 @@ void station_draw(struct station *st)
         color_off(st, C_WARN);
     }
     switch (st->mode) {
+    case MODE_BENCH: draw_bench(st); break;
     case MODE_HELP: draw_help(st); break;
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
@@ -380,9 +490,7 @@ void station_draw(struct station *st)
         break;
     default:
         draw_main(st);
-        if (st->message[0]) {
-            mvaddnstr(LINES - 2, 0, st->message, COLS);
-        } else if (st->reports_volatile) {
+        if (!st->message[0] && st->reports_volatile) {
             color_on(st, C_WARN);
             mvaddnstr(LINES - 2, 0, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive",
                       COLS);
@@ -390,7 +498,56 @@ void station_draw(struct station *st)
         }
         break;
     }
+    const char *msg = st->mode == MODE_WIZARD && st->wiz.error[0] ? st->wiz.error : st->message;
+    if (msg[0] && st->mode != MODE_QUIT)
+        draw_wrapped(st, msg, msg == st->wiz.error || st->message_error);
     refresh();
+}
+
+/* Break text at spaces into rows of at most cols; a word longer than a row is cut across rows. */
+static int wrap(const char *text, int cols, const char **starts, int *lens, int max)
+{
+    int n = 0;
+    while (*text && n < max) {
+        int len = (int)strlen(text);
+        if (len > cols) {
+            len = cols;
+            while (len > 0 && text[len] != ' ')
+                len--;
+            if (len == 0)
+                len = cols;
+        }
+        starts[n] = text;
+        lens[n++] = len;
+        text += len;
+        while (*text == ' ')
+            text++;
+    }
+    return n;
+}
+
+int draw_wrapped(const struct station *st, const char *text, bool error)
+{
+    enum { MAX_ROWS = 40 };
+    const char *starts[MAX_ROWS];
+    int lens[MAX_ROWS], cols = COLS > 1 ? COLS - 1 : 1;
+    int max = LINES / 2 < MAX_ROWS ? LINES / 2 : MAX_ROWS;
+    int rows = wrap(text, cols, starts, lens, max);
+    int y0 = LINES - 1 - rows;
+    if (error)
+        color_on(st, C_BAD);
+    else
+        attron(A_BOLD);
+    for (int r = 0; r < rows; r++) {
+        move(y0 + r, 0);
+        clrtoeol();
+        mvaddnstr(y0 + r, 0, starts[r], lens[r]);
+    }
+    if (error)
+        color_off(st, C_BAD);
+    else
+        attroff(A_BOLD);
+    return rows;
 }
 
 /* ---- the new-job wizard's screens (its keys are in station_wizard.c) ---- */
@@ -525,13 +682,5 @@ static void draw_wizard(struct station *st)
     }
     }
     attroff(A_BOLD);
-    if (w->error[0]) {
-        /* In full, wrapped above the key bar: a refusal is read where it happened. */
-        int len = (int)strlen(w->error), cols = COLS > 0 ? COLS : 80;
-        int rows = (len + cols - 1) / cols, y0 = LINES - 1 - rows;
-        color_on(st, C_BAD);
-        for (int r = 0; r < rows; r++)
-            mvaddnstr(y0 + r < 2 ? 2 : y0 + r, 0, w->error + r * cols, cols);
-        color_off(st, C_BAD);
-    }
+    /* w->error is drawn whole by station_draw, like every screen's message. */
 }

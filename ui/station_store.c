@@ -22,7 +22,7 @@ static void choose(struct station *st, const struct store_choice *c)
     char dir[256], reports[4096];
     struct cb_error err = { 0 };
     if (store_mount(c, STORE_ROOT, dir, sizeof(dir), &err) != 0) {
-        snprintf(st->message, sizeof(st->message), "%s", err.msg);
+        station_say(st, true, NULL, "%s", err.msg);
         return;
     }
     snprintf(reports, sizeof(reports), "%s/clonebay-reports", dir);
@@ -30,7 +30,7 @@ static void choose(struct station *st, const struct store_choice *c)
     snprintf(st->q.reports_dir, sizeof(st->q.reports_dir), "%s", reports);
     snprintf(st->store_dir, sizeof(st->store_dir), "%s", dir);
     st->reports_volatile = store_is_volatile(reports);
-    snprintf(st->message, sizeof(st->message), "images and reports now go to %s (%s)%s", dir, c->dev,
+    station_say(st, false, NULL, "images and reports now go to %s (%s)%s", dir, c->dev,
              moved ? ": the reports so far were copied there" : "");
     station_rescan(st);     /* the drive now shows MOUNTED */
 }
@@ -53,6 +53,9 @@ void store_key(struct station *st, int key)
         break;
     case 27: case 'q': case KEY_F(10):
         st->mode = MODE_MAIN;
+        break;
+    default:
+        station_key_unused(st, key, "Up/Down choose, Enter uses the partition, Esc goes back");
         break;
     }
 }

@@ -141,14 +141,19 @@ void wizard_tick(struct station *st)
         return;
     }
     if (j && j->state == QJOB_QUEUED)
-        snprintf(st->message, sizeof(st->message), "job #%d queued: it waits for a job on the same drive", j->id);
+        station_say(st, false, NULL, "job #%d queued: it waits for a job on the same drive", j->id);
     else if (j)
-        snprintf(st->message, sizeof(st->message), "job #%d %s", j->id, j->state == QJOB_RUNNING ? "started"
+        station_say(st, false, NULL, "job #%d %s", j->id, j->state == QJOB_RUNNING ? "started"
                  : qjob_state_name(j->state));
     st->mode = MODE_MAIN;
     st->focus_jobs = true;
     st->sel_job = j ? (int)st->q.count - 1 : st->sel_job;
     st->dirty = true;
+}
+
+static bool is_move(int key)
+{
+    return key == KEY_UP || key == KEY_DOWN || key == 'k' || key == 'j' || key == KEY_HOME || key == KEY_END;
 }
 
 static int move_cursor(int cursor, int key, int count)
@@ -287,8 +292,10 @@ void wizard_key(struct station *st, int key)
             w->step = WIZ_TARGETS;
             w->cursor = 0;
             w->npicked = 0;
-        } else {
+        } else if (is_move(key)) {
             w->cursor = move_cursor(w->cursor, key, ndrives);
+        } else {
+            station_key_unused(st, key, "Up/Down choose the source, Enter takes it, i restores an image, Esc cancels");
         }
         break;
     case WIZ_TARGETS: {
@@ -316,8 +323,10 @@ void wizard_key(struct station *st, int key)
                 w->step = WIZ_OPTIONS;
             else
                 snprintf(w->error, sizeof(w->error), "mark at least one target with Space");
-        } else {
+        } else if (is_move(key)) {
             w->cursor = move_cursor(w->cursor, key, rows);
+        } else {
+            station_key_unused(st, key, "Space marks a target, Enter goes on, Esc goes back");
         }
         break;
     }
@@ -352,16 +361,23 @@ void wizard_key(struct station *st, int key)
             cycle_split(w);
         else if (key == '\n' || key == '\r' || key == KEY_ENTER)
             w->step = WIZ_CONFIRM;
+        else if (key == 's')
+            station_say(st, false, NULL, "s splits images only: a copy to drives is never split");
+        else
+            station_key_unused(st, key, w->kind == JOB_IMAGE ? "h hash, v verify, +/- level, s split, Enter, Esc"
+                                                             : "h hash, v verify, Enter goes on, Esc goes back");
         break;
     case WIZ_CONFIRM:
         if (key == 'y' || key == 'Y')
             submit(st);
         else if (key == KEY_ESC || key == 'n' || key == 'q')
             w->step = WIZ_OPTIONS;
+        else
+            station_key_unused(st, key, "Y starts the job, Esc goes back");
         break;
     case WIZ_STARTING:
         if (key == KEY_ESC || key == 'q') {
-            snprintf(st->message, sizeof(st->message), "job #%d goes on preparing", w->starting_id);
+            station_say(st, false, NULL, "job #%d goes on preparing", w->starting_id);
             st->mode = MODE_MAIN;
             st->focus_jobs = true;
             st->sel_job = (int)st->q.count - 1;
