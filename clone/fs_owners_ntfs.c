@@ -17,6 +17,7 @@
 #define HAVE_SYS_STAT_H 1
 #include <ntfs-3g/volume.h>
 #include <ntfs-3g/attrib.h>
+#include <ntfs-3g/dir.h>
 #include <ntfs-3g/inode.h>
 #include <ntfs-3g/mft.h>
 #include <ntfs-3g/runlist.h>
@@ -26,6 +27,8 @@ struct ntfs_walk {
     struct owners_part *p;
     ntfs_volume *vol;
     struct bad_units b;
+    unsigned char *dir_seen;    /* folders walked, one bit per record: a damaged index may loop */
+    s64 nrec;
     /* The folder last named: files hit are often neighbours. */
     u64 cached_dir;
     char cached_path[4096];
@@ -155,11 +158,95 @@ static void name_hit(struct ntfs_walk *w, ntfs_inode *ni, u64 mref, uint64_t byt
                    (unsigned long long)mref);
 }
 
+/* Unreadable bytes of file record mref, wherever $MFT's clusters put it. */
+static uint64_t record_bad(struct ntfs_walk *w, u64 mref)
+{
+    uint64_t rs = w->vol->mft_record_size, cs = w->vol->cluster_size, at = mref * rs, bytes = 0;
+    for (uint64_t o = at; o < at + rs;) {
+        uint64_t in = o % cs, n = cs - in < at + rs - o ? cs - in : at + rs - o;
+        LCN lcn = ntfs_attr_vcn_to_lcn(w->vol->mft_na, (VCN)(o / cs));
+        if (lcn >= 0)
+            bytes += owners_bad_in(w->p, (uint64_t)lcn * cs + in, n);
+        o += n;
+    }
+    return bytes;
+}
+
+struct subdir {
+    u64 mref;
+    char *path;
+};
+
+struct listing {
+    struct ntfs_walk *w;
+    const char *path;
+    struct subdir *dirs;
+    size_t n, cap;
+};
+
+/* One entry of a folder's index: named when its own record is unreadable. */
+static int list_entry(void *ctx, const ntfschar *name, const int name_len, const int name_type, const s64 pos,
+                      const MFT_REF mref, const unsigned dt_type)
+{
+    (void)pos;
+    struct listing *l = ctx;
+    u64 ref = MREF(mref);
+    if (name_type == FILE_NAME_DOS || ref < FILE_first_user)
+        return 0;       /* 8.3 aliases, ".", "..", and the system files, named as metadata */
+    char *s = NULL, path[4096];
+    if (ntfs_ucstombs(name, name_len, &s, 0) < 0 || !s)
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", l->path, s);
+    free(s);
+    uint64_t lost = record_bad(l->w, ref);
+    if (lost)
+        owners_add_why(l->w->p, FS_OWNER_FILE, lost, dt_type == NTFS_DT_DIR
+                       ? "its file record, which says where its list of files lies, is unreadable: the folder's "
+                         "whole list is lost, and the files in it are not named here"
+                       : "its file record, which says where its data lies, is unreadable: the whole file is lost",
+                       "%s", path);
+    else if (dt_type == NTFS_DT_DIR && (s64)ref < l->w->nrec) {
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            struct subdir *d = realloc(l->dirs, cap * sizeof(*d));
+            if (!d)
+                return -1;
+            l->dirs = d;
+            l->cap = cap;
+        }
+        if ((l->dirs[l->n].path = strdup(path)) != NULL)
+            l->dirs[l->n++].mref = ref;
+    }
+    return 0;
+}
+
+/* The folder tree from dir, for the files whose own records were lost: only
+ * the folders' indexes still name them. Each folder once. */
+static void walk_folders(struct ntfs_walk *w, u64 dir, const char *path)
+{
+    if (w->dir_seen[dir / 8] >> (dir % 8) & 1)
+        return;
+    w->dir_seen[dir / 8] |= (unsigned char)(1 << (dir % 8));
+    ntfs_inode *ni = ntfs_inode_open(w->vol, dir);
+    if (!ni)
+        return;
+    struct listing l = { .w = w, .path = path };
+    s64 pos = 0;
+    ntfs_readdir(ni, &pos, &l, list_entry);
+    ntfs_inode_close(ni);
+    for (size_t i = 0; i < l.n; i++) {
+        walk_folders(w, l.dirs[i].mref, l.dirs[i].path);
+        free(l.dirs[i].path);
+    }
+    free(l.dirs);
+}
+
 static void ntfs_records(struct ntfs_walk *w, unsigned *damaged)
 {
     ntfs_volume *vol = w->vol;
     s64 nrec = vol->mft_na->initialized_size >> vol->mft_record_size_bits;
     MFT_RECORD *rec = malloc(vol->mft_record_size);
+    bool mft_hit = false;
     for (s64 mref = 0; rec && mref < nrec; mref++) {
         if (ntfs_mft_record_read(vol, (MFT_REF)mref, rec)) {
             (*damaged)++;
@@ -174,6 +261,8 @@ static void ntfs_records(struct ntfs_walk *w, unsigned *damaged)
             continue;
         }
         uint64_t bytes = inode_bytes(w, ni);
+        if (mref == FILE_MFT)
+            mft_hit = bytes > 0;
         if (bytes && system_file((u64)mref))
             owners_add(w->p, FS_OWNER_METADATA, bytes, "%s", system_file((u64)mref));
         else if (bytes)
@@ -183,6 +272,12 @@ static void ntfs_records(struct ntfs_walk *w, unsigned *damaged)
     if (!rec)
         w->p->rc = -ENOMEM;
     free(rec);
+    /* File records in unreadable sectors: the folders' indexes still know whose they were. */
+    w->nrec = nrec;
+    w->dir_seen = mft_hit ? calloc((size_t)nrec / 8 + 1, 1) : NULL;
+    if (w->dir_seen)
+        walk_folders(w, FILE_root, "");
+    free(w->dir_seen);
 }
 
 int fs_owners_ntfs(struct owners_part *p)

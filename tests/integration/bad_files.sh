@@ -25,6 +25,7 @@ head -c 65536 /dev/urandom > "$WORK/m1/docs/report.txt"
 head -c 32768 /dev/urandom > "$WORK/m1/docs/hard.bin"
 ln "$WORK/m1/docs/hard.bin" "$WORK/m1/other/hard-link.bin"
 head -c 20000 /dev/urandom > "$WORK/m1/ok.txt"
+INO_REPORT=$(stat -c %i "$WORK/m1/docs/report.txt")
 umount "$WORK/m1"
 bmap() { debugfs -R "bmap $1 $2" "$WORK/p1.img" 2>/dev/null; }
 EXT_REPORT=$((P1 + $(bmap /docs/report.txt 2) * 4096 + 1024))
@@ -63,6 +64,7 @@ NTFS_THESIS=$((P3 + $(where "$WORK/p3.img" "$WORK/thesis" 8192 4096)))
 mft=$(python3 -c "
 import struct; b=open('$WORK/p3.img','rb').read(512); print(struct.unpack('<q',b[0x30:0x38])[0]*struct.unpack('<H',b[11:13])[0]*b[13])")
 NTFS_MFT=$((P3 + mft + 70 * 1024 + 512))        # a file record nobody uses yet
+THESIS_RECORD=$(ntfsinfo -F /Users/ann/thesis.docx "$WORK/p3.img" 2>/dev/null | sed -n 's/^Dumping Inode \([0-9]*\).*/\1/p')
 NTFS_FREE=$((P3 + 28 * MiB))
 # The oracle agrees on what lies there.
 check "setup: ntfscluster finds thesis.docx at its bad cluster" bash -c "ntfscluster -s $(((NTFS_THESIS - P3) / 512)) '$WORK/p3.img' 2>/dev/null | grep -q '/Users/ann/thesis.docx'"
@@ -130,6 +132,27 @@ assert got == want, got"
 else
     skip "disc: damaged files on an ISO 9660 disc" "xorriso missing"
 fi
+
+# One unreadable sector of the inode table, where /docs/report.txt's inode
+# (and its neighbour's) lie, and one of thesis.docx's NTFS file record: the
+# files whose inodes or records were there are named, with why the whole
+# file is lost, though none of their data was hit.
+INO_SECTOR=$((P1 + itable0 * 4096 + (INO_REPORT - 1) * 256 / 512 * 512))
+lost=$(debugfs -R "ncheck $(( (INO_REPORT - 1) / 2 * 2 + 1 )) $(( (INO_REPORT - 1) / 2 * 2 + 2 ))" "$WORK/p1.img" 2>/dev/null |
+       awk 'NR > 1 { sub(/^\/\//, "/", $2); print $2 }' | sort | paste -sd,)     # debugfs writes //name at the top
+src3=$(fault_drive fs3 112M --file "$D" --bad $INO_SECTOR:512 --bad $((P3 + mft + THESIS_RECORD * 1024)):512)
+truncate -s 112M "$WORK/t3.img"; t3=$(attach "$WORK/t3.img")
+"$CB" clone "$src3" "$t3" --yes --mode raw --report "$WORK/n.json" > "$WORK/nout" 2>&1; rc=$?
+check "unreadable inode: exit 3" test $rc = 3
+check "setup: ntfsinfo names thesis.docx's file record" test -n "$THESIS_RECORD"
+check "unreadable inode: the files whose inodes it held are named, and why they are lost whole" json "$WORK/n.json" "
+files = sorted(d['path'] for d in r['damaged'] if d['kind'] == 'file')
+assert '/docs/report.txt' in files and files == sorted('$lost'.split(',') + ['/Users/ann/thesis.docx']), (files, '$lost')
+assert all(d['why'] and 'is lost' in d['why'] and d['bytes_lost'] == (256 if d['partition'] == 1 else 512)
+           for d in r['damaged'] if d['kind'] == 'file'), r['damaged']
+assert sorted((d['kind'], d['partition'], d['name'], d['bytes_lost']) for d in r['damaged'] if d['kind'] != 'file') == [
+    ('metadata', 1, 'inode table (group 0)', 512), ('metadata', 3, '\$MFT (the file table)', 512)], r['damaged']"
+check "unreadable inode: the text report says the whole file is lost" grep -q "/docs/report.txt  256 B lost (256 bytes): its inode.*whole file is lost" "$WORK/nout"
 
 # Garbage in the rescued copy's inode table: the first block of it (the root
 # directory's inode and the files') is unreadable and the copy holds a marker
