@@ -54,7 +54,7 @@ static int list_grow(struct fs_owner_list *l)
 }
 
 static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum fs_owner_kind kind,
-                    const char *name, uint64_t bytes)
+                    const char *name, uint64_t bytes, const char *why)
 {
     if (l->count == l->cap && list_grow(l))
         return -ENOMEM;
@@ -63,6 +63,8 @@ static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum 
         struct fs_owner *o = &l->v[l->slots[s] - 1];
         if (o->partition == part && o->kind == kind && !strcmp(o->name, name)) {
             o->bytes += bytes;
+            if (!o->why)
+                o->why = why;
             return 0;
         }
     }
@@ -70,7 +72,7 @@ static int list_add(struct fs_owner_list *l, int part, const char *fstype, enum 
     if (!copy)
         return -ENOMEM;
     struct fs_owner *o = &l->v[l->count];
-    *o = (struct fs_owner){ .kind = kind, .partition = part, .name = copy, .bytes = bytes };
+    *o = (struct fs_owner){ .kind = kind, .partition = part, .name = copy, .bytes = bytes, .why = why };
     snprintf(o->fstype, sizeof(o->fstype), "%s", fstype);
     l->slots[s] = ++l->count;
     return 0;
@@ -95,7 +97,8 @@ void fs_owners_free(struct fs_owner_list *l)
     *l = (struct fs_owner_list){ 0 };
 }
 
-void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *fmt, ...)
+void owners_add_why(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *why,
+                    const char *fmt, ...)
 {
     if (!bytes)
         return;
@@ -104,7 +107,7 @@ void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, 
     va_start(ap, fmt);
     vsnprintf(name, sizeof(name), fmt, ap);
     va_end(ap);
-    if (list_add(p->out, p->number, p->fstype, kind, name, bytes))
+    if (list_add(p->out, p->number, p->fstype, kind, name, bytes, why))
         p->rc = -ENOMEM;
 }
 
@@ -275,6 +278,16 @@ static void probe(struct owners_part *p)
     } else if (!owners_read(p, b, 8, 16 * 2048) && !memcmp(b + 1, "CD001", 5)) {
         snprintf(p->fstype, sizeof(p->fstype), "iso9660");
     }
+    /* Others, only to say what could not be looked into. */
+    static const struct { uint32_t at; const char *magic; const char *name; } other[] = {
+        { 3, "EXFAT   ", "exfat" }, { 0, "XFSB", "xfs" }, { 0x10040, "_BHRfS_M", "btrfs" },
+        { 4086, "SWAPSPACE2", "swap" }, { 0, "LUKS\xba\xbe", "crypto_LUKS" }, { 3, "-FVE-FS-", "BitLocker" },
+    };
+    for (size_t i = 0; !p->fstype[0] && i < sizeof(other) / sizeof(other[0]); i++) {
+        size_t n = strlen(other[i].magic);
+        if (!owners_read(p, b, n, other[i].at) && !memcmp(b, other[i].magic, n))
+            snprintf(p->fstype, sizeof(p->fstype), "%s", other[i].name);
+    }
 }
 
 /* The bad spans of map in [off, off+size), relative to off. */
@@ -313,14 +326,25 @@ static int find_in_part(struct owners_part p, const struct fs_owner_part *fp, co
     }
     probe(&p);
     int found = 0;
+    bool known = false;
     for (size_t i = 0; p.fstype[0] && !found && i < sizeof(fs_table) / sizeof(fs_table[0]); i++)
-        if (!strncmp(p.fstype, fs_table[i].name, strlen(fs_table[i].name)))
+        if (!strncmp(p.fstype, fs_table[i].name, strlen(fs_table[i].name))) {
+            known = true;
             found = fs_table[i].find(&p);
-    if (!found)
+        }
+    if (!found && !strcmp(p.fstype, "swap"))
+        owners_add(&p, FS_OWNER_FREE, owners_bad_in(&p, 0, p.size), "swap space (no files are kept there)");
+    else if (!found && known)
         owners_add(&p, FS_OWNER_UNRESOLVED, owners_bad_in(&p, 0, p.size),
-                   "could not be resolved: %s", p.fstype[0] ? "clonebay cannot read this filesystem"
-                   : "no filesystem clonebay knows was found in the partition (its first sectors may be "
-                     "among the unreadable ones)");
+                   "could not be resolved: the %s filesystem's first sectors are damaged", p.fstype);
+    else if (!found && p.fstype[0])
+        owners_add(&p, FS_OWNER_UNRESOLVED, owners_bad_in(&p, 0, p.size),
+                   "could not be resolved: clonebay cannot look into %s filesystems", p.fstype);
+    else if (!found)
+        owners_add(&p, FS_OWNER_UNRESOLVED, owners_bad_in(&p, 0, p.size), "could not be resolved: %s",
+                   owners_bad_in(&p, 0, 128 << 10) ? "no filesystem was recognised, and its first sectors are "
+                   "among the unreadable ones" : "no filesystem clonebay can look into (ext2/3/4, FAT, NTFS, "
+                   "ISO 9660) was found in it");
     free(spans);
     return p.rc;
 }

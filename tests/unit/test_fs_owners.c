@@ -3,7 +3,7 @@
  * root directory, free space, space outside the partition), nothing counted
  * twice or left out; a directory that contains itself and a cluster chain
  * that loops end the walk instead of hanging it; a volume with random damage
- * is looked up to the end. ext, NTFS and ISO 9660 are judged by real tools in
+ * is looked up to the end; filesystems it cannot look into are named. ext, NTFS and ISO 9660 are judged by real tools in
  * tests/integration/bad_files.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,11 +202,36 @@ static void damage_never_stops_it(void **state)
     free(clean);
 }
 
+/* Filesystems it cannot look into are named in the reason; swap holds no files. */
+static void others_named(void **state)
+{
+    (void)state;
+    memcpy(disk, "XFSB", 4);
+    memcpy(disk + (512 << 10) + 4086, "SWAPSPACE2", 10);
+    struct block_map m;
+    map_init(&m, DISK, MAP_FINISHED);
+    map_mark(&m, 4096, 512, MAP_BAD);
+    map_mark(&m, (512 << 10) + 8192, 1024, MAP_BAD);
+    struct fs_owner_part parts[] = { { 1, 0, 512 << 10 }, { 2, 512 << 10, 512 << 10 }, { 3, PART, SECTORS * 512 } };
+    struct fs_owner_list l;
+    assert_int_equal(fs_owners_find_fn(mem_read, disk, "test disk", parts, 3, &m, &l), 0);
+    assert_int_equal(l.count, 2);
+    assert_int_equal(l.v[0].partition, 1);
+    assert_int_equal(l.v[0].kind, FS_OWNER_UNRESOLVED);
+    assert_string_equal(l.v[0].name, "could not be resolved: clonebay cannot look into xfs filesystems");
+    assert_int_equal(l.v[1].kind, FS_OWNER_FREE);
+    assert_int_equal(l.v[1].bytes, 1024);
+    fs_owners_free(&l);
+    map_free(&m);
+    memset(disk, 0, PART);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_owner_once),
         cmocka_unit_test(damage_never_stops_it),
+        cmocka_unit_test(others_named),
     };
     return cmocka_run_group_tests_name("fs_owners", tests, build, release);
 }
