@@ -86,6 +86,19 @@ void layout_free(struct layout *l)
     l->gpt_entries = NULL;
 }
 
+int layout_copy(struct layout *dst, const struct layout *src)
+{
+    *dst = *src;
+    dst->gpt_entries = NULL;
+    size_t n = (size_t)src->gpt_nentries * src->gpt_entry_size;
+    if (src->gpt_entries && n) {
+        if (!(dst->gpt_entries = malloc(n)))
+            return -ENOMEM;
+        memcpy(dst->gpt_entries, src->gpt_entries, n);
+    }
+    return 0;
+}
+
 int layout_put(struct io_dev *t, const void *buf, size_t len, uint64_t off, struct cb_error *err)
 {
     ssize_t w = io_pwrite(t, buf, len, off);

@@ -75,6 +75,8 @@ int layout_read_io(void *dev, void *buf, size_t len, uint64_t off);
 int layout_read(struct layout *l, layout_read_fn rd, void *ctx, const char *name, uint64_t disk_size,
                 unsigned sector, struct cb_error *err);
 void layout_free(struct layout *l);
+/* A copy that owns its own table bytes (one plan per target). 0 or -ENOMEM. */
+int layout_copy(struct layout *dst, const struct layout *src);
 
 /* Fit the layout onto a target of target_size bytes: fills new_start and
  * new_size of every partition. KEEP keeps every partition where it is (the

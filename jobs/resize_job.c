@@ -21,18 +21,30 @@
 
 #define RESIZE_MAX_SCRATCH 8
 
-/* An ext filesystem shrunk in a scratch file before the targets are written. */
+/* An ext or NTFS filesystem shrunk in a scratch file before the targets are
+ * written, to the least any target's plan gives it (larger targets grow it
+ * again once it is copied). */
 struct scratch {
     size_t part;                    /* index in layout.parts */
+    uint64_t size;                  /* what it is shrunk to */
     char dir[4200];                 /* its private folder, removed with it */
     char path[4200];
     char digest[HASH_MAX_HEX];      /* of its used blocks, as copied to the targets */
 };
 
-struct resize_state {
-    struct layout layout;
+/* One target's plan: where each partition goes on it and how big, and the
+ * remap its writer goes through. Every plan copies the same source ranges
+ * (so one read of the source serves all), each to its own places. */
+struct target_plan {
+    struct layout l;
     struct io_extent ext[LAYOUT_MAX_PARTS + 1];
     struct io_remap remap;
+};
+
+struct resize_state {
+    struct layout layout;           /* the source's, with what each partition may do */
+    struct target_plan *plans;      /* one per target */
+    size_t nplans;
     char uuid[LAYOUT_MAX_PARTS][64];
     char label[LAYOUT_MAX_PARTS][128];
     struct scratch scratch[RESIZE_MAX_SCRATCH];
@@ -205,25 +217,64 @@ static bool shrinks_in_scratch(const struct layout_part *p)
     return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs")) && p->new_size < p->size;
 }
 
+/* The least any target's plan gives partition k. */
+static uint64_t least_size(const struct resize_state *st, size_t k)
+{
+    uint64_t least = st->layout.parts[k].size;
+    for (size_t t = 0; t < st->nplans; t++)
+        if (st->plans[t].l.parts[k].new_size < least)
+            least = st->plans[t].l.parts[k].new_size;
+    return least;
+}
+
 static void build_extents(struct clone_job *job, struct resize_state *st)
 {
-    struct layout *l = &st->layout;
-    size_t n = 0;
+    const struct layout *l = &st->layout;
     uint64_t head = layout_head_bytes(l);
-    if (head)
-        st->ext[n++] = (struct io_extent){ .src = 0, .len = head, .dst = 0 };
-    for (size_t i = 0; i < l->nparts; i++) {
-        const struct layout_part *p = &l->parts[i];
+    size_t n = 0;
+    for (size_t t = 0; t < st->nplans; t++)
+        if (head)
+            st->plans[t].ext[0] = (struct io_extent){ .src = 0, .len = head, .dst = 0 };
+    n = head ? 1 : 0;
+    for (size_t k = 0; k < l->nparts; k++) {
+        const struct layout_part *p = &l->parts[k];
         if (p->extended)
             continue;
-        if (job->used_only && shrinks_in_scratch(p) && st->nscratch < RESIZE_MAX_SCRATCH) {
-            st->scratch[st->nscratch++].part = i;   /* copied from its scratch file */
+        uint64_t least = least_size(st, k);
+        struct layout_part shrunk = *p;
+        shrunk.new_size = least;
+        if (job->used_only && shrinks_in_scratch(&shrunk) && st->nscratch < RESIZE_MAX_SCRATCH) {
+            st->scratch[st->nscratch].part = k;    /* copied from its scratch file */
+            st->scratch[st->nscratch++].size = least;
             continue;
         }
-        uint64_t len = p->size < p->new_size ? p->size : p->new_size;
-        st->ext[n++] = (struct io_extent){ .src = p->start, .len = len, .dst = p->new_start };
+        for (size_t t = 0; t < st->nplans; t++)
+            st->plans[t].ext[n] = (struct io_extent){ .src = p->start, .len = least,
+                                                      .dst = st->plans[t].l.parts[k].new_start };
+        n++;
     }
-    st->remap = (struct io_remap){ .ext = st->ext, .n = n };
+    for (size_t t = 0; t < st->nplans; t++)
+        st->plans[t].remap = (struct io_remap){ .ext = st->plans[t].ext, .n = n };
+}
+
+/* Each target's own plan, from the classified source layout. */
+static int plan_targets(struct clone_job *job, struct resize_state *st, enum layout_resize how,
+                        struct cb_error *err)
+{
+    if (!(st->plans = calloc(job->ntargets, sizeof(*st->plans))))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    for (size_t t = 0; t < job->ntargets; t++) {
+        const struct io_dev *d = &job->ctargets[t].dev;
+        if (layout_copy(&st->plans[t].l, &st->layout))
+            return cb_error_set(err, -ENOMEM, "out of memory");
+        st->nplans++;
+        int rc = layout_plan(&st->plans[t].l, d->size, how, d->path, err);
+        if (rc) {
+            explain_refusal(st, d->size, how, d->path, err);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
@@ -272,14 +323,8 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
                        job->src.path);
         goto none;
     }
-    if (!same) {
-        if (!any_smaller)
-            goto none;      /* copied as it is; each GPT backup moves to its disk's end */
-        rc = cb_error_set(err, -EINVAL, "the targets differ in size and some are smaller than the source %s: "
-                          "fitting partitions works for targets of one size; run one job per size",
-                          job->src.path);
-        goto none;
-    }
+    if (!same && !any_smaller)
+        goto none;          /* copied as it is; each GPT backup moves to its disk's end */
     /* An image made with --mode used records what the filesystems use: the
      * restore then copies only that, and ext can shrink, as a clone would. */
     if (job->image && job->image->meta.nused) {
@@ -291,22 +336,19 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
         job->used_only = true;
     }
     classify(job, st);
-    rc = layout_plan(&st->layout, tsize, how, job->ctargets[0].dev.path, err);
-    if (rc)
-        explain_refusal(st, tsize, how, job->ctargets[0].dev.path, err);
-    if (rc)
+    if ((rc = plan_targets(job, st, how, err)) != 0)
         goto none;      /* the job is refused: its domain goes with it */
     build_extents(job, st);
     job->resize = st;
-    char plan[512];
-    resize_job_describe(job, plan, sizeof(plan));
-    clone_job_note(job, "%s", plan);
+    for (size_t t = 0; t < st->nplans; t++) {
+        char plan[1024];
+        resize_job_describe_target(job, t, plan, sizeof(plan));
+        clone_job_note(job, "%s", plan);
+    }
     return 0;
 none:
-    if (st->view.fd >= 0)
-        close(st->view.fd);
-    layout_free(&st->layout);
-    free(st);
+    job->resize = st;
+    resize_job_free(job);
     return rc;
 }
 
@@ -316,8 +358,9 @@ int resize_job_domain(struct clone_job *job, struct cb_error *err)
     if (!job->used_only && map_init(&job->domain, job->src.size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
     uint64_t prev = 0;
-    for (size_t i = 0; i < st->remap.n; i++) {
-        const struct io_extent *e = &st->ext[i];
+    const struct io_remap *remap = &st->plans[0].remap;     /* every plan reads the same ranges */
+    for (size_t i = 0; i < remap->n; i++) {
+        const struct io_extent *e = &remap->ext[i];
         if (e->src > prev)
             map_mark(&job->domain, prev, e->src - prev, MAP_NONTRIED);
         if (!job->used_only)
@@ -421,9 +464,9 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
         io_close(&t.dev);
     map_free(&dom);
     if (!rc)
-        rc = fs_resize_run(sc->path, p->fstype, p->new_size, st->uuid[sc->part], st->label[sc->part],
+        rc = fs_resize_run(sc->path, p->fstype, sc->size, st->uuid[sc->part], st->label[sc->part],
                            job->tool_log, sizeof(job->tool_log), err);
-    if (!rc && truncate(sc->path, (off_t)p->new_size) != 0)
+    if (!rc && truncate(sc->path, (off_t)sc->size) != 0)
         rc = cb_error_set(err, -errno, "cannot cut scratch file %s to size", sc->path);
     if (rc) {
         char msg[sizeof(err->msg)];
@@ -444,7 +487,7 @@ int resize_job_before(struct clone_job *job, struct cb_error *err)
     }
     if (st)
         for (size_t i = 0; i < job->ntargets; i++)
-            job->ctargets[i].dev.remap = &st->remap;
+            job->ctargets[i].dev.remap = &st->plans[i].remap;
     return 0;
 }
 
@@ -465,14 +508,17 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     if (!rc && (!strcmp(p->fstype, "ntfs") ? fs_ntfs_used_resized(sc->path, 0, src.size, &dom, why, sizeof(why))
                                            : fs_used_mark(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why))) <= 0)
         rc = cb_error_set(err, -EINVAL, "the shrunk filesystem in %s cannot be read: %s", sc->path, why);
-    struct io_extent ext = { .src = 0, .len = p->new_size, .dst = p->new_start };
-    struct io_remap remap = { .ext = &ext, .n = 1 };
+    /* One read of the scratch file for every target, each at its own place. */
+    struct io_extent ext[JOB_MAX_TARGETS];
+    struct io_remap remap[JOB_MAX_TARGETS];
     struct copy_target live[JOB_MAX_TARGETS];
     size_t n = 0, idx[JOB_MAX_TARGETS];
     for (size_t i = 0; !rc && i < job->ntargets; i++)
         if (!atomic_load(&job->ctargets[i].failed)) {
+            ext[n] = (struct io_extent){ .src = 0, .len = sc->size, .dst = st->plans[i].l.parts[sc->part].new_start };
+            remap[n] = (struct io_remap){ .ext = &ext[n], .n = 1 };
             live[n] = (struct copy_target){ .dev = job->ctargets[i].dev };
-            live[n].dev.remap = &remap;
+            live[n].dev.remap = &remap[n];
             idx[n++] = i;
         }
     if (!rc && n)
@@ -486,7 +532,7 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     if (!rc)
         clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
                        "blocks copied and verified: %s %s", p->number, p->fstype,
-                       (unsigned long long)p->new_size, fs_is_ext(p->fstype) ? "resize2fs" : "ntfsresize",
+                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" : "ntfsresize",
                        hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);
@@ -496,13 +542,12 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
 int resize_job_after(struct clone_job *job, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
-    const struct layout *l = &st->layout;
     int rc = 0;
     for (size_t i = 0; !rc && i < job->ntargets; i++) {
         struct copy_target *t = &job->ctargets[i];
         t->dev.remap = NULL;
         if (!atomic_load(&t->failed))
-            rc = layout_write(l, &t->dev, err);
+            rc = layout_write(&st->plans[i].l, &t->dev, err);
         if (!rc && io_flush(&t->dev) != 0)
             rc = cb_error_set(err, -EIO, "cannot flush %s", t->dev.path);
     }
@@ -510,6 +555,7 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         rc = copy_scratch(job, &st->scratch[k], err);
     for (size_t i = 0; !rc && i < job->ntargets; i++) {
         struct copy_target *t = &job->ctargets[i];
+        const struct layout *l = &st->plans[i].l;
         if (atomic_load(&t->failed))
             continue;
         char nodes[LAYOUT_MAX_PARTS][64], note[300];
@@ -520,10 +566,11 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         io_close(&t->dev);
         for (size_t k = 0; !rc && k < l->nparts; k++) {
             const struct layout_part *p = &l->parts[k];
-            bool scratched = false;
+            uint64_t copied = p->size;      /* what the filesystem's size is on the target now */
             for (size_t s = 0; s < st->nscratch; s++)
-                scratched |= st->scratch[s].part == k;
-            if (p->extended || scratched || p->new_size == p->size || p->fit == FIT_FIXED)
+                if (st->scratch[s].part == k)
+                    copied = st->scratch[s].size;
+            if (p->extended || p->new_size == copied || p->fit == FIT_FIXED)
                 continue;
             if (!nodes[k][0])
                 rc = cb_error_set(err, -ENOENT, "partition #%d of %s has no device node to resize its %s in",
@@ -545,16 +592,21 @@ void resize_job_free(struct clone_job *job)
         safe_file_scratch_remove(st->scratch[i].dir, st->scratch[i].path);
     if (st->view.fd >= 0)
         close(st->view.fd);
+    for (size_t t = 0; t < st->nplans; t++)
+        layout_free(&st->plans[t].l);
+    free(st->plans);
     layout_free(&st->layout);
     free(st);
     job->resize = NULL;
 }
 
-void resize_job_describe(const struct clone_job *job, char *buf, size_t len)
+void resize_job_describe_target(const struct clone_job *job, size_t t, char *buf, size_t len)
 {
     const struct resize_state *st = job->resize;
-    const struct layout *l = &st->layout;
-    size_t n = (size_t)snprintf(buf, len, "partitions fitted to %llu bytes (%s):", (unsigned long long)l->new_disk_size,
+    const struct layout *l = &st->plans[t].l;
+    size_t n = (size_t)snprintf(buf, len, "%s%s%spartitions fitted to %llu bytes (%s):",
+                                job->ntargets > 1 ? "target " : "", job->ntargets > 1 ? job->targets[t].path : "",
+                                job->ntargets > 1 ? ": " : "", (unsigned long long)l->new_disk_size,
                                 layout_kind_name(l->kind));
     for (size_t i = 0; i < l->nparts && n < len; i++) {
         const struct layout_part *p = &l->parts[i];

@@ -8,7 +8,10 @@
  * their new places through an io_remap, hashing and verifying as usual. After
  * verification the new table is written, the kernel told, the shrunk
  * filesystems copied (and verified) from their scratch files, and grown
- * filesystems grown to fill their partitions. */
+ * filesystems grown to fill their partitions. Targets of different sizes
+ * each get their own plan from the one read of the source: a filesystem
+ * that shrinks on any of them is shrunk once, to the least any plan gives
+ * it, and grown again on the targets that give it more. */
 #ifndef CB_RESIZE_JOB_H
 #define CB_RESIZE_JOB_H
 
@@ -26,7 +29,9 @@ int resize_job_before(struct clone_job *job, struct cb_error *err);
 /* After the copy was verified: table, kernel, scratch copies, growing. */
 int resize_job_after(struct clone_job *job, struct cb_error *err);
 void resize_job_free(struct clone_job *job);
-/* "gpt 2 partitions: #1 EFI 256 MiB kept, #2 ext4 1.0 GiB -> 1.5 GiB" for reports. */
-void resize_job_describe(const struct clone_job *job, char *buf, size_t len);
+/* Target t's plan, for reports: "target /dev/sdc: partitions fitted to N bytes
+ * (gpt): #1 vfat 100.0 MiB; #2 ext4 1.0 GiB -> 1.5 GiB;" ("target ...: " only
+ * when the job has several). */
+void resize_job_describe_target(const struct clone_job *job, size_t t, char *buf, size_t len);
 
 #endif

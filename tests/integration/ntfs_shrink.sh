@@ -49,7 +49,10 @@ src=$(windows_disk "$src_file" 250 | tail -1)
 listing "${src}p3" > "$WORK/src.list"
 # 0.6x of the source.
 truncate -s 614M "$WORK/small.img"; random_file "$WORK/small.img" 614M 9; small=$(attach "$WORK/small.img")
+stat_read() { echo $(( $(awk '{print $3}' "/sys/block/${1#/dev/}/stat") * 512 )); }
+before=$(stat_read "$src")
 "$CB" clone "$src" "$small" --yes --report "$WORK/r.json" > "$WORK/out" 2>&1; rc=$?
+single_read=$(( $(stat_read "$src") - before ))
 check "0.6x clone: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/out'"
 check "the report says the NTFS was shrunk in a scratch file" json "$WORK/r.json" \
     "assert any('#3 (ntfs) shrunk to' in n and '(ntfsresize)' in n for n in r['notes']), r['notes']"
@@ -68,6 +71,31 @@ listing "${small}p3" > "$WORK/small.list"; listing "${src}p3" > "$WORK/src-after
 check "every file, hard link and stream equal (ntfs-3g)" diff "$WORK/src.list" "$WORK/small.list"
 check "the source is untouched by the shrink (read only)" diff "$WORK/src.list" "$WORK/src-after.list"
 check "no scratch file is left" bash -c "! ls '$WORK' | grep -q clonebay-"
+
+# One master onto 0.6x, 1x and 1.5x drives in one job: each target gets its own
+# plan from one read of the master (the source loop's sectors read, from sysfs).
+truncate -s 614M "$WORK/m06.img"; truncate -s 1G "$WORK/m10.img"; truncate -s 1536M "$WORK/m15.img"
+m06=$(attach "$WORK/m06.img"); m10=$(attach "$WORK/m10.img"); m15=$(attach "$WORK/m15.img")
+before=$(stat_read "$src")
+"$CB" clone "$src" "$m06" "$m10" "$m15" --yes --report "$WORK/multi.json" > "$WORK/multi.out" 2>&1; rc=$?
+multi_read=$(( $(stat_read "$src") - before ))
+check "three sizes in one job: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/multi.out'"
+check "the report shows each target's plan" json "$WORK/multi.json" \
+    "assert all(any(n.startswith('target %s: partitions fitted' % t) for n in r['notes']) for t in ('$m06', '$m15')), r['notes']"
+check "the master was read once: no more than the 0.6x job alone read (+20 %)" \
+    test "$multi_read" -le $(( single_read * 12 / 10 + (8 << 20) ))
+echo "source bytes read: one target $single_read, three targets $multi_read"
+for t in $m06 $m10 $m15; do
+    partx -u "$t" 2>/dev/null || partx -a "$t" 2>/dev/null
+    sz=$(blockdev --getsize64 "$t")
+    check "$sz-byte target: GPT valid" bash -c "sgdisk -v '$t' | grep -q 'No problems found'"
+    check "$sz-byte target: Windows partition clean (ntfsfix -n)" bash -c "ntfsfix -n ${t}p3 | grep -q 'processed successfully'"
+    check "$sz-byte target: its NTFS fills its partition (within 1 MiB)" bash -c "v=\$(ntfsinfo -m -f ${t}p3 | awk '/Volume Size in Clusters/ {print \$NF}'); c=\$(ntfsinfo -m -f ${t}p3 | awk '/Cluster Size/ {print \$NF}'); p=\$(blockdev --getsize64 ${t}p3); [ \$((v * c)) -le \$p ] && [ \$((p - v * c)) -lt \$((1 << 20)) ]"
+    listing "${t}p3" > "$WORK/t.list"
+    check "$sz-byte target: every file, hard link and stream equal" diff "$WORK/src.list" "$WORK/t.list"
+    check "$sz-byte target: recovery byte for byte" cmp "${src}p4" "${t}p4"
+done
+check "the 1.5x target's Windows partition grew" bash -c "[ \$(blockdev --getsize64 ${m15}p3) -gt \$(blockdev --getsize64 ${src}p3) ]"
 
 # Too full for the drive: refused before writing, naming the partition and the room.
 truncate -s 400M "$WORK/tiny.img"; tiny=$(attach "$WORK/tiny.img"); keep=$(sha "$tiny")
