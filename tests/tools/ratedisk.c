@@ -30,7 +30,9 @@
  * than the rate allows (the machine, not the model, set their speed: lower the
  * rate); read_busy_ns and write_busy_ns, the media time charged so far (their
  * growth over a job's wall time is the drive's utilization: 1.0 means the
- * drive, not the host, set the pace). */
+ * drive, not the host, set the pace); read_depth and write_depth, the most
+ * requests seen inside the drive at once (1: the kernel sent them one by one,
+ * and every round trip idles the drive). */
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 
@@ -38,6 +40,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,8 @@ static struct {
     pthread_mutex_t mu;             /* the drive's one head: held for a whole request */
     int64_t busy_until;             /* guarded by mu, CLOCK_MONOTONIC ns */
     uint64_t reads, writes, read_bytes, write_bytes, max_req, late, queued, idle;
+    _Atomic int inflight;           /* requests inside the drive, waiting or served */
+    int max_inflight[2];            /* deepest queue seen by reads, writes (under mu) */
     int64_t busy_ns[2];             /* media time charged to reads, writes: utilization = growth / wall */
     int64_t idle_ns;                /* gaps longer than the slack: the drive waited for the host */
 } d = { .file_fd = -1, .slack_ns = 1000000, .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -117,7 +122,10 @@ static int full_pwrite(const char *buf, size_t len, uint64_t off)
  * of reads and writes leaves each of its two drives idle half the time. */
 static int media(int is_write, char *buf, size_t len, uint64_t off)
 {
+    int depth = atomic_fetch_add(&d.inflight, 1) + 1;
     pthread_mutex_lock(&d.mu);
+    if (depth > d.max_inflight[is_write])
+        d.max_inflight[is_write] = depth;
     int64_t arrived = now_ns(), start = arrived;
     if (start - d.busy_until <= d.slack_ns) {
         start = d.busy_until;
@@ -156,6 +164,7 @@ static int media(int is_write, char *buf, size_t len, uint64_t off)
     }
     d.busy_ns[is_write] += end - start;
     d.busy_until = end;
+    atomic_fetch_sub(&d.inflight, 1);
     pthread_mutex_unlock(&d.mu);
     return rc;
 }
@@ -172,10 +181,10 @@ static void stats_line(char *out)
                      "reads %" PRIu64 " read_bytes %" PRIu64 " writes %" PRIu64 " write_bytes %" PRIu64
                      " mean_request %" PRIu64 " largest %" PRIu64 " queued %" PRIu64 " idle %" PRIu64
                      " late %" PRIu64 " read_busy_ns %" PRId64 " write_busy_ns %" PRId64
-                     " idle_ns %" PRId64,
+                     " idle_ns %" PRId64 " read_depth %d write_depth %d",
                      d.reads, d.read_bytes, d.writes, d.write_bytes,
                      n ? (d.read_bytes + d.write_bytes) / n : 0, d.max_req, d.queued, d.idle, d.late,
-                     d.busy_ns[0], d.busy_ns[1], d.idle_ns);
+                     d.busy_ns[0], d.busy_ns[1], d.idle_ns, d.max_inflight[0], d.max_inflight[1]);
     pthread_mutex_unlock(&d.mu);
     if (k < 0 || k > STATS_LEN - 1)
         k = STATS_LEN - 1;
