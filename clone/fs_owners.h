@@ -39,6 +39,7 @@ struct fs_owner {
     char fstype[16];        /* "ext4", "vfat", "ntfs", "" */
     char *name;             /* a path ("/home/ann/thesis.odt"), what the metadata is, or why not resolved */
     uint64_t bytes;         /* unreadable bytes in it */
+    const char *why;        /* NULL, or why more is lost than these bytes (a constant sentence) */
 };
 
 struct fs_owner_list {

@@ -169,6 +169,18 @@ static struct hit *hit_of(struct ext_walk *w, ext2_ino_t ino)
 
 static void walk_dir(struct ext_walk *w, ext2_ino_t dir);
 
+/* Unreadable bytes of inode ino's own record in its inode table. */
+static uint64_t inode_bad(const struct ext_walk *w, ext2_ino_t ino)
+{
+    ext2_filsys fs = w->fs;
+    uint32_t ipg = fs->super->s_inodes_per_group;
+    uint64_t isz = (uint64_t)EXT2_INODE_SIZE(fs->super);
+    blk64_t it = ipg ? ext2fs_inode_table_loc(fs, (dgrp_t)((ino - 1) / ipg)) : 0;
+    if (!it || it >= w->b.nunits)
+        return 0;
+    return owners_bad_in(w->p, it * fs->blocksize + (uint64_t)((ino - 1) % ipg) * isz, isz);
+}
+
 static int dir_cb(ext2_ino_t parent, int entry, struct ext2_dir_entry *de, int offset, int blocksize, char *buf,
                   void *priv)
 {
@@ -184,11 +196,18 @@ static int dir_cb(ext2_ino_t parent, int entry, struct ext2_dir_entry *de, int o
         return 0;
     snprintf(w->path + at, sizeof(w->path) - at, "/%.*s", len, de->name);
     struct hit *h = hit_of(w, ino);
+    uint64_t lost = inode_bad(w, ino);
     if (h) {
         h->names++;
         owners_add(w->p, FS_OWNER_FILE, h->bytes, "%s", w->path);
     }
     int type = ext2fs_dirent_file_type(de);
+    if (!h && lost)
+        owners_add_why(w->p, FS_OWNER_FILE, lost, type == EXT2_FT_DIR
+                       ? "its inode, which records where its list of files lies, is unreadable: the folder's "
+                         "whole list is lost, and the files in it are not named here"
+                       : "its inode, which records where its data lies, is unreadable: the whole file is lost",
+                       "%s", w->path);
     struct ext2_inode inode;
     if (type == EXT2_FT_DIR ||
         (type == EXT2_FT_UNKNOWN && !ext2fs_read_inode(w->fs, ino, &inode) && LINUX_S_ISDIR(inode.i_mode)))

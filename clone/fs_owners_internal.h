@@ -28,9 +28,11 @@ struct owners_part {
 int owners_read(const struct owners_part *p, void *buf, size_t len, uint64_t pos);
 /* Unreadable bytes in [pos, pos+len) of the partition. */
 uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len);
-/* Add bytes (when not 0) to the entry of kind named by fmt, made once. */
-void owners_add(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Add bytes (when not 0) to the entry of kind named by fmt, made once; why
+ * as in struct fs_owner. */
+void owners_add_why(struct owners_part *p, enum fs_owner_kind kind, uint64_t bytes, const char *why,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define owners_add(p, kind, bytes, ...) owners_add_why(p, kind, bytes, NULL, __VA_ARGS__)
 
 /* The bad units (blocks, clusters) of a filesystem whose unit 0 is at byte
  * base of the partition: which of them some owner has claimed already, so

@@ -77,8 +77,8 @@ void report_damaged_text(const struct fs_owner_list *l, FILE *f)
             fprintf(f, "         %s  %-10s %s  %llu bytes unreadable, nothing lost\n", where, "free", o->name,
                     (unsigned long long)o->bytes);
         else
-            fprintf(f, "         %s  %-10s %s  %s lost (%llu bytes)\n", where, fs_owner_kind_name(o->kind), o->name,
-                    sz, (unsigned long long)o->bytes);
+            fprintf(f, "         %s  %-10s %s  %s lost (%llu bytes)%s%s\n", where, fs_owner_kind_name(o->kind),
+                    o->name, sz, (unsigned long long)o->bytes, o->why ? ": " : "", o->why ? o->why : "");
     }
 }
 
@@ -94,6 +94,7 @@ void report_damaged_json(const struct fs_owner_list *l, struct json_writer *w)
         jw_string(w, "path", o->kind == FS_OWNER_FILE ? o->name : NULL);
         jw_string(w, "name", o->name);
         jw_u64(w, "bytes_lost", o->bytes);
+        jw_string(w, "why", o->why);
         jw_object_end(w);
     }
     jw_array_end(w);
