@@ -13,8 +13,8 @@
 # medians of RUNS. The clone source is random (incompressible); the image source is
 # the first SIZE of a tar of /usr/lib/x86_64-linux-gnu and /usr/share (about 2.5:1
 # at zstd -3).
-# Usage: [BUILD=build] tests/bench/media_bench.sh [SIZE=512M] [RUNS=3] [RATE=200]   (as root)
-# RATE is decimal MB/s per drive; the slow target gets RATE/2.
+# Usage: [BUILD=build] [PARTS="cal clone clone3 image restore"] tests/bench/media_bench.sh [SIZE=512M] [RUNS=3] [RATE=200]
+# (as root). RATE is decimal MB/s per drive; the slow target gets RATE/2. PARTS runs some parts only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/bench_lib.sh
@@ -73,6 +73,9 @@ med() { printf '%s\n' "$@" | median; }
 mbs() { echo "$bytes / $1 / 1000000" | bc -l; }
 
 declare -A T
+# part NAME: whether PARTS (default all: cal clone clone3 image restore) names it,
+# so that one figure can be run again alone.
+part() { [[ " ${PARTS:-cal clone clone3 image restore} " == *" $1 "* ]]; }
 # cbjob KEY ARGS...: one clonebay job under /usr/bin/time -v with cold caches; its
 # wall time, copy and verify phase (from --report) and peak RSS go into $KEY_*.
 cbjob() {
@@ -88,8 +91,6 @@ cbjob() {
     R[$key]+="$(awk '/Maximum resident/ {print $NF / 1024}' "$DIR/time") "
 }
 declare -A W C V R
-
-echo "calibration: dd through the drives..."
 # ddpar SECONDS-KEY CMD...: wall time of the commands run at once (each a string).
 ddpar() {
     local key=$1 s e p=(); shift
@@ -98,66 +99,80 @@ ddpar() {
     wait "${p[@]}"; e=$(date +%s.%N)
     T[$key]+="$(echo "$e - $s" | bc -l) "
 }
-half=$((bytes / 2 / 4194304))
-for _ in $(seq "$RUNS"); do
-    ddpar read1 "dd if=$src of=/dev/null bs=4M iflag=direct"
-    ddpar read3 "dd if=$t1 of=/dev/null bs=4M iflag=direct" "dd if=$t2 of=/dev/null bs=4M iflag=direct" \
-        "dd if=$t3 of=/dev/null bs=4M iflag=direct"
-    # Two writers per drive keep its queue full: dd alone idles the drive while it
-    # fetches its next block, which is dd's time, not the drive's.
-    w=(); for t in $t1 $t2 $t3; do
-        w+=("dd if=$DIR/random.bin of=$t bs=4M count=$half oflag=direct"
-            "dd if=$DIR/random.bin of=$t bs=4M count=$half skip=$half seek=$half oflag=direct"); done
-    ddpar write3 "${w[@]}"
-    b0=$(busy t1 write); ddpar write1 "dd if=$DIR/random.bin of=$t1 bs=4M oflag=direct"
-    T[write1util]+="$(echo "($(busy t1 write) - $b0) / $(echo "${T[write1]}" | awk '{print $NF}')" | bc -l) "
-done
 
-echo "clone 1->1..."
-for _ in $(seq "$RUNS"); do
-    ddpar dd11 "dd if=$src of=$t1 bs=4M iflag=direct oflag=direct"
-    b0=$(busy src read); n0=$(stat_of src idle)
-    watch "$DIR/w11" t1; wp=$!
-    cbjob c11 clone "$src" "$t1" --yes --mode raw --hash sha256
-    wait $wp
-    read -r _ f d < "$DIR/w11"
-    T[c11span]+="$(echo "$d - $f" | bc -l) "
-    T[c11util]+="$(echo "($(busy src read) - $b0) / $(echo "${C[c11]}" | awk '{print $NF}')" | bc -l) "
-    T[c11gaps]+="$(($(stat_of src idle) - n0)) "
-done
+if part cal; then
+    echo "calibration: dd through the drives..."
+    half=$((bytes / 2 / 4194304))
+    for _ in $(seq "$RUNS"); do
+        ddpar read1 "dd if=$src of=/dev/null bs=4M iflag=direct"
+        ddpar read3 "dd if=$t1 of=/dev/null bs=4M iflag=direct" "dd if=$t2 of=/dev/null bs=4M iflag=direct" \
+            "dd if=$t3 of=/dev/null bs=4M iflag=direct"
+        # Two writers per drive keep its queue full: dd alone idles the drive while it
+        # fetches its next block, which is dd's time, not the drive's.
+        w=(); for t in $t1 $t2 $t3; do
+            w+=("dd if=$DIR/random.bin of=$t bs=4M count=$half oflag=direct"
+                "dd if=$DIR/random.bin of=$t bs=4M count=$half skip=$half seek=$half oflag=direct"); done
+        ddpar write3 "${w[@]}"
+        b0=$(busy t1 write); ddpar write1 "dd if=$DIR/random.bin of=$t1 bs=4M oflag=direct"
+        T[write1util]+="$(echo "($(busy t1 write) - $b0) / $(echo "${T[write1]:-}" | awk '{print $NF}')" | bc -l) "
+    done
+fi
 
-echo "clone 1->3, one target at half rate..."
-for _ in $(seq "$RUNS"); do
-    watch "$DIR/w13" t1 t2 t3s; wp=$!
-    cbjob c13 clone "$src" "$t1" "$t2" "$t3s" --yes --mode raw --hash sha256
-    wait $wp
-    # The fast targets' write span: from their first write to their last byte.
-    T[c13fast]+="$(awk '$1 != "t3s" {s = $3 - $2; if (s > m) m = s} END {print m}' "$DIR/w13") "
-    T[c13slow]+="$(awk '$1 == "t3s" {print $3 - $2}' "$DIR/w13") "
-done
+if part clone; then
+    echo "clone 1->1..."
+    for _ in $(seq "$RUNS"); do
+        ddpar dd11 "dd if=$src of=$t1 bs=4M iflag=direct oflag=direct"
+        b0=$(busy src read); n0=$(stat_of src idle)
+        watch "$DIR/w11" t1; wp=$!
+        cbjob c11 clone "$src" "$t1" --yes --mode raw --hash sha256
+        wait $wp
+        read -r _ f d < "$DIR/w11"
+        T[c11span]+="$(echo "$d - $f" | bc -l) "
+        T[c11util]+="$(echo "($(busy src read) - $b0) / $(echo "${C[c11]:-}" | awk '{print $NF}')" | bc -l) "
+        T[c11gaps]+="$(($(stat_of src idle) - n0)) "
+    done
+fi
 
-echo "image..."
-for _ in $(seq "$RUNS"); do
-    rm -f "$DIR/img.zst"
-    cbjob img image "$mix" "$DIR/img.zst" --hash sha256 --mode raw
-    T[zstd]+="$(timeit sh -c "zstd -3 -T0 -q -c '$DIR/mixed.bin' > /dev/null") "
-done
-ratio=$(echo "$bytes / $(stat -c %s "$DIR/img.zst")" | bc -l)
-for _ in $(seq "$RUNS"); do
-    T[zstddrive]+="$(timeit sh -c "dd if=$mix bs=4M iflag=direct status=none | zstd -3 -T0 -q -c > /dev/null") "
-done
+if part clone3; then
+    echo "clone 1->3, one target at half rate..."
+    for _ in $(seq "$RUNS"); do
+        watch "$DIR/w13" t1 t2 t3s; wp=$!
+        cbjob c13 clone "$src" "$t1" "$t2" "$t3s" --yes --mode raw --hash sha256
+        wait $wp
+        # The fast targets' write span: from their first write to their last byte.
+        T[c13fast]+="$(awk '$1 != "t3s" {s = $3 - $2; if (s > m) m = s} END {print m}' "$DIR/w13") "
+        T[c13slow]+="$(awk '$1 == "t3s" {print $3 - $2}' "$DIR/w13") "
+    done
+fi
 
-echo "restore to 3 drives..."
-for _ in $(seq "$RUNS"); do
-    cbjob rst restore "$DIR/img.zst" "$t1" "$t2" "$t3" --yes
-done
+if part image; then
+    echo "image..."
+    for _ in $(seq "$RUNS"); do
+        rm -f "$DIR/img.zst"
+        cbjob img image "$mix" "$DIR/img.zst" --hash sha256 --mode raw
+        T[zstd]+="$(timeit sh -c "zstd -3 -T0 -q -c '$DIR/mixed.bin' > /dev/null") "
+    done
+    ratio=$(echo "$bytes / $(stat -c %s "$DIR/img.zst")" | bc -l)
+    for _ in $(seq "$RUNS"); do
+        T[zstddrive]+="$(timeit sh -c "dd if=$mix bs=4M iflag=direct status=none | zstd -3 -T0 -q -c > /dev/null") "
+    done
+fi
+
+if part restore; then
+    echo "restore to 3 drives..."
+    [ -f "$DIR/img.zst" ] || "$CB" image "$mix" "$DIR/img.zst" --hash sha256 --mode raw >/dev/null 2>&1
+    for _ in $(seq "$RUNS"); do
+        cbjob rst restore "$DIR/img.zst" "$t1" "$t2" "$t3" --yes
+    done
+fi
 
 # --- the table -------------------------------------------------------------
 m() { med ${1}; }     # median of a space-separated list
-# setup KEY: per run, wall - copy - verify: discovery of every drive on the machine,
-# identity checks, opening; the machine's other drives (others' slow test drives) weigh here.
+# setup KEY: per run, wall - copy - verify: the job's scan of every drive on the
+# machine (it reads their partition tables: another session's slow test drive
+# weighs here), identity checks, opening.
 setup() {
-    local w=(${W[$1]}) c=(${C[$1]}) v=(${V[$1]}) i out=""
+    local w=(${W[$1]:-}) c=(${C[$1]:-}) v=(${V[$1]:-}) i out=""
     for i in "${!w[@]}"; do out+="$(echo "${w[$i]} - ${c[$i]} - ${v[$i]}" | bc -l) "; done
     echo "$out"
 }
@@ -166,44 +181,45 @@ printf '\n%s per drive, drives at %s MB/s (slow target %.0f MB/s), medians of %s
 printf '%-50s %7s %7s %6s %13s %7s\n' "" seconds "MB/s" "x rate" "MB/s range" "RSS MiB"
 row() { # LABEL SECONDS-LIST [RATE-OF-REFERENCE] [RSS]
     local t r lo hi
+    [ -n "${2// /}" ] || return 0
     t=$(m "$2"); r=$(mbs "$t")
     lo=$(mbs "$(printf '%s\n' $2 | sort -g | tail -1)"); hi=$(mbs "$(printf '%s\n' $2 | sort -g | head -1)")
     printf '%-50s %7.2f %7.1f %6.2f %6.0f-%-6.0f %7s\n' "$1" "$t" "$r" "$(echo "$r / ${3:-$RATE}" | bc -l)" "$lo" "$hi" "${4:-}"
 }
-line() { printf '%-50s %7.2f\n' "$1" "$(m "$2")"; }
-rss() { printf '%.0f' "$(printf '%s\n' ${R[$1]} | sort -g | tail -1)"; }     # the largest
-row "dd read, one drive" "${T[read1]}"
-row "dd read, three drives at once (each)" "${T[read3]}"
-row "dd write, one drive (drive busy $(printf '%.0f' "$(echo "100 * $(m "${T[write1util]}")" | bc -l)") %)" "${T[write1]}"
-row "dd write, three drives at once, 2 writers each" "${T[write3]}"
-echo "clone 1->1"
-row "  dd bs=4M iflag=direct oflag=direct" "${T[dd11]}"
-row "  clonebay sha256, copy phase" "${C[c11]}" "$RATE" "$(rss c11)"
-row "  clonebay sha256, target's write span" "${T[c11span]}"
-line "  clonebay verify phase (s)" "${V[c11]}"
+line() { [ -n "${2// /}" ] || return 0; printf '%-50s %7.2f\n' "$1" "$(m "$2")"; }
+rss() { printf '%.0f' "$(printf '%s\n' ${R[$1]:-} | sort -g | tail -1)"; }     # the largest
+row "dd read, one drive" "${T[read1]:-}"
+row "dd read, three drives at once (each)" "${T[read3]:-}"
+part cal && row "dd write, one drive (drive busy $(printf '%.0f' "$(echo "100 * $(m "${T[write1util]:-}")" | bc -l)") %)" "${T[write1]:-}"
+row "dd write, three drives at once, 2 writers each" "${T[write3]:-}"
+part clone && echo "clone 1->1"
+row "  dd bs=4M iflag=direct oflag=direct" "${T[dd11]:-}"
+row "  clonebay sha256, copy phase" "${C[c11]:-}" "$RATE" "$(rss c11)"
+row "  clonebay sha256, target's write span" "${T[c11span]:-}"
+line "  clonebay verify phase (s)" "${V[c11]:-}"
 line "  clonebay setup (s)" "$(setup c11)"
-echo "clone 1->3 (targets $RATE, $RATE, $(printf '%.0f' "$HALF") MB/s)"
-row "  fast targets' write span (slower of the two)" "${T[c13fast]}"
-row "  slow target's write span (x its rate)" "${T[c13slow]}" "$HALF"
-row "  clonebay copy phase (x slow rate)" "${C[c13]}" "$HALF" "$(rss c13)"
-line "  clonebay verify phase (s)" "${V[c13]}"
+part clone3 && echo "clone 1->3 (targets $RATE, $RATE, $(printf '%.0f' "$HALF") MB/s)"
+row "  fast targets' write span (slower of the two)" "${T[c13fast]:-}"
+row "  slow target's write span (x its rate)" "${T[c13slow]:-}" "$HALF"
+row "  clonebay copy phase (x slow rate)" "${C[c13]:-}" "$HALF" "$(rss c13)"
+line "  clonebay verify phase (s)" "${V[c13]:-}"
 line "  clonebay setup (s)" "$(setup c13)"
-printf 'image (mixed source, ratio %.2f)\n' "$ratio"
-row "  zstd -3 -T0 of the file to /dev/null (CPU only)" "${T[zstd]}"
-row "  dd iflag=direct from the drive | zstd -3 -T0" "${T[zstddrive]}"
-row "  clonebay image sha256, copy phase" "${C[img]}" "$RATE" "$(rss img)"
-line "  clonebay verify phase (s)" "${V[img]}"
+part image && printf 'image (mixed source, ratio %.2f)\n' "$ratio"
+row "  zstd -3 -T0 of the file to /dev/null (CPU only)" "${T[zstd]:-}"
+row "  dd iflag=direct from the drive | zstd -3 -T0" "${T[zstddrive]:-}"
+row "  clonebay image sha256, copy phase" "${C[img]:-}" "$RATE" "$(rss img)"
+line "  clonebay verify phase (s)" "${V[img]:-}"
 line "  clonebay setup (s)" "$(setup img)"
-echo "restore to 3 drives"
-row "  clonebay restore, copy phase" "${C[rst]}" "$RATE" "$(rss rst)"
-line "  clonebay verify phase (s)" "${V[rst]}"
+part restore && echo "restore to 3 drives"
+row "  clonebay restore, copy phase" "${C[rst]:-}" "$RATE" "$(rss rst)"
+line "  clonebay verify phase (s)" "${V[rst]:-}"
 line "  clonebay setup (s)" "$(setup rst)"
-printf '\nsource drive in the 1->1 copy phase: busy %.0f %% (100 %% = the drive set the pace); %s of its\n' \
-    "$(echo "100 * $(m "${T[c11util]}")" | bc -l)" "$(m "${T[c11gaps]}")"
-printf 'requests in the job found it idle for more than 1 ms (the reader let it wait)\n'
-printf 'ratios: clonebay 1->1 copy / dd = %.2f; image copy / min(drive, zstd) = %.2f\n' \
-    "$(echo "$(m "${T[dd11]}") / $(m "${C[c11]}")" | bc -l)" \
-    "$(awk -v c="$(mbs "$(m "${C[img]}")")" -v z="$(mbs "$(m "${T[zstd]}")")" -v r="$RATE" \
+part clone && printf '\nsource drive in the 1->1 copy phase: busy %.0f %% (100 %% = the drive set the pace); %s of its\n' \
+    "$(echo "100 * $(m "${T[c11util]:-}")" | bc -l)" "$(m "${T[c11gaps]:-}")"
+part clone && printf 'requests in the job found it idle for more than 1 ms (the reader let it wait)\n'
+part clone && part image && printf 'ratios: clonebay 1->1 copy / dd = %.2f; image copy / min(drive, zstd) = %.2f\n' \
+    "$(echo "$(m "${T[dd11]:-}") / $(m "${C[c11]:-}")" | bc -l)" \
+    "$(awk -v c="$(mbs "$(m "${C[img]:-}")")" -v z="$(mbs "$(m "${T[zstd]:-}")")" -v r="$RATE" \
         'BEGIN {print c / (z < r ? z : r)}')"
 printf 'peak RSS is the largest of the runs; whole job = setup + copy + verify\n'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
