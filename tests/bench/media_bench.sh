@@ -11,8 +11,8 @@
 #   restore      clonebay restore of that image to 3 drives
 # Peak RSS (/usr/bin/time -v) of every clonebay job. Caches dropped before each run,
 # medians of RUNS. The clone source is random (incompressible); the image source is
-# the first SIZE of a tar of /usr/lib/x86_64-linux-gnu and /usr/share (about 2.5:1
-# at zstd -3).
+# the first SIZE of a tar of /usr/lib/x86_64-linux-gnu and /usr/share (libraries
+# and text: 512M of it is about 3:1 at zstd -3).
 # Usage: [BUILD=build] [PARTS="cal clone clone3 image restore"] tests/bench/media_bench.sh [SIZE=512M] [RUNS=3] [RATE=200]
 # (as root). RATE is decimal MB/s per drive; the slow target gets RATE/2. PARTS runs some parts only.
 set -euo pipefail
@@ -40,8 +40,9 @@ t2=$(rate_drive t2 "$RATE" "$DIR/t2.bin")
 t3=$(rate_drive t3 "$RATE" "$DIR/t3.bin")
 t3s=$(rate_drive t3s "$HALF" "$DIR/t3.bin")        # the same media, half the speed
 
-# watch OUT NAME...: until killed, note when each drive first wrote, and when its
-# writes since the start reached $bytes ("name first done" lines, wall-clock seconds).
+# watch OUT NAME... (in the background): note when each drive first wrote, and when
+# its writes since the start reached $bytes ("name first done" lines, wall-clock
+# seconds); it ends when every drive is done.
 watch() {
     rm -f "$1"
     python3 - "$DIR" "$bytes" "$@" <<'EOF' &
