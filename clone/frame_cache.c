@@ -25,6 +25,7 @@ struct fcache {
     struct slot slots[FCACHE_MAX_SLOTS];
     unsigned nslots;
     uint64_t tick;
+    int64_t last_miss;          /* the frame last decoded, -1 none */
     unsigned char *damaged;     /* one bit per frame */
     struct fcache_stats st;
     void (*log)(void *, const char *);
@@ -72,6 +73,7 @@ int fcache_open(struct fcache **out, const char *path, bool raw, unsigned slots,
         return cb_error_set(err, -ENOMEM, "out of memory");
     c->raw = raw;
     c->fd = -1;
+    c->last_miss = -1;
     int rc = raw ? open_raw(c, path, err) : open_image(c, path, slots, err);
     if (rc) {
         fcache_close(c);
@@ -131,6 +133,23 @@ static bool is_damaged(const struct fcache *c, uint32_t i)
     return c->damaged[i / 8] & (1u << (i % 8));
 }
 
+/* Ask the kernel to start reading frame i's compressed bytes now, so that a
+ * sequential reader (a file copied off a mounted image) finds them in memory
+ * instead of waiting for the disk after each frame it finishes. */
+static void read_ahead(struct fcache *c, uint32_t i)
+{
+    if (i >= c->img.nframes)
+        return;
+    const struct part_file *pf = &c->img.pf;
+    uint64_t lo = c->img.frames[i].cpos, hi = lo + c->img.frames[i].csize;
+    for (int p = 0; p < pf->nparts; p++) {
+        uint64_t a = lo > pf->starts[p] ? lo : pf->starts[p];
+        uint64_t b = hi < pf->starts[p + 1] ? hi : pf->starts[p + 1];
+        if (a < b)
+            posix_fadvise(pf->fds[p], (off_t)(a - pf->starts[p]), (off_t)(b - a), POSIX_FADV_WILLNEED);
+    }
+}
+
 /* The slot holding frame i decoded, or NULL (-errno in *rc) when it cannot be. */
 static struct slot *load(struct fcache *c, uint32_t i, int *rc)
 {
@@ -150,6 +169,9 @@ static struct slot *load(struct fcache *c, uint32_t i, int *rc)
         return NULL;
     }
     struct cb_error err = { 0 };
+    if (c->last_miss >= 0 && i == (uint64_t)c->last_miss + 1)
+        read_ahead(c, i + 1);
+    c->last_miss = i;
     *rc = image_load_frame(&c->img, i, &err);
     if (*rc) {
         if (*rc == -EIO) {
