@@ -37,6 +37,11 @@ check "direct reads return what the media holds" \
 check "odd sizes and offsets, buffered through the loop" bash -c \
     "head -c 12345 '$WORK/chunk' | dd of='$dst' bs=12345 seek=12345 oflag=seek_bytes conv=notrunc,fsync status=none &&
      cmp <(dd if='$dst' bs=1 skip=12345 count=12345 iflag=skip_bytes,count_bytes status=none) <(head -c 12345 '$WORK/chunk')"
+# Nothing caches between the loop and the media: the same bytes read twice cross it twice.
+r0=$(stat_of dst read_bytes)
+dd if="$dst" of=/dev/null bs=4M count=1 iflag=direct status=none
+dd if="$dst" of=/dev/null bs=4M count=1 iflag=direct status=none
+check "a read twice reaches the media twice" test $(($(stat_of dst read_bytes) - r0)) = $((8 << 20))
 check "the stats count the writes" test "$(stat_of dst write_bytes)" -ge $((5 << 20))
 check "the stats charge media time" test "$(stat_of dst write_busy_ns)" -gt 0
 
