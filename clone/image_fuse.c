@@ -170,7 +170,7 @@ static int op_mkdir(const char *path, mode_t mode)
     struct served *s = me();
     unsigned n = dir_number(path);
     if (!n)
-        return -EPERM;
+        return -EROFS;
     if (find_dir(s, n) >= 0)
         return -EEXIST;
     int free_at = find_dir(s, 0);
@@ -252,6 +252,31 @@ static int op_release(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
+/* Only partition folders may be made: anything else is a read-only disk. */
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    (void)path; (void)mode; (void)fi;
+    return -EROFS;
+}
+
+static int op_unlink(const char *path)
+{
+    (void)path;
+    return -EROFS;
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+    (void)from; (void)to; (void)flags;
+    return -EROFS;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    (void)path; (void)size; (void)fi;
+    return -EROFS;
+}
+
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
     (void)conn;
@@ -269,6 +294,10 @@ static const struct fuse_operations ops = {
     .open = op_open,
     .read = op_read,
     .release = op_release,
+    .create = op_create,
+    .unlink = op_unlink,
+    .truncate = op_truncate,
+    .rename = op_rename,
 };
 
 static void tell(int fd, const char *msg)

@@ -60,6 +60,7 @@ else
     check "FAT: listed as not mountable here" grep -q "FAT cannot be mounted here" "$WORK/mout"
 fi
 check "mount: nothing writable (a write is refused)" bash -c "! touch '$D/p2/new' 2>/dev/null && ! dd if=/dev/zero of='$D/.disk' bs=1 count=1 conv=notrunc 2>/dev/null"
+check "mount: DIR itself is read-only but for partition folders" bash -c "touch '$D/new' 2>&1 | grep -q 'Read-only' && rm -f '$D/.disk' 2>&1 | grep -q 'Read-only' && [ -e '$D/.disk' ]"
 pid=$(awk '$1 == "pid" {print $2}' "$D/.stats")
 check "mount: the helper runs as clonebay-mount" bash -c "[ -n '$pid' ] && [ \"\$(cat /proc/$pid/comm)\" = clonebay-mount ]"
 
