@@ -574,7 +574,6 @@ static int prepare_open(struct clone_job *job, const struct clone_request *orig,
     struct dev_list devs = { 0 };
     struct node sn;
     const struct dev_drive *source_drive = NULL;     /* in devs, alive until the end */
-    cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a job prepares */
     int rc = check_endpoints(job, req, false, &devs, &sn, &source_drive, err);
     if (!rc)
         rc = open_everything(job, req, err);
@@ -713,6 +712,8 @@ void *clone_job_thread(void *arg)
 {
     struct clone_job *job = arg;
     struct cb_error err = { 0 };
+    if (job->deferred)
+        cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
     if (job->deferred && prepare_open(job, job->deferred, &err) != 0)
         finish(job, OUTCOME_REFUSED, err.msg);
     else
