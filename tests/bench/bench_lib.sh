@@ -40,7 +40,17 @@ rate_drive() {
     # firmware does not queue for the host's CPU behind other jobs of the machine.
     setsid chrt -f 10 "$PWD/${BUILD:-build}/tools/ratedisk" "$mnt" --rate "$2" --file "$3" -f </dev/null >/dev/null 2>"$mnt.log" &
     for _ in $(seq 50); do [ -e "$mnt/disk" ] && break; sleep 0.1; done
-    dev=$(losetup -f --show --direct-io=on "$mnt/disk") || return 1
+    rate_drive_loop "$1"
+}
+# rate_drive_loop NAME: the loop over rate drive NAME, attached again when it is gone
+# (on a shared machine another session's late `losetup -d` of a number it once had
+# can take ours).
+rate_drive_loop() {
+    local disk="$DIR/fuse-$1/disk" dev
+    dev=$(losetup -nO NAME,BACK-FILE | awk -v f="$disk" '$2 == f {print $1; exit}')
+    if [ -z "$dev" ]; then
+        dev=$(losetup -f --show --direct-io=on "$disk") || return 1
+    fi
     # Without direct I/O the loop would read through the page cache and time nothing.
     [ "$(losetup -nO DIO "$dev" | tr -d ' ')" = 1 ] || { echo "rate_drive: $dev has no direct I/O" >&2; return 1; }
     echo "$dev"

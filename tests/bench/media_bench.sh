@@ -39,6 +39,11 @@ t1=$(rate_drive t1 "$RATE" "$DIR/t1.bin")
 t2=$(rate_drive t2 "$RATE" "$DIR/t2.bin")
 t3=$(rate_drive t3 "$RATE" "$DIR/t3.bin")
 t3s=$(rate_drive t3s "$HALF" "$DIR/t3.bin")        # the same media, half the speed
+# loops: every drive's loop again, attached anew if someone took it.
+loops() {
+    src=$(rate_drive_loop src); mix=$(rate_drive_loop mix); t1=$(rate_drive_loop t1)
+    t2=$(rate_drive_loop t2); t3=$(rate_drive_loop t3); t3s=$(rate_drive_loop t3s)
+}
 
 # watch OUT NAME... (in the background): note when each drive first wrote, and when
 # its writes since the start reached $bytes ("name first done" lines, wall-clock
@@ -105,6 +110,7 @@ if part cal; then
     echo "calibration: dd through the drives..."
     half=$((bytes / 2 / 4194304))
     for _ in $(seq "$RUNS"); do
+        loops
         ddpar read1 "dd if=$src of=/dev/null bs=4M iflag=direct"
         ddpar read3 "dd if=$t1 of=/dev/null bs=4M iflag=direct" "dd if=$t2 of=/dev/null bs=4M iflag=direct" \
             "dd if=$t3 of=/dev/null bs=4M iflag=direct"
@@ -122,6 +128,7 @@ fi
 if part clone; then
     echo "clone 1->1..."
     for _ in $(seq "$RUNS"); do
+        loops
         ddpar dd11 "dd if=$src of=$t1 bs=4M iflag=direct oflag=direct"
         b0=$(busy src read); n0=$(stat_of src idle)
         watch "$DIR/w11" t1; wp=$!
@@ -137,6 +144,7 @@ fi
 if part clone3; then
     echo "clone 1->3, one target at half rate..."
     for _ in $(seq "$RUNS"); do
+        loops
         watch "$DIR/w13" t1 t2 t3s; wp=$!
         cbjob c13 clone "$src" "$t1" "$t2" "$t3s" --yes --mode raw --hash sha256
         wait $wp
@@ -149,12 +157,14 @@ fi
 if part image; then
     echo "image..."
     for _ in $(seq "$RUNS"); do
+        loops
         rm -f "$DIR/img.zst"
         cbjob img image "$mix" "$DIR/img.zst" --hash sha256 --mode raw
         T[zstd]+="$(timeit sh -c "zstd -3 -T0 -q -c '$DIR/mixed.bin' > /dev/null") "
     done
     ratio=$(echo "$bytes / $(stat -c %s "$DIR/img.zst")" | bc -l)
     for _ in $(seq "$RUNS"); do
+        loops
         T[zstddrive]+="$(timeit sh -c "dd if=$mix bs=4M iflag=direct status=none | zstd -3 -T0 -q -c > /dev/null") "
     done
 fi
@@ -163,6 +173,7 @@ if part restore; then
     echo "restore to 3 drives..."
     [ -f "$DIR/img.zst" ] || "$CB" image "$mix" "$DIR/img.zst" --hash sha256 --mode raw >/dev/null 2>&1
     for _ in $(seq "$RUNS"); do
+        loops
         cbjob rst restore "$DIR/img.zst" "$t1" "$t2" "$t3" --yes
     done
 fi

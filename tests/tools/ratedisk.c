@@ -171,7 +171,7 @@ static int media(int is_write, char *buf, size_t len, uint64_t off)
 
 /* MOUNTPOINT/stats: the counters as one line, so that a benchmark can take
  * the drive's utilization over one job without unmounting it. */
-#define STATS_LEN 256
+#define STATS_LEN 512
 
 static void stats_line(char *out)
 {
