@@ -55,7 +55,7 @@ struct qjob {
     unsigned phases_logged;             /* entries of the progress phase history logged */
     char verdict[600];                  /* "VERIFIED sha256 ab12...", "FAILED: why" */
     char report_path[4200];
-    char log[JQ_LOG_LINES][240];
+    char log[JQ_LOG_LINES][640];        /* long enough for a whole verdict: messages are never cut */
     int nlog;                           /* lines written; the last JQ_LOG_LINES are kept */
     uint64_t rates[JQ_RATE_SAMPLES];    /* bytes/s, one a second, for the sparkline */
     int nrates;

@@ -36,10 +36,13 @@ need_root() {
 # partitions are added through BLKPG with partx, which works everywhere.
 attach() {
     local file=$1; shift
-    local dev
+    local dev back
     dev=$(losetup -f --show "$@" "$file") || return 1
+    back=$(readlink -f "$file")
     # Partitions added through BLKPG outlive the loop device here: drop them first.
-    defer "partx -d $dev; losetup -d $dev"
+    # Only while the number is still ours: a test that detached it early (a pulled
+    # drive) must not take the loop another session has attached under it since.
+    defer "if losetup -nO BACK-FILE $dev 2>/dev/null | sed 's/ *\$//' | grep -qxF -- '$back'; then partx -d $dev; losetup -d $dev; fi"
     partx -d "$dev" 2>/dev/null     # stale ones a crashed run left on this loop
     partx -a "$dev" 2>/dev/null || true
     echo "$dev"

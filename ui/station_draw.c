@@ -377,6 +377,29 @@ static void draw_map(struct qjob *j, int y, int rows, int cols)
     map_free(&snap);
 }
 
+static int wrap(const char *text, int cols, const char **starts, int *lens, int max);
+
+/* The newest log lines that fit in rows y..end-1, each wrapped whole, never cut. */
+static void draw_log(const struct qjob *j, int y, int end)
+{
+    enum { MAX_ROWS = 8 };
+    const char *starts[MAX_ROWS];
+    int lens[MAX_ROWS], cols = COLS - 5 > 10 ? COLS - 5 : 10;
+    int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES, first = j->nlog, need = 0;
+    while (first > j->nlog - total) {
+        int r = wrap(j->log[(first - 1) % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
+        if (need + r > end - y)
+            break;
+        need += r;
+        first--;
+    }
+    for (int i = first; i < j->nlog; i++) {
+        int r = wrap(j->log[i % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
+        for (int k = 0; k < r && y < end; k++)
+            mvaddnstr(y++, k ? 4 : 2, starts[k], lens[k]);
+    }
+}
+
 static void draw_detail(struct station *st)
 {
     static const char *const keys[] = { "F8", "Cancel", "Esc", "Back", NULL };
@@ -392,7 +415,7 @@ static void draw_detail(struct station *st)
     if (j->state == QJOB_RUNNING || j->state == QJOB_QUEUED)
         job_line2(st, j, 2);
     else
-        mvaddnstr(2, 2, j->verdict, COLS - 2);
+        mvaddnstr(2, 2, j->verdict, COLS - 2);      /* whole in the log below */
     int cols = COLS - 4, rows = LINES / 3;
     if (rows < 3)
         rows = 3;
@@ -425,11 +448,7 @@ static void draw_detail(struct station *st)
     if (dmg && dmg->count > 6)
         mvprintw(y++, 2, "... %zu more in the report", dmg->count - 6);
     mvaddstr(y++, 0, "Log:");
-    int nshow = LINES - 2 - y;
-    int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES;
-    int start = total > nshow ? j->nlog - nshow : j->nlog - total;
-    for (int i = start; i < j->nlog && y < LINES - 1; i++)
-        mvaddnstr(y++, 2, j->log[i % JQ_LOG_LINES], COLS - 2);
+    draw_log(j, y, LINES - 1);
     fkey_bar(st, keys);
 }
 
