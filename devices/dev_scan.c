@@ -179,6 +179,15 @@ static bool wanted(const struct dev_scan_opts *opts, const struct dev_drive *d)
     return false;
 }
 
+/* Whether kernel name is in only, by name or as /dev/NAME. */
+static bool name_listed(const char *const *only, const char *name)
+{
+    for (const char *const *p = only; *p; p++)
+        if (!strcmp(*p, name) || (!strncmp(*p, "/dev/", 5) && !strcmp(*p + 5, name)))
+            return true;
+    return false;
+}
+
 static int cmp_drive(const void *a, const void *b)
 {
     const struct dev_drive *x = a, *y = b;
@@ -207,6 +216,8 @@ int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_e
     }
     for (size_t i = 0; i < count; i++) {
         struct dev_drive *d = &out->drives[out->count];
+        if (opts && opts->only && !name_listed(opts->only, names[i]))
+            continue;       /* not probed at all: a failing drive elsewhere costs nothing */
         if ((opts && opts->identity_only ? dev_identify_one(&ctx, names[i], d) : dev_probe_one(&ctx, names[i], d)))
             continue;
         if (!wanted(opts, d)) {

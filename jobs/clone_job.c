@@ -514,7 +514,25 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     if (rc)
         return cb_error_set(err, rc, rc == -EINVAL ? "source %s is neither a block device nor a regular file"
                             : "cannot open source %s: %s", req->source, strerror(-rc));
-    rc = dev_scan(&(struct dev_scan_opts){ .identity_only = light }, devs, err);
+    /* Only the drives of this job are probed: a failing drive in another bay
+     * must not make this job's preparation slow. */
+    char names[JOB_MAX_TARGETS + 1][64];
+    const char *only[JOB_MAX_TARGETS + 2];
+    size_t n = 0;
+    if (sn->is_block)
+        dev_name_of(&ctx, dev_whole_disk(&ctx, sn->rdev), names[n], sizeof(names[n]));
+    if (sn->is_block && names[n][0])
+        only[n] = names[n], n++;
+    for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
+        struct node t;
+        if (stat_node(req->targets[i], &t) || !t.is_block)
+            continue;
+        dev_name_of(&ctx, dev_whole_disk(&ctx, t.rdev), names[n], sizeof(names[n]));
+        if (names[n][0])
+            only[n] = names[n], n++;
+    }
+    only[n] = NULL;
+    rc = dev_scan(&(struct dev_scan_opts){ .identity_only = light, .only = only }, devs, err);
     if (rc)
         return rc;
     if (sn->is_block) {

@@ -25,7 +25,7 @@ defer "tmux kill-session -t $T"
 row_of() { "$CB" list --bench "$B" --json | python3 -c "import json,sys; print([d['path'] for d in json.load(sys.stdin)].index('$1'))"; }
 down() { local n=$1; while [ "$n" -gt 0 ]; do keys Down; n=$((n - 1)); done; }
 top() { keys Home; for _ in $(seq 6); do keys Up; done; }
-check "plans: the bench is listed" wait_for "Drives (3" 10
+check "plans: the bench is listed" wait_for "Drives (3" 30
 
 keys F2; top; down "$(row_of "$src")"; keys Enter
 top; down "$(row_of "$large")"; keys Space

@@ -108,7 +108,7 @@ if [ -x "$TOOLS/faultdisk" ] && command -v fusermount3 >/dev/null; then
     down "$(row_of "$fd")"; keys Enter
     for _ in $(seq 8); do keys Up; done
     down "$(row_of "$t1")"; keys Space Enter Enter y
-    check "$NAME: the rescue job runs" wait_for "running" 10
+    check "$NAME: the rescue job runs" wait_for "clone   running" 60
     keys F10
     check "$NAME: quitting with a job running asks first" wait_for "still active" 5
     keys y
@@ -119,12 +119,12 @@ if [ -x "$TOOLS/faultdisk" ] && command -v fusermount3 >/dev/null; then
     T2=cbtest2-$$
     tmux new-session -d -s "$T2" -x 100 -y 30 "$CB station --bench $B --reports $WORK/reports2"
     T_SAVE=$T; T=$T2
-    check "$NAME: a second station starts" wait_for "Drives (" 10
+    check "$NAME: a second station starts" wait_for "Drives (" 40
     keys F2; for _ in $(seq 8); do keys Up; done
     down "$(row_of "$fd")"; keys Enter
     for _ in $(seq 8); do keys Up; done
     down "$(row_of "$t1")"; keys Space Enter Enter y
-    check "$NAME: its job runs" wait_for "running" 10
+    check "$NAME: its job runs" wait_for "clone   running" 60
     pid=$(pgrep -f "reports $WORK/reports2" | head -1)
     tmux kill-session -t "$T2"
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
