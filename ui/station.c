@@ -242,7 +242,7 @@ static void mouse_click(struct station *st)
         main_key(st, '\r');
 }
 
-static void handle_key(struct station *st, int key)
+void station_key(struct station *st, int key)
 {
     st->dirty = true;
     if (key == KEY_MOUSE) {
@@ -327,7 +327,7 @@ static int loop(struct station *st)
         /* Always ask: a resize arrives as a signal (KEY_RESIZE), not as input on stdin. */
         int key;
         while ((key = getch()) != ERR)
-            handle_key(st, key);
+            station_key(st, key);
         if (p[2].revents & POLLIN) {
             st->drive_events = 0;
             dev_monitor_drain(st->mon, on_drive_event, st);
@@ -427,6 +427,7 @@ int station_run(const struct station_opts *opts)
     st.dirty = true;
     int rc = loop(&st);
     endwin();
+    wizard_end(&st);        /* previews still working out plans: joined before the queue goes */
     jobs_ended(&st);
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */

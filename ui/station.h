@@ -11,6 +11,7 @@
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
 #include "jobs/disc_archive.h"
+#include "jobs/job_preview.h"
 #include "jobs/job_queue.h"
 #include "jobs/session.h"
 #include "jobs/store.h"
@@ -44,10 +45,17 @@ struct wizard {
     struct dev_ident picked[JOB_MAX_TARGETS];
     size_t npicked;
     int starting_id;                /* WIZ_STARTING: the job being prepared */
+    struct job_preview *preview;    /* WIZ_CONFIRM: each target's plan, worked out in its own thread */
+    bool start_when_planned;        /* Y came before the plans: start once they are (unless refused) */
     char path[256];                 /* image to write, or image to restore */
     bool path_for_restore;          /* WIZ_PATH asks for an image to restore */
     unsigned hash_mask;
     bool verify;
+    enum copy_mode mode;            /* what the command line's --mode, --resize, --retries and --map say */
+    enum layout_resize resize;
+    int retries;
+    bool keep_map;                  /* a ddrescue map beside the reports: a crash or a pulled cable resumes */
+    char map_path[4096];
     int level;
     uint64_t split;
     char error[512];
@@ -63,6 +71,9 @@ struct station {
     int sel_drive, sel_job;         /* indexes into devs / q.jobs */
     int detail_id;                  /* job shown in MODE_DETAIL */
     struct wizard wiz;
+    /* Previews the wizard left before they finished: joined once done (or at exit). */
+    struct job_preview *stale_previews[8];
+    int nstale;
     struct store_choice stores[32]; /* MODE_STORE: the filesystems offered */
     size_t nstores;
     int store_cursor;
@@ -110,6 +121,8 @@ void station_key_unused(struct station *st, int key, const char *what_works);
 
 /* station.c */
 void station_rescan(struct station *st);
+/* One key, to whatever screen is showing. */
+void station_key(struct station *st, int key);
 /* station_store.c: choosing the drive that keeps images and reports */
 void store_start(struct station *st);
 void store_key(struct station *st, int key);
@@ -132,7 +145,10 @@ bool wizard_picked(const struct wizard *w, const struct dev_drive *d);
 /* After the drive list changed: marks (and the source) stay on their drives;
  * one that was pulled or replaced loses its mark, and the screen says so. */
 void wizard_follow_drives(struct station *st);
-/* Each loop turn: a job started from the wizard is watched until it runs or is refused. */
+/* Each loop turn: a job started from the wizard is watched until it runs or
+ * is refused; previews that finished are joined. */
 void wizard_tick(struct station *st);
+/* At exit: every preview joined. */
+void wizard_end(struct station *st);
 
 #endif

@@ -610,13 +610,50 @@ static void wiz_drive_list(struct station *st, int y, bool targets)
     }
 }
 
+/* Each target's plan, or the refusal, as the preview worked them out. */
+static int draw_preview(struct station *st, int y)
+{
+    const struct job_preview *p = st->wiz.preview;
+    if (!p || st->wiz.step != WIZ_CONFIRM || y >= LINES - 4)
+        return y;
+    y++;
+    if (!job_preview_done(p)) {
+        mvaddstr(y++, 2, "Working out each target's plan (reading the source's partitions)...");
+        return y;
+    }
+    const char *refusal = job_preview_refusal(p);
+    if (refusal) {
+        color_on(st, C_BAD);
+        mvaddnstr(y++, 2, "This job would be refused:", COLS - 2);
+        for (size_t off = 0, len = strlen(refusal); off < len && y < LINES - 4; off += (size_t)(COLS - 4))
+            mvaddnstr(y++, 4, refusal + off, COLS - 4);
+        color_off(st, C_BAD);
+        return y;
+    }
+    int n;
+    const char (*notes)[512] = job_preview_notes(p, &n);
+    bool any = false;
+    for (int i = 0; i < n && y < LINES - 4; i++) {
+        if (!strstr(notes[i], "partitions fitted"))
+            continue;
+        if (!any)
+            mvaddstr(y++, 2, "Plan for each target:");
+        any = true;
+        for (size_t off = 0, len = strlen(notes[i]); off < len && y < LINES - 4; off += (size_t)(COLS - 6))
+            mvaddnstr(y++, 4, notes[i] + off, COLS - 6);
+    }
+    if (!any)
+        mvaddstr(y++, 2, "Plan: every target gets the source's partitions as they are.");
+    return y;
+}
+
 static void draw_wizard(struct station *st)
 {
     struct wizard *w = &st->wiz;
     static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "Esc", "Cancel", NULL };
     static const char *const keys_tgt[] = { "Space", "Mark", "Enter", "Next", "Esc", "Back", NULL };
-    static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "+/-", "Level", "s", "Split", "Enter",
-                                            "Next", "Esc", "Back", NULL };
+    static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "m", "Mode", "r", "Resize", "t", "Retries",
+                                            "p", "Map", "Enter", "Next", "Esc", "Back", NULL };
     static const char *const keys_ok[] = { "Y", "Start", "Esc", "Back", NULL };
     static const char *const keys_starting[] = { "Esc", "Main screen", NULL };
     static const char *const keys_path[] = { "Enter", "OK", "Esc", "Back", NULL };
@@ -652,12 +689,22 @@ static void draw_wizard(struct station *st)
                          hash_name((enum hash_alg)a));
         mvprintw(3, 2, "h  hash         %s", hashes[0] ? hashes : "none");
         mvprintw(4, 2, "v  verify       %s", w->verify ? "yes: read every target back from the media" : "no");
+        int y = 5;
+        if (w->kind != JOB_RESTORE)
+            mvprintw(y++, 2, "m  mode         %s", w->mode == MODE_USED ? "used: only the blocks the filesystems use"
+                     : w->mode == MODE_RAW ? "raw: every sector" : "auto: used when every partition is understood");
+        if (w->kind != JOB_IMAGE)
+            mvprintw(y++, 2, "r  resize       %s", w->resize == RESIZE_KEEP ? "keep: the table as it is"
+                     : "fit: partitions fitted to each target's size");
+        mvprintw(y++, 2, "t  retries      %d pass%s over unreadable sectors", w->retries, w->retries == 1 ? "" : "es");
+        mvprintw(y++, 2, "p  map file     %s", w->keep_map ? "yes, beside the reports: a crash or a pulled cable "
+                 "resumes" : "no");
         if (w->kind == JOB_IMAGE) {
             char sp[32] = "none";
             if (w->split)
                 units_format_bytes(w->split, sp, sizeof(sp));
-            mvprintw(5, 2, "+- zstd level   %d", w->level);
-            mvprintw(6, 2, "s  split        %s", sp);
+            mvprintw(y++, 2, "+- zstd level   %d", w->level);
+            mvprintw(y++, 2, "s  split        %s", sp);
         }
         fkey_bar(st, keys_opt);
         break;
@@ -688,6 +735,7 @@ static void draw_wizard(struct station *st)
                     mvprintw(y++, 8, "smaller than the source: its partitions are fitted onto it (Y checks they fit)");
             }
         }
+        y = draw_preview(st, y);
         y++;
         attron(A_BOLD);
         if (w->step == WIZ_STARTING)

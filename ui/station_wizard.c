@@ -11,18 +11,24 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define KEY_ESC 27
+
+static void retire_preview(struct station *st);
+static void submit(struct station *st);
 
 void wizard_start(struct station *st)
 {
     struct wizard *w = &st->wiz;
+    retire_preview(st);
     memset(w, 0, sizeof(*w));
     w->step = WIZ_SOURCE;
     w->cursor = st->sel_drive;
     w->hash_mask = 1u << HASH_SHA256;
     w->verify = true;
     w->level = 3;
+    w->retries = 1;
     st->mode = MODE_WIZARD;
 }
 
@@ -117,8 +123,10 @@ void wizard_follow_drives(struct station *st)
         dropped_why(st, &w->picked[i], w->error, sizeof(w->error));
     }
     /* The set the operator is about to confirm changed: back to the marks. */
-    if (k < w->npicked && (w->step == WIZ_OPTIONS || w->step == WIZ_CONFIRM) && w->kind != JOB_IMAGE)
+    if (k < w->npicked && (w->step == WIZ_OPTIONS || w->step == WIZ_CONFIRM) && w->kind != JOB_IMAGE) {
+        retire_preview(st);
         w->step = WIZ_TARGETS;
+    }
     w->npicked = k;
     if (w->cursor > (int)st->devs.count)
         w->cursor = (int)st->devs.count;
@@ -127,6 +135,16 @@ void wizard_follow_drives(struct station *st)
 void wizard_tick(struct station *st)
 {
     struct wizard *w = &st->wiz;
+    for (int i = 0; i < st->nstale; i++)
+        if (job_preview_done(st->stale_previews[i])) {
+            job_preview_free(st->stale_previews[i]);
+            st->stale_previews[i--] = st->stale_previews[--st->nstale];
+        }
+    if (w->preview && job_preview_done(w->preview)) {
+        st->dirty = true;           /* the plans arrived: show them */
+        if (w->start_when_planned && st->mode == MODE_WIZARD && w->step == WIZ_CONFIRM)
+            submit(st);
+    }
     if (st->mode != MODE_WIZARD || w->step != WIZ_STARTING)
         return;
     struct qjob *j = jq_find(&st->q, w->starting_id);
@@ -165,12 +183,31 @@ static int move_cursor(int cursor, int key, int count)
     return cursor;
 }
 
-static void submit(struct station *st)
+/* A map beside the reports, named after the source and the time: the same
+ * drive on another day gets a new one, never another drive's. */
+static const char *map_name(const struct station *st, struct wizard *w)
+{
+    char stamp[32], who[160];
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    const char *base = strrchr(w->source, '/');
+    if (!store_safe_name(w->source_is_drive && w->source_id.serial[0] ? w->source_id.serial
+                         : base ? base + 1 : w->source, who, sizeof(who)))
+        snprintf(who, sizeof(who), "source");
+    mkdir(st->q.reports_dir, 0755);        /* the first report has not made it yet */
+    snprintf(w->map_path, sizeof(w->map_path), "%s/%s-%s.map", st->q.reports_dir, who, stamp);
+    return w->map_path;
+}
+
+/* The request the wizard stands for; false (w->error says why) when a marked
+ * drive is gone. targets and paths are the caller's storage. */
+static bool build_request(struct station *st, struct clone_request *req, const char **targets,
+                          char (*paths)[64])
 {
     struct wizard *w = &st->wiz;
-    const char *targets[JOB_MAX_TARGETS];
     size_t n = 0;
-    char paths[JOB_MAX_TARGETS][64];
     if (w->kind == JOB_IMAGE) {
         targets[n++] = w->path;
     } else {
@@ -181,19 +218,85 @@ static void submit(struct station *st)
                 snprintf(w->error, sizeof(w->error), "marked drive %s is gone: mark the targets again",
                          w->picked[i].name);
                 w->step = WIZ_TARGETS;
-                return;
+                return false;
             }
             snprintf(paths[n], sizeof(paths[n]), "%s", d->path);
             targets[n] = paths[n];
             n++;
         }
     }
-    struct clone_request req = {
+    *req = (struct clone_request){
         .kind = w->kind, .source = w->source, .targets = targets, .ntargets = n, .hash_mask = w->hash_mask,
-        .verify = w->verify, .retries = 1, .level = w->level, .split = w->split,
+        .verify = w->verify, .retries = w->retries, .level = w->level, .split = w->split,
+        .mode = w->mode, .resize = w->resize,
         .source_ident = w->source_is_drive ? &w->source_id : NULL,
         .target_idents = w->kind == JOB_IMAGE ? NULL : w->picked,
     };
+    return true;
+}
+
+/* The wizard lets go of its preview: joined now when it is done, else later. */
+static void retire_preview(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    if (!w->preview)
+        return;
+    if (job_preview_done(w->preview)) {
+        job_preview_free(w->preview);
+    } else {
+        if (st->nstale == (int)(sizeof(st->stale_previews) / sizeof(st->stale_previews[0])))
+            job_preview_free(st->stale_previews[--st->nstale]);     /* rare: wait for the oldest */
+        st->stale_previews[st->nstale++] = w->preview;
+    }
+    w->preview = NULL;
+}
+
+void wizard_end(struct station *st)
+{
+    retire_preview(st);
+    while (st->nstale)
+        job_preview_free(st->stale_previews[--st->nstale]);
+}
+
+/* The confirmation: each target's plan is worked out meanwhile (never for a
+ * new image file, which has no plan). */
+static void enter_confirm(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    const char *targets[JOB_MAX_TARGETS];
+    char paths[JOB_MAX_TARGETS][64];
+    struct clone_request req;
+    retire_preview(st);
+    if (!build_request(st, &req, targets, paths))
+        return;
+    w->step = WIZ_CONFIRM;
+    if (w->kind != JOB_IMAGE && job_preview_start(&req, st->q.event_fd, &w->preview) != 0)
+        w->preview = NULL;      /* no plans shown; Y still checks everything */
+}
+
+static void submit(struct station *st)
+{
+    struct wizard *w = &st->wiz;
+    if (w->preview && !job_preview_done(w->preview)) {
+        /* The preview holds the targets open: the job starts when it is done,
+         * unless it finds a reason to refuse, which is then shown here. */
+        w->start_when_planned = true;
+        snprintf(w->error, sizeof(w->error), "Y: the job starts as soon as each target's plan is worked out "
+                 "(Esc cancels)");
+        return;
+    }
+    w->start_when_planned = false;
+    if (w->preview && job_preview_refusal(w->preview)) {
+        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", job_preview_refusal(w->preview));
+        return;
+    }
+    retire_preview(st);
+    const char *targets[JOB_MAX_TARGETS];
+    char paths[JOB_MAX_TARGETS][64];
+    struct clone_request req;
+    if (!build_request(st, &req, targets, paths))
+        return;
+    req.map_path = w->keep_map ? map_name(st, w) : NULL;
     struct cb_error err = { 0 };
     int id = jq_submit(&st->q, &req, &err);
     if (id < 0) {
@@ -242,6 +345,20 @@ static void path_done(struct station *st)
     w->kind = JOB_RESTORE;
     w->step = WIZ_TARGETS;
     w->cursor = 0;
+}
+
+static void cycle_mode(struct wizard *w)
+{
+    w->mode = w->mode == MODE_AUTO ? MODE_USED : w->mode == MODE_USED ? MODE_RAW : MODE_AUTO;
+}
+
+static void cycle_retries(struct wizard *w)
+{
+    static const int n[] = { 1, 2, 3, 5, 0 };
+    size_t i = 0;
+    while (i < 5 && n[i] != w->retries)
+        i++;
+    w->retries = n[(i + 1) % 5];
 }
 
 static void cycle_hash(struct wizard *w)
@@ -359,19 +476,31 @@ void wizard_key(struct station *st, int key)
             w->level--;
         else if (key == 's' && w->kind == JOB_IMAGE)
             cycle_split(w);
+        else if (key == 'm' && w->kind != JOB_RESTORE)
+            cycle_mode(w);
+        else if (key == 'r' && w->kind != JOB_IMAGE)
+            w->resize = w->resize == RESIZE_KEEP ? RESIZE_AUTO : RESIZE_KEEP;
+        else if (key == 't')
+            cycle_retries(w);
+        else if (key == 'p')
+            w->keep_map = !w->keep_map;
         else if (key == '\n' || key == '\r' || key == KEY_ENTER)
-            w->step = WIZ_CONFIRM;
+            enter_confirm(st);
         else if (key == 's')
             station_say(st, false, NULL, "s splits images only: a copy to drives is never split");
         else
-            station_key_unused(st, key, w->kind == JOB_IMAGE ? "h hash, v verify, +/- level, s split, Enter, Esc"
-                                                             : "h hash, v verify, Enter goes on, Esc goes back");
+            station_key_unused(st, key, w->kind == JOB_IMAGE ? "h v m t p, +/- level, s split, Enter, Esc"
+                                                             : "h hash, v verify, m mode, r resize, t retries, p map, "
+                                                               "Enter goes on, Esc goes back");
         break;
     case WIZ_CONFIRM:
         if (key == 'y' || key == 'Y')
             submit(st);
-        else if (key == KEY_ESC || key == 'n' || key == 'q')
+        else if (key == KEY_ESC || key == 'n' || key == 'q') {
+            retire_preview(st);
+            w->start_when_planned = false;
             w->step = WIZ_OPTIONS;
+        }
         else
             station_key_unused(st, key, "Y starts the job, Esc goes back");
         break;
@@ -382,8 +511,12 @@ void wizard_key(struct station *st, int key)
             st->focus_jobs = true;
             st->sel_job = (int)st->q.count - 1;
         } else {
-            snprintf(w->error, sizeof(w->error), "job #%d is being prepared: Esc returns to the main screen",
-                     w->starting_id);
+            /* Any other key belongs to the main screen (F10 to quit, a job, a drive):
+             * the job goes on preparing, and a refusal shows on its line. */
+            st->mode = MODE_MAIN;
+            st->focus_jobs = true;
+            st->sel_job = (int)st->q.count - 1;
+            station_key(st, key);
         }
         break;
     }
