@@ -218,9 +218,15 @@ int dev_scan(const struct dev_scan_opts *opts, struct dev_list *out, struct cb_e
         struct dev_drive *d = &out->drives[out->count];
         if (opts && opts->only && !name_listed(opts->only, names[i]))
             continue;       /* not probed at all: a failing drive elsewhere costs nothing */
-        if ((opts && opts->identity_only ? dev_identify_one(&ctx, names[i], d) : dev_probe_one(&ctx, names[i], d)))
+        if (dev_identify_one(&ctx, names[i], d))
             continue;
+        /* Who it is decides whether it is listed, before its media is read:
+         * the practice bench never probes the machine's own drives. */
         if (!wanted(opts, d)) {
+            dev_drive_release(d);
+            continue;
+        }
+        if (!(opts && opts->identity_only) && dev_partitions_fill(&ctx, d)) {
             dev_drive_release(d);
             continue;
         }
