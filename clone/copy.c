@@ -254,8 +254,7 @@ static void sync_targets(struct copy_job *job)
         struct copy_target *tg = &job->targets[t];
         int f = atomic_load(&tg->failed) ? 0 : io_sync(&tg->dev);
         if (f) {
-            tg->error = f;
-            tg->error_off = atomic_load(&job->progress->pos);
+            tg->sync_error = f;     /* error and error_off are the writer's until it is joined */
             atomic_store(&tg->failed, 1);
             progress_notify(job->progress);
         }
@@ -526,6 +525,10 @@ int copy_run(struct copy_job *job, struct cb_error *err)
     /* Targets must hold the data before anyone trusts the map. */
     for (size_t t = 0; t < job->ntargets; t++) {
         struct copy_target *tg = &job->targets[t];
+        if (tg->sync_error && !tg->error) {
+            tg->error = tg->sync_error;
+            tg->error_off = job->map->size;
+        }
         int f = atomic_load(&tg->failed) ? 0 : io_flush(&tg->dev);
         if (f) {
             tg->error = f;

@@ -45,6 +45,7 @@ struct copy_target {
     _Atomic uint64_t busy_ns;       /* writer/verifier: total time inside writes/reads (its own speed) */
     _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
     int error;                      /* -errno of the failure; writer, read after join */
+    int sync_error;                 /* -errno of a periodic fdatasync; the reader thread, read after join */
     uint64_t error_off;             /* where it failed */
     /* Verification (filled by copy_verify). */
     int verified;                   /* 1 equal, -1 differs, -2 unreadable, -3 cancelled, 0 not run */

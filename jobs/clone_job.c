@@ -180,7 +180,8 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
         return rc;
     job->source.size = job->src.size;
     for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE; i++) {
-        rc = io_open_target(req->targets[i], true, &job->ctargets[i].dev, err);
+        rc = req->dry_run ? io_open_verify(req->targets[i], &job->ctargets[i].dev, err)
+                          : io_open_target(req->targets[i], true, &job->ctargets[i].dev, err);
         if (rc)
             return rc;
         struct io_dev *t = &job->ctargets[i].dev;
@@ -354,9 +355,8 @@ static void target_key(const struct clone_job *job, size_t i, char *buf, size_t 
 
 /* A map calls regions finished on the targets it was written to: resuming
  * onto any other drive would skip what that drive never got. */
-static int check_map_targets(struct clone_job *job, struct cb_error *err)
+static int check_map_targets(struct clone_job *job, const struct block_map *m, struct cb_error *err)
 {
-    const struct block_map *m = &job->map;
     if (job->kind == JOB_IMAGE)
         return 0;
     if (!m->ntarget_ids) {
@@ -415,17 +415,19 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
     }
     if (!m.source_id[0])
         snprintf(m.source_id, sizeof(m.source_id), "%s", id);
+    int rc = job->resumed ? check_map_targets(job, &m, err) : 0;
+    if (rc) {
+        map_free(&m);
+        return rc;
+    }
+    /* From now on the map names these targets (a resume with fewer keeps those). */
+    m.ntarget_ids = 0;
+    for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE && i < MAP_MAX_TARGETS; i++)
+        target_key(job, i, m.target_ids[m.ntarget_ids++], sizeof(m.target_ids[0]));
     pthread_mutex_lock(&job->map_mu);      /* the station may be copying it already */
     map_free(&job->map);
     job->map = m;
     pthread_mutex_unlock(&job->map_mu);
-    int rc = job->resumed ? check_map_targets(job, err) : 0;
-    if (rc)
-        return rc;
-    /* From now on the map names these targets (a resume with fewer keeps those). */
-    job->map.ntarget_ids = 0;
-    for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE && i < MAP_MAX_TARGETS; i++)
-        target_key(job, i, job->map.target_ids[job->map.ntarget_ids++], sizeof(job->map.target_ids[0]));
     return 0;
 }
 
@@ -499,6 +501,9 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
     int rc = stat_node(req->source, sn);
+    if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
+        return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,
+                            req->source_ident->model);
     if (rc == -ENOENT && req->kind == JOB_RESTORE) {      /* FILE of a split image: FILE.000 */
         char first[4200];
         snprintf(first, sizeof(first), "%s.000", req->source);
@@ -545,6 +550,9 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
             if ((rc = check_confirmed("source", req->source, req->source_ident, d, err)))
                 return rc;
         }
+        if (!d && req->source_ident && (req->source_ident->major || req->source_ident->minor))
+            return cb_error_set(err, -ENODEV, "source %s is not the drive that was confirmed (%s): it is not "
+                                "listed any more", req->source, req->source_ident->model);
         if (d && d->is_optical && !d->optical.media)
             return cb_error_set(err, -ENOMEDIUM, "there is no disc in %s", req->source);
         if (d && d->is_optical && d->optical.audio_tracks && !d->optical.data_tracks)
@@ -559,6 +567,11 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     }
     for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
         int s = stat_node(req->targets[i], &tn[i]);
+        bool confirmed_drive = req->target_idents && (req->target_idents[i].major || req->target_idents[i].minor);
+        if (confirmed_drive && (s || !tn[i].is_block))
+            return cb_error_set(err, -ENODEV, "target %s (%s%s%s) was removed: it is not the drive that was "
+                                "confirmed; nothing was written", req->targets[i], req->target_idents[i].model,
+                                req->target_idents[i].serial[0] ? ", serial " : "", req->target_idents[i].serial);
         if (s == -ENOENT)
             tn[i] = (struct node){ 0 };         /* a new file */
         else if (s)
@@ -734,6 +747,8 @@ void *clone_job_thread(void *arg)
         cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
     if (job->deferred && prepare_open(job, job->deferred, &err) != 0)
         finish(job, OUTCOME_REFUSED, err.msg);
+    else if (atomic_load(&job->progress.cancel))
+        finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
     else
         clone_job_run(job);
     atomic_store(&job->run_finished, 1);
@@ -843,7 +858,8 @@ void clone_job_free(struct clone_job *job)
         return;
     io_close(&job->src);
     /* A raw image prepared but never run leaves no partial file behind. */
-    if (job->kind == JOB_IMAGE && job->raw && job->outcome == OUTCOME_NONE && job->ctargets[0].dev.fd >= 0)
+    if (job->kind == JOB_IMAGE && job->raw && (job->outcome == OUTCOME_NONE || job->outcome == OUTCOME_REFUSED) &&
+        job->ctargets[0].dev.fd >= 0)
         unlink(job->image_partial);
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)
         if (job->ctargets[i].dev.fd >= 0)

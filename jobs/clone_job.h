@@ -71,6 +71,7 @@ struct clone_request {
      * that one is refused before anything is written. */
     const struct dev_ident *source_ident;
     const struct dev_ident *target_idents;
+    bool dry_run;           /* prepare only (a preview): targets opened read-only, never claimed */
     /* image */
     int level;              /* zstd level, 0: default (3) */
     uint64_t split;         /* bytes per part, 0: one file */

@@ -33,6 +33,7 @@ static void *preview_main(void *arg)
     struct cb_error err = { 0 };
     /* The map is the job's to create: a preview only reads what exists. */
     p->req.map_path = NULL;
+    p->req.dry_run = true;      /* never claims the targets: the job itself may start meanwhile */
     p->rc = clone_job_prepare(&p->req, &job, &err);
     if (p->rc)
         snprintf(p->refusal, sizeof(p->refusal), "%s", err.msg);

@@ -427,10 +427,10 @@ int station_run(const struct station_opts *opts)
     st.dirty = true;
     int rc = loop(&st);
     endwin();
-    wizard_end(&st);        /* previews still working out plans: joined before the queue goes */
     jobs_ended(&st);
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
+    wizard_end(&st);        /* then the previews still working out plans (they write nothing) */
     if (running)
         printf("clonebay: %zu running job(s) cancelled; reports are in %s\n", running, opts->reports_dir);
     session_add_cancelled(&st.session, (int)running);

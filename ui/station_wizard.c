@@ -108,6 +108,7 @@ void wizard_follow_drives(struct station *st)
     if (w->source_is_drive && w->step != WIZ_SOURCE && !dev_ident_find(&st->devs, &w->source_id)) {
         snprintf(w->error, sizeof(w->error), "the source drive %s was removed or replaced: choose the source again",
                  w->source_id.name);
+        retire_preview(st);
         w->step = WIZ_SOURCE;
         w->source_is_drive = false;
         w->npicked = 0;
@@ -140,7 +141,8 @@ void wizard_tick(struct station *st)
             job_preview_free(st->stale_previews[i]);
             st->stale_previews[i--] = st->stale_previews[--st->nstale];
         }
-    if (w->preview && job_preview_done(w->preview)) {
+    if (w->preview && job_preview_done(w->preview) && !w->preview_shown) {
+        w->preview_shown = true;
         st->dirty = true;           /* the plans arrived: show them */
         if (w->start_when_planned && st->mode == MODE_WIZARD && w->step == WIZ_CONFIRM)
             submit(st);
@@ -239,6 +241,7 @@ static bool build_request(struct station *st, struct clone_request *req, const c
 static void retire_preview(struct station *st)
 {
     struct wizard *w = &st->wiz;
+    w->start_when_planned = false;     /* a Y given for that preview's plans, not for the next */
     if (!w->preview)
         return;
     if (job_preview_done(w->preview)) {
@@ -270,6 +273,7 @@ static void enter_confirm(struct station *st)
     if (!build_request(st, &req, targets, paths))
         return;
     w->step = WIZ_CONFIRM;
+    w->preview_shown = false;
     if (w->kind != JOB_IMAGE && job_preview_start(&req, st->q.event_fd, &w->preview) != 0)
         w->preview = NULL;      /* no plans shown; Y still checks everything */
 }
