@@ -74,7 +74,8 @@ tmux send-keys -t "$T" -l hdd; sleep 0.5
 keys Enter; keys Enter
 check "image: confirm" wait_for "save it as /mnt/benchstore/hdd" 20
 keys y
-verified_twice() { [ "$(screen | grep -c 'VERIFIED')" -ge 2 ]; }
+# Two job verdicts (each job's targets have their own VERIFIED line too).
+verified_twice() { [ "$(screen | grep -c 'VERIFIED sha256')" -ge 2 ]; }
 for _ in $(seq 600); do verified_twice && break; sleep 0.5; done
 check "the image job reaches VERIFIED" verified_twice
 monitor quit
