@@ -119,21 +119,33 @@ void watch_sample(struct qjob *j, int stall_seconds)
             uint64_t since, busy = busy_now(ct, now_ns, &since);
             uint64_t bytes = atomic_load(&ct->bytes_written) + atomic_load(&ct->bytes_verified);
             idle &= since == 0;
-            if (dt > 0) {
-                uint64_t db = bytes - wt->last_bytes, dbusy = busy - wt->last_busy_ns;
+            uint64_t db = bytes - wt->last_bytes, dbusy = busy - wt->last_busy_ns;
+            if (dt > 0)
                 wt->rate = (wt->rate + (uint64_t)((double)db / dt)) / 2;
-                if (dbusy > 20000000u) {        /* too little busy time says nothing */
-                    uint64_t own = (uint64_t)((double)db * 1e9 / (double)dbusy);
-                    wt->own_rate = wt->own_rate ? (wt->own_rate * 2 + own) / 3 : own;
-                }
+            /* Its own speed needs no clock but its busy time, so the first
+             * look counts too: a fast target may have written all the ring
+             * held before it, and then only wait. */
+            if (dbusy > 2000000u) {             /* too little busy time says nothing */
+                uint64_t own = (uint64_t)((double)db * 1e9 / (double)dbusy);
+                wt->own_rate = wt->own_rate ? (wt->own_rate * 2 + own) / 3 : own;
             }
-            wt->last_bytes = bytes;
-            wt->last_busy_ns = busy;
+            if (dbusy > 2000000u || dt > 0) {
+                wt->last_bytes = bytes;
+                wt->last_busy_ns = busy;
+            }
             sample_stall(j, i, since, now_ns, stall_seconds);
         }
         mark_slow(j);
     }
     sample_source(j, now, idle, stall_seconds);
+    uint64_t done = atomic_load(&j->job->progress.bytes_done);
+    if (dt > 0 && done >= w->last_rate_done) {
+        uint64_t inst = (uint64_t)((double)(done - w->last_rate_done) / dt);
+        w->done_rate = w->done_rate ? (w->done_rate + inst) / 2 : inst;
+    } else if (done < w->last_rate_done) {
+        w->done_rate = 0;               /* a new phase counts from 0 again */
+    }
+    w->last_rate_done = done;
     w->last_sample = now;
 }
 

@@ -35,6 +35,10 @@ struct job_watch {
     time_t source_stalled_first;
     uint64_t last_pos, last_done;
     double last_sample, last_move;  /* monotonic seconds */
+    /* The job's own rate, from its bytes done as the UI samples them: the
+     * engine's rate_now is ticked by its reader, which waits on the ring
+     * while a slow target writes, and would say 0 for a job that moves. */
+    uint64_t done_rate, last_rate_done;
 };
 
 /* What one target line says. */

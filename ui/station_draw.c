@@ -188,6 +188,8 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
     }
     uint64_t total = atomic_load(&p->bytes_total), done = atomic_load(&p->bytes_done);
     uint64_t rate = atomic_load(&p->rate_now), avg = atomic_load(&p->rate_avg);
+    if (!rate)
+        rate = w->done_rate;    /* the reader waits on a slow target: its own tick says 0 */
     uint64_t bad = atomic_load(&p->bytes_bad), areas = atomic_load(&p->bad_areas);
     int phase = atomic_load(&p->phase);
     double f = total ? (double)done / (double)total : 0;

@@ -103,9 +103,10 @@ check "bench_station: the confirmation lists the fast and the slow target" bash 
 before=$(bells)
 confirm
 check "bench_station: each target has its own line" wait_for "-> $slow" 20
-check "bench_station: the slow target is marked slow" bash -c "$(declare -f tmux wait_for screen); T=$T; for i in \$(seq 150); do screen | grep -F -- '-> $slow' | grep -q ' slow' && exit 0; sleep 0.1; done; exit 1"
+check "bench_station: the slow target is marked slow" bash -c "$(declare -f tmux wait_for screen); T=$T; for i in \$(seq 600); do screen | grep -F -- '-> $slow' | grep -q ' slow' && exit 0; sleep 0.1; done; exit 1"
 check "bench_station: the fast target is not" bash -c "$(declare -f tmux screen); T=$T; ! screen | grep -F -- '-> $fast' | grep -q ' slow'"
 check "bench_station: the job line names the target that holds it back" wait_for "held back by $slow (slow)" 5
+check "bench_station: the job's line shows it moving (a rate above 0)" bash -c "$(declare -f tmux screen); T=$T; for i in \$(seq 50); do screen | grep 'held back by' | grep -qE ' [1-9][0-9]* MB/s \(avg' && exit 0; sleep 0.1; done; exit 1"
 check "bench_station: targets show their bytes and rate" bash -c "$(declare -f tmux screen); T=$T; screen | grep -F -- '-> $slow' | grep -q 'MB/s'"
 check "bench_station: the job reaches VERIFIED" wait_for "VERIFIED sha256" 90
 check "bench_station: each target line says VERIFIED" bash -c "$(declare -f tmux screen); T=$T; screen | grep -F -- '-> $fast' | grep -q VERIFIED && screen | grep -F -- '-> $slow' | grep -q VERIFIED"
@@ -125,8 +126,9 @@ pick_source "$src"; mark "$stall"; keys Enter Enter
 wait_for "WILL BE OVERWRITTEN" 5
 before=$(bells)
 confirm
-wait_for "-> $stall" 20
-for _ in $(seq 50); do screen | grep -F -- "-> $stall" | grep -q 'MiB of' && break; sleep 0.1; done
+wait_for "-> $stall" 30
+# Stopped once it writes (its plan and preparation read it first).
+for _ in $(seq 600); do screen | grep -F -- "-> $stall" | grep -q 'writing.*MiB of' && break; sleep 0.1; done
 kill -STOP "$(cat "$WORK/stall.pid")"; stopped=$(date +%s)
 for _ in $(seq $((STALL * 30))); do screen | grep -F -- "-> $stall" | grep -q "not answering since" && break; sleep 0.1; done
 took=$(($(date +%s) - stopped))
@@ -135,7 +137,7 @@ check "bench_station: ... and on its job line" wait_for "held back by $stall (no
 check "bench_station: ... and on its drive line" bash -c "$(declare -f tmux screen); T=$T; screen | grep -F '$stall ' | grep -v -- '->' | grep -q 'not answering since'"
 kill -KILL "$(cat "$WORK/stall.pid")"
 check "bench_station: the dead target fails the job" wait_for "FAILED" 60
-check "bench_station: the failure is said whole on the main screen" bash -c "$(declare -f tmux screen flat); T=$T; flat | grep -qE 'job #[0-9]+ failed: FAILED'"
+check "bench_station: the failure is said whole on the main screen" bash -c "$(declare -f tmux screen flat); T=$T; for i in \$(seq 300); do flat | grep -qE 'job #[0-9]+ failed: FAILED: .*[a-z]' && exit 0; sleep 0.1; done; exit 1"
 sleep 2
 check "bench_station: three BELs for a failed job" test "$(($(bells) - before))" = 3
 rep=$(ls -t "$WORK"/reports/*-clone.txt | head -1)
@@ -177,8 +179,8 @@ check "bench_station: the lagging drive appears" wait_for "Drives (6" 30
 pick_source "$lag"; mark "$fast"; keys Enter Enter
 wait_for "WILL BE OVERWRITTEN" 10
 confirm
-wait_for "-> $fast" 20
-for _ in $(seq 50); do screen | grep -F -- "-> $fast" | grep -q 'writing' && break; sleep 0.1; done
+wait_for "-> $fast" 30
+for _ in $(seq 600); do screen | grep -F -- "-> $fast" | grep -q 'writing' && break; sleep 0.1; done
 kill -STOP $lagpid
 check "bench_station: a silent source is 'not answering' on its job line" wait_for "source $lag not answering since" $((STALL + 5))
 check "bench_station: ... and on its drive line" bash -c "$(declare -f tmux screen); T=$T; screen | grep -F '$lag ' | grep -v -- '->' | grep -q 'not answering since'"
