@@ -253,7 +253,8 @@ static void target_line(const struct station *st, const struct qjob *j, size_t i
 
 static bool shows_targets(const struct qjob *j)
 {
-    return watch_has_targets(j) && j->job->outcome != OUTCOME_REFUSED;
+    /* outcome is the job thread's until the job is reaped (no longer running). */
+    return watch_has_targets(j) && (j->state == QJOB_RUNNING || j->job->outcome != OUTCOME_REFUSED);
 }
 
 static int job_rows(const struct qjob *j)
