@@ -37,7 +37,7 @@ defer "tmux kill-session -t $T"
 row_of() { "$CB" list --bench "$B" --json | python3 -c "import json,sys; print([d['path'] for d in json.load(sys.stdin)].index('$1'))"; }
 down() { local n=$1; while [ "$n" -gt 0 ]; do keys Down; n=$((n - 1)); done; }
 top() { keys Home; for _ in $(seq 8); do keys Up; done; }
-check "trust: the station lists the bench" wait_for "Drives (4" 10
+check "trust: the station lists the bench" wait_for "Drives (4" 30
 
 # 1. The mark follows its drive through a re-sort.
 keys F2; down "$(row_of "$src")"; keys Enter
