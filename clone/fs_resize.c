@@ -20,9 +20,14 @@ enum layout_fit fs_resize_fit(const char *fstype)
     return FIT_FIXED;
 }
 
-/* NTFS: what its $Bitmap says is used, a tenth more and 32 MiB for the MFT
- * zone and the moves ntfsresize makes; ntfsresize --info, read-only, has the
- * last word when the partition has a node. */
+uint64_t fs_resize_ntfs_min_of_used(uint64_t used)
+{
+    return used + used / 10 + (32u << 20);     /* the MFT zone and the moves ntfsresize makes */
+}
+
+/* NTFS: what its $Bitmap says is used, with fs_resize_ntfs_min_of_used's
+ * margin; ntfsresize --info, read-only, has the last word when the partition
+ * has a node. */
 static int ntfs_min(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min)
 {
     struct block_map m;
@@ -36,7 +41,7 @@ static int ntfs_min(const char *path, uint64_t off, uint64_t size, const char *n
     map_free(&m);
     if (rc <= 0)
         return rc < 0 ? rc : -EINVAL;
-    *min = used + used / 10 + (32u << 20);
+    *min = fs_resize_ntfs_min_of_used(used);
     char out[4096];
     const char *argv[] = { "ntfsresize", "--info", "--force", "--no-progress-bar", node, NULL };
     const char *key = "You might resize at ";

@@ -20,6 +20,10 @@ enum layout_fit fs_resize_fit(const char *fstype);
  * it uses, with room for the metadata resize2fs keeps, and for ext never less
  * than `resize2fs -P` (read-only) says when node (the partition's own device
  * node, or "") exists. 0 or -errno. */
+/* The least an NTFS using `used` bytes of clusters fits in (when ntfsresize
+ * cannot be asked: an image, or no partition node). */
+uint64_t fs_resize_ntfs_min_of_used(uint64_t used);
+
 int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fstype, const char *node,
                   uint64_t *min);
 

@@ -161,13 +161,13 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
 }
 
 /* An NTFS in an image: what the image's used map holds of it, with the
- * margin fs_resize_min gives a drive's (ntfsresize cannot read an image). */
+ * margin a drive's gets (ntfsresize cannot read an image). */
 static uint64_t image_ntfs_min(const struct clone_job *job, const struct layout_part *p)
 {
     uint64_t used = 0, at = p->start, end = p->start + p->size, q, n;
     for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
         used += (q + n > end ? end : q + n) - q;
-    return used + used / 10 + (32u << 20);
+    return fs_resize_ntfs_min_of_used(used);
 }
 
 /* What each partition holds and how it may change size. */
