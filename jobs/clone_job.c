@@ -213,6 +213,18 @@ static const char *opaque_partition(const struct dev_partition *p)
     return NULL;
 }
 
+bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, uint64_t size, char *why, size_t len)
+{
+    struct sysfs_ctx ctx;
+    sysfs_init(&ctx, NULL);
+    if (!job->src.is_block ||
+        dev_mounted_rw(&ctx, major(job->src.rdev), minor(job->src.rdev), start, size, why, len) <= 0)
+        return false;
+    size_t n = strlen(why);
+    snprintf(why + n, len - n, " on this machine, so its block bitmaps can change while it is copied");
+    return true;
+}
+
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
  * are copied whole. */
@@ -225,8 +237,6 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     const struct dev_partition *parts = d->npart ? d->parts : &whole;
     size_t n = d->npart ? d->npart : (d->fstype[0] ? 1 : 0);
     char skipped[256] = "";
-    struct sysfs_ctx ctx;
-    sysfs_init(&ctx, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
         if (layout_boot_type(p->type)) {
@@ -246,11 +256,8 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
             continue;
         }
         char why[300];
-        /* In use on this machine, it changes under the copy whatever its bitmaps say now. */
-        if (job->src.is_block && dev_mounted_rw(&ctx, major(job->src.rdev), minor(job->src.rdev), p->start, p->size,
-                                                why, sizeof(why)) > 0) {
-            clone_job_note(job, "partition #%d (%s) copied whole: %s on this machine, so its block bitmaps can "
-                           "change while it is copied", p->number, p->fstype, why);
+        if (clone_job_source_mounted_rw(job, p->start, p->size, why, sizeof(why))) {
+            clone_job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
             continue;
         }
         map_mark(&job->domain, p->start, p->size, MAP_NONTRIED);

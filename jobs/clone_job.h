@@ -145,6 +145,11 @@ void *clone_job_thread(void *job);
 /* A note for the report; notes beyond the room are dropped, never overflow. */
 void clone_job_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether [start, start+size) of the source drive is mounted read-write on
+ * this machine (it changes under the copy whatever its bitmaps say now);
+ * why then says so, in words. */
+bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, uint64_t size, char *why, size_t len);
+
 /* Let go of the drives (O_EXCL claims) of a finished job, keeping its record. */
 void clone_job_close_devices(struct clone_job *job);
 void clone_job_free(struct clone_job *job);

@@ -8,7 +8,6 @@
 #include "common/test_hook.h"
 #include "common/units.h"
 #include "devices/dev_partitions.h"
-#include "devices/dev_safety.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define RESIZE_MAX_SCRATCH 8
@@ -93,16 +91,8 @@ static bool boot_critical(const struct layout_part *p)
 static bool untrusted(const struct clone_job *job, const struct layout_part *p, bool *mounted, char *why,
                       size_t len)
 {
-    struct sysfs_ctx ctx;
-    sysfs_init(&ctx, NULL);
-    *mounted = job->src.is_block && dev_mounted_rw(&ctx, major(job->src.rdev), minor(job->src.rdev), p->start,
-                                                   p->size, why, len) > 0;
-    if (*mounted) {
-        size_t n = strlen(why);
-        snprintf(why + n, len - n, " on this machine, so its block bitmaps can change while it is copied");
-        return true;
-    }
-    return fs_used_trusted(job->src.path, p->start, p->size, p->fstype, why, len) == 0;
+    *mounted = clone_job_source_mounted_rw(job, p->start, p->size, why, len);
+    return *mounted || fs_used_trusted(job->src.path, p->start, p->size, p->fstype, why, len) == 0;
 }
 
 /* A filesystem that cannot be believed is copied whole (clone_job's
