@@ -1,5 +1,6 @@
 #include "clone/copy.h"
 #include "clone/copy_internal.h"
+#include "clone/image_sink.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -100,7 +101,10 @@ static void *writer_main(void *arg)
                          (known || (s->len >= (64u << 10) && io_is_zero(s->buf, s->len)));
             ssize_t w;
             copy_target_begin(t);
-            if (t->sparse && known) {
+            if (t->image) {
+                int r = image_sink_put(t->image, s->buf, s->len, s->off);
+                w = r ? r : (ssize_t)s->len;
+            } else if (t->sparse && known) {
                 w = (ssize_t)s->len;        /* a new file: a hole reads as zeros */
             } else if (t->sparse) {
                 w = write_sparse(&t->dev, s->buf, s->len, s->off);
@@ -252,7 +256,7 @@ static void sync_targets(struct copy_job *job)
 {
     for (size_t t = 0; t < job->ntargets; t++) {
         struct copy_target *tg = &job->targets[t];
-        int f = atomic_load(&tg->failed) ? 0 : io_sync(&tg->dev);
+        int f = atomic_load(&tg->failed) ? 0 : tg->image ? image_sink_checkpoint(tg->image) : io_sync(&tg->dev);
         if (f) {
             tg->sync_error = f;     /* error and error_off are the writer's until it is joined */
             atomic_store(&tg->failed, 1);
@@ -405,8 +409,8 @@ static int hash_tail(struct engine *e, struct cb_error *err)
             t = &job->targets[i];
     if (!t)
         return cb_error_set(err, -EIO, "no target left to read the image back from");
-    struct io_dev rd;
-    int rc = io_open_verify(t->dev.path, &rd, err);
+    struct io_dev rd = { .fd = -1 };
+    int rc = t->image ? 0 : io_open_verify(t->dev.path, &rd, err);
     if (rc)
         return rc;
     rd.remap = t->dev.remap;        /* read where the writer wrote */
@@ -439,7 +443,9 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         size_t len = (size_t)(end - off);
         /* Known zeros are hashed as zeros, not as the target has them: verification then
          * catches a target that did not keep them. */
-        ssize_t r = zero ? (memset(buf, 0, len), (ssize_t)len) : io_pread(&rd, buf, len, off);
+        ssize_t r = zero ? (memset(buf, 0, len), (ssize_t)len)
+                    : t->image ? (image_sink_read(t->image, buf, len, off) ? -EIO : (ssize_t)len)
+                    : io_pread(&rd, buf, len, off);
         if (r != (ssize_t)len) {
             rc = cb_error_set(err, r < 0 ? (int)r : -EIO, "cannot read target %s back at byte %llu to hash it",
                               t->dev.path, (unsigned long long)off);
@@ -454,7 +460,8 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         off = end;
     }
     io_free(buf);
-    io_close(&rd);
+    if (!t->image)
+        io_close(&rd);
     return rc;
 }
 
@@ -474,7 +481,11 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
             return cb_error_set(err, -ENOMEM, "cannot set up %s hashing", hash_name((enum hash_alg)a));
         nconsumers++;
     }
-    if (ring_init(&e->ring, COPY_SLOTS, COPY_SLOT_SIZE, nconsumers))
+    size_t slots = COPY_SLOTS;
+    for (size_t t = 0; t < job->ntargets; t++)
+        if (job->targets[t].image)
+            slots = COPY_IMAGE_SLOTS;
+    if (ring_init(&e->ring, slots, COPY_SLOT_SIZE, nconsumers))
         return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
     e->ring.on_release = on_release;
     e->ring.arg = e;
@@ -529,7 +540,13 @@ int copy_run(struct copy_job *job, struct cb_error *err)
             tg->error = tg->sync_error;
             tg->error_off = job->map->size;
         }
-        int f = atomic_load(&tg->failed) ? 0 : io_flush(&tg->dev);
+        struct cb_error ierr = { 0 };
+        int f = atomic_load(&tg->failed) ? 0
+              : !tg->image ? io_flush(&tg->dev)
+              : !rc && !job->cancelled ? image_sink_drain(tg->image, &ierr)   /* every frame in, in order */
+              : image_sink_checkpoint(tg->image);                             /* what the map will say is in */
+        if (f && tg->image)
+            snprintf(tg->verify_msg, sizeof(tg->verify_msg), "%s", ierr.msg[0] ? ierr.msg : strerror(-f));
         if (f) {
             tg->error = f;
             tg->error_off = job->map->size;

@@ -28,10 +28,17 @@
 
 #define COPY_SLOT_SIZE (4u << 20)
 #define COPY_SLOTS 8                          /* 32 MiB of buffers per job */
+/* With an image among the targets, its frames and compressors need most of
+ * the job's 64 MiB: the ring keeps 12 MiB (still one slot reading while
+ * the hasher and the sink each hold one). */
+#define COPY_IMAGE_SLOTS 3
 #define COPY_CHECKPOINT_EVERY (64ull << 20)
 
+struct image_sink;
+
 struct copy_target {
-    struct io_dev dev;              /* opened by the caller, O_EXCL */
+    struct io_dev dev;              /* opened by the caller, O_EXCL; for an image, dev.path names it */
+    struct image_sink *image;       /* a compressed image (clone/image_sink.h), written through it */
     bool sparse;                    /* a new file: all-zero buffers are left as holes */
     bool no_zeroout;                /* writer: BLKZEROOUT refused once, write zeros instead */
     _Atomic int failed;             /* writer sets; anyone reads */

@@ -242,6 +242,50 @@ int part_writer_open(struct part_writer *w, const char *name, uint64_t split, st
     return 0;
 }
 
+struct later_than {
+    int index;
+};
+
+static int unlink_after(const char *path, int index, void *arg)
+{
+    if (index > ((struct later_than *)arg)->index)
+        unlink(path);
+    return 0;
+}
+
+int part_writer_resume(struct part_writer *w, const char *name, uint64_t split, uint64_t keep,
+                       struct cb_error *err)
+{
+    memset(w, 0, sizeof(*w));
+    snprintf(w->name, sizeof(w->name), "%s", name);
+    w->split = split;
+    w->index = split ? (int)(keep / split) : 0;
+    w->in_part = split ? keep % split : keep;
+    if (split && w->index > 0 && w->in_part == 0) {
+        w->index--;             /* the last part is full: the next write opens a new one */
+        w->in_part = split;
+    }
+    w->total = keep;
+    char p[4200];
+    part_writer_path(w, w->index, 1, p, sizeof(p));
+    w->fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (w->fd < 0 || ftruncate(w->fd, (off_t)w->in_part) != 0 || lseek(w->fd, (off_t)w->in_part, SEEK_SET) < 0) {
+        int e = errno;
+        if (w->fd >= 0)
+            close(w->fd);
+        w->fd = -1;
+        w->name[0] = '\0';     /* not ours to abort */
+        return cb_error_set(err, -e, "cannot go on writing %s: %s", p, strerror(e));
+    }
+    if (split) {
+        char base[4200];
+        snprintf(base, sizeof(base), "%s.partial", name);
+        struct later_than l = { w->index };
+        part_names_each(base, unlink_after, &l);
+    }
+    return 0;
+}
+
 int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct cb_error *err)
 {
     const char *p = buf;

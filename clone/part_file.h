@@ -40,6 +40,10 @@ struct part_writer {
  * or device node someone left. Once part 0 is created the name is this
  * writer's, and leftover parts of an older, longer split are deleted. */
 int part_writer_open(struct part_writer *w, const char *name, uint64_t split, struct cb_error *err);
+/* Go on with NAME.partial[.NNN] of an interrupted run: the stream is cut to
+ * its first keep bytes (later parts removed) and writing continues there. */
+int part_writer_resume(struct part_writer *w, const char *name, uint64_t split, uint64_t keep,
+                       struct cb_error *err);
 int part_writer_write(struct part_writer *w, const void *buf, size_t len, struct cb_error *err);
 /* fsync, close, and rename every part to its final name, never over a file
  * that is there (-EEXIST). */

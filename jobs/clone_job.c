@@ -1,6 +1,7 @@
 #include "jobs/clone_job.h"
 #include "clone/fs_used.h"
 #include "clone/gpt_fix.h"
+#include "clone/image_sink.h"
 #include "clone/iso9660.h"
 #include "clone/udf.h"
 #include "jobs/damage.h"
@@ -395,12 +396,18 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
     else if (job->source.has_ident)
         dev_ident_key(&job->source.ident, id, sizeof(id));
     struct block_map m = { 0 };
-    /* An image is written from its first frame every run (its .partial is
-     * created new): an old map would only claim a resume that does not happen. */
-    bool fresh = job->kind == JOB_IMAGE && job->map_path[0] && access(job->map_path, F_OK) == 0;
+    /* A raw image is a new file every run, and a compressed one goes on only
+     * from its FILE.partial: without it an old map would claim a resume that
+     * does not happen. */
+    char partial[4300], first_part[4310];
+    snprintf(partial, sizeof(partial), "%s.partial", job->image_final);
+    snprintf(first_part, sizeof(first_part), "%s.000", partial);
+    bool fresh = job->kind == JOB_IMAGE && job->map_path[0] && access(job->map_path, F_OK) == 0 &&
+                 (job->raw || (access(partial, F_OK) != 0 && access(first_part, F_OK) != 0));
     if (fresh)
-        clone_job_note(job, "map file %s is started afresh: an image is written from the start on every run",
-                       job->map_path);
+        clone_job_note(job, "map file %s is started afresh: %s", job->map_path,
+                       job->raw ? "a raw image is written from the start on every run"
+                                : "the unfinished image it describes is not there");
     if (job->map_path[0] && !fresh && access(job->map_path, F_OK) == 0) {
         int rc = map_load(&m, job->map_path, err);
         if (rc)
@@ -738,11 +745,14 @@ enum job_outcome clone_job_run(struct clone_job *job)
         finish(job, OUTCOME_REFUSED, err.msg);
         return job->outcome;
     }
-    if (job->kind == JOB_IMAGE && !job->raw)
-        return image_job_run(job);
+    if (job->kind == JOB_IMAGE && !job->raw && image_job_open_sink(job, &err)) {
+        finish(job, OUTCOME_FAILED, err.msg);
+        image_job_finish(job);
+        return job->outcome;
+    }
     enum job_outcome o = run_copy(job);
     if (job->kind == JOB_IMAGE)
-        image_job_finish_raw(job);
+        image_job_finish(job);
     return job->outcome ? job->outcome : o;
 }
 
@@ -781,6 +791,8 @@ static enum job_outcome run_copy(struct clone_job *job)
         finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
         return job->outcome;
     }
+    if (!rc && job->sink)
+        rc = image_job_seal(job, &err);     /* trailer and seek table: verification reads a whole image */
     if (rc) {
         finish(job, OUTCOME_FAILED, err.msg);
         return job->outcome;
@@ -874,12 +886,18 @@ void clone_job_free(struct clone_job *job)
     resize_job_free(job);
     map_free(&job->map);
     map_free(&job->domain);
+    map_free(&job->image_domain);
     fs_owners_free(&job->damaged);
     pthread_mutex_destroy(&job->map_mu);
     copy_job_release(&job->engine);
     if (job->image) {
         image_close(job->image);
         free(job->image);
+    }
+    image_sink_free(job->sink);
+    if (job->image_meta) {
+        img_meta_free(job->image_meta);
+        free(job->image_meta);
     }
     free(job);
 }

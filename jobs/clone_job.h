@@ -82,6 +82,9 @@ struct clone_request {
     enum layout_resize resize;  /* a target of another size: fit the partitions (default) or keep them */
 };
 
+struct image_sink;
+struct img_meta;
+
 struct clone_job {
     enum job_kind kind;
     struct job_endpoint source;
@@ -104,6 +107,10 @@ struct clone_job {
     char image_final[4096]; /* the finished image's name (FILE.zst, FILE.img) */
     char image_partial[4200];
     uint64_t image_bytes, image_frames, zero_frames;
+    uint64_t image_spilled, image_resumed_frames;  /* frames that waited out of order; kept from an earlier run */
+    struct image_sink *sink;        /* a compressed image: the engine's target (jobs/image_job.c) */
+    struct img_meta *image_meta;    /* its header, then its trailer */
+    struct block_map image_domain;  /* --mode used: the domain, with the rest known zeros (the image's stream) */
     struct copy_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
     struct block_map domain;    /* --mode used: what to copy (MAP_FINISHED regions) */

@@ -1,6 +1,7 @@
 #include "jobs/image_job.h"
 #include "jobs/damage.h"
-#include "clone/image_write.h"
+#include "clone/image_sink.h"
+#include "clone/copy.h"
 #include "common/safe_file.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
@@ -103,7 +104,9 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
     char which[4200];
     if (image_exists(job->image_final, which, sizeof(which)) && !req->force)
         return cb_error_set(err, -EEXIST, "%s already exists: choose another name, or --force to replace it", which);
-    if (image_in_progress(job->image_final, which, sizeof(which)))
+    /* FILE.partial with the map that made it: this job goes on with it. */
+    bool resuming = !job->raw && req->map_path && access(req->map_path, F_OK) == 0;
+    if (!resuming && image_in_progress(job->image_final, which, sizeof(which)))
         return part_name_refusal(which, -EEXIST, err);
 
     char dirbuf[4096];
@@ -204,59 +207,6 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Read the finished image back from the disk it was written to: every frame
- * decoded (zstd checks each frame's checksum) and hashed again. */
-static int verify_image(struct clone_job *job, struct image_write_job *w, struct cb_error *err)
-{
-    struct copy_target *t = &job->ctargets[0];
-    enum hash_alg alg = job->engine.verify_alg;
-    char name[4200];
-    snprintf(name, sizeof(name), "%s.partial", job->image_final);
-    /* The image was just written: drop it from the page cache so we read the disk. */
-    for (int i = 0; i <= w->out.index; i++) {
-        char p[4300];
-        part_writer_path(&w->out, i, 1, p, sizeof(p));
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-            close(fd);
-        }
-    }
-    struct image img;
-    int rc = image_open(&img, name, err);
-    if (rc) {
-        t->verified = -2;
-        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err->msg);
-        return rc;
-    }
-    /* The same check as `clonebay verify`: every frame decoded, the digests recomputed. */
-    struct image_check r;
-    if (image_check_all(&img, &job->progress, &r) != 0) {
-        rc = cb_error_set(err, -ENOMEM, "out of memory");
-        t->verified = -2;
-        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err->msg);
-    } else if (r.cancelled) {
-        t->verified = -3;
-        rc = cb_error_set(err, -ECANCELED, "cancelled");
-    } else if (r.damaged) {
-        t->verified = -2;
-        snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", r.msgs[0]);
-        rc = cb_error_set(err, -EIO, "%s", r.msgs[0]);
-    } else {
-        snprintf(t->verify_hex, sizeof(t->verify_hex), "%s", r.digests[alg]);
-        bool same = !strcmp(t->verify_hex, job->engine.digests[alg]) &&
-                    !strcmp(img.meta.digests[alg], job->engine.digests[alg]);
-        t->verified = same ? 1 : -1;
-        if (!same) {
-            snprintf(t->verify_msg, sizeof(t->verify_msg), "the image reads back as %s %s, not %s",
-                     hash_name(alg), t->verify_hex, job->engine.digests[alg]);
-            rc = cb_error_set(err, -EIO, "%s", t->verify_msg);
-        }
-    }
-    image_close(&img);
-    return rc;
-}
-
 static int unlink_part(const char *path, int index, void *arg)
 {
     (void)index;
@@ -284,6 +234,107 @@ static int check_name_still_free(const struct clone_job *job, struct cb_error *e
                         "image was not renamed over it", which);
 }
 
+int image_job_open_sink(struct clone_job *job, struct cb_error *err)
+{
+    struct img_meta *meta = calloc(1, sizeof(*meta));
+    if (!meta)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    job->image_meta = meta;
+    *meta = (struct img_meta){ .format = IMG_FORMAT, .size = job->src.size, .sector = job->src.sector };
+    snprintf(meta->tool_version, sizeof(meta->tool_version), "clonebay %s", CLONEBAY_VERSION);
+    iso_now(meta->created, sizeof(meta->created));
+    snprintf(meta->source_path, sizeof(meta->source_path), "%s", job->source.path);
+    snprintf(meta->source_kind, sizeof(meta->source_kind), "%s", job->source.kind);
+    snprintf(meta->source_model, sizeof(meta->source_model), "%s", job->source.model);
+    snprintf(meta->source_serial, sizeof(meta->source_serial), "%s", job->source.serial);
+    snprintf(meta->contents, sizeof(meta->contents), "%s", job->source.contents);
+    meta->used_only = job->used_only;
+    /* --mode used: the header records what is read, so a restore can fit the
+     * partitions onto a drive of any size. Known-zero regions (unused inode
+     * tables) are listed too: such a restore writes what it lists, and they
+     * must reach its target as zeros, not be left as the drive had them. */
+    if (job->used_only) {
+        const struct block_map *d = &job->domain;
+        for (size_t i = 0; i < d->count; i++) {
+            if (d->r[i].state != MAP_FINISHED && d->r[i].state != MAP_ZERO)
+                continue;
+            struct img_range r = { d->r[i].pos, d->r[i].size };
+            if (meta->nused && meta->used[meta->nused - 1].off + meta->used[meta->nused - 1].len == r.off)
+                meta->used[meta->nused - 1].len += r.len;
+            else if (img_range_push(&meta->used, &meta->nused, r))
+                return cb_error_set(err, -ENOMEM, "out of memory");
+        }
+        img_ranges_limit(meta->used, &meta->nused, IMG_MAX_USED);
+        /* The image holds the whole disk, zeros where nothing was read, and
+         * its recorded digests are of all of it (what any reader decodes):
+         * the engine's stream is the domain with the rest as known zeros. */
+        if (map_copy(&job->image_domain, d))
+            return cb_error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < d->count; i++)
+            if (d->r[i].state != MAP_FINISHED && d->r[i].state != MAP_ZERO)
+                map_mark(&job->image_domain, d->r[i].pos, d->r[i].size, MAP_ZERO);
+        job->engine.domain = &job->image_domain;
+    }
+    struct image_sink_config c = {
+        .name = job->image_final, .split = job->split, .level = job->level ? job->level : 3,
+        .budget = IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)COPY_IMAGE_SLOTS * COPY_SLOT_SIZE,
+        .meta = meta, .domain = NULL,
+        .resume = job->resumed ? &job->map : NULL,
+    };
+    int rc = image_sink_open(&job->sink, &c, err);
+    if (!rc) {
+        job->ctargets[0].image = job->sink;
+        struct image_sink_stats st;
+        image_sink_stats(job->sink, &st);
+        if (st.resumed_frames) {
+            char a[32];
+            units_format_bytes(st.resumed_frames * IMG_FRAME_SIZE, a, sizeof(a));
+            clone_job_note(job, "resumed: %llu frames (%s of the disk) an earlier run had written to %s.partial "
+                           "were checked (each decoded) and kept", (unsigned long long)st.resumed_frames, a,
+                           job->image_final);
+        }
+    }
+    return rc;
+}
+
+/* The regions in one of states, neighbours joined. */
+static int ranges_of_map(const struct block_map *map, const char *states, struct img_range **v, size_t *n)
+{
+    for (size_t i = 0; i < map->count; i++) {
+        if (!strchr(states, map->r[i].state))
+            continue;
+        if (*n && (*v)[*n - 1].off + (*v)[*n - 1].len == map->r[i].pos)
+            (*v)[*n - 1].len += map->r[i].size;
+        else if (img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int image_job_seal(struct clone_job *job, struct cb_error *err)
+{
+    struct img_meta *m = job->image_meta;
+    memcpy(m->digests, job->engine.digests, sizeof(m->digests));
+    free(m->bad);           /* the header (and its used ranges) is written already */
+    m->bad = NULL;
+    m->nbad = 0;
+    if (ranges_of_map(&job->map, "-", &m->bad, &m->nbad))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    if (job->fill[0])
+        snprintf(m->fill, sizeof(m->fill), "%s", job->fill);
+    m->complete = true;
+    int rc = image_sink_finish(job->sink, m, err);
+    struct image_sink_stats st;
+    image_sink_stats(job->sink, &st);
+    job->image_bytes = st.image_bytes;
+    job->image_frames = st.frames;
+    job->zero_frames = st.zero_frames;
+    job->image_spilled = st.spilled_frames;
+    job->image_resumed_frames = st.resumed_frames;
+    job->targets[0].size = st.image_bytes;
+    return rc;
+}
+
 static enum job_outcome done(struct clone_job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
@@ -294,76 +345,44 @@ static enum job_outcome done(struct clone_job *job, enum job_outcome o, const ch
     return o;
 }
 
-enum job_outcome image_job_run(struct clone_job *job)
+static void finish_compressed(struct clone_job *job, bool ok)
 {
-    struct img_meta meta = { .format = IMG_FORMAT, .size = job->src.size, .sector = job->src.sector };
-    snprintf(meta.tool_version, sizeof(meta.tool_version), "clonebay %s", CLONEBAY_VERSION);
-    iso_now(meta.created, sizeof(meta.created));
-    snprintf(meta.source_path, sizeof(meta.source_path), "%s", job->source.path);
-    snprintf(meta.source_kind, sizeof(meta.source_kind), "%s", job->source.kind);
-    snprintf(meta.source_model, sizeof(meta.source_model), "%s", job->source.model);
-    snprintf(meta.source_serial, sizeof(meta.source_serial), "%s", job->source.serial);
-    snprintf(meta.contents, sizeof(meta.contents), "%s", job->source.contents);
-    meta.used_only = job->used_only;
-    struct image_write_job w = {
-        .src = &job->src, .name = job->image_final, .split = job->split,
-        .level = job->level ? job->level : 3, .hash_mask = job->engine.hash_mask, .retries = job->retries,
-        .fill = job->fill[0] ? job->fill : NULL, .meta = &meta, .map = &job->map, .map_mu = &job->map_mu,
-        .domain = job->used_only ? &job->domain : NULL, .progress = &job->progress,
-    };
     struct cb_error err = { 0 };
-    double t0 = cb_seconds();
-    int rc = image_write_run(&w, &err);
-    job->copy_seconds = cb_seconds() - t0;
-    job->image_bytes = w.image_bytes;
-    job->image_frames = w.frames;
-    job->zero_frames = w.zero_frames;
-    job->targets[0].size = w.image_bytes;
-    memcpy(job->engine.digests, meta.digests, sizeof(meta.digests));
-    struct copy_target *t = &job->ctargets[0];
-    if (!rc && !w.cancelled && job->verify) {
-        t0 = cb_seconds();
-        rc = verify_image(job, &w, &err);
-        job->verify_seconds = cb_seconds() - t0;
-    }
-    if (job->map_path[0])
-        map_save(&job->map, job->map_path, NULL, NULL);
-    img_meta_free(&meta);
-    if (w.cancelled || atomic_load(&job->progress.cancel)) {
-        part_writer_abort(&w.out);
-        return done(job, OUTCOME_CANCELLED, "cancelled by the operator; the unfinished image was removed");
-    }
-    if (rc) {
-        if (!t->verified) {
-            atomic_store(&t->failed, 1);
-            t->error = rc;
-            t->error_off = w.out.total;
+    if (!ok) {
+        bool keep = job->map_path[0] && (job->outcome == OUTCOME_CANCELLED || job->outcome == OUTCOME_FAILED) &&
+                    !atomic_load(&job->ctargets[0].failed);
+        if (keep)
+            clone_job_note(job, "the unfinished image %s.partial was kept with the map %s: the same command "
+                           "goes on from where this run stopped", job->image_final, job->map_path);
+        else
+            image_sink_abort(job->sink);
+    } else {
+        if (job->force)
+            remove_old_image(job->image_final);
+        int rc = check_name_still_free(job, &err);
+        if (!rc)
+            rc = image_sink_commit(job->sink, &err);
+        if (rc) {
+            image_sink_abort(job->sink);
+            done(job, OUTCOME_FAILED, err.msg);
         }
-        part_writer_abort(&w.out);
-        char msg[700];
-        snprintf(msg, sizeof(msg), "%s; the unfinished image was removed", err.msg);
-        return done(job, t->verified == -1 ? OUTCOME_MISMATCH : OUTCOME_FAILED, msg);
     }
-    if (job->force)
-        remove_old_image(job->image_final);
-    rc = check_name_still_free(job, &err);
-    if (!rc)
-        rc = part_writer_commit(&w.out, &err);
-    if (rc) {
-        part_writer_abort(&w.out);
-        return done(job, OUTCOME_FAILED, err.msg);
-    }
-    job->outcome = map_bytes(&job->map, MAP_BAD) ? OUTCOME_BAD_SECTORS
-                   : job->verify ? OUTCOME_VERIFIED : OUTCOME_COPIED;
-    job_find_damaged(job);      /* in the image as written, before the UI hears the job is over */
-    return done(job, job->outcome, "");
+    job->ctargets[0].image = NULL;
+    image_sink_free(job->sink);
+    job->sink = NULL;
 }
 
-void image_job_finish_raw(struct clone_job *job)
+void image_job_finish(struct clone_job *job)
 {
     struct copy_target *t = &job->ctargets[0];
     bool ok = job->outcome == OUTCOME_VERIFIED || job->outcome == OUTCOME_COPIED ||
               (job->outcome == OUTCOME_BAD_SECTORS && !atomic_load(&t->failed));
+    if (job->sink) {
+        finish_compressed(job, ok);
+        return;
+    }
+    if (!job->raw)
+        return;             /* refused or failed before its image was opened */
     io_close(&t->dev);
     t->dev.fd = -1;
     if (!ok) {

@@ -2,8 +2,9 @@
  *
  * clone_job_prepare() calls these for JOB_IMAGE (where the image goes, with
  * every refusal before a byte is written) and JOB_RESTORE (the image, checked
- * whole before any target is touched); clone_job_run() calls image_job_run()
- * for compressed images and image_job_finish_raw() after a raw one. */
+ * whole before any target is touched). An image is written by the same
+ * engine as a clone (the same rescue, map and resume): raw, as a sparse file
+ * target; compressed, through an image sink target. */
 #ifndef CB_IMAGE_JOB_H
 #define CB_IMAGE_JOB_H
 
@@ -13,7 +14,8 @@
 #include <sys/types.h>
 
 /* JOB_IMAGE: name the image, refuse an existing one (unless force), an image
- * on the source drive, or one that cannot fit; for raw images, create the
+ * on the source drive, or one that cannot fit, or one another job writes (a
+ * FILE.partial without the map that resumes it); for raw images, create the
  * sparse FILE.partial target. src_dev: the source's device number (block) or
  * the filesystem it lives on (file). */
 int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
@@ -22,11 +24,18 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
 /* JOB_RESTORE: open and check the image; job->source describes it. */
 int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err);
 
-/* JOB_IMAGE, compressed: write, verify, rename. Sets the outcome. */
-enum job_outcome image_job_run(struct clone_job *job);
+/* JOB_IMAGE, compressed: the image as the engine's target (clone/image_sink.h),
+ * going on from FILE.partial when the job resumes a map. 0 or -errno (err). */
+int image_job_open_sink(struct clone_job *job, struct cb_error *err);
 
-/* JOB_IMAGE, raw: after the copy, rename FILE.partial (or remove it on failure). */
-void image_job_finish_raw(struct clone_job *job);
+/* JOB_IMAGE, compressed, after the copy: the trailer (digests, unreadable
+ * areas) and the seek table, so that verification reads the image as any
+ * reader will. 0 or -errno (err). */
+int image_job_seal(struct clone_job *job, struct cb_error *err);
+
+/* JOB_IMAGE, after the job: rename FILE.partial to its name when the job
+ * succeeded; else remove it, or keep it for the map to resume. */
+void image_job_finish(struct clone_job *job);
 
 /* Names that decide a job: .img or .iso is a plain (raw) disk image; .iso or
  * .iso.zst is a disc's ISO 9660 volume. */
