@@ -521,6 +521,20 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         engine_fini(&e);
         return cb_error_set(err, -ENOMEM, "out of memory");
     }
+    if (job->nvouched) {
+        struct copy_record *r = realloc(job->records, (job->nrecords + job->nvouched) * sizeof(*r));
+        if (!r) {
+            engine_fini(&e);
+            return cb_error_set(err, -ENOMEM, "out of memory");
+        }
+        job->records = r;
+        for (size_t i = 0; i < job->nvouched; i++) {
+            job->records[job->nrecords++] = job->vouched[i];
+            if (e.prior.size)
+                map_mark(&e.prior, job->vouched[i].off, job->vouched[i].len, MAP_NONTRIED);
+        }
+        e.records_cap = job->nrecords;
+    }
     int started = 0;
     for (int a = 0; a < HASH_COUNT; a++)
         if (e.hashes[a])

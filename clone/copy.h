@@ -29,9 +29,9 @@
 #define COPY_SLOT_SIZE (4u << 20)
 #define COPY_SLOTS 8                          /* 32 MiB of buffers per job */
 /* With an image among the targets, its frames and compressors need most of
- * the job's 64 MiB: the ring keeps 12 MiB (still one slot reading while
- * the hasher and the sink each hold one). */
-#define COPY_IMAGE_SLOTS 3
+ * the job's 64 MiB: the ring keeps 8 MiB (one slot read while the
+ * hasher and the sink take the other). */
+#define COPY_IMAGE_SLOTS 2
 #define COPY_CHECKPOINT_EVERY (64ull << 20)
 
 struct image_sink;
@@ -117,6 +117,12 @@ struct copy_job {
     uint64_t max_read_rate;         /* bytes/s, 0 for no limit (spare a dying drive, or tests) */
     int retries;                    /* passes over bad sectors after scraping */
     const char *fill;               /* pattern written over unreadable sectors; NULL: zeros */
+    /* A resume: pieces an earlier run wrote that its target vouches for by
+     * the sha256 of the bytes as they were read (an image's FILE.sums). They
+     * are neither read again for the digests nor counted unvouched;
+     * verification checks the targets against them like any record. */
+    const struct copy_record *vouched;
+    size_t nvouched;
     struct copy_progress *progress;
 
     /* Results. */

@@ -2,6 +2,8 @@
  * estimate (exported by the shared library too). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include "clone/image_sink.h"
+#include "clone/copy.h"
+#include "clone/hash.h"
 #include "clone/io.h"
 #include "clone/part_file.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -22,12 +25,13 @@ enum frame_state {
     F_QUEUED,           /* complete: waiting for or in a compressor */
     F_SPILLED,          /* compressed, in the spill, waiting for the frames before it */
     F_EMITTED,          /* in FILE.partial */
-    F_ZERO_READY,       /* wholly outside the domain: zeros, nothing will come */
 };
 
 #define NO_FRAME UINT32_MAX
 #define SPILL_MAGIC 0x4C505343u         /* "CSPL" */
 #define SPILL_HEADER 24
+#define SUMS_MAGIC 0x4D555343u          /* "CSUM" */
+#define SUMS_RECORD 40                  /* magic, frame, sha256 */
 
 struct ready {
     uint32_t k;
@@ -41,7 +45,7 @@ struct image_sink {
     uint64_t size;
     uint32_t nframes;
     unsigned char *state;
-    uint32_t *got;                      /* bytes of each frame received (or zeros outside the domain) */
+    uint32_t *got;                      /* bytes of each frame received */
     uint64_t *spill_at;                 /* a spilled frame's record offset */
     uint64_t *cpos;                     /* an emitted frame's offset in FILE.partial */
     struct img_entry *entries;          /* seek table: header, frames, trailer */
@@ -62,9 +66,12 @@ struct image_sink {
     char fail_msg[CB_ERROR_MSG_MAX];
     /* files */
     struct part_writer out;
-    char partial[4200], spill_path[4200], stage_path[4200];
-    int spill_fd, stage_fd;
-    uint64_t spill_end;
+    char partial[4200], spill_path[4200], stage_path[4200], sums_path[4200];
+    int spill_fd, stage_fd, sums_fd;
+    uint64_t spill_end, sums_end;
+    unsigned char (*sums)[32];          /* resume: each frame's sha256 from FILE.sums */
+    unsigned char *has_sum;
+    unsigned char zero_sum[32];
     unsigned char *zero;                /* the compressed all-zero frame */
     size_t zero_len;
     unsigned char *spares[IMG_MAX_WORKERS];
@@ -267,25 +274,10 @@ static int spill_write(struct image_sink *s, uint32_t k, const unsigned char *da
     return rc;
 }
 
-/* Emit frame next_emit from wherever it waits (tmp: a buffer of buffer_bytes). */
-static int emit_waiting(struct image_sink *s, uint32_t k, unsigned char st, unsigned char *tmp)
+/* Emit spilled frame k into FILE.partial (tmp: a buffer of buffer_bytes). */
+static int emit_spilled(struct image_sink *s, uint32_t k, unsigned char *tmp)
 {
     s->cpos[k] = s->out.total;
-    if (st == F_ZERO_READY) {
-        s->st.zero_frames++;
-        if (frame_len(s, k) == IMG_FRAME_SIZE)
-            return write_out(s, s->zero, s->zero_len, IMG_FRAME_SIZE, img_le32(s->zero + s->zero_len - 4));
-        /* the disk's short last frame, outside the domain: once per image */
-        size_t len = frame_len(s, k), cap = ZSTD_compressBound(len);
-        unsigned char *raw = calloc(1, len), *z = malloc(cap);
-        ZSTD_CCtx *c = new_cctx(s->c.level, &s->plan);
-        size_t n = c && raw && z ? ZSTD_compress2(c, z, cap, raw, len) : 0;
-        ZSTD_freeCCtx(c);
-        int rc = !n || ZSTD_isError(n) ? -ENOMEM : write_out(s, z, n, (uint32_t)len, img_le32(z + n - 4));
-        free(raw);
-        free(z);
-        return rc;
-    }
     unsigned char h[SPILL_HEADER];
     int rc = full_pread(s->spill_fd, h, sizeof(h), s->spill_at[k]);
     uint32_t clen = img_le32(h + 12);
@@ -305,11 +297,10 @@ static int advance(struct image_sink *s, unsigned char *tmp)
     int rc = 0;
     while (!rc && s->next_emit < s->nframes) {
         uint32_t k = s->next_emit;
-        unsigned char st = s->state[k];
-        if (st != F_SPILLED && st != F_ZERO_READY)
+        if (s->state[k] != F_SPILLED)
             break;
         pthread_mutex_unlock(&s->mu);
-        rc = emit_waiting(s, k, st, tmp);
+        rc = emit_spilled(s, k, tmp);
         pthread_mutex_lock(&s->mu);
         if (!rc) {
             s->state[k] = F_EMITTED;
@@ -335,7 +326,7 @@ static void give_io(struct image_sink *s)
 
 /* A compressed frame k (under mu): into FILE.partial if it is next, else the spill. */
 static int place_frame(struct image_sink *s, uint32_t k, const unsigned char *data, size_t clen, uint32_t sum,
-                       bool zero, unsigned char *tmp)
+                       bool zero, const unsigned char *sha, unsigned char *tmp)
 {
     take_io(s);
     bool next = k == s->next_emit;
@@ -346,6 +337,14 @@ static int place_frame(struct image_sink *s, uint32_t k, const unsigned char *da
         rc = write_out(s, data, clen, (uint32_t)frame_len(s, k), sum);
     } else {
         rc = spill_write(s, k, data, clen, sum);
+    }
+    if (!rc && s->sums_fd >= 0) {
+        unsigned char r[SUMS_RECORD];
+        img_put32(r, SUMS_MAGIC);
+        img_put32(r + 4, k);
+        memcpy(r + 8, sha, 32);
+        rc = full_pwrite(s->sums_fd, r, sizeof(r), s->sums_end);
+        s->sums_end += sizeof(r);
     }
     pthread_mutex_lock(&s->mu);
     if (!rc) {
@@ -369,8 +368,11 @@ static void *compressor_main(void *arg)
 {
     struct image_sink *s = arg;
     ZSTD_CCtx *c = new_cctx(s->c.level, &s->plan);
+    struct hash_ctx *h = s->c.sums ? hash_new(HASH_SHA256) : NULL;
     pthread_mutex_lock(&s->mu);
     unsigned char **spare = &s->spares[s->next_spare++];
+    if (s->c.sums && !h)
+        fail(s, -ENOMEM, "%sout of memory for a hasher (%s)", "");
     if (!c)
         fail(s, -ENOMEM, "%sout of memory for a compressor (%s)", "");
     for (;;) {
@@ -395,6 +397,13 @@ static void *compressor_main(void *arg)
         const unsigned char *data = s->zero;
         uint32_t sum = 0;
         int rc = 0;
+        unsigned char sha[HASH_MAX_RAW];
+        if (h && !zero) {
+            hash_update(h, buf, len);
+            hash_final_raw(h, sha);
+        } else if (h) {
+            memcpy(sha, s->zero_sum, 32);
+        }
         if (zero) {
             clen = s->zero_len;
         } else {
@@ -413,7 +422,7 @@ static void *compressor_main(void *arg)
             sum = img_le32(data + clen - 4);
         pthread_mutex_lock(&s->mu);
         if (!rc)
-            rc = place_frame(s, k, data, clen, sum, zero, *spare);
+            rc = place_frame(s, k, data, clen, sum, zero, sha, *spare);
         if (rc)
             fail(s, rc, "%scannot write the image: %s", "");
         for (int i = 0; i < s->nready; i++)
@@ -425,6 +434,7 @@ static void *compressor_main(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     ZSTD_freeCCtx(c);
+    hash_free(h);
     return NULL;
 }
 
@@ -522,6 +532,8 @@ static int sync_files(struct image_sink *s)
         rc = -errno;
     if (!rc && fdatasync(s->stage_fd) != 0)
         rc = -errno;
+    if (!rc && s->sums_fd >= 0 && fdatasync(s->sums_fd) != 0)
+        rc = -errno;
     return rc;
 }
 
@@ -553,17 +565,6 @@ int image_sink_drain(struct image_sink *s, struct cb_error *err)
     while (!s->failed && (s->nready || s->io_busy))
         pthread_cond_wait(&s->cv, &s->mu);
     int rc = s->failed;
-    if (!rc) {
-        /* Frames outside the domain after the last one that held data. */
-        unsigned char *tmp = take_buffer(s);
-        take_io(s);
-        rc = tmp ? advance(s, tmp) : s->failed;
-        give_io(s);
-        if (tmp)
-            give_buffer(s, tmp);
-        if (rc)
-            fail(s, rc, "%scannot write the image: %s", "");
-    }
     uint32_t missing = s->next_emit;
     s->ending = true;
     pthread_cond_broadcast(&s->cv);
@@ -571,6 +572,13 @@ int image_sink_drain(struct image_sink *s, struct cb_error *err)
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
     s->nworkers = 0;
+    /* The frames are written: their buffers go before verification takes its own. */
+    for (; s->nfree > 0; s->nfree--)
+        io_free(s->free_bufs[s->nfree - 1]);
+    for (int i = 0; i < IMG_MAX_WORKERS; i++) {
+        io_free(s->spares[i]);
+        s->spares[i] = NULL;
+    }
     if (rc)
         return cb_error_set(err, rc, "%s", s->fail_msg);
     if (missing < s->nframes)
@@ -737,22 +745,82 @@ static uint64_t bytes_in(const struct block_map *map, const char *states, uint64
     return n;
 }
 
-/* What each frame holds before anything is received: zeros outside the
- * domain, and on a resume what the saved map calls finished (in the stage). */
-static int count_received(struct image_sink *s)
+/* On a resume, what the saved map calls finished in the frames neither file
+ * holds whole is in the stage. */
+static void count_staged(struct image_sink *s)
 {
     for (uint32_t k = 0; k < s->nframes; k++) {
         uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, b = a + frame_len(s, k);
-        uint64_t outside = s->c.domain ? (b - a) - bytes_in(s->c.domain, "+z", a, b) : 0;
-        uint64_t done = s->c.resume ? bytes_in(s->c.resume, "+", a, b) : 0;
-        s->got[k] = (uint32_t)(outside + done);
         if (s->state[k] != F_PENDING)
             continue;
-        if (outside == b - a)
-            s->state[k] = F_ZERO_READY;
-        else if (done)
+        s->got[k] = (uint32_t)bytes_in(s->c.resume, "+", a, b);
+        if (s->got[k])
             s->state[k] = F_STAGED;
     }
+}
+
+/* FILE.sums of the earlier run: the frames' sha256, the last record kept. */
+static int load_sums(struct image_sink *s)
+{
+    if (!(s->sums = calloc(s->nframes, 32)) || !(s->has_sum = calloc(s->nframes, 1)))
+        return -ENOMEM;
+    unsigned char r[SUMS_RECORD];
+    uint64_t at = 0;
+    while (full_pread(s->sums_fd, r, sizeof(r), at) == 0 && img_le32(r) == SUMS_MAGIC &&
+           img_le32(r + 4) < s->nframes) {
+        memcpy(s->sums[img_le32(r + 4)], r + 8, 32);
+        s->has_sum[img_le32(r + 4)] = 1;
+        at += sizeof(r);
+    }
+    s->sums_end = at;
+    return 0;
+}
+
+int image_sink_vouched(const struct image_sink *s, struct copy_record **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!s->has_sum || !s->c.resume)
+        return 0;
+    for (uint32_t k = 0; k < s->nframes; k++) {
+        uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, len = frame_len(s, k);
+        if (!s->has_sum[k] || (s->state[k] != F_EMITTED && s->state[k] != F_SPILLED) ||
+            bytes_in(s->c.resume, "+", a, a + len) != len)
+            continue;
+        struct copy_record *v = realloc(*out, (*n + 1) * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        *out = v;
+        v[*n].off = a;
+        v[*n].len = (uint32_t)len;
+        memcpy(v[*n].sha256, s->sums[k], 32);
+        (*n)++;
+    }
+    return 0;
+}
+
+static int unlink_one(const char *path, int index, void *arg)
+{
+    (void)index;
+    (void)arg;
+    unlink(path);
+    return 0;
+}
+
+static int remove_unkept_partial(struct image_sink *s, struct cb_error *err)
+{
+    int fd = open(s->partial, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return cb_error_set(err, -EBUSY, "%s is being written by another job now: refused", s->partial);
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(s->partial);
+    part_names_each(s->partial, unlink_one, NULL);
+    unlink(s->spill_path);
+    unlink(s->stage_path);
+    unlink(s->sums_path);
     return 0;
 }
 
@@ -774,7 +842,7 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
     s->size = c->meta->size;
     s->nframes = (uint32_t)((s->size + IMG_FRAME_SIZE - 1) / IMG_FRAME_SIZE);
     s->asm_k = NO_FRAME;
-    s->spill_fd = s->stage_fd = -1;
+    s->spill_fd = s->stage_fd = s->sums_fd = -1;
     s->out.fd = -1;
     s->dcached = -1;
     pthread_mutex_init(&s->mu, NULL);
@@ -782,6 +850,7 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
     snprintf(s->partial, sizeof(s->partial), "%s.partial", c->name);
     snprintf(s->spill_path, sizeof(s->spill_path), "%s.spill", c->name);
     snprintf(s->stage_path, sizeof(s->stage_path), "%s.stage", c->name);
+    snprintf(s->sums_path, sizeof(s->sums_path), "%s.sums", c->name);
     if (image_sink_plan(c->level, c->workers, c->budget, &s->plan) != 0)
         return cb_error_set(err, -ENOMEM, "zstd level %d needs more memory than an image job may use (%u MiB), "
                             "even with one compressor: choose a lower --level", c->level, IMG_JOB_MEMORY >> 20);
@@ -812,6 +881,14 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
         return cb_error_set(err, -ENOMEM, "cannot set up the compressor (level %d)", c->level);
     memcpy(s->zero, s->spares[0], r);
     s->zero_len = r;
+    struct hash_ctx *zh = hash_new(HASH_SHA256);
+    if (!zh)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    hash_update(zh, s->free_bufs[0], IMG_FRAME_SIZE);
+    unsigned char md[HASH_MAX_RAW];
+    hash_final_raw(zh, md);
+    hash_free(zh);
+    memcpy(s->zero_sum, md, 32);
 
     bool resume = c->resume && map_bytes(c->resume, MAP_FINISHED) > 0;
     int rc;
@@ -822,6 +899,9 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
         if ((rc = part_writer_resume(&s->out, c->name, c->split, keep, err)) != 0)
             return rc;
     } else {
+        /* A map that finished nothing yet: its unfinished image holds nothing to keep. */
+        if (c->resume && (rc = remove_unkept_partial(s, err)) != 0)
+            return rc;
         if ((rc = part_writer_open(&s->out, c->name, c->split, err)) != 0)
             return rc;
         c->meta->frame_size = IMG_FRAME_SIZE;
@@ -834,9 +914,14 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
         return s->spill_fd;
     if ((s->stage_fd = open_side_file(s->stage_path, resume, err)) < 0)
         return s->stage_fd;
-    if (resume)
+    if (c->sums && (s->sums_fd = open_side_file(s->sums_path, resume, err)) < 0)
+        return s->sums_fd;
+    if (resume) {
         scan_spill(s);
-    count_received(s);
+        count_staged(s);
+        if (s->sums_fd >= 0 && load_sums(s))
+            return cb_error_set(err, -ENOMEM, "out of memory");
+    }
     for (int i = 0; i < s->plan.workers; i++) {
         if (pthread_create(&s->workers[i], NULL, compressor_main, s) != 0)
             return cb_error_set(err, -EAGAIN, "cannot start the compressors");
@@ -847,7 +932,7 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
     for (uint32_t k = 0; k < s->nframes && !rc; k++)
         if (s->state[k] == F_STAGED && s->got[k] >= frame_len(s, k))
             rc = complete(s, k);
-    /* What waited in the spill behind them, or outside the domain, goes in now. */
+    /* What waited in the spill behind them goes in now. */
     unsigned char *tmp = rc ? NULL : take_buffer(s);
     if (tmp) {
         take_io(s);
@@ -890,9 +975,12 @@ static void remove_side_files(struct image_sink *s)
         close(s->spill_fd);
     if (s->stage_fd >= 0)
         close(s->stage_fd);
-    s->spill_fd = s->stage_fd = -1;
+    if (s->sums_fd >= 0)
+        close(s->sums_fd);
+    s->spill_fd = s->stage_fd = s->sums_fd = -1;
     unlink(s->spill_path);
     unlink(s->stage_path);
+    unlink(s->sums_path);
 }
 
 int image_sink_commit(struct image_sink *s, struct cb_error *err)
@@ -932,6 +1020,8 @@ void image_sink_free(struct image_sink *s)
         close(s->spill_fd);
     if (s->stage_fd >= 0)
         close(s->stage_fd);
+    if (s->sums_fd >= 0)
+        close(s->sums_fd);
     if (s->rd_open)
         part_file_close(&s->rd);
     ZSTD_freeDCtx(s->dctx);
@@ -945,6 +1035,8 @@ void image_sink_free(struct image_sink *s)
     for (int i = 0; i < IMG_MAX_WORKERS; i++)
         io_free(s->spares[i]);
     free(s->zero);
+    free(s->sums);
+    free(s->has_sum);
     free(s->state);
     free(s->got);
     free(s->spill_at);

@@ -22,7 +22,8 @@
  * them. image_sink_open with resume_map rebuilds the state from the files:
  * FILE.partial's frames up to the first torn one (each decoded, checksums
  * checked), the spill's whole records, and the stage for the rest of the map's
- * finished regions. */
+ * finished regions. FILE.sums (with a map) keeps each frame's sha256, so the
+ * frames kept are vouched for without reading the source again. */
 #ifndef CB_IMAGE_SINK_H
 #define CB_IMAGE_SINK_H
 
@@ -30,6 +31,7 @@
 #include "clone/image_format.h"
 #include "common/cb_error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +68,9 @@ struct image_sink_config {
     int workers;                    /* compressors at most (0: one per CPU); memory may allow fewer */
     size_t budget;                  /* bytes for frames and compressors */
     struct img_meta *meta;          /* header (size, sector, source...): written first on a new image */
-    const struct block_map *domain; /* NULL, or only its MAP_FINISHED/MAP_ZERO regions come; the rest is zeros */
     const struct block_map *resume; /* NULL: a new image; else the saved map of the interrupted run */
+    bool sums;                      /* keep FILE.sums: each frame's sha256 as compressed, so a resume
+                                     * can vouch for the frames it keeps without reading them again */
 };
 
 struct image_sink_stats {
@@ -99,6 +102,12 @@ int image_sink_commit(struct image_sink *s, struct cb_error *err);
 /* Remove every file of the image (failed, cancelled without a map). */
 void image_sink_abort(struct image_sink *s);
 void image_sink_stats(const struct image_sink *s, struct image_sink_stats *out);
+/* The frames an earlier run wrote that this one keeps, whose whole range the
+ * saved map calls finished and whose sha256 (of the bytes as read, taken
+ * before compression) FILE.sums holds: (*out)[i] = {off, len, sha256}.
+ * Verification checks the image against these. 0 or -ENOMEM. */
+struct copy_record;
+int image_sink_vouched(const struct image_sink *s, struct copy_record **out, size_t *n);
 /* Stop the threads and free; files are left as they are (a map resumes them). */
 void image_sink_free(struct image_sink *s);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +200,8 @@ static int next_part(struct part_writer *w, struct cb_error *err)
         return part_name_refusal(p, rc, err);
     }
     w->in_part = 0;
+    /* Held while this writer lives: a second run of the same --map job finds it taken. */
+    flock(w->fd, LOCK_EX | LOCK_NB);
     return 0;
 }
 
@@ -269,6 +272,12 @@ int part_writer_resume(struct part_writer *w, const char *name, uint64_t split, 
     char p[4200];
     part_writer_path(w, w->index, 1, p, sizeof(p));
     w->fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (w->fd >= 0 && flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
+        close(w->fd);
+        w->fd = -1;
+        w->name[0] = '\0';
+        return cb_error_set(err, -EBUSY, "%s is being written by another job now: refused", p);
+    }
     if (w->fd < 0 || ftruncate(w->fd, (off_t)w->in_part) != 0 || lseek(w->fd, (off_t)w->in_part, SEEK_SET) < 0) {
         int e = errno;
         if (w->fd >= 0)

@@ -895,6 +895,7 @@ void clone_job_free(struct clone_job *job)
         free(job->image);
     }
     image_sink_free(job->sink);
+    free(job->image_vouched);
     if (job->image_meta) {
         img_meta_free(job->image_meta);
         free(job->image_meta);

@@ -111,6 +111,7 @@ struct clone_job {
     struct image_sink *sink;        /* a compressed image: the engine's target (jobs/image_job.c) */
     struct img_meta *image_meta;    /* its header, then its trailer */
     struct block_map image_domain;  /* --mode used: the domain, with the rest known zeros (the image's stream) */
+    struct copy_record *image_vouched;  /* a resumed image's kept frames and their sums (engine.vouched) */
     struct copy_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
     struct block_map domain;    /* --mode used: what to copy (MAP_FINISHED regions) */

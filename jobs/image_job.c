@@ -278,21 +278,25 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
     struct image_sink_config c = {
         .name = job->image_final, .split = job->split, .level = job->level ? job->level : 3,
         .budget = IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)COPY_IMAGE_SLOTS * COPY_SLOT_SIZE,
-        .meta = meta, .domain = NULL,
-        .resume = job->resumed ? &job->map : NULL,
+        .meta = meta,
+        .resume = job->resumed ? &job->map : NULL, .sums = job->map_path[0] != '\0',
     };
     int rc = image_sink_open(&job->sink, &c, err);
     if (!rc) {
         job->ctargets[0].image = job->sink;
         struct image_sink_stats st;
         image_sink_stats(job->sink, &st);
-        if (st.resumed_frames) {
-            char a[32];
-            units_format_bytes(st.resumed_frames * IMG_FRAME_SIZE, a, sizeof(a));
-            clone_job_note(job, "resumed: %llu frames (%s of the disk) an earlier run had written to %s.partial "
-                           "were checked (each decoded) and kept", (unsigned long long)st.resumed_frames, a,
-                           job->image_final);
-        }
+        size_t n = 0;
+        rc = image_sink_vouched(job->sink, &job->image_vouched, &n);
+        job->engine.vouched = job->image_vouched;
+        job->engine.nvouched = n;
+        if (st.resumed_frames)
+            clone_job_note(job, "resumed: %llu frames an earlier run had written to %s.partial were decoded and "
+                           "kept; %zu of them are checked against the sha256 each had when it was read, the rest "
+                           "of what that run finished is read again from the source for the hashes",
+                           (unsigned long long)st.resumed_frames, job->image_final, n);
+        if (rc)
+            cb_error_set(err, rc, "out of memory");
     }
     return rc;
 }

@@ -233,6 +233,8 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
             jw_double(&w, "ratio", job->image_bytes ? (double)job->map.size / (double)job->image_bytes : 0.0);
             jw_u64(&w, "frames", job->image_frames);
             jw_u64(&w, "zero_frames", job->zero_frames);
+            jw_u64(&w, "spilled_frames", job->image_spilled);         /* waited out of order (a skip) */
+            jw_u64(&w, "resumed_frames", job->image_resumed_frames);  /* kept from an earlier run */
         }
         jw_object_end(&w);
     }

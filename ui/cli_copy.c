@@ -77,7 +77,9 @@ static void usage(enum job_kind kind, FILE *f)
               "  --optical            image only the ISO 9660 volume (set by a name ending in .iso or\n"
               "                       .iso.zst): a disc's run-out is not read; sha256 and md5 and\n"
               "                       3 retry passes by default\n"
-              "  --retries N, --fill PATTERN, --map FILE   as for clone\n", f);
+              "  --retries N, --fill PATTERN, --max-read-rate N   as for clone: the same rescue\n"
+              "  --map FILE           as for clone: an image stopped (even by a power cut) goes on\n"
+              "                       from FILE.partial when the same command runs again\n", f);
     else
         fputs("Usage: clonebay restore FILE DST [DST...] [OPTIONS]\n"
               "Write image FILE (FILE.zst, its parts FILE.zst.000..., or a raw FILE.img) to every DST\n"
@@ -178,7 +180,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     };
     /* Which options make sense where: the rest are refused by name. */
     static const char *const only[] = {
-        [JOB_CLONE] = "HnmrytfRMZh", [JOB_IMAGE] = "HnmrytflswFoMh", [JOB_RESTORE] = "HnryZh",
+        [JOB_CLONE] = "HnmrytfRMZh", [JOB_IMAGE] = "HnmrytfRlswFoMh", [JOB_RESTORE] = "HnryZh",
     };
     struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     bool retries_given = false;
