@@ -181,6 +181,8 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
         return rc;
     job->source.size = job->src.size;
     for (size_t i = 0; i < job->ntargets && job->kind != JOB_IMAGE; i++) {
+        if ((int)i == job->image_target)
+            continue;
         rc = req->dry_run ? io_open_verify(req->targets[i], &job->ctargets[i].dev, err)
                           : io_open_target(req->targets[i], true, &job->ctargets[i].dev, err);
         if (rc)
@@ -355,7 +357,9 @@ static void limit_to_disc_volume(struct clone_job *job)
 static void target_key(const struct clone_job *job, size_t i, char *buf, size_t len)
 {
     const struct io_dev *d = &job->ctargets[i].dev;
-    if (job->targets[i].has_ident)
+    if ((int)i == job->image_target)
+        snprintf(buf, len, "image %s", job->image_final);
+    else if (job->targets[i].has_ident)
         dev_ident_key(&job->targets[i].ident, buf, len);
     else
         snprintf(buf, len, "file %lu:%lu", (unsigned long)d->st_dev, (unsigned long)d->ino);
@@ -489,6 +493,20 @@ static int job_alloc(const struct clone_request *req, struct clone_job **out, st
     snprintf(job->source.path, sizeof(job->source.path), "%s", req->source);
     for (size_t i = 0; i < req->ntargets; i++)
         snprintf(job->targets[i].path, sizeof(job->targets[i].path), "%s", req->targets[i]);
+    /* One master onto drives and into an image at once: a clone target named FILE.zst. */
+    job->image_target = req->kind == JOB_IMAGE ? 0 : -1;
+    for (size_t i = 0; i < req->ntargets && req->kind == JOB_CLONE; i++) {
+        size_t n = strlen(req->targets[i]);
+        struct stat st;
+        if (n < 4 || strcmp(req->targets[i] + n - 4, ".zst") || (stat(req->targets[i], &st) == 0 && S_ISBLK(st.st_mode)))
+            continue;
+        if (job->image_target >= 0) {
+            clone_job_free(job);
+            return cb_error_set(err, -EINVAL, "%s and %s: one image per job", req->targets[job->image_target],
+                                req->targets[i]);
+        }
+        job->image_target = (int)i;
+    }
     *out = job;
     return 0;
 }
@@ -544,7 +562,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
         only[n] = names[n], n++;
     for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
         struct node t;
-        if (stat_node(req->targets[i], &t) || !t.is_block)
+        if ((int)i == job->image_target || stat_node(req->targets[i], &t) || !t.is_block)
             continue;
         dev_name_of(&ctx, dev_whole_disk(&ctx, t.rdev), names[n], sizeof(names[n]));
         if (names[n][0])
@@ -580,6 +598,12 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
         snprintf(job->source.kind, sizeof(job->source.kind), "file");
     }
     for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
+        if ((int)i == job->image_target) {
+            for (size_t j = 0; j < req->ntargets; j++)
+                if (j != i && strcmp(req->targets[i], req->targets[j]) == 0)
+                    return cb_error_set(err, -EINVAL, "target %s is given twice", req->targets[i]);
+            continue;       /* image_job_prepare_dest judges it */
+        }
         int s = stat_node(req->targets[i], &tn[i]);
         bool confirmed_drive = req->target_idents && (req->target_idents[i].major || req->target_idents[i].minor);
         if (confirmed_drive && (s || !tn[i].is_block))
@@ -643,7 +667,10 @@ static int prepare_open(struct clone_job *job, const struct clone_request *orig,
     }
     if (!rc && req->kind == JOB_IMAGE && req->optical)
         limit_to_disc_volume(job);
-    if (!rc && req->kind == JOB_IMAGE)
+    if (!rc && job->image_target >= 0 && job->resize)
+        rc = cb_error_set(err, -EINVAL, "the drives need their partitions fitted (%s): an image in the same job "
+                          "is not supported; make the image in a job of its own", job->targets[0].path);
+    if (!rc && job->image_target >= 0)
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)
         rc = prepare_map(job, err);
@@ -745,13 +772,13 @@ enum job_outcome clone_job_run(struct clone_job *job)
         finish(job, OUTCOME_REFUSED, err.msg);
         return job->outcome;
     }
-    if (job->kind == JOB_IMAGE && !job->raw && image_job_open_sink(job, &err)) {
+    if (job->image_target >= 0 && !job->raw && image_job_open_sink(job, &err)) {
         finish(job, OUTCOME_FAILED, err.msg);
         image_job_finish(job);
         return job->outcome;
     }
     enum job_outcome o = run_copy(job);
-    if (job->kind == JOB_IMAGE)
+    if (job->image_target >= 0)
         image_job_finish(job);
     return job->outcome ? job->outcome : o;
 }

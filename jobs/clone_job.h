@@ -108,6 +108,9 @@ struct clone_job {
     char image_partial[4200];
     uint64_t image_bytes, image_frames, zero_frames;
     uint64_t image_spilled, image_resumed_frames;  /* frames that waited out of order; kept from an earlier run */
+    int image_target;               /* the target that is an image (JOB_IMAGE: 0; a clone: a FILE.zst among
+                                     * its drives), -1 none */
+    bool image_sealed;              /* its trailer and seek table are written */
     struct image_sink *sink;        /* a compressed image: the engine's target (jobs/image_job.c) */
     struct img_meta *image_meta;    /* its header, then its trailer */
     struct block_map image_domain;  /* --mode used: the domain, with the rest known zeros (the image's stream) */

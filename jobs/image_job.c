@@ -92,15 +92,16 @@ static bool image_in_progress(const char *final, char *which, size_t len)
 int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
-    job->raw = req->raw || image_job_raw_name(req->targets[0]);
+    int it = job->image_target;
+    job->raw = job->kind == JOB_IMAGE && (req->raw || image_job_raw_name(req->targets[it]));
     if (job->raw && req->split)
         return cb_error_set(err, -EINVAL, "--split is for compressed images; a raw image is one sparse file");
-    image_job_final_name(req->targets[0], job->raw, job->image_final, sizeof(job->image_final));
+    image_job_final_name(req->targets[it], job->raw, job->image_final, sizeof(job->image_final));
     snprintf(job->image_partial, sizeof(job->image_partial), "%s.partial", job->image_final);
-    struct job_endpoint *ep = &job->targets[0];
+    struct job_endpoint *ep = &job->targets[it];
     snprintf(ep->path, sizeof(ep->path), "%s", job->image_final);
     snprintf(ep->kind, sizeof(ep->kind), "%s", job->raw ? "raw image" : "image");
-    snprintf(job->ctargets[0].dev.path, sizeof(job->ctargets[0].dev.path), "%s", job->image_final);
+    snprintf(job->ctargets[it].dev.path, sizeof(job->ctargets[it].dev.path), "%s", job->image_final);
     char which[4200];
     if (image_exists(job->image_final, which, sizeof(which)) && !req->force)
         return cb_error_set(err, -EEXIST, "%s already exists: choose another name, or --force to replace it", which);
@@ -283,7 +284,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
     };
     int rc = image_sink_open(&job->sink, &c, err);
     if (!rc) {
-        job->ctargets[0].image = job->sink;
+        job->ctargets[job->image_target].image = job->sink;
         struct image_sink_stats st;
         image_sink_stats(job->sink, &st);
         size_t n = 0;
@@ -335,7 +336,8 @@ int image_job_seal(struct clone_job *job, struct cb_error *err)
     job->zero_frames = st.zero_frames;
     job->image_spilled = st.spilled_frames;
     job->image_resumed_frames = st.resumed_frames;
-    job->targets[0].size = st.image_bytes;
+    job->targets[job->image_target].size = st.image_bytes;
+    job->image_sealed = rc == 0;
     return rc;
 }
 
@@ -349,12 +351,16 @@ static enum job_outcome done(struct clone_job *job, enum job_outcome o, const ch
     return o;
 }
 
-static void finish_compressed(struct clone_job *job, bool ok)
+static void finish_compressed(struct clone_job *job)
 {
     struct cb_error err = { 0 };
+    const struct copy_target *t = &job->ctargets[job->image_target];
+    /* Kept when it is whole and, if asked, verified, whatever the drives beside it did. */
+    bool ok = job->image_sealed && !atomic_load(&t->failed) && (!job->verify || t->verified == 1) &&
+              job->outcome != OUTCOME_CANCELLED;
     if (!ok) {
         bool keep = job->map_path[0] && (job->outcome == OUTCOME_CANCELLED || job->outcome == OUTCOME_FAILED) &&
-                    !atomic_load(&job->ctargets[0].failed);
+                    !atomic_load(&t->failed) && t->verified != -1;
         if (keep)
             clone_job_note(job, "the unfinished image %s.partial was kept with the map %s: the same command "
                            "goes on from where this run stopped", job->image_final, job->map_path);
@@ -371,7 +377,7 @@ static void finish_compressed(struct clone_job *job, bool ok)
             done(job, OUTCOME_FAILED, err.msg);
         }
     }
-    job->ctargets[0].image = NULL;
+    job->ctargets[job->image_target].image = NULL;
     image_sink_free(job->sink);
     job->sink = NULL;
 }
@@ -382,7 +388,7 @@ void image_job_finish(struct clone_job *job)
     bool ok = job->outcome == OUTCOME_VERIFIED || job->outcome == OUTCOME_COPIED ||
               (job->outcome == OUTCOME_BAD_SECTORS && !atomic_load(&t->failed));
     if (job->sink) {
-        finish_compressed(job, ok);
+        finish_compressed(job);
         return;
     }
     if (!job->raw)

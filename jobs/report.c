@@ -117,7 +117,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     fprintf(f, "copied   %s (%llu bytes) at %s/s average%s\n", done, (unsigned long long)copied, rate,
             job->resumed ? ", resumed from the map" : "");
     fprintf(f, "time     copy %.1f s, verify %.1f s\n", job->copy_seconds, job->verify_seconds);
-    if (job->kind == JOB_IMAGE && !job->raw && job->image_bytes) {
+    if (job->image_target >= 0 && !job->raw && job->image_bytes) {
         char isz[32];
         units_format_bytes(job->image_bytes, isz, sizeof(isz));
         fprintf(f, "image    %s%s: %s (%llu bytes), ratio %.2f, %llu frames (%llu all zero)\n", job->image_final,
@@ -223,7 +223,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_double(&w, "verify_seconds", job->verify_seconds);
     jw_bool(&w, "resumed", job->resumed);
     jw_u64(&w, "retries", (uint64_t)job->retries);
-    if (job->kind == JOB_IMAGE) {
+    if (job->image_target >= 0) {
         jw_object_begin(&w, "image");
         jw_string(&w, "path", job->image_final);
         jw_bool(&w, "raw", job->raw);

@@ -61,7 +61,7 @@ check "kill -9: an unfinished image and a valid partial map are left" \
     bash -c "[ -f '$WORK/out/k.zst.partial' ] && ddrescuelog -t '$WORK/k.map' >/dev/null && ! ddrescuelog -D '$WORK/k.map'"
 missing=$(ddrescuelog -b 512 -l? "$WORK/k.map" | wc -l)        # sectors the map says are missing
 before=$(sectors_read "$healthy")
-"$CB" image "$healthy" "$WORK/out/k.zst" --yes --map "$WORK/k.map" --report "$WORK/k.json" > "$WORK/kout" 2>&1; rc=$?; cat "$WORK/kout" >&2
+"$CB" image "$healthy" "$WORK/out/k.zst" --yes --map "$WORK/k.map" --report "$WORK/k.json" > "$WORK/kout" 2>&1; rc=$?
 read2=$(( $(sectors_read "$healthy") - before ))
 echo "# second run: read $read2 sectors from the source; the map said $missing were missing"
 check "resume: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/kout'"
@@ -93,7 +93,35 @@ check "failing drive, killed and resumed: the same map as the clone's" \
     bash -c "cmp <(ddrescuelog -b 512 -l- '$WORK/c.map') <(ddrescuelog -b 512 -l- '$WORK/sb.map')"
 check "failing drive, killed and resumed: verified" json "$WORK/sb.json" "assert r['targets'][0]['result'] == 'VERIFIED', r['targets'][0]"
 
-# 4. A map without its unfinished image: started afresh, said so.
+# 4. One master onto two drives and into an image, in one job: read once.
+truncate -s 64M "$WORK/m.img"
+sgdisk -n 1:2048:+40M -t 1:8300 "$WORK/m.img" >/dev/null
+md=$(attach "$WORK/m.img")
+mkfs.ext4 -q -L MASTER "${md}p1"
+mkdir -p "$WORK/mm" && mount "${md}p1" "$WORK/mm"
+cp -r /usr/share/doc/e2fsprogs /usr/share/doc/gdisk "$WORK/mm/" && head -c 6M /dev/urandom > "$WORK/mm/r.bin"
+umount "$WORK/mm"; partx -d "$md" 2>/dev/null; losetup -d "$md"
+master=$(attach "$WORK/m.img" -r)
+for i in a b c; do truncate -s 64M "$WORK/d$i.img"; done
+da=$(attach "$WORK/da.img"); db=$(attach "$WORK/db.img"); dc=$(attach "$WORK/dc.img")
+before=$(sectors_read "$master")
+"$CB" clone "$master" "$dc" --yes > /dev/null 2>&1
+one=$(( $(sectors_read "$master") - before ))
+before=$(sectors_read "$master")
+"$CB" clone "$master" "$da" "$db" "$WORK/out/master.zst" --yes --report "$WORK/m.json" > "$WORK/mout" 2>&1; rc=$?
+three=$(( $(sectors_read "$master") - before ))
+echo "# master read: $one sectors for one drive, $three for two drives and an image"
+check "two drives and an image: exit 0, all three VERIFIED" json "$WORK/m.json" \
+    "assert [t['result'] for t in r['targets']] == ['VERIFIED']*3, r['targets']"
+check "two drives and an image: both drives equal the master" bash -c "cmp $da '$WORK/m.img' && cmp $db '$WORK/m.img'"
+check "two drives and an image: zstd -d gives the master" bash -c "zstd -q -d -c '$WORK/out/master.zst' | cmp - '$WORK/m.img'"
+check "two drives and an image: clonebay verify passes on the image" "$CB" verify "$WORK/out/master.zst"
+check "two drives and an image: the master was read once (no more than for one drive, +2%)" \
+    test "$three" -le $(( one + one / 50 ))
+check "two drives and an image: an image is one per job" bash -c \
+    "! '$CB' clone '$master' '$WORK/out/x.zst' '$WORK/out/y.zst' --yes > '$WORK/two' 2>&1 && grep -q 'one image per job' '$WORK/two' && ! ls '$WORK/out' | grep -q '^[xy]'"
+
+# 5. A map without its unfinished image: started afresh, said so.
 rm -f "$WORK/out/k.zst"
 cp "$WORK/k.map" "$WORK/stale.map"
 "$CB" image "$healthy" "$WORK/out/fresh.zst" --yes --map "$WORK/k.map" --report "$WORK/f.json" > "$WORK/fout" 2>&1; rc=$?
