@@ -36,6 +36,15 @@
 
 struct image_sink;
 
+/* What reading a target back found. */
+enum verify_result {
+    VERIFY_NOT_RUN = 0,
+    VERIFY_EQUAL,                   /* equal to the digests of what was read from the source */
+    VERIFY_DIFFERS,                 /* other bytes: diff_from..diff_to is the first differing range */
+    VERIFY_UNREADABLE,              /* could not be read back */
+    VERIFY_CANCELLED,
+};
+
 struct copy_target {
     struct io_dev dev;              /* opened by the caller, O_EXCL; for an image, dev.path names it */
     struct image_sink *image;       /* a compressed image (clone/image_sink.h), written through it */
@@ -55,9 +64,9 @@ struct copy_target {
     int sync_error;                 /* -errno of a periodic fdatasync; the reader thread, read after join */
     uint64_t error_off;             /* where it failed */
     /* Verification (filled by copy_verify). */
-    int verified;                   /* 1 equal, -1 differs, -2 unreadable, -3 cancelled, 0 not run */
+    enum verify_result verified;
     char verify_hex[HASH_MAX_HEX];
-    uint64_t diff_from, diff_to;    /* first differing range when verified == -1 */
+    uint64_t diff_from, diff_to;    /* first differing range when VERIFY_DIFFERS */
     char verify_msg[256];
 };
 

@@ -194,18 +194,6 @@ static struct slot *load(struct fcache *c, uint32_t i, int *rc)
     return victim;
 }
 
-static uint32_t frame_of(const struct image *img, uint64_t off)
-{
-    uint32_t lo = 0, hi = img->nframes;
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (img->frames[mid].dpos <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 static ssize_t read_raw(struct fcache *c, void *buf, size_t len, uint64_t off)
 {
@@ -239,7 +227,7 @@ ssize_t fcache_read(struct fcache *c, void *buf, size_t len, uint64_t off)
     size_t done = 0;
     while (done < len) {
         uint64_t at = off + done;
-        uint32_t i = frame_of(&c->img, at);
+        uint32_t i = image_frame_of(&c->img, at);
         int rc = 0;
         struct slot *sl = load(c, i, &rc);
         if (!sl) {

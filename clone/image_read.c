@@ -229,8 +229,7 @@ int image_load_frame(struct image *img, uint32_t i, struct cb_error *err)
     return 0;
 }
 
-/* The data frame holding disk byte off. */
-static uint32_t frame_of(const struct image *img, uint64_t off)
+uint32_t image_frame_of(const struct image *img, uint64_t off)
 {
     uint32_t lo = 0, hi = img->nframes;
     while (hi - lo > 1) {
@@ -250,7 +249,7 @@ int image_read(struct image *img, void *buf, size_t len, uint64_t off, struct cb
     size_t done = 0;
     while (done < len) {
         uint64_t at = off + done;
-        uint32_t i = frame_of(img, at);
+        uint32_t i = image_frame_of(img, at);
         int rc = image_load_frame(img, i, err);
         if (rc)
             return rc;

@@ -50,6 +50,8 @@ int image_view(struct image *img, const struct img_range *r, size_t n, int *fd, 
 struct block_map;
 int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct block_map *map);
 
+/* The data frame holding disk byte off. */
+uint32_t image_frame_of(const struct image *img, uint64_t off);
 /* Decode frame i into img->dbuf (checks it). 0 or -errno. */
 int image_load_frame(struct image *img, uint32_t i, struct cb_error *err);
 

@@ -969,7 +969,7 @@ int image_sink_finish(struct image_sink *s, const struct img_meta *m, struct cb_
     return rc;
 }
 
-static void remove_side_files(struct image_sink *s)
+static void close_side_files(struct image_sink *s)
 {
     if (s->spill_fd >= 0)
         close(s->spill_fd);
@@ -978,6 +978,11 @@ static void remove_side_files(struct image_sink *s)
     if (s->sums_fd >= 0)
         close(s->sums_fd);
     s->spill_fd = s->stage_fd = s->sums_fd = -1;
+}
+
+static void remove_side_files(struct image_sink *s)
+{
+    close_side_files(s);
     unlink(s->spill_path);
     unlink(s->stage_path);
     unlink(s->sums_path);
@@ -1016,12 +1021,7 @@ void image_sink_free(struct image_sink *s)
         pthread_join(s->workers[i], NULL);
     if (s->out.fd >= 0)
         close(s->out.fd);
-    if (s->spill_fd >= 0)
-        close(s->spill_fd);
-    if (s->stage_fd >= 0)
-        close(s->stage_fd);
-    if (s->sums_fd >= 0)
-        close(s->sums_fd);
+    close_side_files(s);
     if (s->rd_open)
         part_file_close(&s->rd);
     ZSTD_freeDCtx(s->dctx);

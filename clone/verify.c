@@ -151,7 +151,7 @@ static void *verify_main(void *arg)
     char *buf = io_alloc(VERIFY_BUF);
     struct hash_ctx *h = hash_new(job->verify_alg);
     if (!buf || !h || reader_open(&dev, t, &err) != 0) {
-        t->verified = -2;
+        t->verified = VERIFY_UNREADABLE;
         snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err.msg[0] ? err.msg : "out of memory");
         io_free(buf);
         hash_free(h);
@@ -163,7 +163,7 @@ static void *verify_main(void *arg)
     bool same = true, piece_differs = false;
     struct record_check rc = { .h = job->nrecords ? hash_new(HASH_SHA256) : NULL };
     /* The same walk as the copy: everything written, in slot-aligned chunks. */
-    while (same && t->verified == 0 && map_find(job->map, pos, "+-", &rpos, &rlen)) {
+    while (same && t->verified == VERIFY_NOT_RUN && map_find(job->map, pos, "+-", &rpos, &rlen)) {
         for (uint64_t off = rpos; off < rpos + rlen;) {
             uint64_t end = (off / VERIFY_BUF + 1) * VERIFY_BUF;
             if (end > rpos + rlen)
@@ -173,13 +173,13 @@ static void *verify_main(void *arg)
             ssize_t r = reader_pread(&dev, buf, len, off);
             copy_target_end(t, &t->bytes_verified, r > 0 ? (uint64_t)r : 0);
             if (r != (ssize_t)len) {
-                t->verified = -2;
+                t->verified = VERIFY_UNREADABLE;
                 snprintf(t->verify_msg, sizeof(t->verify_msg), "target %s could not be read back at byte %llu: %s",
                          t->dev.path, (unsigned long long)off, r < 0 ? strerror((int)-r) : "short read");
                 break;
             }
             if (atomic_load(&job->progress->cancel)) {
-                t->verified = -3;
+                t->verified = VERIFY_CANCELLED;
                 snprintf(t->verify_msg, sizeof(t->verify_msg), "verification of %s was cancelled", t->dev.path);
                 break;
             }
@@ -197,12 +197,12 @@ static void *verify_main(void *arg)
         }
         pos = rpos + rlen;
     }
-    if (t->verified == 0) {
+    if (t->verified == VERIFY_NOT_RUN) {
         hash_final_hex(h, t->verify_hex);
         if (same && strcmp(t->verify_hex, job->digests[job->verify_alg]) == 0) {
-            t->verified = 1;
+            t->verified = VERIFY_EQUAL;
         } else {
-            t->verified = -1;
+            t->verified = VERIFY_DIFFERS;
             if (same) {     /* differs after the last checkpoint */
                 t->diff_from = job->ncheckpoints ? job->checkpoints[job->ncheckpoints - 1].disk_off : 0;
                 t->diff_to = job->map->size;
@@ -248,7 +248,7 @@ int copy_verify(struct copy_job *job, struct cb_error *err)
     for (size_t i = 0; i < job->ntargets; i++) {
         if (atomic_load(&job->targets[i].failed))
             continue;
-        job->targets[i].verified = 0;
+        job->targets[i].verified = VERIFY_NOT_RUN;
         vs[started] = (struct verifier){ job, &job->targets[i], &done, &running };
         pthread_create(&th[started], NULL, verify_main, &vs[started]);
         started++;
@@ -268,7 +268,7 @@ int copy_verify(struct copy_job *job, struct cb_error *err)
     int rc = 0;
     for (size_t i = 0; i < job->ntargets; i++) {
         struct copy_target *t = &job->targets[i];
-        if (!atomic_load(&t->failed) && t->verified != 1 && !rc)
+        if (!atomic_load(&t->failed) && t->verified != VERIFY_EQUAL && !rc)
             rc = cb_error_set(err, -EIO, "%s", t->verify_msg);
     }
     return rc;

@@ -356,11 +356,11 @@ static void finish_compressed(struct clone_job *job)
     struct cb_error err = { 0 };
     const struct copy_target *t = &job->ctargets[job->image_target];
     /* Kept when it is whole and, if asked, verified, whatever the drives beside it did. */
-    bool ok = job->image_sealed && !atomic_load(&t->failed) && (!job->verify || t->verified == 1) &&
+    bool ok = job->image_sealed && !atomic_load(&t->failed) && (!job->verify || t->verified == VERIFY_EQUAL) &&
               job->outcome != OUTCOME_CANCELLED;
     if (!ok) {
         bool keep = job->map_path[0] && (job->outcome == OUTCOME_CANCELLED || job->outcome == OUTCOME_FAILED) &&
-                    !atomic_load(&t->failed) && t->verified != -1;
+                    !atomic_load(&t->failed) && t->verified != VERIFY_DIFFERS;
         if (keep)
             clone_job_note(job, "the unfinished image %s.partial was kept with the map %s: the same command "
                            "goes on from where this run stopped", job->image_final, job->map_path);

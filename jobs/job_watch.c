@@ -174,12 +174,12 @@ void watch_notes(struct qjob *j)
 static void view_finished(const struct qjob *j, const struct copy_target *ct, struct target_view *v)
 {
     const struct clone_job *cj = j->job;
-    if (ct->verified == 1) {
+    if (ct->verified == VERIFY_EQUAL) {
         v->state = TGT_VERIFIED;
-    } else if (ct->verified == -1 || ct->verified == -2) {
+    } else if (ct->verified == VERIFY_DIFFERS || ct->verified == VERIFY_UNREADABLE) {
         v->state = TGT_FAILED;
         snprintf(v->why, sizeof(v->why), "%s", ct->verify_msg);
-    } else if (ct->verified == -3 || cj->outcome == OUTCOME_CANCELLED) {
+    } else if (ct->verified == VERIFY_CANCELLED || cj->outcome == OUTCOME_CANCELLED) {
         v->state = TGT_CANCELLED;
     } else if (cj->outcome == OUTCOME_FAILED || cj->outcome == OUTCOME_REFUSED || cj->outcome == OUTCOME_MISMATCH) {
         v->state = TGT_FAILED;

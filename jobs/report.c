@@ -30,12 +30,13 @@ static const char *verify_word(const struct copy_target *t, bool verify)
     if (!verify)
         return "not verified";
     switch (t->verified) {
-    case 1: return "VERIFIED";
-    case -1: return "MISMATCH";
-    case -2: return "UNREADABLE";
-    case -3: return "CANCELLED";
-    default: return "not verified";
+    case VERIFY_EQUAL: return "VERIFIED";
+    case VERIFY_DIFFERS: return "MISMATCH";
+    case VERIFY_UNREADABLE: return "UNREADABLE";
+    case VERIFY_CANCELLED: return "CANCELLED";
+    case VERIFY_NOT_RUN: break;
     }
+    return "not verified";
 }
 
 static void endpoint_text(FILE *f, const char *role, const struct job_endpoint *ep)
@@ -146,11 +147,11 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     for (size_t i = 0; i < job->ntargets; i++) {
         const struct copy_target *t = &job->ctargets[i];
         fprintf(f, "target %s: %s", t->dev.path, verify_word(t, job->verify));
-        if (t->verified == 1)
+        if (t->verified == VERIFY_EQUAL)
             fprintf(f, " (%s %s)", hash_name(e->verify_alg), t->verify_hex);
         if (atomic_load(&t->failed))
             fprintf(f, ": write failed at byte %llu: %s", (unsigned long long)t->error_off, strerror(-t->error));
-        else if (t->verified < 0)
+        else if (t->verified > VERIFY_EQUAL)
             fprintf(f, ": %s", t->verify_msg);
         if (job->gpt_moved[i])
             fprintf(f, "; GPT backup header moved to the end of the disk");
@@ -250,14 +251,14 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
         jw_object_begin(&w, NULL);
         endpoint_json(&w, "identity", &job->targets[i]);
         jw_string(&w, "result", verify_word(t, job->verify));
-        jw_string(&w, "verify_hash", t->verified == 1 ? t->verify_hex : NULL);
+        jw_string(&w, "verify_hash", t->verified == VERIFY_EQUAL ? t->verify_hex : NULL);
         if (atomic_load(&t->failed)) {
             jw_u64(&w, "failed_at", t->error_off);
             jw_string(&w, "error", strerror(-t->error));
         }
-        if (t->verified < 0)
+        if (t->verified > VERIFY_EQUAL)
             jw_string(&w, "verify_error", t->verify_msg);
-        if (t->verified == -1) {
+        if (t->verified == VERIFY_DIFFERS) {
             jw_u64(&w, "first_difference_from", t->diff_from);
             jw_u64(&w, "first_difference_to", t->diff_to);
         }

@@ -514,7 +514,7 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     if (!rc && n)
         rc = run_engine(job, &src, live, n, &dom, sc->digest, err);
     for (size_t k = 0; k < n; k++)
-        if (atomic_load(&live[k].failed) || live[k].verified < 0)
+        if (atomic_load(&live[k].failed) || live[k].verified > VERIFY_EQUAL)
             atomic_store(&job->ctargets[idx[k]].failed, 1);
     if (!rc && !strcmp(p->fstype, "ntfs"))
         clone_job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "

@@ -127,8 +127,8 @@ static void zero_regions(void **state)
     assert_string_equal(job.digests[HASH_SHA256], want);
     assert_int_equal(map_bytes(&map, MAP_FINISHED), 10 * MIB);
     assert_int_equal(copy_verify(&job, &err), 0);
-    assert_int_equal(t[0].verified, 1);
-    assert_int_equal(t[1].verified, 1);
+    assert_int_equal(t[0].verified, VERIFY_EQUAL);
+    assert_int_equal(t[1].verified, VERIFY_EQUAL);
 
     for (int i = 0; i < 2; i++) {
         unsigned char *got = read_file(i ? new_path : old_path);
@@ -150,8 +150,8 @@ static void zero_regions(void **state)
     assert_int_equal(fsync(fd), 0);
     close(fd);
     assert_int_not_equal(copy_verify(&job, &err), 0);
-    assert_int_equal(t[0].verified, -1);
-    assert_int_equal(t[1].verified, 1);
+    assert_int_equal(t[0].verified, VERIFY_DIFFERS);
+    assert_int_equal(t[1].verified, VERIFY_EQUAL);
 
     copy_job_release(&job);
     map_free(&map);

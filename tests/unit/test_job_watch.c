@@ -142,8 +142,8 @@ static void session_counts_and_files(void **state)
     struct qjob *j = two_target_job();
     j->state = QJOB_FAILED;
     j->job->outcome = OUTCOME_MISMATCH;
-    j->job->ctargets[0].verified = 1;
-    j->job->ctargets[1].verified = -1;
+    j->job->ctargets[0].verified = VERIFY_EQUAL;
+    j->job->ctargets[1].verified = VERIFY_DIFFERS;
     snprintf(j->job->ctargets[1].verify_msg, sizeof(j->job->ctargets[1].verify_msg), "target /dev/sdc differs");
     session_add_job(&s, j);
     struct qjob *c = two_target_job();
