@@ -6,7 +6,14 @@
  * nslots * slot_size whatever the disk size, and a slow target only slows
  * the others once it is nslots buffers behind. Because each consumer
  * releases in order, slots are released in sequence order, so the release
- * hook sees the stream in order (it marks the map finished). */
+ * hook sees the stream in order (it marks the map finished).
+ *
+ * A slow drive must not hold the fast ones to its pace: when the reader has
+ * lost lag_after_ms, over recent slots, waiting for consumers marked may_lag
+ * while another such consumer was done with the slot, those are left behind
+ * ("lagging"): the slots they have not taken are released for them through
+ * on_skip (the engine owes them and serves them later), and from then on
+ * each takes the newest slot, until it catches up. */
 #ifndef CB_BUFFER_RING_H
 #define CB_BUFFER_RING_H
 
@@ -20,6 +27,7 @@ enum slot_kind {
     SLOT_FILL,              /* the fill written over unreadable sectors */
     SLOT_ZERO,              /* known zeros (a MAP_ZERO domain region): not read, buf holds zeros;
                              * finished once on every target, like data */
+    SLOT_OWED,              /* for one consumer only (ring_slot.only): what it was left behind on */
 };
 
 struct ring_slot {
@@ -28,6 +36,9 @@ struct ring_slot {
     size_t len;             /* bytes of data */
     enum slot_kind kind;
     bool zeroed;            /* buf is all zeros still (the reader skips the memset); reader only */
+    int only;               /* SLOT_OWED: the consumer it is for */
+    enum slot_kind owed_kind;   /* SLOT_OWED: what it holds (data or zeros) */
+    uint64_t seq;           /* the sequence number it holds; under ring.mu */
     int refs;               /* consumers yet to release it; under ring.mu */
 };
 
@@ -40,8 +51,19 @@ struct buffer_ring {
     int nconsumers;
     uint64_t produced;      /* slots published so far; under mu */
     bool ended;             /* no more slots will come; under mu */
+    /* Per consumer, under mu: */
+    uint64_t *next;         /* the sequence number it takes next */
+    uint64_t *held;         /* the one it holds, while taken */
+    bool *taken;
+    bool *may_lag;          /* set before the consumers start */
+    bool *lagging;
+    unsigned lag_after_ms;  /* 0: the reader always waits */
+    double lag_waited_ms;   /* the reader's time lost to slow drives lately (reader only, under mu) */
+    size_t unwaited;        /* slots acquired in a row without waiting */
     /* Called under mu when the last consumer releases a slot. */
     void (*on_release)(struct ring_slot *slot, void *arg);
+    /* Called under mu when a lagging consumer is left behind on a slot. */
+    void (*on_skip)(struct ring_slot *slot, int consumer, void *arg);
     void *arg;
 };
 
@@ -57,8 +79,10 @@ void ring_end(struct buffer_ring *r);
 /* Reader: wait until every published slot has been released. */
 void ring_drain(struct buffer_ring *r);
 
-/* Consumer: slot seq, or NULL at the end of the stream. */
-struct ring_slot *ring_next(struct buffer_ring *r, uint64_t seq);
-void ring_release(struct buffer_ring *r, struct ring_slot *slot);
+/* Consumer c (0 .. nconsumers-1): its next slot, or NULL at the end of the stream. */
+struct ring_slot *ring_next(struct buffer_ring *r, int c);
+void ring_release(struct buffer_ring *r, int c, struct ring_slot *slot);
+/* Reader: no consumer is left behind any more (all caught up: call after a drain). */
+void ring_stop_lagging(struct buffer_ring *r);
 
 #endif

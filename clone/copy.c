@@ -39,7 +39,7 @@ static void on_release(struct ring_slot *slot, void *arg)
 {
     struct engine *e = arg;
     if (slot->kind != SLOT_DATA && slot->kind != SLOT_ZERO)
-        return;
+        return;             /* fill is marked bad already; owed pieces were counted when first released */
     map_mark_locked(e->job->map, e->job->map_mu, slot->off, slot->len, MAP_FINISHED);
     atomic_fetch_add(&e->job->progress->bytes_done, slot->len);
     count_bad(e);
@@ -56,9 +56,39 @@ void engine_mark(struct engine *e, uint64_t off, uint64_t len, char state)
 
 struct consumer {
     struct engine *e;
+    int index;                      /* its place in the ring */
     int target;                     /* >= 0: writer for that target */
     enum hash_alg alg;              /* else: hasher for alg */
 };
+
+/* A drive left behind on a slot: it is owed that piece. Under ring.mu. */
+static void on_skip(struct ring_slot *slot, int consumer, void *arg)
+{
+    struct engine *e = arg;
+    struct owed_list *o = &e->owed[consumer - e->nhashers];
+    bool zero = slot->kind == SLOT_ZERO;
+    if (o->n && o->v[o->n - 1].off + o->v[o->n - 1].len == slot->off && o->v[o->n - 1].zero == zero &&
+        o->v[o->n - 1].len + slot->len <= (1u << 30)) {
+        o->v[o->n - 1].len += (uint32_t)slot->len;
+    } else {
+        if (o->n == o->cap) {
+            size_t cap = o->cap ? o->cap * 2 : 256;
+            struct owed_piece *v = realloc(o->v, cap * sizeof(*v));
+            if (!v) {
+                /* No room to remember it: that drive cannot be complete. */
+                struct copy_target *t = &e->job->targets[consumer - e->nhashers];
+                t->error = -ENOMEM;
+                t->error_off = slot->off;
+                atomic_store(&t->failed, 1);
+                return;
+            }
+            o->v = v;
+            o->cap = cap;
+        }
+        o->v[o->n++] = (struct owed_piece){ slot->off, (uint32_t)slot->len, zero };
+    }
+    e->job->targets[consumer - e->nhashers].served_later += slot->len;
+}
 
 /* A new file: leave holes where 64 KiB blocks are all zero. */
 static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t len, uint64_t off)
@@ -91,12 +121,13 @@ static void *writer_main(void *arg)
     struct copy_job *job = c->e->job;
     struct copy_target *t = &job->targets[c->target];
     struct ring_slot *s;
-    for (uint64_t seq = 0; (s = ring_next(&c->e->ring, seq)); seq++) {
-        if (!atomic_load(&t->failed)) {
+    while ((s = ring_next(&c->e->ring, c->index))) {
+        bool mine = s->kind != SLOT_OWED || s->only == c->index;
+        if (mine && !atomic_load(&t->failed)) {
             /* Zeros need not travel: BLKZEROOUT (restores of sparse images, empty disks, unused
              * inode tables). Known zeros must still land on a drive: it may hold a previous
              * owner's bytes where the filesystem believes there are zeros. */
-            bool known = s->kind == SLOT_ZERO;
+            bool known = s->kind == SLOT_ZERO || (s->kind == SLOT_OWED && s->owed_kind == SLOT_ZERO);
             bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block &&
                          (known || (s->len >= (64u << 10) && io_is_zero(s->buf, s->len)));
             ssize_t w;
@@ -123,7 +154,7 @@ static void *writer_main(void *arg)
                 progress_notify(job->progress);
             }
         }
-        ring_release(&c->e->ring, s);
+        ring_release(&c->e->ring, c->index, s);
     }
     return NULL;
 }
@@ -192,7 +223,11 @@ static void *hasher_main(void *arg)
     struct consumer *c = arg;
     struct engine *e = c->e;
     struct ring_slot *s;
-    for (uint64_t seq = 0; (s = ring_next(&e->ring, seq)); seq++) {
+    while ((s = ring_next(&e->ring, c->index))) {
+        if (s->kind == SLOT_OWED) {     /* the stream's bytes, again, for one drive */
+            ring_release(&e->ring, c->index, s);
+            continue;
+        }
         /* In order from the start (over the domain), data only: else the rest comes from a target. */
         uint64_t dp, dl;
         if (e->job->domain && !e->hash_gap[c->alg] &&
@@ -207,7 +242,7 @@ static void *hasher_main(void *arg)
         } else if (c->alg == e->job->verify_alg) {
             add_record(e, s);
         }
-        ring_release(&e->ring, s);
+        ring_release(&e->ring, c->index, s);
     }
     return NULL;
 }
@@ -265,6 +300,55 @@ static void sync_targets(struct copy_job *job)
     }
 }
 
+/* What a drive left behind has not been given yet is not finished on every
+ * target: a resume must copy it again. Under ring.mu. */
+static void subtract_owed(struct engine *e, struct block_map *m)
+{
+    for (size_t t = 0; e->owed && !e->owed_served && t < e->job->ntargets; t++)
+        for (size_t i = 0; i < e->owed[t].n; i++)
+            map_mark(m, e->owed[t].v[i].off, e->owed[t].v[i].len, MAP_NONTRIED);
+}
+
+int engine_serve_owed(struct engine *e)
+{
+    struct copy_job *job = e->job;
+    ring_drain(&e->ring);
+    ring_stop_lagging(&e->ring);        /* from here on everyone is waited for */
+    int rc = 0;
+    for (size_t t = 0; t < job->ntargets && !rc; t++) {
+        struct owed_list *o = &e->owed[t];
+        struct copy_target *tg = &job->targets[t];
+        for (size_t i = 0; i < o->n && !rc && !atomic_load(&tg->failed); i++) {
+            for (uint64_t off = o->v[i].off, end = off + o->v[i].len; off < end && !rc;) {
+                if (engine_stop(e, &rc))
+                    return rc;
+                size_t len = end - off < e->ring.slot_size ? (size_t)(end - off) : e->ring.slot_size;
+                struct ring_slot *s = o->v[i].zero ? engine_zero_slot(e) : engine_slot(e);
+                int r = o->v[i].zero ? 0 : engine_read(e, s->buf, len, off);
+                if (r < 0)
+                    return r;
+                if (r > 0) {
+                    /* It read before, for the others: the drive it was owed to cannot be made whole. */
+                    tg->error = -EIO;
+                    tg->error_off = off;
+                    atomic_store(&tg->failed, 1);
+                    progress_notify(job->progress);
+                    break;
+                }
+                s->only = e->nhashers + (int)t;
+                s->owed_kind = o->v[i].zero ? SLOT_ZERO : SLOT_DATA;
+                engine_publish(e, s, off, len, SLOT_OWED);
+                off += len;
+            }
+        }
+    }
+    ring_drain(&e->ring);
+    pthread_mutex_lock(&e->ring.mu);
+    e->owed_served = !rc && !job->cancelled;
+    pthread_mutex_unlock(&e->ring.mu);
+    return rc;
+}
+
 /* A saved map is a promise that its finished regions are on the media: a
  * resume after a power cut skips them. So the snapshot is taken first, then
  * every target is synced (all that the snapshot calls finished was written
@@ -277,6 +361,7 @@ static void save_map_snapshot(struct engine *e)
     struct block_map snap = { 0 };
     pthread_mutex_lock(&e->ring.mu);
     int rc = map_copy(&snap, job->map);
+    subtract_owed(e, &snap);
     pthread_mutex_unlock(&e->ring.mu);
     if (rc == 0) {
         sync_targets(job);
@@ -345,7 +430,7 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
     ring_publish(&e->ring);
     e->seq++;
     atomic_store(&e->job->progress->pos, off + len);
-    if (kind == SLOT_DATA) {
+    if (kind == SLOT_DATA || (kind == SLOT_OWED && s->owed_kind == SLOT_DATA)) {
         e->bytes_read += len;
         throttle(e);
     }
@@ -488,12 +573,28 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
     if (ring_init(&e->ring, slots, COPY_SLOT_SIZE, nconsumers))
         return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
     e->ring.on_release = on_release;
+    e->ring.on_skip = on_skip;
     e->ring.arg = e;
+    e->nhashers = nconsumers - (int)job->ntargets;
+    if (!(e->owed = calloc(job->ntargets ? job->ntargets : 1, sizeof(*e->owed))))
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    /* Drives (not an image: its pace is the compressors') may be left behind
+     * when there are at least two of them: one slow drive does not hold the others. */
+    size_t drives = 0;
+    for (size_t t = 0; t < job->ntargets; t++)
+        drives += !job->targets[t].image;
+    for (size_t t = 0; t < job->ntargets && drives >= 2; t++)
+        e->ring.may_lag[e->nhashers + (int)t] = !job->targets[t].image;
+    e->ring.lag_after_ms = drives >= 2 ? COPY_LAG_AFTER_MS : 0;
     return 0;
 }
 
 static void engine_fini(struct engine *e)
 {
+    for (size_t t = 0; e->owed && t < e->job->ntargets; t++)
+        free(e->owed[t].v);
+    free(e->owed);
+    e->owed = NULL;
     map_free(&e->prior);
     hash_free(e->record_hash);
     for (int a = 0; a < HASH_COUNT; a++)
@@ -542,6 +643,8 @@ int copy_run(struct copy_job *job, struct cb_error *err)
     for (size_t t = 0; t < job->ntargets; t++)
         cons[started++] = (struct consumer){ .e = &e, .target = (int)t };
     for (int i = 0; i < started; i++)
+        cons[i].index = i;          /* hashers first: the ring's consumers nhashers.. are the targets */
+    for (int i = 0; i < started; i++)
         pthread_create(&threads[i], NULL, cons[i].target >= 0 ? writer_main : hasher_main, &cons[i]);
     rc = rescue_run(&e);
     ring_end(&e.ring);
@@ -579,6 +682,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
                 hash_final_hex(e.hashes[a], job->digests[a]);
     job->map->current_status = complete && !job->cancelled ? '+' : job->map->current_status;
     job->map->current_pos = atomic_load(&p->pos);
+    subtract_owed(&e, job->map);        /* a cancelled job: what a slow drive was owed is not done */
     if (job->map_path)
         map_save(job->map, job->map_path, job->map_cmdline, NULL);
     if (rc == -EIO && copy_live_targets(job) == 0)

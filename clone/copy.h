@@ -60,6 +60,7 @@ struct copy_target {
     _Atomic uint64_t bytes_verified;/* verifier: bytes read back so far */
     _Atomic uint64_t busy_ns;       /* writer/verifier: total time inside writes/reads (its own speed) */
     _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
+    uint64_t served_later;          /* bytes it was left behind on (too slow), written after the walk */
     int error;                      /* -errno of the failure; writer, read after join */
     int sync_error;                 /* -errno of a periodic fdatasync; the reader thread, read after join */
     uint64_t error_off;             /* where it failed */

@@ -10,6 +10,20 @@
 
 /* Reads in error areas go 64 KiB at a time (ddrescue's cluster size). */
 #define RESCUE_CLUSTER (64u << 10)
+/* A drive that keeps the others waiting this long is left behind (buffer_ring.h). */
+#define COPY_LAG_AFTER_MS 1000
+
+/* What a drive left behind was not given: served after the walk. */
+struct owed_piece {
+    uint64_t off;
+    uint32_t len;
+    bool zero;                          /* known zeros, not read */
+};
+
+struct owed_list {
+    struct owed_piece *v;
+    size_t n, cap;
+};
 
 struct engine {
     struct copy_job *job;
@@ -28,6 +42,9 @@ struct engine {
     struct progress_clock clock;
     double last_save;
     struct block_map prior;             /* what an earlier run had finished (a resume); size 0 if none */
+    int nhashers;                       /* consumers 0..nhashers-1 hash; the targets follow */
+    struct owed_list *owed;             /* per target, under ring.mu; what the saved map must not call done */
+    bool owed_served;
 };
 
 /* The next free slot for the reader. */
@@ -44,6 +61,10 @@ int engine_read(struct engine *e, void *buf, size_t len, uint64_t off);
 /* true when the walk must stop: cancelled (job->cancelled) or no target left (*rc). */
 bool engine_stop(struct engine *e, int *rc);
 void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int pass);
+
+/* Give the drives that were left behind what they were not given, read
+ * again from the source, each at its own pace. 0, or -errno. */
+int engine_serve_owed(struct engine *e);
 
 /* The phased walk over the map (rescue.c). 0, or -errno. */
 int rescue_run(struct engine *e);

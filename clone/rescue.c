@@ -282,6 +282,8 @@ int rescue_run(struct engine *e)
         rc = sector_pass(e, MAP_BAD);
     }
     if (!rc && !e->job->cancelled)
+        rc = engine_serve_owed(e);
+    if (!rc && !e->job->cancelled)
         rc = fill_bad(e);
     ring_drain(&e->ring);
     return rc;

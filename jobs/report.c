@@ -155,6 +155,12 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
             fprintf(f, ": %s", t->verify_msg);
         if (job->gpt_moved[i])
             fprintf(f, "; GPT backup header moved to the end of the disk");
+        if (t->served_later) {
+            char later[32];
+            units_format_bytes(t->served_later, later, sizeof(later));
+            fprintf(f, "; too slow to keep up: %s of it written after the others were done (read again from "
+                    "the source)", later);
+        }
         fputc('\n', f);
     }
     uint64_t bad = map_bytes(&job->map, MAP_BAD);
@@ -263,6 +269,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
             jw_u64(&w, "first_difference_to", t->diff_to);
         }
         jw_bool(&w, "gpt_backup_moved", job->gpt_moved[i]);
+        jw_u64(&w, "served_later", t->served_later);       /* bytes read again for it: it was left behind */
         jw_object_end(&w);
     }
     jw_array_end(&w);

@@ -58,4 +58,20 @@ gen=$(rate_drive gen 1000 --size 8M)
 check "generated content equals faultdisk's" cmp "$WORK/gen.expected" <(dd if="$gen" bs=1M iflag=direct status=none)
 check "a write past the end is refused" bash -c "! dd if=/dev/zero of='$WORK/fuse-gen/disk' bs=4096 seek=2048 count=1 conv=notrunc status=none 2>/dev/null"
 check "a bad rate is refused" bash -c "! '$TOOLS/ratedisk' '$WORK/none' --rate 0 --size 1M 2>/dev/null"
+# One slow drive among fast ones: it is left behind, not waited for, and gets what it
+# missed afterwards (read again from the source); every drive ends exact and VERIFIED.
+# (96 MiB: three times the engine's ring, so the reader comes round to the slow one's slots)
+random_file "$WORK/big.media" 96M 11
+truncate -s 96M "$WORK/fast.media" "$WORK/slow.media"
+big=$(rate_drive big 400 --file "$WORK/big.media")
+fast=$(rate_drive fast 400 --file "$WORK/fast.media")
+slow=$(rate_drive slow 30 --file "$WORK/slow.media")
+"$CB" clone "$big" "$fast" "$slow" --yes --mode raw --report "$WORK/s.json" > "$WORK/sout" 2>&1; rc=$?
+check "a slow drive among fast ones: exit 0, both VERIFIED" json "$WORK/s.json" \
+    "assert [t['result'] for t in r['targets']] == ['VERIFIED']*2, r['targets']"
+check "a slow drive among fast ones: both hold the source's media" \
+    bash -c "cmp '$WORK/fast.media' '$WORK/big.media' && cmp '$WORK/slow.media' '$WORK/big.media'"
+check "a slow drive among fast ones: the slow one was left behind and served later, the fast one never" json "$WORK/s.json" \
+    "t=r['targets']; assert t[1]['served_later'] > 0 and t[0]['served_later'] == 0, t"
+check "a slow drive among fast ones: the report says so" grep -q "too slow to keep up" "$WORK/sout"
 finish
