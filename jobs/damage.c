@@ -1,4 +1,5 @@
 #include "jobs/damage.h"
+#include "clone/image_sink.h"
 #include "clone/layout.h"
 
 #include <errno.h>
@@ -62,7 +63,9 @@ static void look_up_image(struct clone_job *job)
     struct image *img = calloc(1, sizeof(*img));
     struct cb_error err = { 0 };
     char note[600] = "";
-    if (!img || image_open(img, job->image_final, &err)) {
+    /* Before it is renamed (the job is not over yet), the image is FILE.partial. */
+    const char *name = job->sink ? image_sink_partial_name(job->sink) : job->image_final;
+    if (!img || image_open(img, name, &err)) {
         clone_job_note(job, "the damaged files are not listed: the image %s cannot be read back (%s)",
                        job->image_final, img ? err.msg : "out of memory");
         free(img);
