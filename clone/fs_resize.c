@@ -1,7 +1,7 @@
 #include "clone/fs_resize.h"
 #include "clone/fs_ntfs.h"
 #include "clone/fs_used.h"
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>

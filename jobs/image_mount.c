@@ -1,7 +1,7 @@
 #include "jobs/image_mount.h"
 #include "clone/frame_cache.h"
 #include "clone/image_fuse.h"
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 #include "devices/dev_partitions.h"
 #include "jobs/image_job.h"
 #include "jobs/mount_sys.h"
