@@ -3,6 +3,7 @@
 #include "clone/image_read.h"
 #include "common/units.h"
 #include "jobs/image_job.h"
+#include "jobs/job_log.h"
 #include "ui/station.h"
 
 #include <sys/stat.h>
@@ -17,6 +18,20 @@
 
 static void retire_preview(struct station *st);
 static void submit(struct station *st);
+
+/* A refusal where Y was pressed: shown whole on the confirmation screen, and
+ * kept in the reports' jobs.log as a job's refusal would be. */
+static void refused(struct station *st, const char *why)
+{
+    struct wizard *w = &st->wiz;
+    snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", why);
+    char targets[JOB_MAX_TARGETS * 34] = "";
+    for (size_t i = 0; i < w->npicked && w->kind != JOB_IMAGE; i++)
+        snprintf(targets + strlen(targets), sizeof(targets) - strlen(targets), "%s%s", i ? ", " : "",
+                 w->picked[i].name);
+    job_log_append(st->q.reports_dir, "%s %s -> %s: refused, nothing was written: %s", job_kind_name(w->kind),
+                   w->source, w->kind == JOB_IMAGE ? w->path : targets, why);
+}
 
 void wizard_start(struct station *st)
 {
@@ -291,7 +306,7 @@ static void submit(struct station *st)
     }
     w->start_when_planned = false;
     if (w->preview && job_preview_refusal(w->preview)) {
-        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", job_preview_refusal(w->preview));
+        refused(st, job_preview_refusal(w->preview));
         return;
     }
     retire_preview(st);
@@ -304,7 +319,7 @@ static void submit(struct station *st)
     struct cb_error err = { 0 };
     int id = jq_submit(&st->q, &req, &err);
     if (id < 0) {
-        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", err.msg);
+        refused(st, err.msg);
         station_rescan(st);         /* a drive that changed loses its mark, with the reason */
         return;
     }
