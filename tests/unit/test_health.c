@@ -1,0 +1,296 @@
+/* Unit tests for drive health: the JSON reader (common/json_read), smartctl's
+ * answers parsed into a state (devices/dev_health) from recorded answers in
+ * tests/fixtures/smart, the real smartctl on a device without SMART, and the
+ * stdout-only runner with its timeout (common/run_tool). Run from the top of
+ * the tree (tests/run-all does). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/json_read.h"
+#include "common/run_tool.h"
+#include "devices/dev_health.h"
+
+#define FIXTURES "tests/fixtures/smart/"
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), FIXTURES "%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open fixture %s (run from the top of the tree)", path);
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return buf;     /* deliberately not NUL-ended beyond len: the parser must honour len */
+}
+
+static void health_of(const char *name, struct dev_health *h)
+{
+    size_t len;
+    char *buf = slurp(name, &len);
+    dev_health_parse(buf, len, h);
+    free(buf);
+}
+
+static void json_values(void **state)
+{
+    (void)state;
+    const char *t = "{\"a\": {\"b\": [1, -2, 3.5e2], \"s\": \"x\\\"y\\u0041\\u00e9\\n\"}, \"t\": true, \"n\": null}";
+    struct json_doc d;
+    assert_int_equal(json_parse(t, strlen(t), &d), 0);
+    int64_t v = 0;
+    const struct json_node *arr = json_get(&d, NULL, "a.b");
+    assert_non_null(arr);
+    assert_int_equal(arr->type, JSON_ARRAY);
+    const struct json_node *e = json_first(&d, arr);
+    assert_true(json_int(e, &v));
+    assert_int_equal(v, 1);
+    e = json_next(&d, e);
+    assert_true(json_int(e, &v));
+    assert_int_equal(v, -2);
+    e = json_next(&d, e);
+    assert_false(json_int(e, &v));          /* not an integer */
+    assert_null(json_next(&d, e));
+    char s[16];
+    assert_true(json_string(json_get(&d, NULL, "a.s"), s, sizeof(s)));
+    assert_string_equal(s, "x\"yA?\n");
+    assert_true(json_string(json_get(&d, NULL, "a.s"), s, 3));
+    assert_string_equal(s, "x\"");          /* cut, still ended */
+    bool b = false;
+    assert_true(json_bool(json_get(&d, NULL, "t"), &b));
+    assert_true(b);
+    assert_int_equal(json_get(&d, NULL, "n")->type, JSON_NULL);
+    assert_null(json_get(&d, NULL, "a.missing"));
+    assert_null(json_get(&d, NULL, "t.deeper"));
+    assert_false(json_bool(json_get(&d, NULL, "a"), &b));
+    json_free(&d);
+}
+
+static void json_refuses_broken(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "", "   ", "{", "{\"a\":}", "{\"a\" 1}", "[1,]", "[1 2]", "{\"a\":1,}", "tru", "nul", "-", "1.", "1e",
+        "\"abc", "\"\\x\"", "\"\\u12g4\"", "\"tab\there\"", "{} {}", "[1]]", "{1:2}", "01x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct json_doc d;
+        if (json_parse(bad[i], strlen(bad[i]), &d) != -EINVAL)
+            fail_msg("accepted broken JSON '%s'", bad[i]);
+        assert_null(d.nodes);
+    }
+    /* Nesting deeper than any tool's answer is refused, not recursed into. */
+    size_t n = 100000;
+    char *deep = malloc(2 * n);
+    assert_non_null(deep);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    struct json_doc d;
+    assert_int_equal(json_parse(deep, 2 * n, &d), -EINVAL);
+    /* A value cut short by len is incomplete even when the bytes after it would finish it. */
+    assert_int_equal(json_parse("[1, 2]", 5, &d), -EINVAL);
+    free(deep);
+}
+
+static void sata_passing_is_ok(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("sata_pass.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_OK);
+    assert_int_equal(h.verdict, 1);
+    assert_int_equal(h.power_on_hours, 21050);
+    assert_int_equal(h.temperature, 34);
+    assert_int_equal(h.reallocated, 0);
+    assert_int_equal(h.pending, 0);
+    assert_int_equal(h.uncorrectable, 0);
+    assert_int_equal(h.media_errors, DEV_HEALTH_NONE);
+    assert_string_equal(h.protocol, "ATA");
+    assert_string_equal(dev_health_word(h.state), "ok");
+    char line[300];
+    dev_health_summary(&h, line, sizeof(line));
+    assert_string_equal(line, "ok: SMART overall verdict PASSED, 21050 h on, 34 C");
+}
+
+static void failed_verdict_is_failing(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("sata_failed_verdict.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_FAILING);
+    assert_int_equal(h.verdict, 0);
+    assert_int_equal(h.reallocated, 3912);
+    assert_non_null(strstr(h.why, "SMART overall verdict FAILED"));
+    assert_non_null(strstr(h.why, "attribute Reallocated_Sector_Ct failing now"));
+    assert_int_equal(h.uncorrectable, 2);
+    assert_non_null(strstr(h.why, "2 uncorrectable sectors"));
+}
+
+static void pending_sectors_are_failing(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("sata_pending.json", &h);
+    assert_int_equal(h.verdict, 1);         /* the verdict still says PASSED... */
+    assert_int_equal(h.state, DEV_HEALTH_FAILING);  /* ...the sectors say otherwise */
+    assert_int_equal(h.pending, 8);
+    assert_int_equal(h.uncorrectable, 0);
+    assert_int_equal(h.reallocated, 24);
+    assert_string_equal(h.why, "8 pending sectors; 24 reallocated sectors");
+}
+
+static void reallocated_only_is_worn(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("sata_reallocated.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_WORN);
+    assert_string_equal(h.why, "16 reallocated sectors");
+    health_of("sas_grown_defects.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_WORN);
+    assert_int_equal(h.reallocated, 3);
+    assert_int_equal(h.uncorrectable, 0);
+    assert_int_equal(h.power_on_hours, 51234);
+    assert_string_equal(h.protocol, "SCSI");
+}
+
+static void nvme_log_read(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("nvme_pass.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_OK);
+    assert_int_equal(h.power_on_hours, 2401);
+    assert_int_equal(h.temperature, 36);
+    assert_int_equal(h.percentage_used, 3);
+    assert_int_equal(h.media_errors, 0);
+    assert_int_equal(h.pending, DEV_HEALTH_NONE);
+    assert_string_equal(h.protocol, "NVMe");
+    health_of("nvme_media_errors.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_FAILING);
+    assert_int_equal(h.media_errors, 12);
+    assert_int_equal(h.percentage_used, 97);
+    assert_non_null(strstr(h.why, "NVMe critical warning 0x04 (reliability degraded)"));
+    assert_non_null(strstr(h.why, "12 media errors"));
+    assert_non_null(strstr(h.why, "97 % of rated life used"));
+    assert_non_null(strstr(h.why, "spare at 5 % (threshold 10 %)"));
+}
+
+static void refused_smart_is_unknown(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("usb_unknown_bridge.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_int_equal(h.verdict, -1);
+    assert_string_equal(h.why, "SMART not available: /dev/sde: Unknown USB bridge [0x0bda:0x9210 (0xf01)]");
+    health_of("usb_no_smart.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_string_equal(h.why, "SMART not available: SMART support is: Unavailable - device lacks SMART capability.");
+    assert_string_equal(dev_health_word(h.state), "unknown");
+}
+
+static void garbage_is_unknown(void **state)
+{
+    (void)state;
+    const char *names[] = { "truncated.json", "garbage.txt" };
+    for (size_t i = 0; i < 2; i++) {
+        struct dev_health h;
+        health_of(names[i], &h);
+        assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+        assert_string_equal(h.why, "smartctl's answer could not be read (not whole JSON)");
+    }
+    struct dev_health h;
+    dev_health_parse("", 0, &h);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_string_equal(h.why, "smartctl said nothing");
+    dev_health_parse("[1,2]", 5, &h);       /* JSON, but not an answer */
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    /* The right shape with values of the wrong types: none is taken, no verdict, never "ok". */
+    health_of("wrong_types.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_int_equal(h.verdict, -1);
+    assert_int_equal(h.power_on_hours, DEV_HEALTH_NONE);
+    assert_int_equal(h.temperature, DEV_HEALTH_NONE);
+    assert_int_equal(h.pending, DEV_HEALTH_NONE);   /* a negative count is no count */
+    assert_string_equal(h.why, "SMART data without an overall verdict");
+    /* Every prefix of a real answer: a clear state each time (ASan watches the reads). */
+    size_t len;
+    char *buf = slurp("nvme_media_errors.json", &len);
+    for (size_t n = 0; n < len; n += 7) {
+        dev_health_parse(buf, n, &h);
+        assert_true(h.state == DEV_HEALTH_UNKNOWN || n + 2 >= len);
+    }
+    free(buf);
+}
+
+static void loops_are_unknown_at_once(void **state)
+{
+    (void)state;
+    struct dev_drive d = { .kind = DEV_KIND_LOOP };
+    snprintf(d.path, sizeof(d.path), "/dev/loop7");
+    struct dev_health h;
+    assert_int_equal(dev_health_read(&d, 30, &h), 0);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_string_equal(h.why, "a loop device has no SMART");
+    d.kind = DEV_KIND_VIRTUAL;
+    dev_health_read(&d, 30, &h);
+    assert_string_equal(h.why, "a virtual disk has no SMART");
+}
+
+/* The real smartctl on something that is no drive: its refusal is read as unknown. */
+static void real_smartctl_refusal(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    int rc = dev_health_read_path("/dev/null", 60, &h);
+    if (rc == -ENOENT)
+        skip();     /* smartmontools not installed (scripts/packages.txt has it) */
+    assert_int_equal(rc, 0);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_string_equal(h.why, "SMART not available: /dev/null: Unable to detect device type");
+}
+
+static void runner_stdout_and_timeout(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *both[] = { "sh", "-c", "echo data; echo noise >&2; exit 3", NULL };
+    assert_int_equal(run_tool_stdout(both, out, sizeof(out), 10), 3);
+    assert_string_equal(out, "data\n");
+    assert_int_equal(run_tool(both, out, sizeof(out)), 3);
+    assert_non_null(strstr(out, "noise"));
+    /* A tool that never ends is killed: the caller gets -ETIMEDOUT, not a hang. */
+    const char *hang[] = { "sleep", "600", NULL };
+    assert_int_equal(run_tool_stdout(hang, out, sizeof(out), 1), -ETIMEDOUT);
+    const char *none[] = { "clonebay-no-such-tool", NULL };
+    assert_int_equal(run_tool_stdout(none, out, sizeof(out), 1), -ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(json_values),
+        cmocka_unit_test(json_refuses_broken),
+        cmocka_unit_test(sata_passing_is_ok),
+        cmocka_unit_test(failed_verdict_is_failing),
+        cmocka_unit_test(pending_sectors_are_failing),
+        cmocka_unit_test(reallocated_only_is_worn),
+        cmocka_unit_test(nvme_log_read),
+        cmocka_unit_test(refused_smart_is_unknown),
+        cmocka_unit_test(garbage_is_unknown),
+        cmocka_unit_test(loops_are_unknown_at_once),
+        cmocka_unit_test(real_smartctl_refusal),
+        cmocka_unit_test(runner_stdout_and_timeout),
+    };
+    return cmocka_run_group_tests_name("health", tests, NULL, NULL);
+}
