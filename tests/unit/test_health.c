@@ -16,6 +16,7 @@
 #include "common/json_read.h"
 #include "common/run_tool.h"
 #include "devices/dev_health.h"
+#include "devices/dev_health_cache.h"
 
 #define FIXTURES "tests/fixtures/smart/"
 
@@ -260,6 +261,39 @@ static void real_smartctl_refusal(void **state)
     assert_string_equal(h.why, "SMART not available: /dev/null: Unable to detect device type");
 }
 
+/* The cache answers at once, reads in the background, and keeps the answer by identity. */
+static void cache_reads_in_background(void **state)
+{
+    (void)state;
+    struct dev_health_cache *c;
+    assert_int_equal(dev_health_cache_open(&c, 2, 60), 0);
+    struct dev_drive loop = { .kind = DEV_KIND_LOOP, .major = 7, .minor = 3 };
+    struct dev_health h;
+    assert_true(dev_health_cache_get(c, &loop, &h));       /* no smartctl for a loop */
+    assert_string_equal(h.why, "a loop device has no SMART");
+    struct dev_drive disk = { .kind = DEV_KIND_HDD, .major = 1, .minor = 3, .diskseq = 9 };
+    snprintf(disk.path, sizeof(disk.path), "/dev/null");
+    snprintf(disk.serial, sizeof(disk.serial), "S1");
+    unsigned g = dev_health_cache_generation(c);
+    if (!dev_health_cache_get(c, &disk, &h)) {
+        assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+        assert_string_equal(h.why, "not read yet");
+    }
+    dev_health_cache_wait(c);
+    assert_int_equal(dev_health_cache_generation(c), g + 1);
+    assert_true(dev_health_cache_get(c, &disk, &h));
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    if (!strstr(h.why, "not installed"))
+        assert_string_equal(h.why, "SMART not available: /dev/null: Unable to detect device type");
+    /* The same device number with another serial is another drive: read again. */
+    snprintf(disk.serial, sizeof(disk.serial), "S2");
+    assert_false(dev_health_cache_get(c, &disk, &h));
+    dev_health_cache_wait(c);
+    assert_int_equal(dev_health_cache_generation(c), g + 2);
+    assert_true(dev_health_cache_get(c, &disk, &h));
+    dev_health_cache_close(c);
+}
+
 static void runner_stdout_and_timeout(void **state)
 {
     (void)state;
@@ -290,6 +324,7 @@ int main(void)
         cmocka_unit_test(garbage_is_unknown),
         cmocka_unit_test(loops_are_unknown_at_once),
         cmocka_unit_test(real_smartctl_refusal),
+        cmocka_unit_test(cache_reads_in_background),
         cmocka_unit_test(runner_stdout_and_timeout),
     };
     return cmocka_run_group_tests_name("health", tests, NULL, NULL);
