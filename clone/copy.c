@@ -1,5 +1,6 @@
 #include "clone/copy.h"
 #include "clone/copy_internal.h"
+#include "clone/image_stream.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -211,10 +212,11 @@ static void *hasher_main(void *arg)
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
     struct copy_job *job = e->job;
-    if (job->image_src) {
+    if (job->image_src || job->stream_src) {
         /* A damaged image is not a bad sector to skip: the restore stops there. */
         struct cb_error ierr = { 0 };
-        int rc = image_read(job->image_src, buf, len, off, &ierr);
+        int rc = job->stream_src ? image_stream_read(job->stream_src, buf, len, off, &ierr)
+                                 : image_read(job->image_src, buf, len, off, &ierr);
         if (rc) {
             job->source_lost = true;
             snprintf(job->source_msg, sizeof(job->source_msg), "%s", ierr.msg);
@@ -351,6 +353,8 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
 /* Read [off, off+len) of the source (a drive, a file or an image). */
 static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t off)
 {
+    if (job->stream_src)
+        return false;       /* a stream went by once */
     if (job->image_src) {
         struct cb_error ierr = { 0 };
         return image_read(job->image_src, buf, len, off, &ierr) == 0;

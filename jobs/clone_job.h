@@ -71,6 +71,9 @@ struct clone_request {
      * that one is refused before anything is written. */
     const struct dev_ident *source_ident;
     const struct dev_ident *target_idents;
+    /* receive: the image arrives on this stream (header read; source names
+     * it), read once in order; the caller owns it. Targets keep its size. */
+    struct image_stream *stream;
     bool dry_run;           /* prepare only (a preview): targets opened read-only, never claimed */
     /* image */
     int level;              /* zstd level, 0: default (3) */
@@ -97,6 +100,7 @@ struct clone_job {
 
     struct io_dev src;
     struct image *image;    /* restore: the image read from */
+    struct image_stream *stream;    /* receive: the stream read from (the request's) */
     /* image jobs */
     bool raw, force, optical;
     int level;
