@@ -293,6 +293,15 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
             return cli_fail(CLI_REFUSED, "not confirmed, nothing was written");
         }
     }
+    int code = cli_run_job(job, report_path);
+    clone_job_free(job);
+    free(cmdline);
+    return code;
+}
+
+int cli_run_job(struct clone_job *job, const char *report_path)
+{
+    struct cb_error err = { 0 };
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     job->progress.event_fd = efd;
     cancel_target = &job->progress;
@@ -319,8 +328,6 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
                  job->outcome_msg);
     if (efd >= 0)
         close(efd);
-    clone_job_free(job);
-    free(cmdline);
     return code;
 }
 

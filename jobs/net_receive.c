@@ -1,0 +1,160 @@
+#include "jobs/net_receive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* A sender stalled this long is gone (it waits ~10 s for a dropped receiver). */
+#define NET_RECEIVE_TIMEOUT_S "60"
+
+static void parse_line(struct net_receive *r, const char *l)
+{
+    char addr[64];
+    int slot;
+    if (!strncmp(l, "bytes=", 6)) {
+        uint64_t v = 0;
+        for (const char *p = l + 6; *p == ' ' || (*p >= '0' && *p <= '9'); p++)
+            if (*p != ' ')
+                v = v * 10 + (uint64_t)(*p - '0');
+        atomic_store(&r->bytes, v);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    if (sscanf(l, "Connected as #%d to %63s", &slot, addr) == 2)
+        snprintf(r->sender, sizeof(r->sender), "%s", addr);
+    if (l[0])
+        snprintf(r->last_msg, sizeof(r->last_msg), "%s", l);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Reads udp-receiver's stderr to its end (the process exits). */
+static void *log_main(void *arg)
+{
+    struct net_receive *r = arg;
+    char buf[1024], line[256];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(r->log_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\r' || buf[i] == '\n') {     /* progress lines end in \r */
+                line[len] = '\0';
+                parse_line(r, line);
+                len = 0;
+            } else if (len + 1 < sizeof(line)) {
+                line[len++] = buf[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static int spawn(struct net_receive *r, const char *interface, int wait_s, struct cb_error *err)
+{
+    char wait_arg[16];
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = "udp-receiver";
+    argv[n++] = "--nokbd";
+    argv[n++] = "--receive-timeout";
+    argv[n++] = NET_RECEIVE_TIMEOUT_S;
+    if (interface) {
+        argv[n++] = "--interface";
+        argv[n++] = interface;
+    }
+    if (wait_s > 0) {
+        snprintf(wait_arg, sizeof(wait_arg), "%d", wait_s);
+        argv[n++] = "--start-timeout";
+        argv[n++] = wait_arg;
+    }
+    argv[n] = NULL;
+    int data[2], log[2];
+    if (pipe2(data, O_CLOEXEC) != 0)
+        return cb_error_set(err, -errno, "cannot make a pipe for udp-receiver: %s", strerror(errno));
+    if (pipe2(log, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(data[0]);
+        close(data[1]);
+        return cb_error_set(err, -e, "cannot make a pipe for udp-receiver: %s", strerror(e));
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, data[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, log[1], 2);
+    int rc = posix_spawnp(&r->pid, "udp-receiver", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(data[1]);
+    close(log[1]);
+    r->data_fd = data[0];
+    r->log_fd = log[0];
+    if (rc) {
+        r->pid = -1;
+        return cb_error_set(err, -rc, "cannot run udp-receiver (package udpcast): %s", strerror(rc));
+    }
+    r->log_running = pthread_create(&r->log_thread, NULL, log_main, r) == 0;
+    return 0;
+}
+
+int net_receive_join(struct net_receive *r, const char *interface, int wait_s, struct cb_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->pid = -1;
+    r->data_fd = r->log_fd = -1;
+    r->exit_status = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    int rc = spawn(r, interface, wait_s, err);
+    if (!rc)
+        rc = image_stream_open(&r->stream, r->data_fd, "the image from the network", err);
+    char sender[64];
+    net_receive_sender(r, sender, sizeof(sender));
+    if (!rc && sender[0])
+        snprintf(r->stream.name, sizeof(r->stream.name), "the image from udp-sender at %s", sender);
+    if (rc == -EPIPE && r->stream.in_pos == 0) {
+        net_receive_end(r);     /* udp-receiver has ended: its last word says why */
+        rc = cb_error_set(err, -ENODATA, "no image came from the network%s%s%s", sender[0] ? " (sender " : "",
+                          sender, sender[0] ? ")" : "");
+        if (r->last_msg[0])
+            cb_error_set(err, -ENODATA, "%s: udp-receiver said: %s", err->msg, r->last_msg);
+    }
+    return rc;
+}
+
+void net_receive_sender(struct net_receive *r, char *buf, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    snprintf(buf, len, "%s", r->sender);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void net_receive_end(struct net_receive *r)
+{
+    if (r->data_fd >= 0)
+        close(r->data_fd);      /* a udp-receiver still writing gets EPIPE */
+    r->data_fd = -1;
+    if (r->pid > 0) {
+        int st;
+        /* A whole image was read to its end: udp-receiver finishes the session
+         * (its last acknowledgement) by itself. Otherwise it is told to stop. */
+        if (!r->stream.ended)
+            kill(r->pid, SIGTERM);
+        while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        r->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        r->pid = -1;
+    }
+    if (r->log_running)
+        pthread_join(r->log_thread, NULL);
+    r->log_running = false;
+    if (r->log_fd >= 0)
+        close(r->log_fd);
+    r->log_fd = -1;
+    image_stream_close(&r->stream);
+}
