@@ -182,6 +182,9 @@ static void main_key(struct station *st, int key)
     case 's':
         store_start(st);
         break;
+    case 'o':
+        browse_start(st);
+        break;
     case 'a':
         if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
             station_say(st, false, NULL, "a archives discs: choose an optical drive in the drives first (Tab)");
@@ -271,6 +274,12 @@ void station_key(struct station *st, int key)
     case MODE_WIZARD: wizard_key(st, key); break;
     case MODE_STORE: store_key(st, key); break;
     case MODE_BENCH: bench_key(st, key); break;
+    case MODE_BROWSE:
+        if (key == KEY_F(10))
+            ask_quit(st);       /* the image open is unmounted on the way out */
+        else
+            browse_key(st, key);
+        break;
     case MODE_QUIT:
         if (key == 'y' || key == 'Y')
             st->quit = true;
@@ -344,6 +353,7 @@ static int loop(struct station *st)
             st->dirty = true;
         }
         wizard_tick(st);
+        browse_tick(st);
         jobs_ended(st);
         if (st->beeps_pending && cb_seconds() >= st->next_beep) {
             beep();
@@ -431,6 +441,9 @@ int station_run(const struct station_opts *opts)
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
     wizard_end(&st);        /* then the previews still working out plans (they write nothing) */
+    char still[2048];
+    if (browse_end(&st, still, sizeof(still)))     /* the images this station opened, and only those */
+        cli_fail(CLI_FAILED, "an image the station opened is still mounted: %s", still);
     if (running)
         printf("clonebay: %zu running job(s) cancelled; reports are in %s\n", running, opts->reports_dir);
     session_add_cancelled(&st.session, (int)running);

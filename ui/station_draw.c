@@ -309,8 +309,8 @@ static void draw_jobs(struct station *st, int y, int rows)
 static void draw_main(struct station *st)
 {
     static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
-                                        "Enter", "Detail", "b", "Bench", "s", "Store", "x", "Clear", "F10", "Quit",
-                                        NULL };
+                                        "Enter", "Detail", "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear",
+                                        "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -331,6 +331,7 @@ static void draw_help(const struct station *st)
         "  F8, c            cancel the chosen job          x      clear finished jobs",
         "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
         "  s                where images and reports go: pick a partition of a drive",
+        "  o                browse an image in the store, read-only: partitions, files; copy files out",
         "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
         "  b                bench view: one tile per drive, readable from across the room (b or Esc returns)",
         "  m                the bell on/off (one beep when a job is verified, three when one fails)",
@@ -504,6 +505,7 @@ void station_draw(struct station *st)
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
     case MODE_STORE: draw_store(st); break;
+    case MODE_BROWSE: draw_browse(st); break;
     case MODE_QUIT:
         draw_main(st);
         color_on(st, C_WARN);
@@ -546,6 +548,28 @@ static int wrap(const char *text, int cols, const char **starts, int *lens, int 
             text++;
     }
     return n;
+}
+
+void station_key_bar(const struct station *st, const char *const *items)
+{
+    fkey_bar(st, items);
+}
+
+int draw_text_block(const struct station *st, const char *text, int y, int end, int indent, bool error)
+{
+    enum { MAX_ROWS = 40 };
+    const char *starts[MAX_ROWS];
+    int lens[MAX_ROWS], cols = COLS - indent - 3 > 10 ? COLS - indent - 3 : 10;
+    int rows = wrap(text, cols, starts, lens, MAX_ROWS);
+    if (rows > end - y)
+        return -1;      /* whole or not at all: never cut */
+    if (error)
+        color_on(st, C_BAD);
+    for (int r = 0; r < rows; r++)
+        mvaddnstr(y + r, r ? indent + 2 : indent, starts[r], lens[r]);
+    if (error)
+        color_off(st, C_BAD);
+    return rows;
 }
 
 int draw_wrapped(const struct station *st, const char *text, bool error)
@@ -653,7 +677,8 @@ static int draw_preview(struct station *st, int y)
 static void draw_wizard(struct station *st)
 {
     struct wizard *w = &st->wiz;
-    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "Esc", "Cancel", NULL };
+    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "o", "Browse an image", "Esc",
+                                            "Cancel", NULL };
     static const char *const keys_tgt[] = { "Space", "Mark", "Enter", "Next", "Esc", "Back", NULL };
     static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "m", "Mode", "r", "Resize", "t", "Retries",
                                             "p", "Map", "Enter", "Next", "Esc", "Back", NULL };

@@ -409,6 +409,8 @@ void wizard_key(struct station *st, int key)
     case WIZ_SOURCE:
         if (key == KEY_ESC || key == 'q') {
             st->mode = MODE_MAIN;
+        } else if (key == 'o') {
+            browse_start(st);       /* look into an image before restoring it */
         } else if (key == 'i') {
             w->path_for_restore = true;
             snprintf(w->path, sizeof(w->path), "%s%s", st->store_dir, st->store_dir[0] ? "/" : "");
@@ -431,7 +433,7 @@ void wizard_key(struct station *st, int key)
         } else if (is_move(key)) {
             w->cursor = move_cursor(w->cursor, key, ndrives);
         } else {
-            station_key_unused(st, key, "Up/Down choose the source, Enter takes it, i restores an image, Esc cancels");
+            station_key_unused(st, key, "Up/Down choose the source, Enter takes it, i restores an image, o browses one, Esc cancels");
         }
         break;
     case WIZ_TARGETS: {
