@@ -353,6 +353,10 @@ static int loop(struct station *st)
             st->dirty = true;
         }
         wizard_tick(st);
+        if (st->health && dev_health_cache_generation(st->health) != st->health_seen) {
+            st->health_seen = dev_health_cache_generation(st->health);
+            st->dirty = true;       /* a drive's health was read */
+        }
         browse_tick(st);
         jobs_ended(st);
         if (st->beeps_pending && cb_seconds() >= st->next_beep) {
@@ -417,6 +421,8 @@ int station_run(const struct station_opts *opts)
         jq_shutdown(&st.q);
         return cli_fail(CLI_REFUSED, "the station needs a terminal (use the subcommands in scripts)");
     }
+    if (dev_health_cache_open(&st.health, 2, 60) != 0)
+        st.health = NULL;   /* health is then not shown */
     setlocale(LC_ALL, "");
     initscr();
     cbreak();
@@ -449,6 +455,7 @@ int station_run(const struct station_opts *opts)
     session_add_cancelled(&st.session, (int)running);
     session_summary(&st);
     dev_monitor_close(st.mon);
+    dev_health_cache_close(st.health);
     dev_list_free(&st.devs);
     return rc ? CLI_FAILED : CLI_OK;
 }

@@ -7,6 +7,7 @@
 #ifndef CB_UI_STATION_H
 #define CB_UI_STATION_H
 
+#include "devices/dev_health_cache.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
@@ -68,6 +69,8 @@ struct station {
     struct station_opts opts;
     struct dev_list devs;
     struct dev_monitor *mon;
+    struct dev_health_cache *health;    /* SMART read in the background; NULL: not shown */
+    unsigned health_seen;               /* its generation when last drawn */
     struct job_queue q;
     enum st_mode mode;
     bool focus_jobs;

@@ -87,6 +87,28 @@ static void bar(char *buf, int w, double f)
     buf[w] = '\0';
 }
 
+/* The health word after the serial (unknown until read, and for loops) and,
+ * where not 512/512, the sector sizes: logical/physical. */
+static void health_and_sectors(const struct station *st, const struct dev_drive *d, struct dev_health *h)
+{
+    dev_health_unknown(h, "");
+    if (st->health)
+        dev_health_cache_get(st->health, d, h);
+    int pair = h->state == DEV_HEALTH_FAILING ? C_BAD : h->state == DEV_HEALTH_WORN ? C_WARN
+             : h->state == DEV_HEALTH_OK ? C_GOOD : 0;
+    char w[48];
+    snprintf(w, sizeof(w), " %-7s", dev_health_word(h->state));
+    if (pair)
+        color_on(st, pair);
+    addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    if (pair)
+        color_off(st, pair);
+    if (d->size && (d->logical_sector != 512 || d->physical_sector != 512)) {
+        snprintf(w, sizeof(w), " %u/%uB", d->logical_sector, d->physical_sector);
+        addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    }
+}
+
 static int draw_drives(struct station *st, int y, int rows)
 {
     attron(A_BOLD);
@@ -104,14 +126,17 @@ static int draw_drives(struct station *st, int y, int rows)
         char sz[32], fl[64], line[512], what[512];
         units_format_bytes(d->size, sz, sizeof(sz));
         flags_of(d, fl, sizeof(fl));
-        snprintf(line, sizeof(line), " %-12s %-7s %10s  %-22.22s %-16.16s", d->path, dev_kind_name(d->kind), sz,
-                 model_of(d), d->serial[0] ? d->serial : "-");
+        int mw = COLS >= 84 ? 22 : 20;     /* at 80 columns the health word still fits */
+        snprintf(line, sizeof(line), " %-12s %-7s %10s  %-*.*s %-16.16s", d->path, dev_kind_name(d->kind), sz,
+                 mw, mw, model_of(d), d->serial[0] ? d->serial : "-");
         bool sel = !st->focus_jobs && i == st->sel_drive && st->mode == MODE_MAIN;
         if (sel)
             attron(A_REVERSE);
         mvaddnstr(y, 0, line, COLS);
         if (sel)
             attroff(A_REVERSE);
+        struct dev_health health;
+        health_and_sectors(st, d, &health);
         if (fl[0]) {
             color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
@@ -143,6 +168,13 @@ static int draw_drives(struct station *st, int y, int rows)
             job_drive_contents(d, what, sizeof(what));
             mvprintw(y, 0, "%*s", 14, "");
             addnstr(what, COLS - 14 > 0 ? COLS - 14 : 0);
+            if (health.state == DEV_HEALTH_WORN || health.state == DEV_HEALTH_FAILING) {
+                char why[300];
+                snprintf(why, sizeof(why), "  health: %s", health.why);
+                color_on(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+                addnstr(why, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+                color_off(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+            }
             clrtoeol();
             y++;
         }
