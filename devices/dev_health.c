@@ -1,5 +1,6 @@
 #include "devices/dev_health.h"
 #include "common/json_read.h"
+#include "common/json_writer.h"
 #include "common/run_tool.h"
 
 #include <errno.h>
@@ -242,4 +243,30 @@ void dev_health_summary(const struct dev_health *h, char *buf, size_t len)
     for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]) && n < len; i++)
         if (figs[i].v != DEV_HEALTH_NONE)
             n += (size_t)snprintf(buf + n, len - n, figs[i].fmt, (long long)figs[i].v);
+}
+
+void dev_health_write_json(struct json_writer *w, const char *key, const struct dev_health *h)
+{
+    if (!h) {
+        jw_null(w, key);
+        return;
+    }
+    jw_object_begin(w, key);
+    jw_string(w, "state", dev_health_word(h->state));
+    jw_string(w, "reason", h->why);
+    jw_string(w, "verdict", h->verdict == 1 ? "passed" : h->verdict == 0 ? "failed" : NULL);
+    jw_string(w, "protocol", h->protocol[0] ? h->protocol : NULL);
+    struct { const char *key; int64_t v; } counts[] = {
+        { "power_on_hours", h->power_on_hours }, { "reallocated_sectors", h->reallocated },
+        { "pending_sectors", h->pending }, { "uncorrectable_sectors", h->uncorrectable },
+        { "media_errors", h->media_errors }, { "percentage_used", h->percentage_used },
+        { "temperature_celsius", h->temperature },
+    };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        if (counts[i].v == DEV_HEALTH_NONE)
+            jw_null(w, counts[i].key);
+        else
+            jw_i64(w, counts[i].key, counts[i].v);
+    }
+    jw_object_end(w);
 }

@@ -66,6 +66,10 @@ const char *dev_health_word(enum dev_health_state s);
 /* One line for reports and detail screens: "ok: PASSED, 1234 h, 35 C" or
  * "failing: 8 pending sectors" (the word, then the figures known). */
 void dev_health_summary(const struct dev_health *h, char *buf, size_t len);
+/* h as a JSON object under key (null when h is NULL): state, reason,
+ * verdict, protocol and every count (null when not reported). */
+struct json_writer;
+void dev_health_write_json(struct json_writer *w, const char *key, const struct dev_health *h);
 /* A fresh "unknown" with why. */
 void dev_health_unknown(struct dev_health *h, const char *why);
 

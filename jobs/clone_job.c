@@ -6,6 +6,7 @@
 #include "clone/udf.h"
 #include "jobs/damage.h"
 #include "jobs/image_job.h"
+#include "jobs/job_health.h"
 #include "jobs/resize_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
@@ -82,6 +83,7 @@ static void describe_drive(const struct dev_drive *d, struct job_endpoint *ep)
         snprintf(ep->model, sizeof(ep->model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
     snprintf(ep->serial, sizeof(ep->serial), "%s", d->serial);
     job_drive_contents(d, ep->contents, sizeof(ep->contents));
+    job_health_init(ep, d);
 }
 
 /* "/dev/sdc (SanDisk Ultra, 14.3 GiB)" for messages. */
@@ -642,6 +644,8 @@ static int prepare_open(struct clone_job *job, const struct clone_request *orig,
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)
         rc = prepare_map(job, err);
+    if (!rc && !req->dry_run)
+        job_health_before(job);     /* for the report; smartctl can take seconds, so not for a preview */
     dev_list_free(&devs);
     return rc;
 }
@@ -759,8 +763,8 @@ void *clone_job_thread(void *arg)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))
         finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
-    else
-        clone_job_run(job);
+    else if (clone_job_run(job) != OUTCOME_REFUSED)
+        job_health_after(job);
     atomic_store(&job->run_finished, 1);
     progress_notify(&job->progress);
     return NULL;

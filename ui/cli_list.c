@@ -51,32 +51,6 @@ static struct dev_health *read_health(const struct dev_list *list)
     return h;
 }
 
-static void health_json(struct json_writer *w, const struct dev_health *h)
-{
-    if (!h) {
-        jw_null(w, "health");
-        return;
-    }
-    jw_object_begin(w, "health");
-    jw_string(w, "state", dev_health_word(h->state));
-    jw_string(w, "reason", h->why);
-    jw_string(w, "verdict", h->verdict == 1 ? "passed" : h->verdict == 0 ? "failed" : NULL);
-    jw_string(w, "protocol", h->protocol[0] ? h->protocol : NULL);
-    struct { const char *key; int64_t v; } counts[] = {
-        { "power_on_hours", h->power_on_hours }, { "reallocated_sectors", h->reallocated },
-        { "pending_sectors", h->pending }, { "uncorrectable_sectors", h->uncorrectable },
-        { "media_errors", h->media_errors }, { "percentage_used", h->percentage_used },
-        { "temperature_celsius", h->temperature },
-    };
-    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-        if (counts[i].v == DEV_HEALTH_NONE)
-            jw_null(w, counts[i].key);
-        else
-            jw_i64(w, counts[i].key, counts[i].v);
-    }
-    jw_object_end(w);
-}
-
 static void print_table(const struct dev_list *list, const struct dev_health *health)
 {
     printf("%-16s %-8s %10s  %-28s %-20s %-8s %s\n", "DEVICE", "KIND", "SIZE", "MODEL", "SERIAL", "HEALTH", "FLAGS");
@@ -141,7 +115,7 @@ static void print_json(const struct dev_list *list, const struct dev_health *hea
         jw_string(&w, "system_reason", d->system ? d->system_why : NULL);
         jw_bool(&w, "busy", d->busy);
         jw_string(&w, "busy_reason", d->busy ? d->busy_why : NULL);
-        health_json(&w, health ? &health[i] : NULL);
+        dev_health_write_json(&w, "health", health ? &health[i] : NULL);
         if (d->is_optical) {
             jw_object_begin(&w, "optical");
             jw_bool(&w, "media", d->optical.media);
