@@ -1,4 +1,5 @@
 #include "jobs/resize_job.h"
+#include "clone/fs_fat_resize.h"
 #include "clone/fs_ntfs.h"
 #include "clone/fs_resize.h"
 #include "clone/fs_used.h"
@@ -19,7 +20,7 @@
 
 #define RESIZE_MAX_SCRATCH 8
 
-/* An ext or NTFS filesystem shrunk in a scratch file before the targets are
+/* An ext, NTFS or FAT filesystem shrunk in a scratch file before the targets are
  * written, to the least any target's plan gives it (larger targets grow it
  * again once it is copied). */
 struct scratch {
@@ -50,6 +51,9 @@ struct resize_state {
     /* Why a partition that could have shrunk may not ("" when it may): its
      * filesystem cannot be believed about what it uses, and what to do. */
     char no_shrink[LAYOUT_MAX_PARTS][400];
+    /* FAT: the most its type addresses (0: not a FAT). A partition planned
+     * larger holds a filesystem of this size. */
+    uint64_t fat_max[LAYOUT_MAX_PARTS];
     /* Restoring an image: its table area and each partition's first MiB,
      * decoded into memory, so blkid and superblock readers see a drive. */
     struct io_dev view;
@@ -103,8 +107,8 @@ static bool untrusted(const struct clone_job *job, const struct layout_part *p, 
 static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
 {
     struct layout_part *p = &st->layout.parts[i];
-    bool ntfs = !strcmp(p->fstype, "ntfs");
-    if (job->image || !((ntfs && p->fit != FIT_FIXED) || (fs_is_ext(p->fstype) && p->fit == FIT_ANY)))
+    bool ntfs = !strcmp(p->fstype, "ntfs"), fat = !strcmp(p->fstype, "vfat");
+    if (job->image || !((ntfs && p->fit != FIT_FIXED) || ((fs_is_ext(p->fstype) || fat) && p->fit == FIT_ANY)))
         return;
     char why[300];
     bool mounted;
@@ -121,10 +125,11 @@ static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
                        "Windows has been shut down fully)", p->number, why);
         return;
     }
-    p->fit = FIT_GROW;
+    p->fit = fat ? FIT_FIXED : FIT_GROW;      /* a FAT grows by moving its clusters: not on a FAT in doubt */
     snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (%s) would have to shrink, and cannot be "
              "shrunk safely: %s; %s, then start the job again", p->number, p->fstype, why,
-             mounted ? "unmount it" : "run e2fsck -f on it, or mount it once and unmount it cleanly");
+             mounted ? "unmount it" : fat ? "run fsck.fat -a on it, or mount it once and unmount it cleanly" :
+             "run e2fsck -f on it, or mount it once and unmount it cleanly");
 }
 
 /* The plan failed with partitions kept from shrinking: when it works with
@@ -160,6 +165,35 @@ static uint64_t image_ntfs_min(const struct clone_job *job, const struct layout_
     return fs_resize_ntfs_min_of_used(used);
 }
 
+/* Where the last used range of partition p in the image's used map ends,
+ * from p's start. */
+static uint64_t image_used_end(const struct clone_job *job, const struct layout_part *p)
+{
+    uint64_t at = p->start, end = p->start + p->size, last = p->start, q, n;
+    for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
+        last = q + n > end ? end : q + n;
+    return last - p->start;
+}
+
+/* A FAT's limits: the most its type addresses and, in an image (whose view
+ * holds only the FAT's first MiB), the least it fits in from the image's used
+ * map. A FAT that cannot be read keeps its size. */
+static void fat_limits(const struct clone_job *job, struct resize_state *st, size_t i, const struct io_dev *src)
+{
+    struct layout_part *p = &st->layout.parts[i];
+    uint64_t least;
+    char why[300];
+    if (fat_resize_limits(src->path, p->start, p->size, &least, &st->fat_max[i], why, sizeof(why)) != 0) {
+        p->fit = FIT_FIXED;
+        st->fat_max[i] = 0;
+        return;
+    }
+    if (job->image && p->fit == FIT_ANY) {
+        uint64_t end = image_used_end(job, p);
+        p->min_size = least > end ? least : end;
+    }
+}
+
 /* What each partition holds and how it may change size. */
 static void classify(struct clone_job *job, struct resize_state *st)
 {
@@ -183,6 +217,8 @@ static void classify(struct clone_job *job, struct resize_state *st)
             p->min_size = image_ntfs_min(job, p);   /* the view holds only its first MiB */
         else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
+        if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))
+            fat_limits(job, st, i, src);
     }
 }
 
@@ -204,7 +240,8 @@ static bool plain_disk(const struct layout *l)
 /* A filesystem that shrinks is shrunk in a scratch file, never on the source. */
 static bool shrinks_in_scratch(const struct layout_part *p)
 {
-    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs")) && p->new_size < p->size;
+    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs") || !strcmp(p->fstype, "vfat")) &&
+           p->new_size < p->size;
 }
 
 /* The least any target's plan gives partition k. */
@@ -265,6 +302,23 @@ static int plan_targets(struct clone_job *job, struct resize_state *st, enum lay
         }
     }
     return 0;
+}
+
+/* A FAT planned larger than its type addresses grows only that far: said
+ * before the job starts. */
+static void note_fat_limits(struct clone_job *job, const struct resize_state *st, size_t t)
+{
+    for (size_t k = 0; k < st->layout.nparts; k++) {
+        const struct layout_part *p = &st->plans[t].l.parts[k];
+        if (!st->fat_max[k] || p->new_size <= st->fat_max[k] || p->new_size <= p->size)
+            continue;
+        char a[32], b[32];
+        units_format_bytes(p->new_size, a, sizeof(a));
+        units_format_bytes(st->fat_max[k] > p->size ? st->fat_max[k] : p->size, b, sizeof(b));
+        clone_job_note(job, "partition #%d (vfat) gets %s on %s, but its FAT type with its cluster size addresses "
+                       "at most %s: the filesystem grows to that and the rest of the partition stays unused",
+                       p->number, a, job->ctargets[t].dev.path, b);
+    }
 }
 
 int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
@@ -334,6 +388,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
         char plan[1024];
         resize_job_describe_target(job, t, plan, sizeof(plan));
         clone_job_note(job, "%s", plan);
+        note_fat_limits(job, st, t);
     }
     return 0;
 none:
@@ -522,7 +577,8 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     if (!rc)
         clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
                        "blocks copied and verified: %s %s", p->number, p->fstype,
-                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" : "ntfsresize",
+                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" :
+                       !strcmp(p->fstype, "ntfs") ? "ntfsresize" : "clonebay's FAT resizer",
                        hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);
