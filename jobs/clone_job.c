@@ -191,8 +191,10 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
         job->targets[i].size = t->size;
         if (t->is_block && (job->src.is_block || job->image || job->stream) && t->sector != job->src.sector)
             return cb_error_set(err, -EINVAL, "target %s has %u-byte sectors but source %s has %u-byte "
-                                "sectors: a raw copy would not be readable", t->path, t->sector,
-                                job->src.path, job->src.sector);
+                                "sectors: the source's partition table (and any FAT or NTFS boot sector) "
+                                "counts in %u-byte sectors, so on the target they would point to the wrong "
+                                "places; copy onto a drive with %u-byte sectors", t->path, t->sector,
+                                job->src.path, job->src.sector, job->src.sector, job->src.sector);
     }
     if (!job->src.direct && !job->image && !job->stream)
         clone_job_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
