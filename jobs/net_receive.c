@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -35,25 +36,47 @@ static void parse_line(struct net_receive *r, const char *l)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Reads udp-receiver's stderr to its end (the process exits). */
+/* One read of udp-receiver's stderr, parsed; false at its end (the process exited). */
+static bool log_read(struct net_receive *r)
+{
+    char buf[1024];
+    ssize_t n = read(r->log_fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+        return true;
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\r' || buf[i] == '\n') {       /* progress lines end in \r */
+            r->line[r->line_len] = '\0';
+            parse_line(r, r->line);
+            r->line_len = 0;
+        } else if (r->line_len + 1 < sizeof(r->line)) {
+            r->line[r->line_len++] = buf[i];
+        }
+    }
+    return n > 0;
+}
+
 static void *log_main(void *arg)
 {
     struct net_receive *r = arg;
-    char buf[1024], line[256];
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(r->log_fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\r' || buf[i] == '\n') {     /* progress lines end in \r */
-                line[len] = '\0';
-                parse_line(r, line);
-                len = 0;
-            } else if (len + 1 < sizeof(line)) {
-                line[len++] = buf[i];
-            }
-        }
-    }
+    while (log_read(r))
+        ;
     return NULL;
+}
+
+/* Until the image's first bytes come (or udp-receiver ends), read its
+ * messages here: it names the sender before it writes any data, so the
+ * stream is named after the sender from its first error on. */
+static void wait_for_data(struct net_receive *r)
+{
+    for (;;) {
+        struct pollfd p[2] = { { .fd = r->data_fd, .events = POLLIN }, { .fd = r->log_fd, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return;
+        if (p[1].revents && !log_read(r))
+            return;
+        if (p[0].revents && !(p[1].revents & POLLIN))
+            return;
+    }
 }
 
 static int spawn(struct net_receive *r, const char *interface, int wait_s, struct cb_error *err)
@@ -99,7 +122,6 @@ static int spawn(struct net_receive *r, const char *interface, int wait_s, struc
         r->pid = -1;
         return cb_error_set(err, -rc, "cannot run udp-receiver (package udpcast): %s", strerror(rc));
     }
-    r->log_running = pthread_create(&r->log_thread, NULL, log_main, r) == 0;
     return 0;
 }
 
@@ -111,18 +133,20 @@ int net_receive_join(struct net_receive *r, const char *interface, int wait_s, s
     r->exit_status = -1;
     pthread_mutex_init(&r->mu, NULL);
     int rc = spawn(r, interface, wait_s, err);
-    if (!rc)
-        rc = image_stream_open(&r->stream, r->data_fd, "the image from the network", err);
-    char sender[64];
-    net_receive_sender(r, sender, sizeof(sender));
-    if (!rc && sender[0])
-        snprintf(r->stream.name, sizeof(r->stream.name), "the image from udp-sender at %s", sender);
+    char sender[64] = "", name[128] = "the image from the network";
+    if (!rc) {
+        wait_for_data(r);
+        r->log_running = pthread_create(&r->log_thread, NULL, log_main, r) == 0;
+        net_receive_sender(r, sender, sizeof(sender));
+        if (sender[0])
+            snprintf(name, sizeof(name), "the image from udp-sender at %s", sender);
+        rc = image_stream_open(&r->stream, r->data_fd, name, err);
+    }
     if (rc == -EPIPE && r->stream.in_pos == 0) {
         net_receive_end(r);     /* udp-receiver has ended: its last word says why */
-        rc = cb_error_set(err, -ENODATA, "no image came from the network%s%s%s", sender[0] ? " (sender " : "",
-                          sender, sender[0] ? ")" : "");
-        if (r->last_msg[0])
-            cb_error_set(err, -ENODATA, "%s: udp-receiver said: %s", err->msg, r->last_msg);
+        rc = cb_error_set(err, -ENODATA, "no image came from the network%s%s%s%s%s%s",
+                          sender[0] ? " (sender " : "", sender, sender[0] ? ")" : "",
+                          r->last_msg[0] ? " (udp-receiver: " : "", r->last_msg, r->last_msg[0] ? ")" : "");
     }
     return rc;
 }

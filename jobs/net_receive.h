@@ -27,6 +27,8 @@ struct net_receive {
     pthread_mutex_t mu;             /* guards sender and last_msg (log thread writes, anyone reads) */
     char sender[64];                /* "10.77.0.1" once udp-receiver says whom it joined */
     char last_msg[256];             /* udp-receiver's last line that was not progress */
+    char line[256];                 /* a message being read (log reader only) */
+    size_t line_len;
     _Atomic uint64_t bytes;         /* log thread: bytes received so far, as udp-receiver counts them */
     int exit_status;                /* of udp-receiver after net_receive_end, -1 before */
 };
