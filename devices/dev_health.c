@@ -2,6 +2,8 @@
 #include "common/json_read.h"
 #include "common/json_writer.h"
 #include "common/run_tool.h"
+#include "common/units.h"
+#include "devices/dev_hidden.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -31,6 +33,7 @@ void dev_health_unknown(struct dev_health *h, const char *why)
         .state = DEV_HEALTH_UNKNOWN, .verdict = -1, .power_on_hours = DEV_HEALTH_NONE,
         .reallocated = DEV_HEALTH_NONE, .pending = DEV_HEALTH_NONE, .uncorrectable = DEV_HEALTH_NONE,
         .media_errors = DEV_HEALTH_NONE, .percentage_used = DEV_HEALTH_NONE, .temperature = DEV_HEALTH_NONE,
+        .hpa_bytes = DEV_HEALTH_NONE, .dco_bytes = DEV_HEALTH_NONE,
     };
     snprintf(h->why, sizeof(h->why), "%s", why);
 }
@@ -183,6 +186,9 @@ void dev_health_parse(const char *json, size_t len, struct dev_health *out)
         out->verdict = passed;
     get_count(&doc, NULL, "power_on_time.hours", &out->power_on_hours);
     get_count(&doc, NULL, "temperature.current", &out->temperature);
+    int64_t lbs = 0;
+    if (json_int(json_get(&doc, NULL, "logical_block_size"), &lbs) && lbs >= 512 && lbs <= 65536)
+        out->logical_sector = (unsigned)lbs;
     ata_attributes(&doc, out);
     nvme_log(&doc, out);
     scsi_counts(&doc, out);
@@ -220,6 +226,12 @@ int dev_health_read_path(const char *path, int timeout_s, struct dev_health *out
     }
     dev_health_parse(buf, strlen(buf), out);
     free(buf);
+    /* READ NATIVE MAX is an ATA command: smartctl has just said whether the drive speaks ATA. */
+    if (!strcmp(out->protocol, "ATA")) {
+        char why[160];
+        dev_hidden_read(path, out->logical_sector ? out->logical_sector : 512, timeout_s, &out->hpa_bytes,
+                        &out->dco_bytes, why, sizeof(why));
+    }
     return 0;
 }
 
@@ -233,6 +245,20 @@ int dev_health_read(const struct dev_drive *d, int timeout_s, struct dev_health 
     return dev_health_read_path(d->path, timeout_s, out);
 }
 
+void dev_health_hidden_text(const struct dev_health *h, char *buf, size_t len)
+{
+    struct { const char *name; int64_t bytes; } areas[] = { { "HPA", h->hpa_bytes }, { "DCO", h->dco_bytes } };
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]) && n < len; i++) {
+        if (areas[i].bytes <= 0)
+            continue;
+        char sz[32];
+        units_format_bytes((uint64_t)areas[i].bytes, sz, sizeof(sz));
+        n += (size_t)snprintf(buf + n, len - n, "%s%s: %s hidden", n ? ", " : "", areas[i].name, sz);
+    }
+}
+
 void dev_health_summary(const struct dev_health *h, char *buf, size_t len)
 {
     size_t n = (size_t)snprintf(buf, len, "%s: %s", dev_health_word(h->state), h->why);
@@ -243,6 +269,10 @@ void dev_health_summary(const struct dev_health *h, char *buf, size_t len)
     for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]) && n < len; i++)
         if (figs[i].v != DEV_HEALTH_NONE)
             n += (size_t)snprintf(buf + n, len - n, figs[i].fmt, (long long)figs[i].v);
+    char hidden[96];
+    dev_health_hidden_text(h, hidden, sizeof(hidden));
+    if (hidden[0] && n < len)
+        snprintf(buf + n, len - n, "; %s", hidden);
 }
 
 void dev_health_write_json(struct json_writer *w, const char *key, const struct dev_health *h)
@@ -260,7 +290,8 @@ void dev_health_write_json(struct json_writer *w, const char *key, const struct 
         { "power_on_hours", h->power_on_hours }, { "reallocated_sectors", h->reallocated },
         { "pending_sectors", h->pending }, { "uncorrectable_sectors", h->uncorrectable },
         { "media_errors", h->media_errors }, { "percentage_used", h->percentage_used },
-        { "temperature_celsius", h->temperature },
+        { "temperature_celsius", h->temperature }, { "hpa_hidden_bytes", h->hpa_bytes },
+        { "dco_hidden_bytes", h->dco_bytes },
     };
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
         if (counts[i].v == DEV_HEALTH_NONE)

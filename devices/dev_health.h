@@ -41,6 +41,9 @@ struct dev_health {
     int64_t media_errors;           /* NVMe */
     int64_t percentage_used;        /* NVMe: of the rated endurance */
     int64_t temperature;            /* degrees Celsius */
+    int64_t hpa_bytes;              /* hidden by a Host Protected Area (ATA, hdparm -N) */
+    int64_t dco_bytes;              /* hidden by a Device Configuration Overlay beyond that */
+    unsigned logical_sector;        /* as smartctl reports it; 0 when not */
     char protocol[16];              /* "ATA", "SCSI", "NVMe"; "" when not known */
     char why[256];                  /* the state's reasons in words */
 };
@@ -55,11 +58,14 @@ void dev_health_parse(const char *json, size_t len, struct dev_health *out);
 bool dev_health_applies(const struct dev_drive *d, char *why, size_t len);
 
 /* Runs smartctl on the device at path (killed after timeout_s seconds) and
- * parses its answer. Always fills out; 0, or -errno when smartctl could not
+ * parses its answer; for an ATA drive also reads its hidden areas (dev_hidden). Always fills out; 0, or -errno when smartctl could not
  * run (out then "unknown" and says why). */
 int dev_health_read_path(const char *path, int timeout_s, struct dev_health *out);
 /* The same for a listed drive, "unknown" at once where SMART does not apply. */
 int dev_health_read(const struct dev_drive *d, int timeout_s, struct dev_health *out);
+
+/* "HPA: 1.0 GiB hidden", "DCO: 2.0 GiB hidden", both, or "" when none is known. */
+void dev_health_hidden_text(const struct dev_health *h, char *buf, size_t len);
 
 /* "ok", "worn", "failing", "unknown". */
 const char *dev_health_word(enum dev_health_state s);

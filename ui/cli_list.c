@@ -65,7 +65,10 @@ static void print_table(const struct dev_list *list, const struct dev_health *he
             snprintf(model, sizeof(model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
         printf("%-16s %-8s %10s  %-28s %-20s %-8s %s\n", d->path, dev_kind_name(d->kind), size, model,
                d->serial, health ? dev_health_word(health[i].state) : "-", flags);
-        if (health && health[i].state != DEV_HEALTH_UNKNOWN && health[i].state != DEV_HEALTH_OK) {
+        char hidden[96] = "";
+        if (health)
+            dev_health_hidden_text(&health[i], hidden, sizeof(hidden));
+        if (health && (hidden[0] || (health[i].state != DEV_HEALTH_UNKNOWN && health[i].state != DEV_HEALTH_OK))) {
             char line[400];
             dev_health_summary(&health[i], line, sizeof(line));
             printf("  health: %s\n", line);

@@ -87,8 +87,8 @@ static void bar(char *buf, int w, double f)
     buf[w] = '\0';
 }
 
-/* The health word after the serial (unknown until read, and for loops) and,
- * where not 512/512, the sector sizes: logical/physical. */
+/* The health word after the serial (unknown until read, and for loops),
+ * where not 512/512 the sector sizes (logical/physical), and hidden areas. */
 static void health_and_sectors(const struct station *st, const struct dev_drive *d, struct dev_health *h)
 {
     dev_health_unknown(h, "");
@@ -106,6 +106,14 @@ static void health_and_sectors(const struct station *st, const struct dev_drive 
     if (d->size && (d->logical_sector != 512 || d->physical_sector != 512)) {
         snprintf(w, sizeof(w), " %u/%uB", d->logical_sector, d->physical_sector);
         addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    }
+    char hidden[96];
+    dev_health_hidden_text(h, hidden, sizeof(hidden));
+    if (hidden[0]) {
+        snprintf(w, sizeof(w), " %s", hidden);
+        color_on(st, C_WARN);
+        addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+        color_off(st, C_WARN);
     }
 }
 

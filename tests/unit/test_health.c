@@ -17,6 +17,7 @@
 #include "common/run_tool.h"
 #include "devices/dev_health.h"
 #include "devices/dev_health_cache.h"
+#include "devices/dev_hidden.h"
 
 #define FIXTURES "tests/fixtures/smart/"
 
@@ -234,6 +235,54 @@ static void garbage_is_unknown(void **state)
     free(buf);
 }
 
+static void hidden_areas(void **state)
+{
+    (void)state;
+    size_t len;
+    uint64_t visible = 0, native = 0, real = 0;
+    char *t = slurp("hdparm_N_hpa.txt", &len);
+    t[len] = '\0';
+    assert_int_equal(dev_hidden_parse_max(t, &visible, &native), 0);
+    assert_int_equal(visible, 1951427951ull);
+    assert_int_equal(native, 1953525168ull);
+    free(t);
+    t = slurp("hdparm_N_none.txt", &len);
+    t[len] = '\0';
+    assert_int_equal(dev_hidden_parse_max(t, &visible, &native), 0);
+    assert_int_equal(visible, native);
+    free(t);
+    t = slurp("hdparm_N_refused.txt", &len);
+    t[len] = '\0';
+    assert_int_equal(dev_hidden_parse_max(t, &visible, &native), -EINVAL);
+    assert_int_equal(dev_hidden_parse_dco(t, &real), -EINVAL);
+    free(t);
+    t = slurp("hdparm_dco.txt", &len);
+    t[len] = '\0';
+    assert_int_equal(dev_hidden_parse_dco(t, &real), 0);
+    assert_int_equal(real, 1953529264ull);
+    free(t);
+    assert_int_equal(dev_hidden_parse_max("max sectors = 0/0", &visible, &native), -EINVAL);
+    assert_int_equal(dev_hidden_parse_max("max sectors = x", &visible, &native), -EINVAL);
+    /* What a report and a drive line say of them. */
+    struct dev_health h;
+    health_of("sata_pass.json", &h);
+    assert_int_equal(h.logical_sector, 512);
+    assert_int_equal(h.hpa_bytes, DEV_HEALTH_NONE);
+    char text[128];
+    dev_health_hidden_text(&h, text, sizeof(text));
+    assert_string_equal(text, "");
+    h.hpa_bytes = (1953525168ll - 1951427951ll) * 512;
+    dev_health_hidden_text(&h, text, sizeof(text));
+    assert_string_equal(text, "HPA: 1.0 GiB hidden");
+    h.dco_bytes = 4096ll * 512;
+    dev_health_hidden_text(&h, text, sizeof(text));
+    assert_string_equal(text, "HPA: 1.0 GiB hidden, DCO: 2.0 MiB hidden");
+    char line[300];
+    dev_health_summary(&h, line, sizeof(line));
+    assert_string_equal(line, "ok: SMART overall verdict PASSED, 21050 h on, 34 C; HPA: 1.0 GiB hidden, "
+                              "DCO: 2.0 MiB hidden");
+}
+
 static void loops_are_unknown_at_once(void **state)
 {
     (void)state;
@@ -322,6 +371,7 @@ int main(void)
         cmocka_unit_test(nvme_log_read),
         cmocka_unit_test(refused_smart_is_unknown),
         cmocka_unit_test(garbage_is_unknown),
+        cmocka_unit_test(hidden_areas),
         cmocka_unit_test(loops_are_unknown_at_once),
         cmocka_unit_test(real_smartctl_refusal),
         cmocka_unit_test(cache_reads_in_background),
