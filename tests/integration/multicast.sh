@@ -9,33 +9,14 @@ for tool in udp-sender udp-receiver ip nft; do
     command -v $tool >/dev/null || { skip multicast "$tool is not installed"; exit 0; }
 done
 
-id=$(($$ % 100000))
-BR=cbm${id}br
-NS=()                                   # NS[0] the sender, NS[1..] receivers
-ADDR=()
-room() {                                # room N: a sender and N receivers on the bridge
-    ip link add "$BR" type bridge && ip link set "$BR" up || return 1
-    defer "ip link del $BR"
-    for ((i = 0; i <= $1; i++)); do
-        NS[i]=cbm${id}n$i
-        ADDR[i]=10.78.0.$((i + 1))
-        ip netns add "${NS[i]}" || return 1
-        defer "ip netns pids ${NS[i]} | xargs -r kill -9; ip netns del ${NS[i]}"
-        ip link add "cbm${id}p$i" type veth peer name cb0 netns "${NS[i]}" || return 1
-        ip link set "cbm${id}p$i" master "$BR" up
-        ip -n "${NS[i]}" addr add "${ADDR[i]}/24" brd + dev cb0
-        ip -n "${NS[i]}" link set cb0 up
-        ip -n "${NS[i]}" link set lo up
-    done
-}
-in_ns() { local n=$1; shift; ip netns exec "${NS[n]}" "$@"; }
+. "$(dirname "$0")/../netroom.sh"
 # receive_bg N DST NAME: clonebay receive in receiver N's namespace, in the background.
 receive_bg() {
     in_ns "$1" timeout 120 "$CB" receive "$2" --interface cb0 --yes --wait 60 --report "$WORK/$3.json" \
         > "$WORK/$3.log" 2>&1 &
     RPID[$1]=$!
 }
-# wait_joined N: until every receiver started has said it is waiting (a wait, not a timing assertion).
+# wait_receivers N: until N receivers have said they are waiting (a wait, not a timing assertion).
 wait_receivers() {
     local i
     for ((i = 0; i < 100; i++)); do
@@ -47,6 +28,7 @@ wait_receivers() {
 send() { in_ns 0 timeout 120 "$CB" send "$@" --interface cb0 > "$WORK/send.log" 2>&1; }
 fresh() { rm -f "$WORK"/*.log "$WORK"/*.json; }
 
+defer room_gone
 room 4 || { fail "multicast: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
 
 # Source: a 64 MiB GPT disk with an ext4 partition holding random data; its image.
