@@ -2,7 +2,10 @@
  * answers parsed into a state (devices/dev_health) from recorded answers in
  * tests/fixtures/smart, the real smartctl on a device without SMART, and the
  * stdout-only runner with its timeout (common/run_tool). Run from the top of
- * the tree (tests/run-all does). */
+ * the tree (tests/run-all does). The qemu_*.json answers are smartctl 7.3's
+ * own for QEMU's AHCI disk, NVMe and USB stick, kept by tests/iso/health.sh
+ * (CB_KEEP_SMART=DIR); the others are written in smartctl's shape to hold
+ * what QEMU cannot show (failing verdicts, pending sectors, worn NVMe). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +190,29 @@ static void nvme_log_read(void **state)
     assert_non_null(strstr(h.why, "spare at 5 % (threshold 10 %)"));
 }
 
+/* smartctl's real answers for QEMU's drives. */
+static void qemu_drives(void **state)
+{
+    (void)state;
+    struct dev_health h;
+    health_of("qemu_ahci.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_OK);
+    assert_string_equal(h.protocol, "ATA");
+    assert_int_equal(h.power_on_hours, 1);
+    assert_int_equal(h.temperature, 31);
+    assert_int_equal(h.reallocated, 0);
+    assert_int_equal(h.logical_sector, 512);
+    health_of("qemu_nvme.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_OK);
+    assert_string_equal(h.protocol, "NVMe");
+    assert_int_equal(h.power_on_hours, 0);
+    assert_int_equal(h.temperature, 50);
+    assert_int_equal(h.media_errors, 0);
+    health_of("qemu_usb.json", &h);
+    assert_int_equal(h.state, DEV_HEALTH_UNKNOWN);
+    assert_string_equal(h.why, "SMART not available: /dev/sdb: Unknown USB bridge [0x46f4:0x0001 (0x000)]");
+}
+
 static void refused_smart_is_unknown(void **state)
 {
     (void)state;
@@ -369,6 +395,7 @@ int main(void)
         cmocka_unit_test(pending_sectors_are_failing),
         cmocka_unit_test(reallocated_only_is_worn),
         cmocka_unit_test(nvme_log_read),
+        cmocka_unit_test(qemu_drives),
         cmocka_unit_test(refused_smart_is_unknown),
         cmocka_unit_test(garbage_is_unknown),
         cmocka_unit_test(hidden_areas),
