@@ -323,6 +323,29 @@ static void loops_are_unknown_at_once(void **state)
     assert_string_equal(h.why, "a virtual disk has no SMART");
 }
 
+/* The test hook feeds a recorded answer for one drive (the station's advice is tested with it). */
+static void test_hook_answers(void **state)
+{
+    (void)state;
+    setenv("CLONEBAY_TEST_SMART", "/dev/loop1=" FIXTURES "sata_pass.json,/dev/loop12=" FIXTURES "sata_pending.json", 1);
+    struct dev_drive d = { .kind = DEV_KIND_LOOP };
+    struct dev_health h;
+    snprintf(d.path, sizeof(d.path), "/dev/loop12");
+    dev_health_read(&d, 30, &h);
+    assert_int_equal(h.state, DEV_HEALTH_FAILING);
+    assert_int_equal(h.pending, 8);
+    snprintf(d.path, sizeof(d.path), "/dev/loop1");
+    dev_health_read(&d, 30, &h);
+    assert_int_equal(h.state, DEV_HEALTH_OK);
+    snprintf(d.path, sizeof(d.path), "/dev/loop2");        /* a prefix of none, and not listed */
+    dev_health_read(&d, 30, &h);
+    assert_string_equal(h.why, "a loop device has no SMART");
+    unsetenv("CLONEBAY_TEST_SMART");
+    snprintf(d.path, sizeof(d.path), "/dev/loop12");
+    dev_health_read(&d, 30, &h);
+    assert_string_equal(h.why, "a loop device has no SMART");
+}
+
 /* The real smartctl on something that is no drive: its refusal is read as unknown. */
 static void real_smartctl_refusal(void **state)
 {
@@ -400,6 +423,7 @@ int main(void)
         cmocka_unit_test(garbage_is_unknown),
         cmocka_unit_test(hidden_areas),
         cmocka_unit_test(loops_are_unknown_at_once),
+        cmocka_unit_test(test_hook_answers),
         cmocka_unit_test(real_smartctl_refusal),
         cmocka_unit_test(cache_reads_in_background),
         cmocka_unit_test(runner_stdout_and_timeout),
