@@ -9,13 +9,17 @@
 # Everything lives on tmpfs (source, image, targets): the one virtual disk
 # of these machines would otherwise be shared by every receiver's writes.
 # The source is half random (incompressible), half zeros. Medians of RUNS.
-# Usage: tests/bench/multicast_bench.sh [SIZE=1G] [RUNS=3]   (as root)
+# This machine has 2 cores for the sender and every receiver (a room has a
+# CPU per PC): give a BITRATE (udpcast syntax, 200m) to see the session
+# rate hold as receivers are added while the CPUs are not the limit.
+# Usage: tests/bench/multicast_bench.sh [SIZE=1G] [RUNS=3] [BITRATE]   (as root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/bench/bench_lib.sh
 . tests/netroom.sh
 BENCH_DIR=${BENCH_DIR:-/dev/shm/clonebay-bench-multicast}
 bench_setup multicast "${1:-1G}" "${2:-3}"
+BITRATE=(${3:+--max-bitrate "$3"})
 eval "$(trap -p EXIT | sed "s/^trap -- '/trap -- 'room_gone; /")"
 for tool in udp-sender udp-receiver ip; do command -v $tool >/dev/null || { echo "$tool is not installed"; exit 1; }; done
 room 4
@@ -46,7 +50,7 @@ session() {
             > "$DIR/r$i.log" 2>&1 &
         pids+=($!)
     done
-    in_ns 0 timeout 300 "$CB" send "$img" --clients "$n" --interface cb0 --report "$DIR/send.json" > /dev/null 2>&1
+    in_ns 0 timeout 300 "$CB" send "$img" --clients "$n" "${BITRATE[@]}" --interface cb0 --report "$DIR/send.json" > /dev/null 2>&1
     for p in "${pids[@]}"; do wait "$p"; done
     WIRE=$(rate "$DIR/send.json" rate)
     local rates=()
@@ -64,7 +68,7 @@ for n in 1 2 4; do
     F[$n]=$(printf '%s\n' "${f[@]}" | median)
 done
 
-echo "multicast bench: $SIZE disk ($(mb "$img_bytes") MB image), median of $RUNS runs, veth + bridge, targets on tmpfs"
+echo "multicast bench: $SIZE disk ($(mb "$img_bytes") MB image), median of $RUNS runs, veth + bridge, targets on tmpfs${3:+, --max-bitrate $3}"
 echo "local restore (clonebay restore --no-verify): $(mb "$local_rate") MB/s of disk"
 printf '%-9s %12s %12s %10s %14s %14s %10s\n' receivers "wire MB/s" "disk MB/s" "vs 1" "slowest MB/s" "fastest MB/s" "vs local"
 for n in 1 2 4; do
