@@ -608,6 +608,9 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         rc = layout_kernel_sync(l, &t->dev, nodes, note, sizeof(note));
         if (note[0])
             clone_job_note(job, "%s", note);
+        if (rc)
+            rc = cb_error_set(err, rc, "the new partitions of %s could not be made known to the kernel: %s (is one "
+                              "of its old partitions still open?)", t->dev.path, strerror(-rc));
         /* The tools open the partitions exclusively: let go of the disk first. */
         io_close(&t->dev);
         for (size_t k = 0; !rc && k < l->nparts; k++) {
