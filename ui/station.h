@@ -50,6 +50,7 @@ struct wizard {
     int starting_id;                /* WIZ_STARTING: the job being prepared */
     struct job_preview *preview;    /* WIZ_CONFIRM: each target's plan, worked out in its own thread */
     bool start_when_planned;        /* Y came before the plans: start once they are (unless refused) */
+    bool risky_confirmed;           /* a target with bad sectors (its SMART): Y was pressed once */
     bool preview_shown;             /* its result has been drawn */
     char path[256];                 /* image to write, or image to restore */
     bool path_for_restore;          /* WIZ_PATH asks for an image to restore */

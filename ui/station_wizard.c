@@ -278,6 +278,43 @@ void wizard_end(struct station *st)
 
 /* The confirmation: each target's plan is worked out meanwhile (never for a
  * new image file, which has no plan). */
+/* A failing source (its SMART, read in the background) is copied with the
+ * rescue settings: a map file (the copy resumes after a crash or a pulled
+ * cable) and more passes over unreadable sectors. Offered, not forced: the
+ * options screen shows and changes them. */
+static void advise_source(struct station *st, const struct dev_drive *d)
+{
+    struct wizard *w = &st->wiz;
+    struct dev_health h;
+    if (!st->health || !dev_health_cache_get(st->health, d, &h) || h.state != DEV_HEALTH_FAILING)
+        return;
+    w->keep_map = true;
+    if (w->retries < 3)
+        w->retries = 3;
+    station_say(st, true, NULL, "source %s is failing (%s): rescue settings chosen: a map file beside the reports "
+                "and %d passes over unreadable sectors (the options screen changes them)", d->path, h.why,
+                w->retries);
+}
+
+/* The marked targets whose own SMART says sectors went bad, in words; false when none. */
+static bool risky_targets(struct station *st, char *buf, size_t len)
+{
+    const struct wizard *w = &st->wiz;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; st->health && w->kind != JOB_IMAGE && i < w->npicked && n < len; i++) {
+        struct dev_health h;
+        const struct dev_drive *d = dev_ident_find(&st->devs, &w->picked[i]);
+        if (!d || !dev_health_cache_get(st->health, d, &h))
+            continue;
+        if (h.state == DEV_HEALTH_FAILING || h.pending > 0 || h.reallocated > 0 || h.uncorrectable > 0 ||
+            h.media_errors > 0)
+            n += (size_t)snprintf(buf + n, len - n, "%starget %s is %s (%s)", n ? "; " : "", d->path,
+                                  dev_health_word(h.state), h.why);
+    }
+    return n > 0;
+}
+
 static void enter_confirm(struct station *st)
 {
     struct wizard *w = &st->wiz;
@@ -289,6 +326,7 @@ static void enter_confirm(struct station *st)
         return;
     w->step = WIZ_CONFIRM;
     w->preview_shown = false;
+    w->risky_confirmed = false;
     if (w->kind != JOB_IMAGE && job_preview_start(&req, st->q.event_fd, &w->preview) != 0)
         w->preview = NULL;      /* no plans shown; Y still checks everything */
 }
@@ -430,6 +468,7 @@ void wizard_key(struct station *st, int key)
             w->step = WIZ_TARGETS;
             w->cursor = 0;
             w->npicked = 0;
+            advise_source(st, d);
         } else if (is_move(key)) {
             w->cursor = move_cursor(w->cursor, key, ndrives);
         } else {
@@ -514,8 +553,12 @@ void wizard_key(struct station *st, int key)
                                                              : "h hash, v verify, m mode, r resize, t retries, p map, "
                                                                "Enter goes on, Esc goes back");
         break;
-    case WIZ_CONFIRM:
-        if (key == 'y' || key == 'Y')
+    case WIZ_CONFIRM: {
+        char why[sizeof(w->error) - 64];
+        if ((key == 'y' || key == 'Y') && !w->risky_confirmed && risky_targets(st, why, sizeof(why))) {
+            w->risky_confirmed = true;      /* a second Y, on purpose, writes it */
+            snprintf(w->error, sizeof(w->error), "%s: Y again writes it all the same, Esc goes back", why);
+        } else if (key == 'y' || key == 'Y')
             submit(st);
         else if (key == KEY_ESC || key == 'n' || key == 'q') {
             retire_preview(st);
@@ -525,6 +568,7 @@ void wizard_key(struct station *st, int key)
         else
             station_key_unused(st, key, "Y starts the job, Esc goes back");
         break;
+    }
     case WIZ_STARTING:
         if (key == KEY_ESC || key == 'q') {
             station_say(st, false, NULL, "job #%d goes on preparing", w->starting_id);
