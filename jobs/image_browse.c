@@ -25,13 +25,37 @@ static int by_name(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-int browse_find_images(const char *dir, char (**out)[BROWSE_NAME_MAX], size_t *n, struct cb_error *err)
+/* Room for one more element in *v (n used of *cap): 0 or -ENOMEM. */
+static int room_for_one(void *v, size_t *cap, size_t n, size_t size)
 {
-    *out = NULL;
+    void **pv = v;
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 32;
+    void *w = realloc(*pv, c * size);
+    if (!w)
+        return -ENOMEM;
+    *pv = w;
+    *cap = c;
+    return 0;
+}
+
+/* A folder opened for listing, *out and *n emptied; NULL with err filled. */
+static DIR *open_folder(const char *dir, void *out, size_t *n, struct cb_error *err)
+{
+    *(void **)out = NULL;
     *n = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return cb_error_set(err, -errno, "cannot read the folder %s: %s", dir, strerror(errno));
+        cb_error_set(err, -errno, "cannot read the folder %s: %s", dir, strerror(errno));
+    return d;
+}
+
+int browse_find_images(const char *dir, char (**out)[BROWSE_NAME_MAX], size_t *n, struct cb_error *err)
+{
+    DIR *d = open_folder(dir, out, n, err);
+    if (!d)
+        return err->code;
     struct dirent *de;
     size_t cap = 0;
     int rc = 0;
@@ -46,14 +70,9 @@ int browse_find_images(const char *dir, char (**out)[BROWSE_NAME_MAX], size_t *n
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            void *v = realloc(*out, cap * sizeof(**out));
-            if (!v) {
-                rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            *out = v;
+        if (room_for_one(out, &cap, *n, sizeof(**out))) {
+            rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
+            break;
         }
         memcpy((*out)[(*n)++], name, sizeof(name));
     }
@@ -78,25 +97,18 @@ static enum browse_kind kind_of(mode_t m)
 
 int browse_list(const char *dir, struct browse_entry **out, size_t *n, struct cb_error *err)
 {
-    *out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
+    DIR *d = open_folder(dir, out, n, err);
     if (!d)
-        return cb_error_set(err, -errno, "cannot read the folder %s: %s", dir, strerror(errno));
+        return err->code;
     struct dirent *de;
     size_t cap = 0;
     int rc = 0;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            void *v = realloc(*out, cap * sizeof(**out));
-            if (!v) {
-                rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            *out = v;
+        if (room_for_one(out, &cap, *n, sizeof(**out))) {
+            rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
+            break;
         }
         struct browse_entry *e = &(*out)[*n];
         struct stat st;
@@ -175,14 +187,8 @@ static char *join(const char *a, const char *b)
 
 static int plan_add(struct plan *p, const char *src, const char *dst, const char *shown, const struct stat *st)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        void *v = realloc(p->v, cap * sizeof(p->v[0]));
-        if (!v)
-            return -ENOMEM;
-        p->v = v;
-        p->cap = cap;
-    }
+    if (room_for_one(&p->v, &p->cap, p->n, sizeof(p->v[0])))
+        return -ENOMEM;
     struct item *it = &p->v[p->n];
     memset(it, 0, sizeof(*it));
     it->src = strdup(src);

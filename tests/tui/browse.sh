@@ -45,24 +45,7 @@ head -c 2M /dev/urandom > "$S/junk.zst"         # named like an image, not one
 bsz=$(dumpe2fs -h "${dev}p2" 2>/dev/null | awk '/^Block size:/ {print $3}')
 blk=$(debugfs -R "bmap /big.bin $((6 * 1048576 / bsz))" "${dev}p2" 2>/dev/null)
 p2start=$(($(cat /sys/class/block/$(basename "${dev}p2")/start) * 512))
-python3 - "$WORK/raw.zst" "$S/pc1-damaged.zst" "$((p2start + blk * bsz))" > "$WORK/dmg" <<'PY'
-import struct, sys
-src, dst, disk_off = sys.argv[1], sys.argv[2], int(sys.argv[3])
-d = bytearray(open(src, 'rb').read())
-n, desc, magic = struct.unpack('<IBI', d[-9:])
-esz = 12 if desc & 0x80 else 8
-tab = d[-9 - n * esz:-9]
-cpos = dpos = 0
-for i in range(n):
-    c, u = struct.unpack('<II', tab[i * esz:i * esz + 8])
-    if u and dpos <= disk_off < dpos + u:
-        for k in range(64):
-            d[cpos + c // 2 + k] ^= 0x5A
-        print(dpos, dpos + u - 1)
-        break
-    cpos += c; dpos += u
-open(dst, 'wb').write(d)
-PY
+damage_frame "$WORK/raw.zst" "$S/pc1-damaged.zst" "$((p2start + blk * bsz))" > "$WORK/dmg"
 read -r dmg_lo dmg_hi < "$WORK/dmg"
 for f in notes.txt docs/letter.txt docs/photo.bin docs/sub/deep.bin; do
     b=$(debugfs -R "bmap /$f 0" "${dev}p2" 2>/dev/null); o=$((p2start + b * bsz))
@@ -84,7 +67,7 @@ ours_loops() { losetup -a | grep -F /tmp/clonebay-browse-; }
 # The station's helpers are forks of it (comm clonebay-mount, its own command line);
 # ntfs-3g or fusefat name the folder.
 ours_helpers() { ps -eo pid=,comm=,args= | awk -v b="--bench $B" '($2 == "clonebay-mount" && index($0, b)) || index($0, "/tmp/clonebay-browse-")' | grep -v awk; }
-nothing_of_ours() { [ -z "$(ours_mounts)" ] && [ -z "$(ours_loops)" ] && [ -z "$(ours_helpers)" ]; }
+nothing_of_ours() { local left; left="$(ours_mounts)$(ours_loops)$(ours_helpers)"; [ -z "$left" ] || { echo "left: $left"; return 1; }; }
 defer "for d in /tmp/clonebay-browse-*; do $CB umount \$d; rmdir \$d; done"
 
 T=cbbrowse-$$
@@ -149,8 +132,22 @@ check "browse: the folder copied whole (diff -r)" diff -r "$WORK/ref/docs" "$D/d
 check "browse: big.bin, not marked, was not copied" test ! -e "$D/big.bin"
 check "browse: the copy is in jobs.log" grep -qF "Copied 4 files" "$S/jobs.log"
 
+# The FAT partition, through fusefat (this kernel has no vfat).
+keys Escape
+wait_for "Partitions:" 10
+pick "ESP"; keys Enter
+if command -v fusefat >/dev/null; then
+    check "browse: the FAT partition's files are listed" wait_for "os-release" 10
+    pick "os-release"; keys c
+    check "browse: a file copied from FAT, its size checked" wait_for "Copied 1 file (" 30
+    check "browse: the FAT file copied equals the source's (cmp)" cmp /etc/os-release "$S/pc1-files/p1/os-release"
+    keys Escape
+else
+    check "browse: FAT cannot be opened here, said on the screen" wait_for "FAT cannot be mounted here" 10
+fi
+
 # Leaving unmounts: no loop device, mount or helper of the station's is left.
-keys Escape; keys Escape
+keys Escape
 check "browse: Esc goes back to the partitions, then closes the image" wait_for "the images in $S" 10
 check "browse: leaving unmounted the image (no mount, loop device or helper left)" nothing_of_ours
 check "browse: the station's helper ended" bash -c "s=\$(ps -o stat= -p '$bpid'); [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]"
@@ -204,5 +201,22 @@ check "browse: after quit, no mount, loop device or helper of the station's is l
 check "browse: after quit, the station's helper process is gone" bash -c "s=\$(ps -o stat= -p '$bpid'); [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]"
 check "browse: after quit, its folder is gone" test ! -e "$bdir"
 check "browse: the image mounted outside the station is still mounted" bash -c "findmnt '$O/p2' >/dev/null && [ \"\$(cat /proc/$opid/comm)\" = clonebay-mount ] && cmp '$WORK/ref/notes.txt' '$O/p2/notes.txt'"
+
+# A closed terminal (SIGHUP) while an image is open: unmounted on the way out too.
+tmux new-session -d -s "$T-2" -x 110 -y 34 "$CB station --bench $B --reports $S --no-bell; echo station-exited; sleep 60"
+defer "tmux kill-session -t $T-2"
+T=$T-2
+wait_for "Drives (1" 10
+keys o; wait_for "the images in $S" 5
+pick "pc1.zst"; keys Enter
+check "browse: a second station opens pc1.zst" wait_for "Partitions:" 20
+bdir=$(ours_mounts | head -1); bpid=$(awk '$1 == "pid" {print $2}' "$bdir/.stats" 2>/dev/null)
+spid=$(ps -eo pid=,comm=,args= | awk -v b="--bench $B" '$2 == "clonebay" && index($0, b) {print $1}')
+check "browse: ... its station and helper found" bash -c "[ -n '$spid' ] && [ -n '$bpid' ]"
+kill -HUP $spid
+check "browse: SIGHUP (terminal closed): the station ends" wait_for "station-exited" 20
+check "browse: after SIGHUP, no mount, loop device or helper of the station's is left" nothing_of_ours
+check "browse: after SIGHUP, its helper is gone and its folder removed" bash -c "s=\$(ps -o stat= -p '$bpid'); { [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]; } && [ ! -e '$bdir' ]"
+check "browse: the image mounted outside is still there" findmnt "$O/p2"
 check "browse: and \`clonebay umount\` still undoes it" "$CB" umount "$O"
 finish
