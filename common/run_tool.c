@@ -46,6 +46,21 @@ static int ms_left(const struct timespec *deadline)
     return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+int run_tool_spawn(const char *const argv[], int out_fd, int err_fd, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (err_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return -rc;
+}
+
 static int run(const char *const argv[], char *out, size_t len, bool with_stderr, int timeout_s)
 {
     if (len)
@@ -53,21 +68,12 @@ static int run(const char *const argv[], char *out, size_t len, bool with_stderr
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return -errno;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    if (with_stderr)
-        posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    else
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int rc = run_tool_spawn(argv, fds[1], with_stderr ? fds[1] : -1, &pid);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
-        return -rc;
+        return rc;
     }
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);

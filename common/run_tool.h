@@ -6,6 +6,7 @@
 #define CB_RUN_TOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Runs argv[0] (looked up in PATH) with stdin from /dev/null and stdout and
  * stderr captured into out (the last len-1 bytes when it says more; NUL
@@ -17,5 +18,10 @@ int run_tool(const char *const argv[], char *out, size_t len);
  * running after timeout_s seconds (0: no limit) is killed: -ETIMEDOUT. A
  * drive behind a hung bridge must not hold its caller for ever. */
 int run_tool_stdout(const char *const argv[], char *out, size_t len, int timeout_s);
+
+/* Start argv[0] (looked up in PATH) and return at once: stdin from
+ * /dev/null, stdout on out_fd, stderr on err_fd (-1: /dev/null). For a tool
+ * that runs beside its caller (udp-sender); the caller reaps *pid. 0 or -errno. */
+int run_tool_spawn(const char *const argv[], int out_fd, int err_fd, pid_t *pid);
 
 #endif

@@ -1,17 +1,15 @@
 #include "jobs/net_receive.h"
+#include "common/run_tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* A sender stalled this long is gone (it waits ~10 s for a dropped receiver). */
 #define NET_RECEIVE_TIMEOUT_S "60"
@@ -114,20 +112,14 @@ static int spawn(struct net_receive *r, const char *interface, int wait_s, struc
         close(data[1]);
         return cb_error_set(err, -e, "cannot make a pipe for udp-receiver: %s", strerror(e));
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, data[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, log[1], 2);
-    int rc = posix_spawnp(&r->pid, "udp-receiver", &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int rc = run_tool_spawn(argv, data[1], log[1], &r->pid);
     close(data[1]);
     close(log[1]);
     r->data_fd = data[0];
     r->log_fd = log[0];
     if (rc) {
         r->pid = -1;
-        return cb_error_set(err, -rc, "cannot run udp-receiver (package udpcast): %s", strerror(rc));
+        return cb_error_set(err, rc, "cannot run udp-receiver (package udpcast): %s", strerror(-rc));
     }
     return 0;
 }

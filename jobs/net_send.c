@@ -2,20 +2,18 @@
 #include "clone/image_read.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
+#include "common/run_tool.h"
 #include "common/safe_file.h"
 #include "common/units.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 const char *net_rx_state_name(enum net_rx_state st)
 {
@@ -85,18 +83,12 @@ int net_send_start(struct net_send *s, const struct net_send_request *req, struc
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return cb_error_set(err, -errno, "cannot make a pipe for udp-sender: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    int rc = posix_spawnp(&s->pid, "udp-sender", &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int rc = run_tool_spawn(argv, fds[1], fds[1], &s->pid);
     close(fds[1]);
     if (rc) {
         close(fds[0]);
         s->pid = -1;
-        return cb_error_set(err, -rc, "cannot run udp-sender (package udpcast): %s", strerror(rc));
+        return cb_error_set(err, rc, "cannot run udp-sender (package udpcast): %s", strerror(-rc));
     }
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     s->fd = fds[0];
