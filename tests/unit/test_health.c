@@ -21,6 +21,8 @@
 #include "devices/dev_health.h"
 #include "devices/dev_health_cache.h"
 #include "devices/dev_hidden.h"
+#include "jobs/clone_job.h"
+#include "jobs/job_health.h"
 
 #define FIXTURES "tests/fixtures/smart/"
 
@@ -309,6 +311,31 @@ static void hidden_areas(void **state)
                               "DCO: 2.0 MiB hidden");
 }
 
+/* A job's report: a source that hides an area says it was not copied; a loop says why it has no SMART. */
+static void job_notes_hidden_area(void **state)
+{
+    (void)state;
+    struct clone_job *job = calloc(1, sizeof(*job));
+    assert_non_null(job);
+    struct dev_drive d = { .kind = DEV_KIND_LOOP };
+    snprintf(job->source.path, sizeof(job->source.path), "/dev/sdz");
+    job_health_init(&job->source, &d);
+    assert_true(job->source.has_health);
+    assert_false(job->source.smart);
+    assert_string_equal(job->source.health.why, "a loop device has no SMART");
+    job_health_before(job);
+    assert_int_equal(job->nnotes, 0);
+    job->source.health.hpa_bytes = 1 << 30;     /* as dev_hidden would have read it */
+    job_health_before(job);
+    assert_int_equal(job->nnotes, 1);
+    assert_string_equal(job->notes[0], "source /dev/sdz: HPA: 1.0 GiB hidden; the hidden area was not copied (only "
+                                       "the sectors the drive shows are read, and nothing here changes its limits)");
+    job_health_after(job);
+    assert_true(job->has_health_after);
+    assert_int_equal(job->source_health_after.hpa_bytes, 1 << 30);
+    free(job);
+}
+
 static void loops_are_unknown_at_once(void **state)
 {
     (void)state;
@@ -422,6 +449,7 @@ int main(void)
         cmocka_unit_test(refused_smart_is_unknown),
         cmocka_unit_test(garbage_is_unknown),
         cmocka_unit_test(hidden_areas),
+        cmocka_unit_test(job_notes_hidden_area),
         cmocka_unit_test(loops_are_unknown_at_once),
         cmocka_unit_test(test_hook_answers),
         cmocka_unit_test(real_smartctl_refusal),
