@@ -139,8 +139,6 @@ static void scsi_counts(const struct json_doc *doc, struct dev_health *h)
 /* The state from the counts; reasons already given by the logs stay. */
 static void classify(struct dev_health *h)
 {
-    if (h->verdict == 0)
-        reason(h, DEV_HEALTH_FAILING, "SMART overall verdict FAILED");
     if (h->pending > 0)
         reason(h, DEV_HEALTH_FAILING, "%lld pending sectors", (long long)h->pending);
     if (h->uncorrectable > 0)
@@ -184,6 +182,8 @@ void dev_health_parse(const char *json, size_t len, struct dev_health *out)
     }
     if (json_bool(json_get(&doc, NULL, "smart_status.passed"), &passed))
         out->verdict = passed;
+    if (out->verdict == 0)
+        reason(out, DEV_HEALTH_FAILING, "SMART overall verdict FAILED");     /* the drive's own word first */
     get_count(&doc, NULL, "power_on_time.hours", &out->power_on_hours);
     get_count(&doc, NULL, "temperature.current", &out->temperature);
     int64_t lbs = 0;
