@@ -167,8 +167,13 @@ static void parse_line(struct net_send *s, const char *l)
         s->complete = true;
         s->ended_at = now(s);
     }
-    if (l[0])
-        snprintf(s->last_msg, sizeof(s->last_msg), "%s", l);
+    if (!l[0])
+        return;
+    if (s->nsaid == 4) {
+        memmove(s->said[0], s->said[1], sizeof(s->said[0]) * 3);
+        s->nsaid = 3;
+    }
+    snprintf(s->said[s->nsaid++], sizeof(s->said[0]), "%s", l);
 }
 
 bool net_send_pump(struct net_send *s)
@@ -221,6 +226,14 @@ double net_send_rate(const struct net_send *s)
     return t > 0 ? (double)s->bytes_sent / t : 0;
 }
 
+void net_send_said(const struct net_send *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->nsaid && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " / " : "", s->said[i]);
+}
+
 int net_send_finished(const struct net_send *s)
 {
     int n = 0;
@@ -254,9 +267,9 @@ void net_send_report_text(const struct net_send *s, const char *version, FILE *f
         fprintf(f, "hash     sha256 %s (of the disk, recorded in the image)\n", s->digest);
     units_format_bytes(s->bytes_sent, a, sizeof(a));
     units_format_bytes((uint64_t)net_send_rate(s), r, sizeof(r));
-    fprintf(f, "session  %s%s%s: %s sent in %.1f s (%s/s), %llu retransmitted blocks\n",
-            s->interface[0] ? "on " : "", s->interface, s->interface[0] ? "" : "udp-sender", a,
-            s->started ? s->ended_at - s->started_at : 0.0, r, (unsigned long long)s->retransmits);
+    fprintf(f, "session  %s sent in %.1f s (%s/s), %llu blocks sent again%s%s\n", a,
+            s->started ? s->ended_at - s->started_at : 0.0, r, (unsigned long long)s->retransmits,
+            s->interface[0] ? ", on " : "", s->interface);
     for (int i = 0; i < s->nrx; i++) {
         const struct net_receiver *x = &s->rx[i];
         fprintf(f, "receiver %-15s %s", x->addr, net_rx_state_name(x->state));
@@ -268,8 +281,8 @@ void net_send_report_text(const struct net_send *s, const char *version, FILE *f
         }
         fputc('\n', f);
     }
-    if (!s->complete && s->last_msg[0])
-        fprintf(f, "tool     udp-sender said: %s\n", s->last_msg);
+    for (int i = 0; !s->complete && i < s->nsaid; i++)
+        fprintf(f, "tool     udp-sender: %s\n", s->said[i]);
     fprintf(f, "outcome  %s (%d of %d receivers finished)\n", verdict(s), net_send_finished(s), s->nrx);
 }
 
@@ -306,6 +319,10 @@ static void report_json(const struct net_send *s, const char *version, FILE *f)
         }
         jw_object_end(&w);
     }
+    jw_array_end(&w);
+    jw_array_begin(&w, "udp_sender_said");
+    for (int i = 0; !s->complete && i < s->nsaid; i++)
+        jw_string(&w, NULL, s->said[i]);
     jw_array_end(&w);
     jw_string(&w, "outcome", verdict(s));
     jw_object_end(&w);

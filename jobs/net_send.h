@@ -61,7 +61,8 @@ struct net_send {
     uint64_t bytes_sent, retransmits;
     struct net_receiver rx[NET_MAX_RECEIVERS];
     int nrx;
-    char last_msg[256];             /* udp-sender's last line that was not progress */
+    char said[4][160];              /* udp-sender's last lines that were not progress, oldest first */
+    int nsaid;
 };
 
 /* Check the image and remember its facts. 0, or a refusal with err naming it. */
@@ -76,6 +77,8 @@ bool net_send_pump(struct net_send *s);
 void net_send_cancel(struct net_send *s);
 /* Bytes per second over the transfer so far. */
 double net_send_rate(const struct net_send *s);
+/* What udp-sender said last, its lines joined by " / " (why a session failed). */
+void net_send_said(const struct net_send *s, char *buf, size_t len);
 /* Receivers that got the whole image. */
 int net_send_finished(const struct net_send *s);
 const char *net_rx_state_name(enum net_rx_state st);

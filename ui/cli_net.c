@@ -161,8 +161,10 @@ int cli_send(int argc, char **argv)
     int code = s.complete && net_send_finished(&s) == s.nrx && s.nrx > 0 ? CLI_OK : CLI_FAILED;
     if (report_path && net_send_report_json(&s, CLONEBAY_VERSION, report_path, &err))
         code = cli_fail(CLI_FAILED, "%s", err.msg);
+    char said[700];
+    net_send_said(&s, said, sizeof(said));
     if (code && !s.complete)
-        cli_fail(code, "the session did not complete%s%s", s.last_msg[0] ? ": udp-sender said: " : "", s.last_msg);
+        cli_fail(code, "the session did not complete%s%s", said[0] ? "; udp-sender said: " : "", said);
     return code;
 }
 

@@ -114,12 +114,15 @@ table inet cbloss {
     }
 }
 EOF
-for i in 1 2; do dd if=/dev/zero of="${T[i]}" bs=1M count=64 status=none; done
+for i in 1 2 3; do dd if=/dev/zero of="${T[i]}" bs=1M count=64 status=none; done
 receive_bg 1 "${T[1]}" r1
-receive_bg 2 "${T[2]}" r2
+in_ns 2 timeout 120 "$CB" receive "${T[2]}" "${T[3]}" --interface cb0 --yes --wait 60 --report "$WORK/r2.json" \
+    > "$WORK/r2.log" 2>&1 &
+RPID[2]=$!
 wait_receivers 2
 send "$img" --clients 2 --report "$WORK/send.json"; src=$?
 wait "${RPID[1]}"; RC[1]=$?; wait "${RPID[2]}"; RC[2]=$?
+check "two drives on one receiver: both equal the source, both VERIFIED" bash -c "cmp ${T[2]} '$WORK/src.img' && cmp ${T[3]} '$WORK/src.img' && python3 -c \"import json; r = json.load(open('$WORK/r2.json')); assert [t['result'] for t in r['targets']] == ['VERIFIED'] * 2\""
 dropped=$(in_ns 1 nft list table inet cbloss | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 in_ns 1 nft delete table inet cbloss
 check "loss: nftables dropped packets on the lossy link" test "${dropped:-0}" -gt 0
@@ -128,13 +131,29 @@ check "loss: the lossy receiver's drive equals the source, VERIFIED" bash -c "cm
 check "loss: the sender retransmitted" json "$WORK/send.json" "assert r['retransmits'] > 0, r"
 echo "loss: $dropped packets dropped by nftables"
 
-# 5. Bad input: a sender with a file that is not an image is refused.
+# 5. --wait: a session asked for 3 receivers starts with the 2 that came, SECONDS after the first.
+fresh
+for i in 1 2; do dd if=/dev/zero of="${T[i]}" bs=1M count=64 status=none; done
+receive_bg 1 "${T[1]}" r1
+receive_bg 2 "${T[2]}" r2
+wait_receivers 2
+send "$img" --clients 3 --wait 3 --report "$WORK/send.json"; src=$?
+wait "${RPID[1]}"; RC[1]=$?; wait "${RPID[2]}"; RC[2]=$?
+check "--wait: the session starts without the third, both finish" \
+    bash -c "[ $src${RC[1]}${RC[2]} = 000 ] && cmp ${T[1]} '$WORK/src.img' && cmp ${T[2]} '$WORK/src.img'"
+
+# 6. A sender on an interface that is not there fails, saying what udp-sender said.
+in_ns 0 timeout 60 "$CB" send "$img" --interface nosuch0 --report "$WORK/send.json" > "$WORK/send.log" 2>&1; rc=$?
+check "sender, no such interface: exit 1, udp-sender's words shown" \
+    bash -c "[ $rc = 1 ] && grep -q 'the session did not complete; udp-sender said: No suitable network interface found' '$WORK/send.log'"
+
+# 7. Bad input: a sender with a file that is not an image is refused.
 head -c 8M /dev/urandom > "$WORK/notimage.zst"
 in_ns 0 timeout 60 "$CB" send "$WORK/notimage.zst" --interface cb0 > "$WORK/send.log" 2>&1; rc=$?
 check "sender, not an image: refused (exit 2), the file named" \
     bash -c "[ $rc = 2 ] && grep -q 'refused, nothing was sent: $WORK/notimage.zst is not a usable clonebay image' '$WORK/send.log'"
 
-# 6. A receiver given a stream that is not an image (another udpcast session) stops and writes nothing.
+# 8. A receiver given a stream that is not an image (another udpcast session) stops and writes nothing.
 fresh
 dd if=/dev/urandom of="${T[1]}" bs=1M count=64 status=none
 keep=$(sha "${T[1]}")
@@ -149,7 +168,7 @@ check "receiver, not an image: stops (exit 2) with a clear message" \
     bash -c "[ ${RC[1]} = 2 ] && grep -q 'refused, nothing was written: the image from udp-sender at ${ADDR[0]} is not a clonebay image' '$WORK/r1.log'"
 check "receiver, not an image: the target is untouched" test "$(sha "${T[1]}")" = "$keep"
 
-# 7. No sender at all: a receiver gives up after --wait, and writes nothing.
+# 9. No sender at all: a receiver gives up after --wait, and writes nothing.
 in_ns 1 timeout 60 "$CB" receive "${T[1]}" --interface cb0 --yes --wait 2 > "$WORK/r1.log" 2>&1; rc=$?
 check "receiver, no sender within --wait: refused (exit 2), said" \
     bash -c "[ $rc = 2 ] && grep -q 'refused, nothing was written: no image came from the network' '$WORK/r1.log'"
