@@ -60,4 +60,17 @@ check "health_advice: the report has the target's health" json "$report" \
 check "health_advice: the job ran with the rescue settings" json "$report" "assert r['retries'] == 3 and r['map'], (r['retries'], r['map'])"
 keys F10
 check "health_advice: the station exits" wait_for "station-exited" 20
+
+# The command line's confirmation shows the same, and a "no" writes nothing.
+plain_sha=$(sha "$plain")
+tmux kill-session -t "$T"
+tmux new-session -d -s "$T" -x 160 -y 40 \
+    "CLONEBAY_TEST_SMART=$src=$FX/sata_pending.json $CB clone $src $plain; echo clone-exited \$?; sleep 30"
+check "cli: the confirmation asks" wait_for "Type 'yes' to go on" 30
+check "cli: it shows the source's health" wait_for "source health: failing: 8 pending sectors; 24 reallocated sectors" 5
+check "cli: it advises the rescue settings" wait_for "the source is failing: the rescue settings suit it better" 5
+check "cli: a target without SMART says so" wait_for "health: unknown: a loop device has no SMART" 5
+keys n o Enter
+check "cli: not confirmed, exit 2" wait_for "clone-exited 2" 20
+check "cli: nothing written" test "$(sha "$plain")" = "$plain_sha"
 finish
