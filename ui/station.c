@@ -1,6 +1,7 @@
 /* station: the loop, the keys, and `clonebay station` / `clonebay` with no arguments. */
 #include "ui/station.h"
 #include "common/clock.h"
+#include "common/units.h"
 #include "ui/cli.h"
 
 #include <curses.h>
@@ -119,6 +120,27 @@ static void on_drive_event(const struct dev_event *ev, void *arg)
     station_say(st, false, NULL, "drive %s: %s", ev->name, dev_event_type_name(ev->type));
 }
 
+/* i: the chosen drive in full on the message line: sector sizes and its
+ * health with every figure read (from the background cache: never waits). */
+static void drive_info(struct station *st)
+{
+    if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
+        station_say(st, false, NULL, "i shows a drive in full: choose one in the drives first (Tab)");
+        return;
+    }
+    const struct dev_drive *d = &st->devs.drives[st->sel_drive];
+    struct dev_health h;
+    char health[400], sz[32];
+    dev_health_unknown(&h, "not read");
+    if (st->health)
+        dev_health_cache_get(st->health, d, &h);
+    dev_health_summary(&h, health, sizeof(health));
+    units_format_bytes(d->size, sz, sizeof(sz));
+    station_say(st, false, NULL, "%s: %s%s%s, serial %s, %s, %u/%u-byte sectors (logical/physical); health %s",
+                d->path, d->vendor, d->vendor[0] ? " " : "", d->model[0] ? d->model : dev_kind_name(d->kind),
+                d->serial[0] ? d->serial : "-", sz, d->logical_sector, d->physical_sector, health);
+}
+
 static struct qjob *selected_job(struct station *st)
 {
     if (st->sel_job < 0 || st->sel_job >= (int)st->q.count)
@@ -215,6 +237,9 @@ static void main_key(struct station *st, int key)
         } else {
             station_say(st, false, NULL, "no job to show: F2 starts one");
         }
+        break;
+    case 'i':
+        drive_info(st);
         break;
     case KEY_F(10): case 'q':
         ask_quit(st);

@@ -37,6 +37,10 @@ check "health_advice: the worn drive's line says worn" bash -c \
     "$(declare -f tmux screen drive_line); T=$T; drive_line $worn | grep -qE ' worn( |$)'"
 check "health_advice: a drive without SMART says unknown" bash -c "$(declare -f tmux screen drive_line); T=$T; drive_line $plain | grep -qE ' unknown( |$)'"
 
+top; down "$(row_of "$src")"; keys i
+check "health_advice: i shows the drive in full" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for '$src: ' 10 &&
+    screen | tr -d '\n' | grep -q '512/512-byte sectors (logical/physical); health failing: 8 pending sectors; 24 reallocated sectors, 30110 h on, 38 C'"
+keys Escape
 keys F2; top; down "$(row_of "$src")"; keys Enter
 check "health_advice: a failing source is offered the rescue settings" wait_for "rescue settings chosen" 10
 top; down "$(row_of "$worn")"; keys Space Enter
