@@ -20,6 +20,11 @@ struct fat_geom {
     int bits;                               /* 12, 16, 32 */
 };
 
+static void put16(unsigned char *p, uint64_t v)
+{
+    p[0] = (unsigned char)(v & 0xFF), p[1] = (unsigned char)(v >> 8 & 0xFF);
+}
+
 static const char *type_name(int bits)
 {
     return bits == 32 ? "FAT32" : bits == 16 ? "FAT16" : "FAT12";
@@ -68,6 +73,41 @@ static uint32_t entry(const struct fat_geom *g, const unsigned char *fat, uint64
         return le_get16(fat + c * 2);
     uint32_t w = le_get16(fat + c * 3 / 2);
     return c & 1 ? w >> 4 : w & 0xFFF;
+}
+
+/* Values from here on are bad-cluster and end-of-chain marks, not links. */
+static uint32_t mark_from(int bits)
+{
+    return bits == 32 ? 0x0FFFFFF7 : bits == 16 ? 0xFFF7 : 0xFF7;
+}
+
+static void set_entry(const struct fat_geom *g, unsigned char *fat, uint64_t c, uint32_t v)
+{
+    if (g->bits == 32) {
+        le_put32(fat + c * 4, (le_get32(fat + c * 4) & 0xF0000000) | (v & 0x0FFFFFFF));   /* the top 4 bits are kept */
+    } else if (g->bits == 16) {
+        put16(fat + c * 2, v);
+    } else {
+        unsigned char *p = fat + c * 3 / 2;
+        if (c & 1)
+            p[0] = (unsigned char)((p[0] & 0x0F) | (v << 4 & 0xF0)), p[1] = (unsigned char)(v >> 4 & 0xFF);
+        else
+            p[0] = (unsigned char)(v & 0xFF), p[1] = (unsigned char)((p[1] & 0xF0) | (v >> 8 & 0x0F));
+    }
+}
+
+/* Clusters holding data: neither free nor marked bad. */
+static uint64_t count_used(const struct fat_geom *g, const unsigned char *fat)
+{
+    uint64_t n = 0;
+    for (uint64_t c = 2; c < g->clusters + 2; c++)
+        n += entry(g, fat, c) != 0 && entry(g, fat, c) != mark_from(g->bits);
+    return n;
+}
+
+static uint64_t cluster_at(const struct fat_geom *g, uint64_t c)
+{
+    return (g->first_data + (c - 2) * g->spc) * g->bps;
 }
 
 /* FAT copy 1, whole (fatsz sectors), or NULL. */
@@ -134,10 +174,13 @@ int fat_resize_limits(const char *path, uint64_t off, uint64_t size, uint64_t *m
         snprintf(why, why_len, "the FAT at byte %llu of %s %s", (unsigned long long)off, path,
                  rc == -EINVAL ? "is not one clonebay can resize" : "cannot be read");
     } else {
-        uint64_t least = last_used(&g, fat) - 1;
+        uint64_t least = count_used(&g, fat);
+        least += least / 20 + (1u << 20) / (g.spc * g.bps);     /* room to write to, as for ext */
         uint64_t floor = type_min(g.bits) < g.clusters ? type_min(g.bits) : g.clusters;
         if (least < floor)
             least = floor;
+        if (least > g.clusters)
+            least = g.clusters;
         *min = (g.first_data + least * g.spc) * g.bps;
         uint64_t f = fat_sectors_for(&g, type_max(g.bits));
         if (f < g.fatsz)
@@ -233,18 +276,189 @@ static int write_boot(int fd, struct fat_geom *g, uint64_t total, uint64_t fatsz
     unsigned char *bs = g->bs;
     bool small = g->bits != 32 && total <= 0xFFFF;
     le_put32(bs + 32, small ? 0 : (uint32_t)total);
-    bs[19] = small ? (unsigned char)(total & 0xFF) : 0;
-    bs[20] = small ? (unsigned char)(total >> 8) : 0;
-    if (g->bits == 32) {
+    put16(bs + 19, small ? total : 0);
+    if (g->bits == 32)
         le_put32(bs + 36, (uint32_t)fatsz);
-    } else {
-        bs[22] = (unsigned char)(fatsz & 0xFF);
-        bs[23] = (unsigned char)(fatsz >> 8);
-    }
+    else
+        put16(bs + 22, fatsz);
     int rc = put(fd, bs, g->bps, 0);
     uint32_t backup = le_get16(bs + 50);
     if (!rc && g->bits == 32 && backup && backup != 0xFFFF && backup < g->reserved)
         rc = put(fd, bs, g->bps, (uint64_t)backup * g->bps);
+    return rc;
+}
+
+/* A shrink's moves: each cluster in use from `end` on gets a free one below
+ * it (to[c - end], 0: not moved), and the directory entries naming a moved
+ * cluster are found by walking the tree (their byte offsets). */
+struct moves {
+    uint64_t end;
+    uint32_t *to;
+    uint64_t *refs;
+    size_t nrefs, cap;
+};
+
+static int add_ref(struct moves *m, uint64_t at)
+{
+    if (m->nrefs == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 256;
+        uint64_t *r = realloc(m->refs, cap * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        m->refs = r, m->cap = cap;
+    }
+    m->refs[m->nrefs++] = at;
+    return 0;
+}
+
+/* The first cluster a directory entry names. */
+static uint64_t first_cluster(const struct fat_geom *g, const unsigned char *e)
+{
+    return le_get16(e + 26) | (g->bits == 32 ? (uint64_t)le_get16(e + 20) << 16 : 0);
+}
+
+/* The walk over the directory tree a shrink's moves need. */
+struct walk {
+    int fd;
+    const struct fat_geom *g;
+    const unsigned char *fat;
+    struct moves *m;
+    unsigned char *seen;            /* one bit per directory cluster read: a damaged tree may loop */
+    unsigned char *buf;             /* one cluster, or the FAT12/16 root region */
+    uint64_t *stack;                /* directories still to read, by first cluster */
+    size_t depth, cap;
+};
+
+static int push_dir(struct walk *w, uint64_t c)
+{
+    if (w->depth == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        uint64_t *s = realloc(w->stack, cap * sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        w->stack = s, w->cap = cap;
+    }
+    w->stack[w->depth++] = c;
+    return 0;
+}
+
+/* One directory's entries, in the root region (c 0, FAT12/16) or along its
+ * chain: those naming a moved cluster recorded, its subdirectories pushed.
+ * -EINVAL when the tree does not add up (a chain that leaves the volume,
+ * loops, or is shared with another directory; an entry naming a free cluster
+ * that would move): nothing is moved then. */
+static int walk_dir(struct walk *w, uint64_t c)
+{
+    const struct fat_geom *g = w->g;
+    struct moves *m = w->m;
+    for (bool root = c == 0;;) {
+        uint64_t at = root ? (g->first_data - g->root_sectors) * g->bps : cluster_at(g, c);
+        uint64_t len = root ? (uint64_t)g->root_sectors * g->bps : (uint64_t)g->spc * g->bps;
+        if (!root) {
+            if (c < 2 || c >= g->clusters + 2 || (w->seen[c / 8] & (1u << c % 8)))
+                return -EINVAL;
+            w->seen[c / 8] |= (unsigned char)(1u << c % 8);
+        }
+        if (pread(w->fd, w->buf, len, (off_t)at) != (ssize_t)len)
+            return -EIO;
+        for (uint64_t i = 0; i < len; i += 32) {
+            const unsigned char *e = w->buf + i;
+            if (e[0] == 0)
+                return 0;       /* the end of the directory */
+            if (e[0] == 0xE5 || e[11] == 0x0F || (e[11] & 0x08))
+                continue;       /* deleted, long-name part, volume label */
+            uint64_t fc = first_cluster(g, e);
+            int rc = 0;
+            if (fc >= m->end && fc < g->clusters + 2)
+                rc = m->to[fc - m->end] ? add_ref(m, at + i) : -EINVAL;
+            if (!rc && (e[11] & 0x10) && e[0] != '.' && fc)
+                rc = push_dir(w, fc);
+            if (rc)
+                return rc;
+        }
+        if (root || (c = entry(g, w->fat, c)) >= mark_from(g->bits))
+            return 0;
+    }
+}
+
+/* Plan the moves for a shrink to `end` (a cluster number). Reads only. */
+static int plan_moves(int fd, const struct fat_geom *g, const unsigned char *fat, uint64_t end, struct moves *m)
+{
+    uint64_t hi = g->clusters + 2, free_c = 2;
+    uint64_t csize = (uint64_t)g->spc * g->bps, rsize = (uint64_t)g->root_sectors * g->bps;
+    struct walk w = { .fd = fd, .g = g, .fat = fat, .m = m, .seen = calloc(hi / 8 + 1, 1),
+                      .buf = malloc(csize > rsize ? csize : rsize) };
+    m->end = end;
+    m->to = calloc(hi - end, sizeof(*m->to));
+    int rc = m->to && w.seen && w.buf ? 0 : -ENOMEM;
+    for (uint64_t c = end; !rc && c < hi; c++) {
+        uint32_t v = entry(g, fat, c);
+        if (!v || v == mark_from(g->bits))
+            continue;       /* free, or a bad mark: it leaves with the end */
+        while (free_c < end && entry(g, fat, free_c))
+            free_c++;
+        if (free_c >= end)
+            rc = -ENOSPC;
+        else
+            m->to[c - end] = (uint32_t)free_c++;
+    }
+    uint64_t root = g->bits == 32 ? le_get32(g->bs + 44) : 0;
+    if (!rc && g->bits == 32 && (root < 2 || root >= hi))
+        rc = -EINVAL;
+    if (!rc)
+        rc = walk_dir(&w, root);
+    while (!rc && w.depth)
+        rc = walk_dir(&w, w.stack[--w.depth]);
+    free(w.stack);
+    free(w.seen);
+    free(w.buf);
+    return rc;
+}
+
+/* Carry out the moves: the directory entries first (where they are now, so
+ * the moved copies carry them), then the clusters' bytes, then the FAT. */
+static int do_moves(int fd, struct fat_geom *g, unsigned char *fat, const struct moves *m)
+{
+    uint64_t hi = g->clusters + 2, csize = (uint64_t)g->spc * g->bps;
+    unsigned char e[32], *buf = malloc(csize);
+    int rc = buf ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < m->nrefs; i++) {
+        if (pread(fd, e, 32, (off_t)m->refs[i]) != 32) {
+            rc = -EIO;
+            break;
+        }
+        uint32_t to = m->to[first_cluster(g, e) - m->end];
+        put16(e + 26, to & 0xFFFF);
+        if (g->bits == 32)
+            put16(e + 20, to >> 16);
+        rc = put(fd, e, 32, m->refs[i]);
+    }
+    for (uint64_t c = m->end; !rc && c < hi; c++) {
+        if (!m->to[c - m->end])
+            continue;
+        if (pread(fd, buf, csize, (off_t)cluster_at(g, c)) != (ssize_t)csize)
+            rc = -EIO;
+        else
+            rc = put(fd, buf, csize, cluster_at(g, m->to[c - m->end]));
+    }
+    free(buf);
+    if (rc)
+        return rc;
+    for (uint64_t c = 2; c < hi; c++) {     /* links to moved clusters follow them */
+        uint32_t v = entry(g, fat, c);
+        if (v >= m->end && v < hi && v < mark_from(g->bits))
+            set_entry(g, fat, c, m->to[v - m->end]);
+    }
+    for (uint64_t c = m->end; c < hi; c++)
+        if (m->to[c - m->end]) {
+            set_entry(g, fat, m->to[c - m->end], entry(g, fat, c));
+            set_entry(g, fat, c, 0);
+        }
+    uint64_t root = g->bits == 32 ? le_get32(g->bs + 44) : 0;
+    if (root >= m->end && root < hi)
+        le_put32(g->bs + 44, m->to[root - m->end]);     /* written with the boot sector */
+    for (uint32_t i = 0; !rc && i < g->nfats; i++)
+        rc = put(fd, fat, (size_t)g->fatsz * g->bps, ((uint64_t)g->reserved + (uint64_t)i * g->fatsz) * g->bps);
     return rc;
 }
 
@@ -253,7 +467,7 @@ static int shrink_check(const char *path, const struct fat_geom *g, const unsign
                         struct cb_error *err)
 {
     uint64_t clusters = total > g->first_data ? (total - g->first_data) / g->spc : 0;
-    uint64_t last = last_used(g, fat);
+    uint64_t used = count_used(g, fat);
     char a[32];
     if (clusters < type_min(g->bits) && clusters < g->clusters) {
         units_format_bytes((g->first_data + type_min(g->bits) * g->spc) * g->bps, a, sizeof(a));
@@ -261,19 +475,35 @@ static int shrink_check(const char *path, const struct fat_geom *g, const unsign
                             "it cannot shrink below %s", type_name(g->bits), path, (unsigned long long)clusters,
                             type_name(g->bits), (unsigned long long)type_min(g->bits), a);
     }
-    if (last >= clusters + 2) {
-        units_format_bytes((g->first_data + (last - 1) * g->spc) * g->bps, a, sizeof(a));
-        return cb_error_set(err, -ENOSPC, "cluster %llu of the %s in %s is in use past its new end: it cannot "
-                            "shrink below %s (clonebay does not move clusters)", (unsigned long long)last,
-                            type_name(g->bits), path, a);
+    if (used > clusters) {
+        units_format_bytes((g->first_data + used * g->spc) * g->bps, a, sizeof(a));
+        return cb_error_set(err, -ENOSPC, "the %s in %s uses %llu clusters, more than the %llu it would keep: it "
+                            "cannot shrink below %s", type_name(g->bits), path, (unsigned long long)used,
+                            (unsigned long long)clusters, a);
     }
     return 0;
 }
 
-static int shrink(int fd, struct fat_geom *g, const unsigned char *fat, uint64_t total)
+static int shrink(int fd, const char *path, struct fat_geom *g, unsigned char *fat, uint64_t total,
+                  struct cb_error *err)
 {
-    int rc = write_boot(fd, g, total, g->fatsz);
-    return rc ? rc : write_fsinfo(fd, g, fat, (total - g->first_data) / g->spc);
+    uint64_t clusters = (total - g->first_data) / g->spc;
+    struct moves m = { 0 };
+    int rc = 0;
+    if (last_used(g, fat) >= clusters + 2) {
+        rc = plan_moves(fd, g, fat, clusters + 2, &m);
+        if (rc == -EINVAL)
+            rc = cb_error_set(err, rc, "the directory tree of the %s in %s does not add up (fsck.fat would mend "
+                              "it), so its clusters past the new end are not moved; nothing was changed",
+                              type_name(g->bits), path);
+        if (!rc)
+            rc = do_moves(fd, g, fat, &m);
+    }
+    free(m.to);
+    free(m.refs);
+    if (!rc)
+        rc = write_boot(fd, g, total, g->fatsz);
+    return rc ? rc : write_fsinfo(fd, g, fat, clusters);
 }
 
 /* Entries from `from` to the end of the buffer of `bytes` set free: what lies
@@ -338,10 +568,10 @@ int fat_resize_run(const char *path, uint64_t new_size, char *note, size_t note_
     }
     if (total < g.total && (rc = shrink_check(path, &g, fat, total, err)) != 0)
         goto out;       /* nothing written */
-    rc = total < g.total ? shrink(fd, &g, fat, total) : grow(fd, &g, fat, total, note, note_len);
+    rc = total < g.total ? shrink(fd, path, &g, fat, total, err) : grow(fd, &g, fat, total, note, note_len);
     if (rc >= 0 && fsync(fd) != 0)
         rc = -errno;
-    if (rc < 0)
+    if (rc < 0 && rc != -EINVAL)
         cb_error_set(err, rc, "resizing the FAT in %s failed: %s", path, strerror(-rc));
 out:
     free(fat);

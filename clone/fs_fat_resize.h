@@ -2,12 +2,15 @@
  * size, in place, on a scratch file or a target's partition (never on a
  * source). fatresize 1.1.0 and libparted's resizer assert or refuse on simple
  * layouts (and want a partition table around the filesystem), so clonebay
- * does it itself, keeping every cluster's number:
+ * does it itself:
  *
- *   shrink  only when every cluster in use lies below the new end (clusters
- *           are not moved); the FATs keep their length (longer than needed is
+ *   shrink  the clusters in use past the new end move to free ones below it,
+ *           the chains, the directory entries naming them ("." and ".."
+ *           included, found by walking the tree) and FAT32's root cluster
+ *           following; the FATs keep their length (longer than needed is
  *           allowed); the boot sector's total, its FAT32 backup and the
- *           FSInfo free count are rewritten.
+ *           FSInfo free count are rewritten. A tree that does not add up is
+ *           refused before anything is written.
  *   grow    the FATs are lengthened to address the new clusters; the FAT12/16
  *           root directory and the clusters in use move up by what the FATs
  *           grew (their numbers stay, so no chain or directory entry changes).
@@ -27,9 +30,10 @@
 #include <stdint.h>
 
 /* The least and the most bytes the FAT in [off, off+size) of path can be
- * resized to: min ends at its last cluster in use (and keeps its type's
- * fewest clusters), max is as far as its type and a FAT of at most 256 MiB
- * address. 0, or -errno with why saying what could not be read. */
+ * resized to: min holds the clusters in use, a twentieth and 1 MiB more to
+ * write to (and its type's fewest clusters), max is as far as its type and a
+ * FAT of at most 256 MiB address. 0, or -errno with why saying what could not
+ * be read. */
 int fat_resize_limits(const char *path, uint64_t off, uint64_t size, uint64_t *min, uint64_t *max, char *why,
                       size_t why_len);
 

@@ -3,8 +3,8 @@
 # an ESP, a FAT32 data partition and a FAT16 one, both holding files with
 # holes between them (files deleted, others written after), cloned in used
 # mode onto a 0.6x and a 1.5x drive. The FATs shrink in a scratch file
-# (clusters in use stay below the new end) and grow on the target (the FATs
-# lengthen, the clusters move up); the FAT16 grows only as far as its type
+# (clusters past the new end moved down, chains and directory entries
+# following) and grow on the target (the FATs lengthen, the clusters move up); the FAT16 grows only as far as its type
 # addresses, and the job says so. Oracles: fsck.fat -n, mtools (every file
 # read back, diff -r), sgdisk -v, the boot sectors' sizes against the
 # partitions'. A FAT too full for the room it would get, and a FAT marked
@@ -115,11 +115,30 @@ check_target "restore 0.6x" "$ri" smaller
 check "the source was never written" test "$(sha "$WORK/src.img")" = "$src_sha"
 check "no scratch file is left" bash -c "! ls '$WORK' | grep -q clonebay-"
 
-# Too full: 180 MiB in the FAT32 cannot shrink into the ~160 MiB it would get on 250 MiB.
+# Spread out: 110 MiB written, a folder of files after it, the 110 MiB deleted: the FAT32 uses
+# ~55 MiB but its last clusters lie past the ~109 MiB it gets on 0.6x: they are moved down.
+cp "$WORK/src.img" "$WORK/spread.img"
+d=$(attach "$WORK/spread.img")
+head -c 110M /dev/urandom > "$WORK/more.bin"
+{ mcopy -i "${d}p2" "$WORK/more.bin" ::/more.bin && mmd -i "${d}p2" ::/late && mcopy -s -i "${d}p2" "$WORK/t16" ::/late/ &&
+    mdel -i "${d}p2" ::/more.bin; } 2>/dev/null
+late_at=$(mshowfat -i "${d}p2" ::/late/t16/f1.bin 2>/dev/null | grep -o '<[0-9]*' | tr -d '<')
+partx -d "$d"; losetup -d "$d"
+spread=$(attach "$WORK/spread.img" -r)
+random_file "$WORK/sp.img" 308M 8; sp=$(attach "$WORK/sp.img")
+"$CB" clone "$spread" "$sp" --yes > "$WORK/spread.out" 2>&1; rc=$?
+partx -u "$sp" 2>/dev/null || partx -a "$sp" 2>/dev/null
+check "spread-out FAT32 onto 0.6x: its files lay past the new end (cluster $late_at)" bash -c     "[ \$(( $late_at * 512 )) -gt \$(blockdev --getsize64 ${sp}p2) ]"
+check "spread-out FAT32 onto 0.6x: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/spread.out'"
+check "spread-out FAT32: clean (fsck.fat -n)" fsck.fat -n "${sp}p2"
+mkdir -p "$WORK/spread-want/late"; cp -r "$WORK/t32/." "$WORK/spread-want/"; cp -r "$WORK/t16" "$WORK/spread-want/late/"
+check "spread-out FAT32: every file equal, the moved folder too (mtools, diff -r)" files_equal "${sp}p2" "$WORK/spread-want"
+
+# Too full: 190 MiB in the FAT32 cannot shrink into the ~185 MiB it would get on 250 MiB.
 partx -d "$src"; losetup -d "$src"
 cp "$WORK/src.img" "$WORK/full.img"
 d=$(attach "$WORK/full.img")
-head -c 130M /dev/urandom > "$WORK/more.bin"; mcopy -i "${d}p2" "$WORK/more.bin" ::/more.bin 2>/dev/null
+head -c 140M /dev/urandom > "$WORK/more.bin"; mcopy -i "${d}p2" "$WORK/more.bin" ::/more.bin 2>/dev/null
 partx -d "$d"; losetup -d "$d"
 full=$(attach "$WORK/full.img" -r)
 random_file "$WORK/t250.img" 250M 7; t250=$(attach "$WORK/t250.img"); keep=$(sha "$WORK/t250.img")

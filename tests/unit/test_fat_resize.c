@@ -118,7 +118,7 @@ static void fat32_shrink_and_grow(void **state)
     assert_int_equal(sh("fsck.fat -n %s | grep -q '/6[0-9]\\{5\\} clusters'", img), 0);
 }
 
-static void fat32_refused_when_used_past_the_end(void **state)
+static void fat32_refused_when_too_full(void **state)
 {
     (void)state;
     if (!have_tools())
@@ -132,9 +132,65 @@ static void fat32_refused_when_used_past_the_end(void **state)
     assert_true(min > (63u << 20) && min < (100u << 20));
     struct cb_error err = { 0 };
     assert_int_equal(fat_resize_run(img, 50u << 20, note, sizeof(note), &err), -ENOSPC);
-    assert_non_null(strstr(err.msg, "in use past its new end"));
+    assert_non_null(strstr(err.msg, "more than the"));
     assert_non_null(strstr(err.msg, img));
     assert_int_equal(sh("sha256sum < %s | cmp -s - %s/before", img, dir), 0);     /* nothing written */
+}
+
+/* mkfs.fat, the tree, then a big file, then the tree again in a folder, then
+ * the big file deleted: the second tree (its directories too) lies past
+ * where the shrunk filesystem ends, and must move down. */
+static void fragmented(unsigned kib, const char *opts, unsigned big_mib)
+{
+    make_fat(kib, opts);
+    assert_int_equal(sh("head -c %uM /dev/urandom > %s/big && mcopy -i %s %s/big ::/big && mmd -i %s ::/late && "
+                        "mcopy -s -i %s %s/tree ::/late/ && mdel -i %s ::/big", big_mib, dir, img, dir, img, img, dir,
+                        img), 0);
+}
+
+/* The first cluster of the late tree's folder and of its big file lie past cluster n. */
+static void assert_late_past(unsigned n)
+{
+    assert_int_equal(sh("for f in ::/late ::/late/tree/sub/blob.bin; do mshowfat -i %s $f | grep -o '<[0-9]*' | "
+                        "tr -d '<' | awk '$1 <= %u {exit 1}' || exit 1; done", img, n), 0);
+}
+
+static void assert_late_tree_equal(void)
+{
+    assert_int_equal(sh("rm -rf %s/late && mkdir %s/late && mcopy -s -i %s ::/late/tree %s/late/ && diff -r %s/tree "
+                        "%s/late/tree", dir, dir, img, dir, dir, dir), 0);
+}
+
+static void fat32_moves_clusters_down(void **state)
+{
+    (void)state;
+    if (!have_tools())
+        skip();
+    fragmented(100 * 1024, "-F 32", 60);
+    assert_late_past(40u << 20 >> 9);       /* 512-byte clusters: 40 MiB holds fewer */
+    char note[300];
+    struct cb_error err = { 0 };
+    assert_int_equal(fat_resize_run(img, 40u << 20, note, sizeof(note), &err), 0);
+    set_size(40u << 20);
+    assert_int_equal(total_bytes(), 40u << 20);
+    assert_clean_and_equal();
+    assert_late_tree_equal();
+}
+
+static void fat16_moves_clusters_down(void **state)
+{
+    (void)state;
+    if (!have_tools())
+        skip();
+    fragmented(64 * 1024, "-F 16 -s 4", 40);
+    assert_late_past(20u << 20 >> 11);      /* 2 KiB clusters */
+    char note[300];
+    struct cb_error err = { 0 };
+    assert_int_equal(fat_resize_run(img, 20u << 20, note, sizeof(note), &err), 0);
+    set_size(20u << 20);
+    assert_int_equal(total_bytes(), 20u << 20);
+    assert_clean_and_equal();
+    assert_late_tree_equal();
 }
 
 static void fat16_shrink_grow_and_cap(void **state)
@@ -182,7 +238,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fat32_shrink_and_grow),
-        cmocka_unit_test(fat32_refused_when_used_past_the_end),
+        cmocka_unit_test(fat32_refused_when_too_full),
+        cmocka_unit_test(fat32_moves_clusters_down),
+        cmocka_unit_test(fat16_moves_clusters_down),
         cmocka_unit_test(fat16_shrink_grow_and_cap),
         cmocka_unit_test(not_a_fat),
     };
