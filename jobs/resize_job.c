@@ -417,7 +417,9 @@ int resize_job_domain(struct clone_job *job, struct cb_error *err)
     return 0;
 }
 
-/* One engine run outside the job's main copy: copy, then verify. */
+/* One engine run outside the job's main copy: copy, then verify (unless the
+ * operator said --no-verify: then neither the scratch file nor the targets
+ * are read back, as in the main copy). */
 static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_target *t, size_t n,
                       const struct block_map *domain, char *digest, struct cb_error *err)
 {
@@ -436,7 +438,7 @@ static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_tar
     if (!rc && map_bytes(&map, MAP_BAD))
         clone_job_note(job, "%llu unreadable bytes of %s were written as zeros to %s",
                        (unsigned long long)map_bytes(&map, MAP_BAD), src->path, t[0].dev.path);
-    if (!rc)
+    if (!rc && job->verify)
         rc = copy_verify(&e, err);
     if (!rc)
         snprintf(digest, HASH_MAX_HEX, "%s", e.digests[e.verify_alg]);
@@ -576,10 +578,10 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
                        "at its first start", p->number);
     if (!rc)
         clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
-                       "blocks copied and verified: %s %s", p->number, p->fstype,
+                       "blocks copied%s: %s %s", p->number, p->fstype,
                        (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" :
                        !strcmp(p->fstype, "ntfs") ? "ntfsresize" : "clonebay's FAT resizer",
-                       hash_name(job->engine.verify_alg), sc->digest);
+                       job->verify ? " and verified" : " (--no-verify: not read back)", hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);
     return rc;
