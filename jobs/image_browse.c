@@ -1,5 +1,6 @@
 #include "jobs/image_browse.h"
 #include "common/safe_file.h"
+#include "jobs/image_mount.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -531,5 +532,55 @@ int browse_copy_finish(struct browse_copy *c, bool cancel, struct browse_result 
         *err = c->err;
     free(c->picks);
     free(c);
+    return rc;
+}
+
+struct browse_open {
+    pthread_t thread;
+    char image[4400], dir[4200];
+    struct image_mount m;               /* the thread's until done */
+    struct cb_error err;
+    int rc;
+    _Atomic bool done;
+};
+
+static void *open_thread(void *arg)
+{
+    struct browse_open *o = arg;
+    o->rc = image_mount(o->image, o->dir, &o->m, &o->err);
+    atomic_store(&o->done, true);
+    return NULL;
+}
+
+int browse_open_start(const char *image, const char *dir, struct browse_open **out, struct cb_error *err)
+{
+    struct browse_open *o = calloc(1, sizeof(*o));
+    if (!o)
+        return cb_error_set(err, -ENOMEM, "out of memory opening %s", image);
+    snprintf(o->image, sizeof(o->image), "%s", image);
+    snprintf(o->dir, sizeof(o->dir), "%s", dir);
+    int rc = pthread_create(&o->thread, NULL, open_thread, o);
+    if (rc) {
+        free(o);
+        return cb_error_set(err, -rc, "cannot open %s: no thread: %s", image, strerror(rc));
+    }
+    *out = o;
+    return 0;
+}
+
+bool browse_open_done(const struct browse_open *o)
+{
+    return atomic_load(&o->done);
+}
+
+int browse_open_finish(struct browse_open *o, struct image_mount *m, struct cb_error *err)
+{
+    pthread_join(o->thread, NULL);
+    int rc = o->rc;
+    if (rc)
+        *err = o->err;
+    else
+        *m = o->m;
+    free(o);
     return rc;
 }

@@ -82,4 +82,16 @@ struct browse_progress *browse_copy_progress(struct browse_copy *c);
  * result, free c. Returns browse_copy_run's value, err its error. */
 int browse_copy_finish(struct browse_copy *c, bool cancel, struct browse_result *res, struct cb_error *err);
 
+/* image_mount in a thread of its own: opening an image forks its helper,
+ * attaches a loop device and mounts partitions, which takes a moment the
+ * station's loop must not wait. */
+struct image_mount;
+struct browse_open;
+/* 0 or -errno (err): the thread could not start. */
+int browse_open_start(const char *image, const char *dir, struct browse_open **out, struct cb_error *err);
+bool browse_open_done(const struct browse_open *o);
+/* Join the thread, free o: image_mount's value, m filled when 0, else err
+ * (nothing is left mounted). */
+int browse_open_finish(struct browse_open *o, struct image_mount *m, struct cb_error *err);
+
 #endif

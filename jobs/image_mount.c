@@ -512,6 +512,8 @@ int image_umount(const char *dir, struct image_umount_result *res, struct cb_err
                 nap_ms(20);
         }
         res->helper_gone = process_gone(pid);
+        if (res->helper_gone)
+            waitpid(pid, NULL, WNOHANG);    /* when it is our child (the station's, diff's): no zombie left */
     } else {
         res->helper_gone = true;
     }

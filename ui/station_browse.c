@@ -37,6 +37,7 @@ struct browse_view {
     size_t nentries;
     struct browse_pick *picks;          /* marked, in any folder of any partition */
     size_t npicks;
+    struct browse_open *opening;        /* image_mount running for image, on dir */
     struct browse_copy *copy;           /* running */
     char dest[4300];
     char **report;                      /* the last copy: its summary, then each file that failed */
@@ -141,10 +142,23 @@ static void open_image(struct station *st, const char *name)
         b->dir[0] = '\0';
         return;
     }
-    station_say(st, false, NULL, "opening %s read-only...", b->image);
-    station_draw(st);       /* opening takes a moment: say so first */
     struct cb_error err = { 0 };
-    if (image_mount(b->image, b->dir, &b->m, &err)) {
+    if (browse_open_start(b->image, b->dir, &b->opening, &err)) {
+        rmdir(b->dir);
+        b->dir[0] = '\0';
+        station_say(st, true, NULL, "%s", err.msg);
+    }
+}
+
+/* The image opened (or refused): its partitions, or the reason whole. */
+static void opened(struct station *st)
+{
+    struct browse_view *b = st->browse;
+    struct cb_error err = { 0 };
+    int rc = browse_open_finish(b->opening, &b->m, &err);
+    b->opening = NULL;
+    st->dirty = true;
+    if (rc) {
         rmdir(b->dir);      /* a refusal leaves nothing mounted */
         b->dir[0] = '\0';
         station_say(st, true, NULL, "cannot open %s: %s", b->image, err.msg);
@@ -152,7 +166,6 @@ static void open_image(struct station *st, const char *name)
         return;
     }
     job_log_append(st->q.reports_dir, "browse %s: opened read-only on %s (%s)", b->image, b->m.loop, b->dir);
-    st->message[0] = '\0';
     if (b->m.warning[0])
         station_say(st, false, NULL, "%s", b->m.warning);
     else if (b->m.nparts == 0)
@@ -260,6 +273,8 @@ static void start_copy(struct station *st)
 void browse_tick(struct station *st)
 {
     struct browse_view *b = st->browse;
+    if (b && b->opening && browse_open_done(b->opening))
+        opened(st);
     if (!b || !b->copy)
         return;
     if (!browse_copy_done(b->copy)) {
@@ -321,6 +336,8 @@ int browse_end(struct station *st, char *msg, size_t len)
     if (!b)
         return 0;
     end_copy(st);
+    if (b->opening)
+        opened(st);         /* waits for the mount: then it is undone like any other */
     close_image(st);
     int rc = 0;
     for (int i = 0; i < b->nstuck; i++) {
@@ -441,6 +458,10 @@ void browse_key(struct station *st, int key)
     struct browse_view *b = st->browse;
     if (!b) {
         st->mode = MODE_MAIN;
+        return;
+    }
+    if (b->opening) {
+        station_say(st, false, NULL, "opening %s read-only: a moment", b->image);
         return;
     }
     switch (b->step) {
@@ -596,6 +617,8 @@ void draw_browse(struct station *st)
         attroff(A_BOLD);
         if (b->nimages == 0)
             mvprintw(3, 2, "No image (.zst, .img) in %s. s chooses the store.", b->folder);
+        if (b->opening)
+            mvprintw(2, 0, "Opening %s read-only...", b->image);
         draw_rows(st, 3, end);
         station_key_bar(st, keys_img);
         return;

@@ -348,9 +348,9 @@ static void draw_jobs(struct station *st, int y, int rows)
 
 static void draw_main(struct station *st)
 {
-    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
-                                        "Enter", "Detail", "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear",
-                                        "F10", "Quit", NULL };
+    /* Whole at 80 columns (the serial console): Tab, which switches drives and jobs, is in the help. */
+    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Enter", "Detail",
+                                        "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear", "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
