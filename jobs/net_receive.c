@@ -112,6 +112,7 @@ static int spawn(struct net_receive *r, const char *interface, int wait_s, struc
         close(data[1]);
         return cb_error_set(err, -e, "cannot make a pipe for udp-receiver: %s", strerror(e));
     }
+    fcntl(data[0], F_SETPIPE_SZ, 1 << 20);     /* fewer, larger reads of the image (best effort) */
     int rc = run_tool_spawn(argv, data[1], log[1], &r->pid);
     close(data[1]);
     close(log[1]);
