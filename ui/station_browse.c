@@ -5,47 +5,19 @@
  * and every file that failed named. Leaving the image unmounts it; the
  * station's quit unmounts every image it mounted, and only those. */
 #include "common/units.h"
-#include "jobs/image_browse.h"
-#include "jobs/image_mount.h"
 #include "jobs/job_log.h"
-#include "ui/station.h"
+#include "ui/station_browse.h"
 
 #include <curses.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY_ESC 27
-#define MAX_STUCK 8
-
-enum bv_step { BV_IMAGES, BV_PARTS, BV_FILES };
-
-struct browse_view {
-    enum bv_step step;
-    char folder[4096];                  /* the store whose images are listed */
-    char (*images)[BROWSE_NAME_MAX];
-    size_t nimages;
-    int cursor, top;                    /* in the list shown */
-    char image[4400];                   /* the one opened */
-    char dir[64];                       /* where it is mounted, "" when it is not */
-    struct image_mount m;
-    int part;                           /* m.parts index whose files are listed */
-    char rel[4096];                     /* the folder listed, inside the partition ("" its root) */
-    struct browse_entry *entries;
-    size_t nentries;
-    struct browse_pick *picks;          /* marked, in any folder of any partition */
-    size_t npicks;
-    struct browse_open *opening;        /* image_mount running for image, on dir */
-    struct browse_copy *copy;           /* running */
-    char dest[4300];
-    char **report;                      /* the last copy: its summary, then each file that failed */
-    size_t nreport;
-    bool report_bad;
-    char stuck[MAX_STUCK][64];          /* mounts that would not go: tried again at quit */
-    int nstuck;
-};
 
 static struct browse_view *view(struct station *st)
 {
@@ -103,7 +75,7 @@ void browse_start(struct station *st)
     list_images(st);
 }
 
-static const char *part_words(const struct mounted_part *p, char *buf, size_t len)
+const char *bv_part_words(const struct mounted_part *p, char *buf, size_t len)
 {
     char sz[32];
     units_format_bytes(p->size, sz, sizeof(sz));
@@ -196,11 +168,29 @@ static bool close_image(struct station *st)
             snprintf(b->stuck[b->nstuck++], sizeof(b->stuck[0]), "%s", b->dir);
     }
     b->dir[0] = '\0';
+    if (b->m.helper > 0 && b->nreap < MAX_STUCK)
+        b->reap[b->nreap++] = b->m.helper;
+    b->m.helper = 0;
     free(b->entries);
     b->entries = NULL;
     b->nentries = 0;
     b->npicks = 0;
     return ok;
+}
+
+/* The helpers that ended are waited for (by pid: a job's tools are its own),
+ * so none stays a zombie; wait: up to a few seconds each, at quit. */
+static void reap_helpers(struct browse_view *b, bool wait)
+{
+    for (int i = 0; i < b->nreap; i++) {
+        pid_t r = waitpid(b->reap[i], NULL, WNOHANG);
+        for (int t = 0; wait && r == 0 && t < 100; t++) {
+            nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+            r = waitpid(b->reap[i], NULL, WNOHANG);
+        }
+        if (r != 0)     /* reaped, or not ours to wait for */
+            b->reap[i--] = b->reap[--b->nreap];
+    }
 }
 
 static int find_pick(const struct browse_view *b, const char *rel)
@@ -212,9 +202,14 @@ static int find_pick(const struct browse_view *b, const char *rel)
     return -1;
 }
 
-static void entry_rel(const struct browse_view *b, const struct browse_entry *e, char *out, size_t len)
+void bv_entry_rel(const struct browse_view *b, const struct browse_entry *e, char *out, size_t len)
 {
     snprintf(out, len, "%s%s%s", b->rel, b->rel[0] ? "/" : "", e->name);
+}
+
+bool bv_marked(const struct browse_view *b, const char *rel)
+{
+    return find_pick(b, rel) >= 0;
 }
 
 static void toggle_mark(struct station *st)
@@ -223,7 +218,7 @@ static void toggle_mark(struct station *st)
     if (b->cursor >= (int)b->nentries)
         return;
     char rel[4096];
-    entry_rel(b, &b->entries[b->cursor], rel, sizeof(rel));
+    bv_entry_rel(b, &b->entries[b->cursor], rel, sizeof(rel));
     int at = find_pick(b, rel);
     if (at >= 0) {
         b->picks[at] = b->picks[--b->npicks];
@@ -275,6 +270,8 @@ void browse_tick(struct station *st)
     struct browse_view *b = st->browse;
     if (b && b->opening && browse_open_done(b->opening))
         opened(st);
+    if (b && b->nreap)
+        reap_helpers(b, false);
     if (!b || !b->copy)
         return;
     if (!browse_copy_done(b->copy)) {
@@ -351,6 +348,7 @@ int browse_end(struct station *st, char *msg, size_t len)
             rc = -EBUSY;
         }
     }
+    reap_helpers(b, true);
     clear_report(b);
     free(b->images);
     free(b->entries);
@@ -360,14 +358,14 @@ int browse_end(struct station *st, char *msg, size_t len)
     return rc;
 }
 
-static int list_count(const struct browse_view *b)
+int bv_count(const struct browse_view *b)
 {
     return b->step == BV_IMAGES ? (int)b->nimages : b->step == BV_PARTS ? (int)b->m.nparts : (int)b->nentries;
 }
 
 static void move_cursor(struct browse_view *b, int key)
 {
-    int n = list_count(b), page = LINES / 2 > 1 ? LINES / 2 : 1;
+    int n = bv_count(b), page = LINES / 2 > 1 ? LINES / 2 : 1;
     if ((key == KEY_UP || key == 'k') && b->cursor > 0)
         b->cursor--;
     else if ((key == KEY_DOWN || key == 'j') && b->cursor + 1 < n)
@@ -428,7 +426,7 @@ static void files_key(struct station *st, int key)
         } else {
             char old[4096], rel[4096];
             snprintf(old, sizeof(old), "%s", b->rel);
-            entry_rel(b, e, rel, sizeof(rel));
+            bv_entry_rel(b, e, rel, sizeof(rel));
             snprintf(b->rel, sizeof(b->rel), "%s", rel);
             if (!list_files(st))
                 snprintf(b->rel, sizeof(b->rel), "%s", old);
@@ -516,129 +514,4 @@ void browse_key(struct station *st, int key)
         files_key(st, key);
         break;
     }
-}
-
-/* ---- drawing ---- */
-
-/* Rows y..end-1 show the list from b->top, the cursor kept in view. */
-static void keep_in_view(struct browse_view *b, int rows)
-{
-    if (b->cursor < b->top)
-        b->top = b->cursor;
-    if (rows > 0 && b->cursor >= b->top + rows)
-        b->top = b->cursor - rows + 1;
-}
-
-static void row(int y, bool sel, const char *text)
-{
-    if (sel)
-        attron(A_REVERSE);
-    mvaddstr(y, 0, sel ? "> " : "  ");
-    addnstr(text, COLS - 2 > 0 ? COLS - 2 : 0);
-    if (sel)
-        attroff(A_REVERSE);
-}
-
-static void draw_rows(struct station *st, int y, int end)
-{
-    struct browse_view *b = st->browse;
-    int n = list_count(b);
-    keep_in_view(b, end - y);
-    char line[1200], sz[32];
-    for (int i = b->top; i < n && y < end; i++, y++) {
-        if (b->step == BV_IMAGES) {
-            snprintf(line, sizeof(line), "%s", b->images[i]);
-        } else if (b->step == BV_PARTS) {
-            const struct mounted_part *p = &b->m.parts[i];
-            part_words(p, line, sizeof(line));
-            snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s",
-                     p->mounted ? "files: Enter" : p->note);
-        } else {
-            const struct browse_entry *e = &b->entries[i];
-            char rel[4096];
-            entry_rel(b, e, rel, sizeof(rel));
-            if (e->kind == BROWSE_FILE)
-                units_format_bytes(e->size, sz, sizeof(sz));
-            snprintf(line, sizeof(line), "[%c] %-40s %12s", find_pick(b, rel) >= 0 ? 'x' : ' ', e->name,
-                     e->kind == BROWSE_DIR ? "folder" : e->kind == BROWSE_LINK ? "link" : e->kind == BROWSE_FILE
-                     ? sz : "special");
-            if (e->kind == BROWSE_DIR)
-                line[4 + strlen(e->name)] = '/';
-        }
-        row(y, i == b->cursor, line);
-    }
-}
-
-/* The copy's progress, or its report: the summary and each failure whole;
- * what does not fit is in jobs.log, and the last row says so. */
-static void draw_report(struct station *st, int y, int end)
-{
-    struct browse_view *b = st->browse;
-    if (b->copy) {
-        const struct browse_progress *p = browse_copy_progress(b->copy);
-        char d[32], t[32];
-        units_format_bytes(atomic_load(&p->bytes_done), d, sizeof(d));
-        units_format_bytes(atomic_load(&p->bytes_total), t, sizeof(t));
-        attron(A_BOLD);
-        mvprintw(y, 0, "Copying to %s: %zu of %zu files, %s of %s (x stops it)", b->dest,
-                 atomic_load(&p->files_done), atomic_load(&p->files_total), d, t);
-        attroff(A_BOLD);
-        return;
-    }
-    for (size_t i = 0; i < b->nreport; i++) {
-        bool more = i + 1 < b->nreport;       /* a row kept to say where the rest is */
-        int r = draw_text_block(st, b->report[i], y, more ? end - 1 : end, i ? 2 : 0, b->report_bad && i);
-        if (r < 0) {
-            char logp[4200];
-            job_log_path(st->q.reports_dir, logp, sizeof(logp));
-            if (y < end)
-                mvprintw(y, 2, "... %zu more not shown here: every one is in %s", b->nreport - i, logp);
-            return;
-        }
-        y += r;
-    }
-}
-
-void draw_browse(struct station *st)
-{
-    static const char *const keys_img[] = { "Enter", "Open read-only", "r", "List again", "Esc", "Back", NULL };
-    static const char *const keys_parts[] = { "Enter", "Files", "Esc", "Close image", NULL };
-    static const char *const keys_files[] = { "Enter", "Open folder", "Bksp", "Up", "Space", "Mark", "c", "Copy to store",
-                                              "u", "Unmark all", "Esc", "Up", NULL };
-    struct browse_view *b = st->browse;
-    if (!b)
-        return;
-    int end = LINES - 3;
-    if (b->nreport || b->copy)
-        end = LINES - 2 - (LINES - 4) / 3;
-    attron(A_BOLD);
-    if (b->step == BV_IMAGES) {
-        mvprintw(1, 0, "Browse an image, read-only: the images in %s", b->folder);
-        attroff(A_BOLD);
-        if (b->nimages == 0)
-            mvprintw(3, 2, "No image (.zst, .img) in %s. s chooses the store.", b->folder);
-        if (b->opening)
-            mvprintw(2, 0, "Opening %s read-only...", b->image);
-        draw_rows(st, 3, end);
-        station_key_bar(st, keys_img);
-        return;
-    }
-    char sz[32];
-    mvprintw(1, 0, "Browse %s (read-only, %s of disk on %s)", b->image, units_format_bytes(b->m.disk_size, sz,
-             sizeof(sz)), b->m.loop);
-    attroff(A_BOLD);
-    if (b->step == BV_PARTS) {
-        mvaddstr(2, 0, "Partitions:");
-        draw_rows(st, 3, end);
-        station_key_bar(st, keys_parts);
-    } else {
-        char words[200];
-        mvprintw(2, 0, "Partition %s  /%s   (%zu marked)", part_words(&b->m.parts[b->part], words, sizeof(words)),
-                 b->rel, b->npicks);
-        if (b->nentries == 0)
-            mvaddstr(3, 2, "(empty folder)");
-        draw_rows(st, 3, end);
-        station_key_bar(st, keys_files);
-    }
-    draw_report(st, end + 1, LINES - 1);
 }

@@ -150,7 +150,9 @@ fi
 keys Escape
 check "browse: Esc goes back to the partitions, then closes the image" wait_for "the images in $S" 10
 check "browse: leaving unmounted the image (no mount, loop device or helper left)" nothing_of_ours
-check "browse: the station's helper ended (reaped, not a zombie)" bash -c "[ -z \"\$(ps -o stat= -p '$bpid')\" ]"
+# reaped: waited for (the station reaps it on its next turn), never a zombie left
+reaped() { local i; for i in $(seq 50); do [ -z "$(ps -o pid= -p "$1")" ] && return 0; sleep 0.1; done; ps -o pid=,stat=,args= -p "$1"; return 1; }
+check "browse: the station's helper ended (reaped, not a zombie)" reaped "$bpid"
 
 # The damaged image: big.bin fails by name with an I/O error, the others are copied.
 pick "pc1-damaged.zst"; keys Enter
@@ -198,7 +200,7 @@ check "browse: ... mounted" test -n "$bdir"
 keys F10
 check "browse: the station quits" wait_for "station-exited" 20
 check "browse: after quit, no mount, loop device or helper of the station's is left" nothing_of_ours
-check "browse: after quit, the station's helper process is gone" bash -c "s=\$(ps -o stat= -p '$bpid'); [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]"
+check "browse: after quit, the station's helper process is gone" reaped "$bpid"
 check "browse: after quit, its folder is gone" test ! -e "$bdir"
 check "browse: the image mounted outside the station is still mounted" bash -c "findmnt '$O/p2' >/dev/null && [ \"\$(cat /proc/$opid/comm)\" = clonebay-mount ] && cmp '$WORK/ref/notes.txt' '$O/p2/notes.txt'"
 
@@ -216,7 +218,7 @@ check "browse: ... its station and helper found" bash -c "[ -n '$spid' ] && [ -n
 kill -HUP $spid
 check "browse: SIGHUP (terminal closed): the station ends" wait_for "station-exited" 20
 check "browse: after SIGHUP, no mount, loop device or helper of the station's is left" nothing_of_ours
-check "browse: after SIGHUP, its helper is gone and its folder removed" bash -c "s=\$(ps -o stat= -p '$bpid'); { [ -z \"\$s\" ] || [ \"\${s:0:1}\" = Z ]; } && [ ! -e '$bdir' ]"
+check "browse: after SIGHUP, its helper is gone and its folder removed" bash -c "$(declare -f reaped); reaped '$bpid' && [ ! -e '$bdir' ]"
 check "browse: the image mounted outside is still there" findmnt "$O/p2"
 check "browse: and \`clonebay umount\` still undoes it" "$CB" umount "$O"
 finish
