@@ -106,6 +106,11 @@ check "1.5x: the FAT16 grew to what its type addresses, within its partition" ba
 check "1.5x: the FAT resizer's words are in the report's tool log" json "$WORK/large.json" \
     "assert 'resize the FAT in' in r['tool_log'] and 'at most' in r['tool_log'], r['tool_log']"
 
+# --mode raw onto the 1.5x drive: every sector copied, then the FATs grown on the target.
+"$CB" clone "$src" "$large" --mode raw --yes > "$WORK/raw.out" 2>&1; rc=$?
+check "raw clone onto 1.5x: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/raw.out'"
+check_target "raw 1.5x" "$large" larger
+
 # A used-mode image of the disk restored onto the 0.6x drive: shrunk from the image the same way.
 "$CB" image "$src" "$WORK/used" --mode used > "$WORK/img.out" 2>&1
 random_file "$WORK/ri.img" 308M 5; ri=$(attach "$WORK/ri.img")
