@@ -288,28 +288,33 @@ static int write_boot(int fd, struct fat_geom *g, uint64_t total, uint64_t fatsz
     return rc;
 }
 
+/* A growing list of numbers: directory entries' offsets, directories to read. */
+struct list {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static int list_add(struct list *l, uint64_t x)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uint64_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        l->v = v, l->cap = cap;
+    }
+    l->v[l->n++] = x;
+    return 0;
+}
+
 /* A shrink's moves: each cluster in use from `end` on gets a free one below
  * it (to[c - end], 0: not moved), and the directory entries naming a moved
  * cluster are found by walking the tree (their byte offsets). */
 struct moves {
     uint64_t end;
     uint32_t *to;
-    uint64_t *refs;
-    size_t nrefs, cap;
+    struct list refs;
 };
-
-static int add_ref(struct moves *m, uint64_t at)
-{
-    if (m->nrefs == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        uint64_t *r = realloc(m->refs, cap * sizeof(*r));
-        if (!r)
-            return -ENOMEM;
-        m->refs = r, m->cap = cap;
-    }
-    m->refs[m->nrefs++] = at;
-    return 0;
-}
 
 /* The first cluster a directory entry names. */
 static uint64_t first_cluster(const struct fat_geom *g, const unsigned char *e)
@@ -325,22 +330,8 @@ struct walk {
     struct moves *m;
     unsigned char *seen;            /* one bit per directory cluster read: a damaged tree may loop */
     unsigned char *buf;             /* one cluster, or the FAT12/16 root region */
-    uint64_t *stack;                /* directories still to read, by first cluster */
-    size_t depth, cap;
+    struct list stack;              /* directories still to read, by first cluster */
 };
-
-static int push_dir(struct walk *w, uint64_t c)
-{
-    if (w->depth == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 64;
-        uint64_t *s = realloc(w->stack, cap * sizeof(*s));
-        if (!s)
-            return -ENOMEM;
-        w->stack = s, w->cap = cap;
-    }
-    w->stack[w->depth++] = c;
-    return 0;
-}
 
 /* One directory's entries, in the root region (c 0, FAT12/16) or along its
  * chain: those naming a moved cluster recorded, its subdirectories pushed.
@@ -370,9 +361,9 @@ static int walk_dir(struct walk *w, uint64_t c)
             uint64_t fc = first_cluster(g, e);
             int rc = 0;
             if (fc >= m->end && fc < g->clusters + 2)
-                rc = m->to[fc - m->end] ? add_ref(m, at + i) : -EINVAL;
+                rc = m->to[fc - m->end] ? list_add(&m->refs, at + i) : -EINVAL;
             if (!rc && (e[11] & 0x10) && e[0] != '.' && fc)
-                rc = push_dir(w, fc);
+                rc = list_add(&w->stack, fc);
             if (rc)
                 return rc;
         }
@@ -407,9 +398,9 @@ static int plan_moves(int fd, const struct fat_geom *g, const unsigned char *fat
         rc = -EINVAL;
     if (!rc)
         rc = walk_dir(&w, root);
-    while (!rc && w.depth)
-        rc = walk_dir(&w, w.stack[--w.depth]);
-    free(w.stack);
+    while (!rc && w.stack.n)
+        rc = walk_dir(&w, w.stack.v[--w.stack.n]);
+    free(w.stack.v);
     free(w.seen);
     free(w.buf);
     return rc;
@@ -422,8 +413,8 @@ static int do_moves(int fd, struct fat_geom *g, unsigned char *fat, const struct
     uint64_t hi = g->clusters + 2, csize = (uint64_t)g->spc * g->bps;
     unsigned char e[32], *buf = malloc(csize);
     int rc = buf ? 0 : -ENOMEM;
-    for (size_t i = 0; !rc && i < m->nrefs; i++) {
-        if (pread(fd, e, 32, (off_t)m->refs[i]) != 32) {
+    for (size_t i = 0; !rc && i < m->refs.n; i++) {
+        if (pread(fd, e, 32, (off_t)m->refs.v[i]) != 32) {
             rc = -EIO;
             break;
         }
@@ -431,7 +422,7 @@ static int do_moves(int fd, struct fat_geom *g, unsigned char *fat, const struct
         put16(e + 26, to & 0xFFFF);
         if (g->bits == 32)
             put16(e + 20, to >> 16);
-        rc = put(fd, e, 32, m->refs[i]);
+        rc = put(fd, e, 32, m->refs.v[i]);
     }
     for (uint64_t c = m->end; !rc && c < hi; c++) {
         if (!m->to[c - m->end])
@@ -500,7 +491,7 @@ static int shrink(int fd, const char *path, struct fat_geom *g, unsigned char *f
             rc = do_moves(fd, g, fat, &m);
     }
     free(m.to);
-    free(m.refs);
+    free(m.refs.v);
     if (!rc)
         rc = write_boot(fd, g, total, g->fatsz);
     return rc ? rc : write_fsinfo(fd, g, fat, clusters);

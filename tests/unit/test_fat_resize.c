@@ -161,36 +161,33 @@ static void assert_late_tree_equal(void)
                         "%s/late/tree", dir, dir, img, dir, dir, dir), 0);
 }
 
+/* A fragmented FAT of kib KiB (big_mib deleted) shrunk to mib MiB, below its
+ * late tree: that tree must move down (its clusters of csize bytes lie past). */
+static void shrink_fragmented(unsigned kib, const char *opts, unsigned big_mib, unsigned mib, unsigned csize)
+{
+    if (!have_tools())
+        skip();
+    fragmented(kib, opts, big_mib);
+    assert_late_past((mib << 20) / csize);
+    char note[300];
+    struct cb_error err = { 0 };
+    assert_int_equal(fat_resize_run(img, (uint64_t)mib << 20, note, sizeof(note), &err), 0);
+    set_size((uint64_t)mib << 20);
+    assert_int_equal(total_bytes(), (uint64_t)mib << 20);
+    assert_clean_and_equal();
+    assert_late_tree_equal();
+}
+
 static void fat32_moves_clusters_down(void **state)
 {
     (void)state;
-    if (!have_tools())
-        skip();
-    fragmented(100 * 1024, "-F 32", 60);
-    assert_late_past(40u << 20 >> 9);       /* 512-byte clusters: 40 MiB holds fewer */
-    char note[300];
-    struct cb_error err = { 0 };
-    assert_int_equal(fat_resize_run(img, 40u << 20, note, sizeof(note), &err), 0);
-    set_size(40u << 20);
-    assert_int_equal(total_bytes(), 40u << 20);
-    assert_clean_and_equal();
-    assert_late_tree_equal();
+    shrink_fragmented(100 * 1024, "-F 32", 60, 40, 512);
 }
 
 static void fat16_moves_clusters_down(void **state)
 {
     (void)state;
-    if (!have_tools())
-        skip();
-    fragmented(64 * 1024, "-F 16 -s 4", 40);
-    assert_late_past(20u << 20 >> 11);      /* 2 KiB clusters */
-    char note[300];
-    struct cb_error err = { 0 };
-    assert_int_equal(fat_resize_run(img, 20u << 20, note, sizeof(note), &err), 0);
-    set_size(20u << 20);
-    assert_int_equal(total_bytes(), 20u << 20);
-    assert_clean_and_equal();
-    assert_late_tree_equal();
+    shrink_fragmented(64 * 1024, "-F 16 -s 4", 40, 20, 2048);
 }
 
 static void fat16_shrink_grow_and_cap(void **state)
