@@ -155,29 +155,19 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
         }
 }
 
-/* An NTFS in an image: what the image's used map holds of it, with the
- * margin a drive's gets (ntfsresize cannot read an image). */
-static uint64_t image_ntfs_min(const struct clone_job *job, const struct layout_part *p)
+/* What the image's used map holds of partition p, in bytes. */
+static uint64_t image_used(const struct clone_job *job, const struct layout_part *p)
 {
     uint64_t used = 0, at = p->start, end = p->start + p->size, q, n;
     for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
         used += (q + n > end ? end : q + n) - q;
-    return fs_resize_ntfs_min_of_used(used);
-}
-
-/* Where the last used range of partition p in the image's used map ends,
- * from p's start. */
-static uint64_t image_used_end(const struct clone_job *job, const struct layout_part *p)
-{
-    uint64_t at = p->start, end = p->start + p->size, last = p->start, q, n;
-    for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
-        last = q + n > end ? end : q + n;
-    return last - p->start;
+    return used;
 }
 
 /* A FAT's limits: the most its type addresses and, in an image (whose view
  * holds only the FAT's first MiB), the least it fits in from the image's used
- * map. A FAT that cannot be read keeps its size. */
+ * map (its boot area, FATs and clusters in use), with the room
+ * fat_resize_limits leaves. A FAT that cannot be read keeps its size. */
 static void fat_limits(const struct clone_job *job, struct resize_state *st, size_t i, const struct io_dev *src)
 {
     struct layout_part *p = &st->layout.parts[i];
@@ -189,8 +179,9 @@ static void fat_limits(const struct clone_job *job, struct resize_state *st, siz
         return;
     }
     if (job->image && p->fit == FIT_ANY) {
-        uint64_t end = image_used_end(job, p);
-        p->min_size = least > end ? least : end;
+        uint64_t used = image_used(job, p);
+        used += used / 20 + (1u << 20);
+        p->min_size = least > used ? least : used;
     }
 }
 
@@ -214,7 +205,7 @@ static void classify(struct clone_job *job, struct resize_state *st)
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
         if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
-            p->min_size = image_ntfs_min(job, p);   /* the view holds only its first MiB */
+            p->min_size = fs_resize_ntfs_min_of_used(image_used(job, p));  /* no ntfsresize on an image */
         else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
         if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))

@@ -139,6 +139,15 @@ check "spread-out FAT32: clean (fsck.fat -n)" fsck.fat -n "${sp}p2"
 mkdir -p "$WORK/spread-want/late"; cp -r "$WORK/t32/." "$WORK/spread-want/"; cp -r "$WORK/t16" "$WORK/spread-want/late/"
 check "spread-out FAT32: every file equal, the moved folder too (mtools, diff -r)" files_equal "${sp}p2" "$WORK/spread-want"
 
+# The same from a used-mode image: its used map says how little the FAT32 needs, the scratch moves the rest.
+"$CB" image "$spread" "$WORK/spread-used" --mode used > /dev/null 2>&1
+random_file "$WORK/sp.img" 308M 9
+"$CB" restore "$WORK/spread-used.zst" "$sp" --yes > "$WORK/spread-r.out" 2>&1; rc=$?
+partx -u "$sp" 2>/dev/null || partx -a "$sp" 2>/dev/null
+check "spread-out FAT32 restored from a used image onto 0.6x: exit 0, verified, clean" bash -c \
+    "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/spread-r.out' && fsck.fat -n ${sp}p2"
+check "spread-out FAT32 from the image: every file equal (mtools, diff -r)" files_equal "${sp}p2" "$WORK/spread-want"
+
 # Too full: 190 MiB in the FAT32 cannot shrink into the ~185 MiB it would get on 250 MiB.
 partx -d "$src"; losetup -d "$src"
 cp "$WORK/src.img" "$WORK/full.img"
