@@ -1,6 +1,7 @@
 #include "clone/copy.h"
 #include "clone/copy_internal.h"
 #include "clone/image_sink.h"
+#include "clone/image_stream.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -250,10 +251,11 @@ static void *hasher_main(void *arg)
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
     struct copy_job *job = e->job;
-    if (job->image_src) {
+    if (job->image_src || job->stream_src) {
         /* A damaged image is not a bad sector to skip: the restore stops there. */
         struct cb_error ierr = { 0 };
-        int rc = image_read(job->image_src, buf, len, off, &ierr);
+        int rc = job->stream_src ? image_stream_read(job->stream_src, buf, len, off, &ierr)
+                                 : image_read(job->image_src, buf, len, off, &ierr);
         if (rc) {
             job->source_lost = true;
             snprintf(job->source_msg, sizeof(job->source_msg), "%s", ierr.msg);
@@ -440,6 +442,8 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
 /* Read [off, off+len) of the source (a drive, a file or an image). */
 static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t off)
 {
+    if (job->stream_src)
+        return false;       /* a stream went by once */
     if (job->image_src) {
         struct cb_error ierr = { 0 };
         return image_read(job->image_src, buf, len, off, &ierr) == 0;
@@ -579,9 +583,10 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
     if (!(e->owed = calloc(job->ntargets ? job->ntargets : 1, sizeof(*e->owed))))
         return cb_error_set(err, -ENOMEM, "out of memory");
     /* Drives (not an image: its pace is the compressors') may be left behind
-     * when there are at least two of them: one slow drive does not hold the others. */
+     * when there are at least two of them: one slow drive does not hold the
+     * others. Not from a stream: what goes by is not read again. */
     size_t drives = 0;
-    for (size_t t = 0; t < job->ntargets; t++)
+    for (size_t t = 0; t < job->ntargets && !job->stream_src; t++)
         drives += !job->targets[t].image;
     for (size_t t = 0; t < job->ntargets && drives >= 2; t++)
         e->ring.may_lag[e->nhashers + (int)t] = !job->targets[t].image;

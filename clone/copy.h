@@ -109,10 +109,12 @@ struct copy_checkpoint {
 };
 
 struct image;
+struct image_stream;
 
 struct copy_job {
     struct io_dev *src;             /* path, size and sector size of the source */
     struct image *image_src;        /* restore: read from this image, not src's fd */
+    struct image_stream *stream_src;/* receive: read in order from this stream (read once: no re-reads) */
     struct copy_target *targets;
     size_t ntargets;
     struct block_map *map;          /* in: what to do; out: what was done */

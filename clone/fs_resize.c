@@ -1,7 +1,8 @@
 #include "clone/fs_resize.h"
+#include "clone/fs_fat_resize.h"
 #include "clone/fs_ntfs.h"
 #include "clone/fs_used.h"
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>
@@ -15,7 +16,7 @@
 
 enum layout_fit fs_resize_fit(const char *fstype)
 {
-    if (fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "ntfs"))
+    if (fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "ntfs") || !strcmp(fstype, "vfat"))
         return FIT_ANY;
     return FIT_FIXED;
 }
@@ -102,6 +103,11 @@ int fs_resize_min(const char *path, uint64_t off, uint64_t size, const char *fst
             return ext_min(path, off, node, min);
         if (!strcmp(fstype, "ntfs"))
             return ntfs_min(path, off, size, node, min);
+        if (!strcmp(fstype, "vfat")) {
+            uint64_t max;
+            char why[300];
+            return fat_resize_limits(path, off, size, min, &max, why, sizeof(why));
+        }
         *min = 1u << 20;        /* swap: only its header matters */
         return 0;
     default:
@@ -158,6 +164,18 @@ int fs_resize_run(const char *node, const char *fstype, uint64_t new_size, const
         const char *grow[] = { "ntfsresize", "--force", "--force", "--no-progress-bar", node, NULL };
         bool file = stat(node, &st) == 0 && S_ISREG(st.st_mode);
         return step(file ? shrink : grow, node, 0, log, log_len, err);
+    }
+    if (!strcmp(fstype, "vfat")) {
+        /* clonebay's own: fatresize and libparted's resizer fail on simple layouts. */
+        char note[300];
+        size_t n = strlen(log);
+        if (n < log_len)
+            n += (size_t)snprintf(log + n, log_len - n, "$ (clonebay) resize the FAT in %s to %llu bytes\n", node,
+                                  (unsigned long long)new_size);
+        int rc = fat_resize_run(node, new_size, note, sizeof(note), err);
+        if (rc > 0 && n < log_len)
+            snprintf(log + n, log_len - n, "%s\n", note);
+        return rc > 0 ? 0 : rc;
     }
     if (!strcmp(fstype, "swap")) {
         const char *with_label[] = { "mkswap", "-U", uuid, "-L", label, node, NULL };

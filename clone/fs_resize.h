@@ -3,9 +3,10 @@
  *
  *   ext2/3/4   grow and shrink: resize2fs (after e2fsck -f)
  *   ntfs       grow; shrink in a scratch file (used mode): ntfsresize
+ *   vfat       FAT12/16/32 grow, shrink in a scratch file (used mode):
+ *              clone/fs_fat_resize (fatresize 1.1.0 asserts on simple layouts)
  *   swap       any size: re-created by mkswap with the same UUID and label
- *   others     keep their size (FAT: fatresize 1.1.0 asserts on simple
- *              layouts, so FAT partitions are not resized) */
+ *   others     keep their size */
 #ifndef CB_FS_RESIZE_H
 #define CB_FS_RESIZE_H
 

@@ -6,7 +6,9 @@
 #include "common/units.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static uint64_t align_up(uint64_t v) { return (v + LAYOUT_ALIGN - 1) / LAYOUT_ALIGN * LAYOUT_ALIGN; }
 static uint64_t align_down(uint64_t v) { return v / LAYOUT_ALIGN * LAYOUT_ALIGN; }
@@ -22,8 +24,10 @@ static int no_room(const struct layout_part *p, uint64_t room, const char *tname
     char a[32], b[32];
     units_format_bytes(need(p), a, sizeof(a));
     units_format_bytes(room, b, sizeof(b));
+    /* An encrypted volume holds nothing clonebay can read: why it cannot shrink is the reason to give. */
+    bool encrypted = !strcmp(p->fstype, "crypto_LUKS") || !strcmp(p->fstype, "BitLocker");
     const char *what = p->fit == FIT_ANY ? "needs at least" : p->fit == FIT_GROW ? "cannot shrink below" :
-                       "keeps its size of";
+                       encrypted ? "is encrypted, copied whole at its size of" : "keeps its size of";
     return cb_error_set(err, -ENOSPC, "partition #%d (%s) %s %s but would get %s on %s", p->number,
                         p->fstype[0] ? p->fstype : "no filesystem", what, a, b, tname);
 }
@@ -52,8 +56,10 @@ static double ratio(const struct layout *l, uint64_t src_limit, uint64_t limit)
         if (!l->parts[i].extended && l->parts[i].fit != FIT_FIXED)
             scal += l->parts[i].size;
     uint64_t fixed = src_limit - layout_head_bytes(l) - scal;   /* fixed partitions and gaps */
-    if (!scal || limit <= fixed + layout_head_bytes(l))
+    if (!scal)
         return 1.0;
+    if (limit <= fixed + layout_head_bytes(l))
+        return 0.0;     /* each at its least: the refusal then names what truly does not fit */
     return (double)(limit - layout_head_bytes(l) - fixed) / (double)scal;
 }
 

@@ -2,10 +2,12 @@
 #include "clone/fs_used.h"
 #include "clone/gpt_fix.h"
 #include "clone/image_sink.h"
+#include "clone/image_stream.h"
 #include "clone/iso9660.h"
 #include "clone/udf.h"
 #include "jobs/damage.h"
 #include "jobs/image_job.h"
+#include "jobs/job_health.h"
 #include "jobs/resize_job.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
@@ -82,6 +84,7 @@ static void describe_drive(const struct dev_drive *d, struct job_endpoint *ep)
         snprintf(ep->model, sizeof(ep->model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
     snprintf(ep->serial, sizeof(ep->serial), "%s", d->serial);
     job_drive_contents(d, ep->contents, sizeof(ep->contents));
+    job_health_init(ep, d);
 }
 
 /* "/dev/sdc (SanDisk Ultra, 14.3 GiB)" for messages. */
@@ -189,12 +192,14 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
             return rc;
         struct io_dev *t = &job->ctargets[i].dev;
         job->targets[i].size = t->size;
-        if (t->is_block && (job->src.is_block || job->image) && t->sector != job->src.sector)
+        if (t->is_block && (job->src.is_block || job->image || job->stream) && t->sector != job->src.sector)
             return cb_error_set(err, -EINVAL, "target %s has %u-byte sectors but source %s has %u-byte "
-                                "sectors: a raw copy would not be readable", t->path, t->sector,
-                                job->src.path, job->src.sector);
+                                "sectors: the source's partition table (and any FAT or NTFS boot sector) "
+                                "counts in %u-byte sectors, so on the target they would point to the wrong "
+                                "places; copy onto a drive with %u-byte sectors", t->path, t->sector,
+                                job->src.path, job->src.sector, job->src.sector, job->src.sector);
     }
-    if (!job->src.direct && !job->image)
+    if (!job->src.direct && !job->image && !job->stream)
         clone_job_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
     return 0;
 }
@@ -532,7 +537,8 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     struct sysfs_ctx ctx;
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
-    int rc = stat_node(req->source, sn);
+    memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
+    int rc = req->stream ? 0 : stat_node(req->source, sn);
     if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
         return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,
                             req->source_ident->model);
@@ -545,7 +551,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
         rc = cb_error_set(err, -EINVAL, "%s is a drive, not an image file: to copy a drive, use 'clonebay clone'",
                           req->source);
     if (!rc && req->kind == JOB_RESTORE && !light)
-        rc = image_job_open_source(job, req->source, err);
+        rc = req->stream ? image_job_open_stream(job, req->stream, err) : image_job_open_source(job, req->source, err);
     if (rc && err->msg[0])
         return rc;
     if (rc)
@@ -653,7 +659,7 @@ static int prepare_open(struct clone_job *job, const struct clone_request *orig,
                           req->source);
     if (!rc && (req->mode == MODE_USED || (req->mode == MODE_AUTO && used_by_default(job, req, source_drive))))
         rc = build_domain(job, source_drive, err);
-    if (!rc)
+    if (!rc && !job->stream)      /* fitting partitions reads the image out of order */
         rc = resize_job_prepare(job, req->resize, err);
     if (!rc && job->resize)
         rc = resize_job_domain(job, err);
@@ -674,6 +680,8 @@ static int prepare_open(struct clone_job *job, const struct clone_request *orig,
         rc = image_job_prepare_dest(job, req, sn.is_block, sn.is_block ? sn.rdev : sn.st_dev, &ctx, err);
     if (!rc)
         rc = prepare_map(job, err);
+    if (!rc && !req->dry_run)
+        job_health_before(job);     /* for the report; smartctl can take seconds, so not for a preview */
     dev_list_free(&devs);
     return rc;
 }
@@ -766,6 +774,7 @@ enum job_outcome clone_job_run(struct clone_job *job)
         }
     e->hash_mask = job->hash_mask | (job->verify ? 1u << e->verify_alg : 0);
     e->image_src = job->image;
+    e->stream_src = job->stream;
     struct cb_error err = { 0 };
     cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_WRITE");     /* tests swap a drive here */
     if (recheck_targets(job, &err)) {
@@ -793,8 +802,8 @@ void *clone_job_thread(void *arg)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))
         finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
-    else
-        clone_job_run(job);
+    else if (clone_job_run(job) != OUTCOME_REFUSED)
+        job_health_after(job);
     atomic_store(&job->run_finished, 1);
     progress_notify(&job->progress);
     return NULL;
@@ -840,8 +849,9 @@ static enum job_outcome run_copy(struct clone_job *job)
     /* Restore: the stream must also be what the image says it holds. A
      * fitted restore reads another stream (the partitions, not the gaps):
      * there each frame's own checksum vouches for what was decoded. */
-    if (job->image && !job->resize) {
-        const char *want = job->image->meta.digests[e->verify_alg];
+    const struct img_meta *meta = job->image ? &job->image->meta : job->stream ? &job->stream->meta : NULL;
+    if (meta && !job->resize) {
+        const char *want = meta->digests[e->verify_alg];
         if (want[0] && e->digests[e->verify_alg][0] && strcmp(want, e->digests[e->verify_alg]) != 0) {
             char msg[512];
             snprintf(msg, sizeof(msg), "%s decodes to %s %s but its trailer records %s: the image is damaged",

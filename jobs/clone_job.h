@@ -12,6 +12,7 @@
 #include "clone/fs_owners.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
+#include "devices/dev_health.h"
 #include "devices/dev_ident.h"
 
 #include <pthread.h>
@@ -47,6 +48,8 @@ struct job_endpoint {
     char contents[512];     /* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB" */
     struct dev_ident ident; /* the drive as the job found it (has_ident), re-checked before writing */
     bool has_ident;
+    struct dev_health health;   /* a drive's SMART before the job (has_health; jobs/job_health.c) */
+    bool has_health, smart;     /* smart: smartctl can say something of it */
 };
 
 /* What a clone or image copies: every sector (raw), or only what the
@@ -71,6 +74,9 @@ struct clone_request {
      * that one is refused before anything is written. */
     const struct dev_ident *source_ident;
     const struct dev_ident *target_idents;
+    /* receive: the image arrives on this stream (header read; source names
+     * it), read once in order; the caller owns it. Targets keep its size. */
+    struct image_stream *stream;
     bool dry_run;           /* prepare only (a preview): targets opened read-only, never claimed */
     /* image */
     int level;              /* zstd level, 0: default (3) */
@@ -100,6 +106,7 @@ struct clone_job {
 
     struct io_dev src;
     struct image *image;    /* restore: the image read from */
+    struct image_stream *stream;    /* receive: the stream read from (the request's) */
     /* image jobs */
     bool raw, force, optical;
     int level;
@@ -133,6 +140,8 @@ struct clone_job {
     bool table_as_is;               /* a hybrid ISO's table: written byte for byte, even the GPT backup */
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
     char tool_log[8192];            /* what resize2fs & co. said */
+    struct dev_health source_health_after;  /* the source's SMART once the run is over */
+    bool has_health_after;
     struct fs_owner_list damaged;   /* what the bad sectors hit (jobs/damage.c), once the job is over */
     char notes[12][512];
     int nnotes;

@@ -1,6 +1,7 @@
 #include "jobs/image_job.h"
 #include "jobs/damage.h"
 #include "clone/image_sink.h"
+#include "clone/image_stream.h"
 #include "clone/copy.h"
 #include "common/safe_file.h"
 #include "common/units.h"
@@ -171,18 +172,9 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
     return 0;
 }
 
-int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err)
+/* The source endpoint from an image's header, path naming where it is read. */
+static void describe_image(struct clone_job *job, const struct img_meta *m, const char *path)
 {
-    job->image = calloc(1, sizeof(*job->image));
-    if (!job->image)
-        return cb_error_set(err, -ENOMEM, "out of memory");
-    int rc = image_open(job->image, path, err);
-    if (rc) {
-        free(job->image);
-        job->image = NULL;
-        return rc;
-    }
-    const struct img_meta *m = &job->image->meta;
     struct job_endpoint *ep = &job->source;
     snprintf(ep->kind, sizeof(ep->kind), "image");
     snprintf(ep->model, sizeof(ep->model), "image of %s%s%s", m->source_model[0] ? m->source_model : m->source_path,
@@ -197,6 +189,28 @@ int image_job_open_source(struct clone_job *job, const char *path, struct cb_err
     if (m->nbad)
         clone_job_note(job, "the image records %zu unreadable areas of the original drive (restored as %s)", m->nbad,
                        m->fill[0] ? m->fill : "zeros");
+}
+
+int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err)
+{
+    job->image = calloc(1, sizeof(*job->image));
+    if (!job->image)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    int rc = image_open(job->image, path, err);
+    if (rc) {
+        free(job->image);
+        job->image = NULL;
+        return rc;
+    }
+    describe_image(job, &job->image->meta, path);
+    return 0;
+}
+
+int image_job_open_stream(struct clone_job *job, struct image_stream *stream, struct cb_error *err)
+{
+    (void)err;      /* the header is read: nothing here can fail */
+    job->stream = stream;
+    describe_image(job, &stream->meta, stream->name);
     return 0;
 }
 

@@ -23,6 +23,8 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
 
 /* JOB_RESTORE: open and check the image; job->source describes it. */
 int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err);
+/* receive: the image on stream (its header read); job->source describes it. */
+int image_job_open_stream(struct clone_job *job, struct image_stream *stream, struct cb_error *err);
 
 /* JOB_IMAGE, compressed: the image as the engine's target (clone/image_sink.h),
  * going on from FILE.partial when the job resumes a map. 0 or -errno (err). */

@@ -1,7 +1,7 @@
 #include "jobs/image_mount.h"
 #include "clone/frame_cache.h"
 #include "clone/image_fuse.h"
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 #include "devices/dev_partitions.h"
 #include "jobs/image_job.h"
 #include "jobs/mount_sys.h"
@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,6 +308,11 @@ int image_mount(const char *image, const char *dir, struct image_mount *m, struc
     absolute(image, full, sizeof(full));    /* the helper works from / */
     if ((rc = start_helper(full, raw, m->dir, &m->helper, err)))
         return rc;
+    /* Shared: a process that enters a mount namespace of its own meanwhile
+     * (ip netns exec) copies these mounts as slaves, and our unmounts reach
+     * its copies; private copies would keep the loop device and the FUSE
+     * programs alive after umount, as long as that process lives. */
+    mount(NULL, m->dir, NULL, MS_SHARED, NULL);
     char disk[4200];
     snprintf(disk, sizeof(disk), "%s/.disk", m->dir);
     if ((rc = loop_attach_ro(disk, sector, m->loop, sizeof(m->loop), err)) ||
@@ -373,6 +379,70 @@ static void absolute(const char *dir, char *out, size_t len)
         snprintf(out, len, "%s", dir);
 }
 
+/* End the FUSE connection of a partition just unmounted (ntfs-3g, fusefat):
+ * a copy of the mount that another mount namespace keeps privately would
+ * otherwise keep the program, and through it the loop device, alive. */
+static void fuse_abort(dev_t dev)
+{
+    char path[96];
+    /* named by the kernel's own device number: major << 20 | minor */
+    snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", major(dev) << 20 | minor(dev));
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        /* Where no init mounted the FUSE control file system (systemd does), mount it. */
+        mount("fusectl", "/sys/fs/fuse/connections", "fusectl", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return;     /* gone with the unmount, or no fusectl here */
+    if (write(fd, "1", 1) < 0) {
+        /* nothing more to do: the program ends when the copy goes */
+    }
+    close(fd);
+}
+
+/* A process in another mount namespace whose copy of the mounts still shows
+ * dir ("pid 123 (ip)"): what keeps a private copy alive. */
+static bool foreign_copy(const char *dir, char *who, size_t len)
+{
+    char mine[64] = "", path[64], ns[64], line[4400];
+    if (readlink("/proc/self/ns/mnt", mine, sizeof(mine) - 1) < 0)
+        return false;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    bool found = false;
+    while (d && !found && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/ns/mnt", de->d_name);
+        ssize_t n = readlink(path, ns, sizeof(ns) - 1);
+        if (n < 0)
+            continue;
+        ns[n] = '\0';
+        if (!strcmp(ns, mine))
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/mountinfo", de->d_name);
+        FILE *f = fopen(path, "re");
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, dir) != NULL;
+        if (f)
+            fclose(f);
+        if (found) {
+            char comm[64] = "?";
+            snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+            f = fopen(path, "re");
+            if (f && fgets(comm, sizeof(comm), f))
+                comm[strcspn(comm, "\n")] = '\0';
+            if (f)
+                fclose(f);
+            snprintf(who, len, "process %s (%s)", de->d_name, comm);
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 int image_umount(const char *dir, struct image_umount_result *res, struct cb_error *err)
 {
     struct image_umount_result local;
@@ -394,6 +464,8 @@ int image_umount(const char *dir, struct image_umount_result *res, struct cb_err
     for (size_t i = n; i-- > 0;) {
         if (!strcmp(v[i].point, canon))
             continue;
+        struct stat fst;
+        bool fuse = !strncmp(v[i].fstype, "fuse", 4) && stat(v[i].point, &fst) == 0;
         if (umount2(v[i].point, 0) != 0 && errno != EINVAL) {
             int e = errno;
             cb_error_set(err, -e, "%s cannot be unmounted: %s%s", v[i].point, strerror(e),
@@ -402,6 +474,8 @@ int image_umount(const char *dir, struct image_umount_result *res, struct cb_err
             return -e;
         }
         res->unmounted++;
+        if (fuse)
+            fuse_abort(fst.st_dev);
     }
     free(v);
     char disk[PATH_MAX + 8], loops[8][32];
@@ -419,6 +493,11 @@ int image_umount(const char *dir, struct image_umount_result *res, struct cb_err
         if (rc == -EBUSY)
             nap_ms(40);     /* the loop device lets go of .disk a moment after it is detached */
     }
+    char other[160];
+    if (rc == -EBUSY && foreign_copy(canon, other, sizeof(other)))
+        return cb_error_set(err, rc, "%s cannot be unmounted yet: %s keeps a copy of its mounts in a mount "
+                            "namespace of its own, which holds the disk until that process ends; `clonebay umount %s` "
+                            "again then", dir, other, dir);
     if (rc)
         return cb_error_set(err, rc, "%s cannot be unmounted: %s%s", dir, strerror(-rc),
                             rc == -EBUSY ? " (a program has its .disk or a file in it open: close it and try again)"
@@ -433,6 +512,8 @@ int image_umount(const char *dir, struct image_umount_result *res, struct cb_err
                 nap_ms(20);
         }
         res->helper_gone = process_gone(pid);
+        if (res->helper_gone)
+            waitpid(pid, NULL, WNOHANG);    /* when it is our child (the station's, diff's): no zombie left */
     } else {
         res->helper_gone = true;
     }

@@ -2,6 +2,7 @@
 #include "common/safe_file.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_relation.h"
+#include "jobs/job_log.h"
 #include "jobs/report.h"
 
 #include <errno.h>
@@ -414,6 +415,10 @@ void jq_forget(struct job_queue *q, int id)
 void jq_withdraw(struct job_queue *q, int id)
 {
     size_t before = q->count;
+    struct qjob *j = jq_find(q, id);
+    /* It gets no report: its refusal must still reach the log on disk. */
+    if (j && !active(j))
+        job_log_job(q->reports_dir, j, "withdrawn, refused before it started");
     jq_forget(q, id);
     if (q->count < before && id == q->next_id - 1)
         q->next_id--;

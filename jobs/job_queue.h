@@ -92,7 +92,8 @@ void jq_clear_finished(struct job_queue *q);
 /* Forget one finished job (nothing when it is still queued or running). */
 void jq_forget(struct job_queue *q, int id);
 /* Take back a job refused as it came to start, when the refusal is shown where
- * it was asked for (the station's confirmation): forgotten, and its number
+ * it was asked for (the station's confirmation): its log goes to
+ * REPORTS/jobs.log (it has no report), it is forgotten, and its number is
  * given back when it was the last one, so job numbers count jobs that ran. */
 void jq_withdraw(struct job_queue *q, int id);
 size_t jq_running(const struct job_queue *q);

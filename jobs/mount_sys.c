@@ -1,5 +1,5 @@
 #include "jobs/mount_sys.h"
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 
 #include <dirent.h>
 #include <errno.h>

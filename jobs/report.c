@@ -47,6 +47,25 @@ static void endpoint_text(FILE *f, const char *role, const struct job_endpoint *
             ep->serial[0] ? "  serial " : "", ep->serial, sz);
 }
 
+/* The drives' SMART health: the source before and after, each target before. */
+static void health_text(const struct clone_job *job, FILE *f)
+{
+    char line[400];
+    if (job->source.has_health) {
+        dev_health_summary(&job->source.health, line, sizeof(line));
+        fprintf(f, "health   source %s before: %s\n", job->source.path, line);
+    }
+    if (job->has_health_after) {
+        dev_health_summary(&job->source_health_after, line, sizeof(line));
+        fprintf(f, "health   source %s after: %s\n", job->source.path, line);
+    }
+    for (size_t i = 0; i < job->ntargets; i++)
+        if (job->targets[i].has_health) {
+            dev_health_summary(&job->targets[i].health, line, sizeof(line));
+            fprintf(f, "health   target %s: %s\n", job->targets[i].path, line);
+        }
+}
+
 /* Where a damaged area lies: "partition #2 (ext4)", "the disk (vfat)", "". */
 static const char *damaged_where(const struct fs_owner *o, char *buf, size_t len)
 {
@@ -115,6 +134,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     endpoint_text(f, "source", &job->source);
     for (size_t i = 0; i < job->ntargets; i++)
         endpoint_text(f, "target", &job->targets[i]);
+    health_text(job, f);
     fprintf(f, "copied   %s (%llu bytes) at %s/s average%s\n", done, (unsigned long long)copied, rate,
             job->resumed ? ", resumed from the map" : "");
     fprintf(f, "time     copy %.1f s, verify %.1f s\n", job->copy_seconds, job->verify_seconds);
@@ -200,6 +220,7 @@ static void endpoint_json(struct json_writer *w, const char *key, const struct j
     jw_string(w, "serial", ep->serial);
     jw_u64(w, "size", ep->size);
     jw_string(w, "contents", ep->contents);
+    dev_health_write_json(w, "health", ep->has_health ? &ep->health : NULL);
     jw_object_end(w);
 }
 
@@ -218,6 +239,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_string(&w, "started", t0);
     jw_string(&w, "ended", t1);
     endpoint_json(&w, "source", &job->source);
+    dev_health_write_json(&w, "source_health_after", job->has_health_after ? &job->source_health_after : NULL);
     jw_u64(&w, "bytes_copied", map_bytes(&job->map, MAP_FINISHED));
     jw_u64(&w, "bytes_total", job->map.size);
     jw_string(&w, "mode", job->used_only ? "used" : "raw");

@@ -1,4 +1,5 @@
 #include "jobs/resize_job.h"
+#include "clone/fs_fat_resize.h"
 #include "clone/fs_ntfs.h"
 #include "clone/fs_resize.h"
 #include "clone/fs_used.h"
@@ -19,7 +20,7 @@
 
 #define RESIZE_MAX_SCRATCH 8
 
-/* An ext or NTFS filesystem shrunk in a scratch file before the targets are
+/* An ext, NTFS or FAT filesystem shrunk in a scratch file before the targets are
  * written, to the least any target's plan gives it (larger targets grow it
  * again once it is copied). */
 struct scratch {
@@ -50,6 +51,9 @@ struct resize_state {
     /* Why a partition that could have shrunk may not ("" when it may): its
      * filesystem cannot be believed about what it uses, and what to do. */
     char no_shrink[LAYOUT_MAX_PARTS][400];
+    /* FAT: the most its type addresses (0: not a FAT). A partition planned
+     * larger holds a filesystem of this size. */
+    uint64_t fat_max[LAYOUT_MAX_PARTS];
     /* Restoring an image: its table area and each partition's first MiB,
      * decoded into memory, so blkid and superblock readers see a drive. */
     struct io_dev view;
@@ -103,8 +107,8 @@ static bool untrusted(const struct clone_job *job, const struct layout_part *p, 
 static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
 {
     struct layout_part *p = &st->layout.parts[i];
-    bool ntfs = !strcmp(p->fstype, "ntfs");
-    if (job->image || !((ntfs && p->fit != FIT_FIXED) || (fs_is_ext(p->fstype) && p->fit == FIT_ANY)))
+    bool ntfs = !strcmp(p->fstype, "ntfs"), fat = !strcmp(p->fstype, "vfat");
+    if (job->image || !((ntfs && p->fit != FIT_FIXED) || ((fs_is_ext(p->fstype) || fat) && p->fit == FIT_ANY)))
         return;
     char why[300];
     bool mounted;
@@ -121,10 +125,11 @@ static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
                        "Windows has been shut down fully)", p->number, why);
         return;
     }
-    p->fit = FIT_GROW;
+    p->fit = fat ? FIT_FIXED : FIT_GROW;      /* a FAT grows by moving its clusters: not on a FAT in doubt */
     snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (%s) would have to shrink, and cannot be "
              "shrunk safely: %s; %s, then start the job again", p->number, p->fstype, why,
-             mounted ? "unmount it" : "run e2fsck -f on it, or mount it once and unmount it cleanly");
+             mounted ? "unmount it" : fat ? "run fsck.fat -a on it, or mount it once and unmount it cleanly" :
+             "run e2fsck -f on it, or mount it once and unmount it cleanly");
 }
 
 /* The plan failed with partitions kept from shrinking: when it works with
@@ -150,14 +155,34 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
         }
 }
 
-/* An NTFS in an image: what the image's used map holds of it, with the
- * margin a drive's gets (ntfsresize cannot read an image). */
-static uint64_t image_ntfs_min(const struct clone_job *job, const struct layout_part *p)
+/* What the image's used map holds of partition p, in bytes. */
+static uint64_t image_used(const struct clone_job *job, const struct layout_part *p)
 {
     uint64_t used = 0, at = p->start, end = p->start + p->size, q, n;
     for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
         used += (q + n > end ? end : q + n) - q;
-    return fs_resize_ntfs_min_of_used(used);
+    return used;
+}
+
+/* A FAT's limits: the most its type addresses and, in an image (whose view
+ * holds only the FAT's first MiB), the least it fits in from the image's used
+ * map (its boot area, FATs and clusters in use), with the room
+ * fat_resize_limits leaves. A FAT that cannot be read keeps its size. */
+static void fat_limits(const struct clone_job *job, struct resize_state *st, size_t i, const struct io_dev *src)
+{
+    struct layout_part *p = &st->layout.parts[i];
+    uint64_t least;
+    char why[300];
+    if (fat_resize_limits(src->path, p->start, p->size, &least, &st->fat_max[i], why, sizeof(why)) != 0) {
+        p->fit = FIT_FIXED;
+        st->fat_max[i] = 0;
+        return;
+    }
+    if (job->image && p->fit == FIT_ANY) {
+        uint64_t used = image_used(job, p);
+        used += used / 20 + (1u << 20);
+        p->min_size = least > used ? least : used;
+    }
 }
 
 /* What each partition holds and how it may change size. */
@@ -180,9 +205,11 @@ static void classify(struct clone_job *job, struct resize_state *st)
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
         if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
-            p->min_size = image_ntfs_min(job, p);   /* the view holds only its first MiB */
+            p->min_size = fs_resize_ntfs_min_of_used(image_used(job, p));  /* no ntfsresize on an image */
         else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
+        if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))
+            fat_limits(job, st, i, src);
     }
 }
 
@@ -204,7 +231,8 @@ static bool plain_disk(const struct layout *l)
 /* A filesystem that shrinks is shrunk in a scratch file, never on the source. */
 static bool shrinks_in_scratch(const struct layout_part *p)
 {
-    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs")) && p->new_size < p->size;
+    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs") || !strcmp(p->fstype, "vfat")) &&
+           p->new_size < p->size;
 }
 
 /* The least any target's plan gives partition k. */
@@ -265,6 +293,23 @@ static int plan_targets(struct clone_job *job, struct resize_state *st, enum lay
         }
     }
     return 0;
+}
+
+/* A FAT planned larger than its type addresses grows only that far: said
+ * before the job starts. */
+static void note_fat_limits(struct clone_job *job, const struct resize_state *st, size_t t)
+{
+    for (size_t k = 0; k < st->layout.nparts; k++) {
+        const struct layout_part *p = &st->plans[t].l.parts[k];
+        if (!st->fat_max[k] || p->new_size <= st->fat_max[k] || p->new_size <= p->size)
+            continue;
+        char a[32], b[32];
+        units_format_bytes(p->new_size, a, sizeof(a));
+        units_format_bytes(st->fat_max[k] > p->size ? st->fat_max[k] : p->size, b, sizeof(b));
+        clone_job_note(job, "partition #%d (vfat) gets %s on %s, but its FAT type with its cluster size addresses "
+                       "at most %s: the filesystem grows to that and the rest of the partition stays unused",
+                       p->number, a, job->ctargets[t].dev.path, b);
+    }
 }
 
 int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
@@ -334,6 +379,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
         char plan[1024];
         resize_job_describe_target(job, t, plan, sizeof(plan));
         clone_job_note(job, "%s", plan);
+        note_fat_limits(job, st, t);
     }
     return 0;
 none:
@@ -362,7 +408,9 @@ int resize_job_domain(struct clone_job *job, struct cb_error *err)
     return 0;
 }
 
-/* One engine run outside the job's main copy: copy, then verify. */
+/* One engine run outside the job's main copy: copy, then verify (unless the
+ * operator said --no-verify: then neither the scratch file nor the targets
+ * are read back, as in the main copy). */
 static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_target *t, size_t n,
                       const struct block_map *domain, char *digest, struct cb_error *err)
 {
@@ -381,7 +429,7 @@ static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_tar
     if (!rc && map_bytes(&map, MAP_BAD))
         clone_job_note(job, "%llu unreadable bytes of %s were written as zeros to %s",
                        (unsigned long long)map_bytes(&map, MAP_BAD), src->path, t[0].dev.path);
-    if (!rc)
+    if (!rc && job->verify)
         rc = copy_verify(&e, err);
     if (!rc)
         snprintf(digest, HASH_MAX_HEX, "%s", e.digests[e.verify_alg]);
@@ -521,9 +569,10 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
                        "at its first start", p->number);
     if (!rc)
         clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
-                       "blocks copied and verified: %s %s", p->number, p->fstype,
-                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" : "ntfsresize",
-                       hash_name(job->engine.verify_alg), sc->digest);
+                       "blocks copied%s: %s %s", p->number, p->fstype,
+                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" :
+                       !strcmp(p->fstype, "ntfs") ? "ntfsresize" : "clonebay's FAT resizer",
+                       job->verify ? " and verified" : " (--no-verify: not read back)", hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);
     return rc;
@@ -552,6 +601,9 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         rc = layout_kernel_sync(l, &t->dev, nodes, note, sizeof(note));
         if (note[0])
             clone_job_note(job, "%s", note);
+        if (rc)
+            rc = cb_error_set(err, rc, "the new partitions of %s could not be made known to the kernel: %s (is one "
+                              "of its old partitions still open?)", t->dev.path, strerror(-rc));
         /* The tools open the partitions exclusively: let go of the disk first. */
         io_close(&t->dev);
         for (size_t k = 0; !rc && k < l->nparts; k++) {

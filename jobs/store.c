@@ -1,6 +1,6 @@
 #include "jobs/store.h"
 
-#include "clone/run_tool.h"
+#include "common/run_tool.h"
 #include "common/safe_file.h"
 #include "devices/dev_safety.h"
 

@@ -129,3 +129,27 @@ with open(path, 'r+b') as f:
         f.seek(at); f.write(r)
 EOF
 }
+
+# damage_frame IMAGE COPY DISK_OFFSET: COPY is IMAGE with 64 bytes flipped in the
+# middle of the zstd frame that holds disk byte DISK_OFFSET (read through its
+# seek table); prints that frame's disk range "first last".
+damage_frame() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import struct, sys
+src, dst, disk_off = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = bytearray(open(src, 'rb').read())
+n, desc, magic = struct.unpack('<IBI', d[-9:])
+esz = 12 if desc & 0x80 else 8
+tab = d[-9 - n * esz:-9]
+cpos = dpos = 0
+for i in range(n):
+    c, u = struct.unpack('<II', tab[i * esz:i * esz + 8])
+    if u and dpos <= disk_off < dpos + u:
+        for k in range(64):
+            d[cpos + c // 2 + k] ^= 0x5A
+        print(dpos, dpos + u - 1)
+        break
+    cpos += c; dpos += u
+open(dst, 'wb').write(d)
+PY
+}

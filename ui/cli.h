@@ -20,6 +20,14 @@ int cli_restore(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_station(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_receive(int argc, char **argv);
+
+/* Run a prepared (and confirmed) copy job with a progress line, print its
+ * report (and save the JSON one to report_path), say a failure; the exit
+ * code. The caller frees the job. */
+struct clone_job;
+int cli_run_job(struct clone_job *job, const char *report_path);
 
 /* "clonebay: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -98,8 +98,16 @@ static void usage(enum job_kind kind, FILE *f)
 
 static bool confirm(const struct clone_job *job)
 {
+    char health[400];
     fprintf(stderr, "About to %s %s (%s %s) onto:\n", job->kind == JOB_RESTORE ? "restore" : "copy",
             job->source.path, job->source.model, job->source.serial);
+    if (job->source.has_health) {
+        dev_health_summary(&job->source.health, health, sizeof(health));
+        fprintf(stderr, "  source health: %s\n", health);
+        if (job->source.health.state == DEV_HEALTH_FAILING && (job->retries < 3 || !job->map_path[0]))
+            fprintf(stderr, "  the source is failing: the rescue settings suit it better (--retries 3 --map FILE: "
+                    "a crash or a pulled cable resumes from the map); answer no to start again with them\n");
+    }
     for (size_t i = 0; i < job->ntargets; i++) {
         const struct job_endpoint *t = &job->targets[i];
         char sz[32];
@@ -107,6 +115,10 @@ static bool confirm(const struct clone_job *job)
         fprintf(stderr, "  %s  %s  %s  serial %s  %s\n      now holds: %s\n", t->path, t->kind,
                 t->model[0] ? t->model : "-", t->serial[0] ? t->serial : "-", sz,
                 t->contents[0] ? t->contents : "(new file)");
+        if (t->has_health) {
+            dev_health_summary(&t->health, health, sizeof(health));
+            fprintf(stderr, "      health: %s\n", health);
+        }
     }
     fprintf(stderr, "Everything on %s will be overwritten. Type 'yes' to go on: ",
             job->ntargets > 1 ? "these targets" : "this target");
@@ -295,6 +307,15 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
             return cli_fail(CLI_REFUSED, "not confirmed, nothing was written");
         }
     }
+    int code = cli_run_job(job, report_path);
+    clone_job_free(job);
+    free(cmdline);
+    return code;
+}
+
+int cli_run_job(struct clone_job *job, const char *report_path)
+{
+    struct cb_error err = { 0 };
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     job->progress.event_fd = efd;
     cancel_target = &job->progress;
@@ -321,8 +342,6 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
                  job->outcome_msg);
     if (efd >= 0)
         close(efd);
-    clone_job_free(job);
-    free(cmdline);
     return code;
 }
 

@@ -1,11 +1,13 @@
 /* cli_list: `clonebay list [--json] [--sysroot DIR] [--bench DIR]`. */
 #include "common/json_writer.h"
 #include "common/units.h"
+#include "devices/dev_health_cache.h"
 #include "devices/dev_scan.h"
 #include "ui/cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void flags_text(const struct dev_drive *d, char *buf, size_t len)
@@ -24,11 +26,34 @@ static void flags_text(const struct dev_drive *d, char *buf, size_t len)
         size_t n = strlen(buf);
         snprintf(buf + n, len - n, "%s%s", n ? "," : "", flags[i].name);
     }
+    if (d->size && (d->logical_sector != 512 || d->physical_sector != 512)) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, "%sSECTORS=%u/%u", n ? "," : "", d->logical_sector, d->physical_sector);
+    }
 }
 
-static void print_table(const struct dev_list *list)
+/* Every drive's health, read in parallel (smartctl takes seconds on some);
+ * NULL with --no-health. Loops and virtual disks answer at once. */
+static struct dev_health *read_health(const struct dev_list *list)
 {
-    printf("%-16s %-8s %10s  %-28s %-20s %s\n", "DEVICE", "KIND", "SIZE", "MODEL", "SERIAL", "FLAGS");
+    struct dev_health *h = calloc(list->count ? list->count : 1, sizeof(*h));
+    struct dev_health_cache *c;
+    if (!h || dev_health_cache_open(&c, list->count > 8 ? 8 : (int)list->count, 60) != 0) {
+        free(h);
+        return NULL;
+    }
+    for (size_t i = 0; i < list->count; i++)
+        dev_health_cache_get(c, &list->drives[i], &h[i]);
+    dev_health_cache_wait(c);
+    for (size_t i = 0; i < list->count; i++)
+        dev_health_cache_get(c, &list->drives[i], &h[i]);
+    dev_health_cache_close(c);
+    return h;
+}
+
+static void print_table(const struct dev_list *list, const struct dev_health *health)
+{
+    printf("%-16s %-8s %10s  %-28s %-20s %-8s %s\n", "DEVICE", "KIND", "SIZE", "MODEL", "SERIAL", "HEALTH", "FLAGS");
     for (size_t i = 0; i < list->count; i++) {
         const struct dev_drive *d = &list->drives[i];
         char size[32], flags[128], model[160];
@@ -38,8 +63,16 @@ static void print_table(const struct dev_list *list)
             snprintf(model, sizeof(model), "file %s", d->backing_file);
         else
             snprintf(model, sizeof(model), "%s%s%s", d->vendor, d->vendor[0] ? " " : "", d->model);
-        printf("%-16s %-8s %10s  %-28s %-20s %s\n", d->path, dev_kind_name(d->kind), size, model,
-               d->serial, flags);
+        printf("%-16s %-8s %10s  %-28s %-20s %-8s %s\n", d->path, dev_kind_name(d->kind), size, model,
+               d->serial, health ? dev_health_word(health[i].state) : "-", flags);
+        char hidden[96] = "";
+        if (health)
+            dev_health_hidden_text(&health[i], hidden, sizeof(hidden));
+        if (health && (hidden[0] || (health[i].state != DEV_HEALTH_UNKNOWN && health[i].state != DEV_HEALTH_OK))) {
+            char line[400];
+            dev_health_summary(&health[i], line, sizeof(line));
+            printf("  health: %s\n", line);
+        }
         for (size_t j = 0; j < d->npart; j++) {
             const struct dev_partition *p = &d->parts[j];
             char where[64];
@@ -54,7 +87,7 @@ static void print_table(const struct dev_list *list)
     }
 }
 
-static void print_json(const struct dev_list *list)
+static void print_json(const struct dev_list *list, const struct dev_health *health)
 {
     struct json_writer w;
     jw_init(&w, stdout);
@@ -85,6 +118,7 @@ static void print_json(const struct dev_list *list)
         jw_string(&w, "system_reason", d->system ? d->system_why : NULL);
         jw_bool(&w, "busy", d->busy);
         jw_string(&w, "busy_reason", d->busy ? d->busy_why : NULL);
+        dev_health_write_json(&w, "health", health ? &health[i] : NULL);
         if (d->is_optical) {
             jw_object_begin(&w, "optical");
             jw_bool(&w, "media", d->optical.media);
@@ -122,10 +156,11 @@ int cli_list(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "sysroot", required_argument, NULL, 'r' },
         { "bench", required_argument, NULL, 'b' },
+        { "no-health", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
-    bool json = false;
+    bool json = false, health = true;
     const char *sysroot = NULL, *bench = NULL;
     int c;
     opterr = 0;
@@ -135,10 +170,13 @@ int cli_list(int argc, char **argv)
         case 'j': json = true; break;
         case 'r': sysroot = optarg; break;
         case 'b': bench = optarg; break;
+        case 'n': health = false; break;
         case 'h':
-            puts("Usage: clonebay list [--json] [--sysroot DIR] [--bench DIR]\n"
-                 "Show every drive with kind, size, model, serial, partitions and flags\n"
-                 "(SYSTEM, MOUNTED, BUSY, RO, NO-MEDIA). --sysroot reads a saved /sys tree;\n"
+            puts("Usage: clonebay list [--json] [--sysroot DIR] [--bench DIR] [--no-health]\n"
+                 "Show every drive with kind, size, model, serial, health, partitions and flags\n"
+                 "(SYSTEM, MOUNTED, BUSY, RO, NO-MEDIA, SECTORS=logical/physical where not\n"
+                 "512/512). Health (ok, worn, failing, unknown) is SMART read by smartctl;\n"
+                 "--no-health leaves it out. --sysroot reads a saved /sys tree;\n"
                  "--bench lists only loop devices over files in DIR (the practice bench).");
             return CLI_OK;
         default:
@@ -153,10 +191,13 @@ int cli_list(int argc, char **argv)
     struct dev_scan_opts so = { .sysroot = sysroot, .bench_dir = bench };
     if (dev_scan(&so, &list, &err))
         return cli_fail(CLI_FAILED, "%s", err.msg);
+    /* A saved tree describes another machine: its drives are not here to ask. */
+    struct dev_health *h = health && !sysroot ? read_health(&list) : NULL;
     if (json)
-        print_json(&list);
+        print_json(&list, h);
     else
-        print_table(&list);
+        print_table(&list, h);
+    free(h);
     dev_list_free(&list);
     return CLI_OK;
 }

@@ -35,6 +35,8 @@ void cli_usage(void)
           "  info FILE [--json]                 what an image holds\n"
           "  mount IMAGE DIR, umount DIR        open an image read-only: its partitions under DIR/p1...\n"
           "  diff IMAGE DRIVE|IMAGE             which byte ranges differ (exit 0 same, 1 differ)\n"
+          "  send IMAGE [OPTIONS]               send an image to PCs running 'receive' (udpcast)\n"
+          "  receive DST [DST...] [OPTIONS]     restore an image sent over the network, and verify\n"
           "\n"
           "Options for every command:\n"
           "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
@@ -59,6 +61,8 @@ static const struct {
     { "umount", cli_umount },
     { "diff", cli_diff },
     { "station", cli_station },
+    { "send", cli_send },
+    { "receive", cli_receive },
 };
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* station: the loop, the keys, and `clonebay station` / `clonebay` with no arguments. */
 #include "ui/station.h"
 #include "common/clock.h"
+#include "common/units.h"
 #include "ui/cli.h"
 
 #include <curses.h>
@@ -119,6 +120,27 @@ static void on_drive_event(const struct dev_event *ev, void *arg)
     station_say(st, false, NULL, "drive %s: %s", ev->name, dev_event_type_name(ev->type));
 }
 
+/* i: the chosen drive in full on the message line: sector sizes and its
+ * health with every figure read (from the background cache: never waits). */
+static void drive_info(struct station *st)
+{
+    if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
+        station_say(st, false, NULL, "i shows a drive in full: choose one in the drives first (Tab)");
+        return;
+    }
+    const struct dev_drive *d = &st->devs.drives[st->sel_drive];
+    struct dev_health h;
+    char health[400], sz[32];
+    dev_health_unknown(&h, "not read");
+    if (st->health)
+        dev_health_cache_get(st->health, d, &h);
+    dev_health_summary(&h, health, sizeof(health));
+    units_format_bytes(d->size, sz, sizeof(sz));
+    station_say(st, false, NULL, "%s: %s%s%s, serial %s, %s, %u/%u-byte sectors (logical/physical); health %s",
+                d->path, d->vendor, d->vendor[0] ? " " : "", d->model[0] ? d->model : dev_kind_name(d->kind),
+                d->serial[0] ? d->serial : "-", sz, d->logical_sector, d->physical_sector, health);
+}
+
 static struct qjob *selected_job(struct station *st)
 {
     if (st->sel_job < 0 || st->sel_job >= (int)st->q.count)
@@ -182,6 +204,9 @@ static void main_key(struct station *st, int key)
     case 's':
         store_start(st);
         break;
+    case 'o':
+        browse_start(st);
+        break;
     case 'a':
         if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
             station_say(st, false, NULL, "a archives discs: choose an optical drive in the drives first (Tab)");
@@ -212,6 +237,9 @@ static void main_key(struct station *st, int key)
         } else {
             station_say(st, false, NULL, "no job to show: F2 starts one");
         }
+        break;
+    case 'i':
+        drive_info(st);
         break;
     case KEY_F(10): case 'q':
         ask_quit(st);
@@ -271,6 +299,12 @@ void station_key(struct station *st, int key)
     case MODE_WIZARD: wizard_key(st, key); break;
     case MODE_STORE: store_key(st, key); break;
     case MODE_BENCH: bench_key(st, key); break;
+    case MODE_BROWSE:
+        if (key == KEY_F(10))
+            ask_quit(st);       /* the image open is unmounted on the way out */
+        else
+            browse_key(st, key);
+        break;
     case MODE_QUIT:
         if (key == 'y' || key == 'Y')
             st->quit = true;
@@ -344,6 +378,11 @@ static int loop(struct station *st)
             st->dirty = true;
         }
         wizard_tick(st);
+        if (st->health && dev_health_cache_generation(st->health) != st->health_seen) {
+            st->health_seen = dev_health_cache_generation(st->health);
+            st->dirty = true;       /* a drive's health was read */
+        }
+        browse_tick(st);
         jobs_ended(st);
         if (st->beeps_pending && cb_seconds() >= st->next_beep) {
             beep();
@@ -407,6 +446,8 @@ int station_run(const struct station_opts *opts)
         jq_shutdown(&st.q);
         return cli_fail(CLI_REFUSED, "the station needs a terminal (use the subcommands in scripts)");
     }
+    if (dev_health_cache_open(&st.health, 2, 60) != 0)
+        st.health = NULL;   /* health is then not shown */
     setlocale(LC_ALL, "");
     initscr();
     cbreak();
@@ -431,11 +472,15 @@ int station_run(const struct station_opts *opts)
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
     wizard_end(&st);        /* then the previews still working out plans (they write nothing) */
+    char still[2048];
+    if (browse_end(&st, still, sizeof(still)))     /* the images this station opened, and only those */
+        cli_fail(CLI_FAILED, "an image the station opened is still mounted: %s", still);
     if (running)
         printf("clonebay: %zu running job(s) cancelled; reports are in %s\n", running, opts->reports_dir);
     session_add_cancelled(&st.session, (int)running);
     session_summary(&st);
     dev_monitor_close(st.mon);
+    dev_health_cache_close(st.health);
     dev_list_free(&st.devs);
     return rc ? CLI_FAILED : CLI_OK;
 }

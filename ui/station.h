@@ -7,6 +7,7 @@
 #ifndef CB_UI_STATION_H
 #define CB_UI_STATION_H
 
+#include "devices/dev_health_cache.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_monitor.h"
 #include "devices/dev_scan.h"
@@ -18,6 +19,8 @@
 
 #include <stdbool.h>
 
+struct browse_view;
+
 struct station_opts {
     const char *bench_dir;          /* practice bench: only loops over files in here */
     const char *reports_dir;
@@ -26,7 +29,7 @@ struct station_opts {
     bool no_bell;                   /* start with the bell off */
 };
 
-enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH };
+enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH, MODE_BROWSE };
 /* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
  * wizard shows its refusal, if any, on the confirmation screen. */
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
@@ -47,6 +50,7 @@ struct wizard {
     int starting_id;                /* WIZ_STARTING: the job being prepared */
     struct job_preview *preview;    /* WIZ_CONFIRM: each target's plan, worked out in its own thread */
     bool start_when_planned;        /* Y came before the plans: start once they are (unless refused) */
+    bool risky_confirmed;           /* a target with bad sectors (its SMART): Y was pressed once */
     bool preview_shown;             /* its result has been drawn */
     char path[256];                 /* image to write, or image to restore */
     bool path_for_restore;          /* WIZ_PATH asks for an image to restore */
@@ -66,6 +70,8 @@ struct station {
     struct station_opts opts;
     struct dev_list devs;
     struct dev_monitor *mon;
+    struct dev_health_cache *health;    /* SMART read in the background; NULL: not shown */
+    unsigned health_seen;               /* its generation when last drawn */
     struct job_queue q;
     enum st_mode mode;
     bool focus_jobs;
@@ -87,6 +93,7 @@ struct station {
     int beeps_pending;
     double next_beep;
     struct session session;
+    struct browse_view *browse;     /* MODE_BROWSE: an image opened read-only (station_browse.c) */
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     int drive_events;               /* hot-plug events that concern this station, this turn */
     bool color;
@@ -133,9 +140,24 @@ const char *station_image_folder(const struct station *st);
 void station_draw(struct station *st);
 /* Draw text word-wrapped, whole, in the rows just above the key bar; the rows it took. */
 int draw_wrapped(const struct station *st, const char *text, bool error);
+/* Draw text word-wrapped from row y (rows after the first indented by 2 more),
+ * whole in rows y..end-1 or not at all: the rows it took, or -1. */
+int draw_text_block(const struct station *st, const char *text, int y, int end, int indent, bool error);
+/* The key bar on the last row: key, label, key, label, ..., NULL. */
+void station_key_bar(const struct station *st, const char *const *items);
 /* station_bench.c: one tile per drive, readable from across the room */
 void draw_bench(struct station *st);
 void bench_key(struct station *st, int key);
+/* station_browse.c: "Browse image": an image in the store opened read-only
+ * (jobs/image_mount), its partitions and files, files copied out to the store */
+void browse_start(struct station *st);
+void browse_key(struct station *st, int key);
+void draw_browse(struct station *st);
+/* Each loop turn: a copy that ended is reported. */
+void browse_tick(struct station *st);
+/* At exit: a running copy stopped, every image the station mounted unmounted
+ * (and nothing else). 0, or -EBUSY with what is still mounted said in msg. */
+int browse_end(struct station *st, char *msg, size_t len);
 /* station_wizard.c */
 void wizard_start(struct station *st);
 void wizard_key(struct station *st, int key);

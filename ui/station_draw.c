@@ -87,6 +87,36 @@ static void bar(char *buf, int w, double f)
     buf[w] = '\0';
 }
 
+/* The health word after the serial (unknown until read, and for loops),
+ * where not 512/512 the sector sizes (logical/physical), and hidden areas. */
+static void health_and_sectors(const struct station *st, const struct dev_drive *d, struct dev_health *h)
+{
+    dev_health_unknown(h, "");
+    if (st->health)
+        dev_health_cache_get(st->health, d, h);
+    int pair = h->state == DEV_HEALTH_FAILING ? C_BAD : h->state == DEV_HEALTH_WORN ? C_WARN
+             : h->state == DEV_HEALTH_OK ? C_GOOD : 0;
+    char w[48];
+    snprintf(w, sizeof(w), " %-7s", dev_health_word(h->state));
+    if (pair)
+        color_on(st, pair);
+    addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    if (pair)
+        color_off(st, pair);
+    if (d->size && (d->logical_sector != 512 || d->physical_sector != 512)) {
+        snprintf(w, sizeof(w), " %u/%uB", d->logical_sector, d->physical_sector);
+        addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+    }
+    char hidden[96];
+    dev_health_hidden_text(h, hidden, sizeof(hidden));
+    if (hidden[0]) {
+        snprintf(w, sizeof(w), " %s", hidden);
+        color_on(st, C_WARN);
+        addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+        color_off(st, C_WARN);
+    }
+}
+
 static int draw_drives(struct station *st, int y, int rows)
 {
     attron(A_BOLD);
@@ -104,14 +134,17 @@ static int draw_drives(struct station *st, int y, int rows)
         char sz[32], fl[64], line[512], what[512];
         units_format_bytes(d->size, sz, sizeof(sz));
         flags_of(d, fl, sizeof(fl));
-        snprintf(line, sizeof(line), " %-12s %-7s %10s  %-22.22s %-16.16s", d->path, dev_kind_name(d->kind), sz,
-                 model_of(d), d->serial[0] ? d->serial : "-");
+        int mw = COLS >= 84 ? 22 : 20;     /* at 80 columns the health word still fits */
+        snprintf(line, sizeof(line), " %-12s %-7s %10s  %-*.*s %-16.16s", d->path, dev_kind_name(d->kind), sz,
+                 mw, mw, model_of(d), d->serial[0] ? d->serial : "-");
         bool sel = !st->focus_jobs && i == st->sel_drive && st->mode == MODE_MAIN;
         if (sel)
             attron(A_REVERSE);
         mvaddnstr(y, 0, line, COLS);
         if (sel)
             attroff(A_REVERSE);
+        struct dev_health health;
+        health_and_sectors(st, d, &health);
         if (fl[0]) {
             color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
@@ -143,6 +176,13 @@ static int draw_drives(struct station *st, int y, int rows)
             job_drive_contents(d, what, sizeof(what));
             mvprintw(y, 0, "%*s", 14, "");
             addnstr(what, COLS - 14 > 0 ? COLS - 14 : 0);
+            if (health.state == DEV_HEALTH_WORN || health.state == DEV_HEALTH_FAILING) {
+                char why[300];
+                snprintf(why, sizeof(why), "  health: %s", health.why);
+                color_on(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+                addnstr(why, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
+                color_off(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+            }
             clrtoeol();
             y++;
         }
@@ -308,9 +348,9 @@ static void draw_jobs(struct station *st, int y, int rows)
 
 static void draw_main(struct station *st)
 {
-    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Tab", "Panel",
-                                        "Enter", "Detail", "b", "Bench", "s", "Store", "x", "Clear", "F10", "Quit",
-                                        NULL };
+    /* Whole at 80 columns (the serial console): Tab, which switches drives and jobs, is in the help. */
+    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Enter", "Detail",
+                                        "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear", "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -331,9 +371,11 @@ static void draw_help(const struct station *st)
         "  F8, c            cancel the chosen job          x      clear finished jobs",
         "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
         "  s                where images and reports go: pick a partition of a drive",
+        "  o                browse an image in the store, read-only: partitions, files; copy files out",
         "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
         "  b                bench view: one tile per drive, readable from across the room (b or Esc returns)",
         "  m                the bell on/off (one beep when a job is verified, three when one fails)",
+        "  i                the chosen drive in full: sector sizes, SMART health and its figures, hidden areas",
         "  F1, ?            this help",
         "",
         "New job: pick the source, then the targets (Space marks, several at once),",
@@ -342,6 +384,7 @@ static void draw_help(const struct station *st)
         "Nothing is written before the confirmation screen and a press of Y.",
         "",
         "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY written by a job or program; RO read-only.",
+        "Health (SMART): ok, worn (reallocated sectors, wear), failing (pending sectors: rescue it), unknown (none).",
         "Under each job, one line per target: writing, verifying, VERIFIED or FAILED, its bytes and rate;",
         "'slow' marks a target under half the speed of the others, 'not answering since' one that went silent.",
         "Block map: # copied  . to do  / being rescued  X unreadable",
@@ -504,6 +547,7 @@ void station_draw(struct station *st)
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
     case MODE_STORE: draw_store(st); break;
+    case MODE_BROWSE: draw_browse(st); break;
     case MODE_QUIT:
         draw_main(st);
         color_on(st, C_WARN);
@@ -546,6 +590,28 @@ static int wrap(const char *text, int cols, const char **starts, int *lens, int 
             text++;
     }
     return n;
+}
+
+void station_key_bar(const struct station *st, const char *const *items)
+{
+    fkey_bar(st, items);
+}
+
+int draw_text_block(const struct station *st, const char *text, int y, int end, int indent, bool error)
+{
+    enum { MAX_ROWS = 40 };
+    const char *starts[MAX_ROWS];
+    int lens[MAX_ROWS], cols = COLS - indent - 3 > 10 ? COLS - indent - 3 : 10;
+    int rows = wrap(text, cols, starts, lens, MAX_ROWS);
+    if (rows > end - y)
+        return -1;      /* whole or not at all: never cut */
+    if (error)
+        color_on(st, C_BAD);
+    for (int r = 0; r < rows; r++)
+        mvaddnstr(y + r, r ? indent + 2 : indent, starts[r], lens[r]);
+    if (error)
+        color_off(st, C_BAD);
+    return rows;
 }
 
 int draw_wrapped(const struct station *st, const char *text, bool error)
@@ -653,7 +719,8 @@ static int draw_preview(struct station *st, int y)
 static void draw_wizard(struct station *st)
 {
     struct wizard *w = &st->wiz;
-    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "Esc", "Cancel", NULL };
+    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "o", "Browse an image", "Esc",
+                                            "Cancel", NULL };
     static const char *const keys_tgt[] = { "Space", "Mark", "Enter", "Next", "Esc", "Back", NULL };
     static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "m", "Mode", "r", "Resize", "t", "Retries",
                                             "p", "Map", "Enter", "Next", "Esc", "Back", NULL };

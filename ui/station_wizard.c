@@ -3,6 +3,7 @@
 #include "clone/image_read.h"
 #include "common/units.h"
 #include "jobs/image_job.h"
+#include "jobs/job_log.h"
 #include "ui/station.h"
 
 #include <sys/stat.h>
@@ -17,6 +18,20 @@
 
 static void retire_preview(struct station *st);
 static void submit(struct station *st);
+
+/* A refusal where Y was pressed: shown whole on the confirmation screen, and
+ * kept in the reports' jobs.log as a job's refusal would be. */
+static void refused(struct station *st, const char *why)
+{
+    struct wizard *w = &st->wiz;
+    snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", why);
+    char targets[JOB_MAX_TARGETS * 34] = "";
+    for (size_t i = 0; i < w->npicked && w->kind != JOB_IMAGE; i++)
+        snprintf(targets + strlen(targets), sizeof(targets) - strlen(targets), "%s%s", i ? ", " : "",
+                 w->picked[i].name);
+    job_log_append(st->q.reports_dir, "%s %s -> %s: refused, nothing was written: %s", job_kind_name(w->kind),
+                   w->source, w->kind == JOB_IMAGE ? w->path : targets, why);
+}
 
 void wizard_start(struct station *st)
 {
@@ -263,6 +278,43 @@ void wizard_end(struct station *st)
 
 /* The confirmation: each target's plan is worked out meanwhile (never for a
  * new image file, which has no plan). */
+/* A failing source (its SMART, read in the background) is copied with the
+ * rescue settings: a map file (the copy resumes after a crash or a pulled
+ * cable) and more passes over unreadable sectors. Offered, not forced: the
+ * options screen shows and changes them. */
+static void advise_source(struct station *st, const struct dev_drive *d)
+{
+    struct wizard *w = &st->wiz;
+    struct dev_health h;
+    if (!st->health || !dev_health_cache_get(st->health, d, &h) || h.state != DEV_HEALTH_FAILING)
+        return;
+    w->keep_map = true;
+    if (w->retries < 3)
+        w->retries = 3;
+    station_say(st, true, NULL, "source %s is failing (%s): rescue settings chosen: a map file beside the reports "
+                "and %d passes over unreadable sectors (the options screen changes them)", d->path, h.why,
+                w->retries);
+}
+
+/* The marked targets whose own SMART says sectors went bad, in words; false when none. */
+static bool risky_targets(struct station *st, char *buf, size_t len)
+{
+    const struct wizard *w = &st->wiz;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; st->health && w->kind != JOB_IMAGE && i < w->npicked && n < len; i++) {
+        struct dev_health h;
+        const struct dev_drive *d = dev_ident_find(&st->devs, &w->picked[i]);
+        if (!d || !dev_health_cache_get(st->health, d, &h))
+            continue;
+        if (h.state == DEV_HEALTH_FAILING || h.pending > 0 || h.reallocated > 0 || h.uncorrectable > 0 ||
+            h.media_errors > 0)
+            n += (size_t)snprintf(buf + n, len - n, "%starget %s is %s (%s)", n ? "; " : "", d->path,
+                                  dev_health_word(h.state), h.why);
+    }
+    return n > 0;
+}
+
 static void enter_confirm(struct station *st)
 {
     struct wizard *w = &st->wiz;
@@ -274,6 +326,7 @@ static void enter_confirm(struct station *st)
         return;
     w->step = WIZ_CONFIRM;
     w->preview_shown = false;
+    w->risky_confirmed = false;
     if (w->kind != JOB_IMAGE && job_preview_start(&req, st->q.event_fd, &w->preview) != 0)
         w->preview = NULL;      /* no plans shown; Y still checks everything */
 }
@@ -291,7 +344,7 @@ static void submit(struct station *st)
     }
     w->start_when_planned = false;
     if (w->preview && job_preview_refusal(w->preview)) {
-        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", job_preview_refusal(w->preview));
+        refused(st, job_preview_refusal(w->preview));
         return;
     }
     retire_preview(st);
@@ -304,7 +357,7 @@ static void submit(struct station *st)
     struct cb_error err = { 0 };
     int id = jq_submit(&st->q, &req, &err);
     if (id < 0) {
-        snprintf(w->error, sizeof(w->error), "refused, nothing was written: %s", err.msg);
+        refused(st, err.msg);
         station_rescan(st);         /* a drive that changed loses its mark, with the reason */
         return;
     }
@@ -394,6 +447,8 @@ void wizard_key(struct station *st, int key)
     case WIZ_SOURCE:
         if (key == KEY_ESC || key == 'q') {
             st->mode = MODE_MAIN;
+        } else if (key == 'o') {
+            browse_start(st);       /* look into an image before restoring it */
         } else if (key == 'i') {
             w->path_for_restore = true;
             snprintf(w->path, sizeof(w->path), "%s%s", st->store_dir, st->store_dir[0] ? "/" : "");
@@ -413,10 +468,11 @@ void wizard_key(struct station *st, int key)
             w->step = WIZ_TARGETS;
             w->cursor = 0;
             w->npicked = 0;
+            advise_source(st, d);
         } else if (is_move(key)) {
             w->cursor = move_cursor(w->cursor, key, ndrives);
         } else {
-            station_key_unused(st, key, "Up/Down choose the source, Enter takes it, i restores an image, Esc cancels");
+            station_key_unused(st, key, "Up/Down choose the source, Enter takes it, i restores an image, o browses one, Esc cancels");
         }
         break;
     case WIZ_TARGETS: {
@@ -497,8 +553,12 @@ void wizard_key(struct station *st, int key)
                                                              : "h hash, v verify, m mode, r resize, t retries, p map, "
                                                                "Enter goes on, Esc goes back");
         break;
-    case WIZ_CONFIRM:
-        if (key == 'y' || key == 'Y')
+    case WIZ_CONFIRM: {
+        char why[sizeof(w->error) - 64];
+        if ((key == 'y' || key == 'Y') && !w->risky_confirmed && risky_targets(st, why, sizeof(why))) {
+            w->risky_confirmed = true;      /* a second Y, on purpose, writes it */
+            snprintf(w->error, sizeof(w->error), "%s: Y again writes it all the same, Esc goes back", why);
+        } else if (key == 'y' || key == 'Y')
             submit(st);
         else if (key == KEY_ESC || key == 'n' || key == 'q') {
             retire_preview(st);
@@ -508,6 +568,7 @@ void wizard_key(struct station *st, int key)
         else
             station_key_unused(st, key, "Y starts the job, Esc goes back");
         break;
+    }
     case WIZ_STARTING:
         if (key == KEY_ESC || key == 'q') {
             station_say(st, false, NULL, "job #%d goes on preparing", w->starting_id);

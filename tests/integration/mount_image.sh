@@ -139,25 +139,7 @@ blk=$(debugfs -R "bmap /big.bin $((12 * 1048576 / bsz))" "${src}p2" 2>/dev/null)
 ablk=$(debugfs -R "bmap /a 0" "${src}p2" 2>/dev/null)
 p2start=$(($(cat /sys/class/block/$(basename "${src}p2")/start) * 512))
 bad_off=$((p2start + blk * bsz))
-cp "$img" "$WORK/damaged.zst"
-python3 - "$WORK/damaged.zst" "$bad_off" > "$WORK/dmg" <<'PY'
-import struct, sys
-path, disk_off = sys.argv[1], int(sys.argv[2])
-d = bytearray(open(path, 'rb').read())
-n, desc, magic = struct.unpack('<IBI', d[-9:])
-esz = 12 if desc & 0x80 else 8
-tab = d[-9 - n * esz:-9]
-cpos = dpos = 0
-for i in range(n):
-    c, u = struct.unpack('<II', tab[i * esz:i * esz + 8])
-    if u and dpos <= disk_off < dpos + u:
-        for k in range(64):
-            d[cpos + c // 2 + k] ^= 0x5A
-        print(dpos, dpos + u - 1)
-        break
-    cpos += c; dpos += u
-open(path, 'wb').write(d)
-PY
+damage_frame "$img" "$WORK/damaged.zst" "$bad_off" > "$WORK/dmg"
 read -r dmg_lo dmg_hi < "$WORK/dmg"
 a_off=$((p2start + ablk * bsz))
 [ "$a_off" -lt "$dmg_lo" ] || [ "$a_off" -gt "$dmg_hi" ] || fail "damaged frame fixture" "'a' lies in the damaged frame"

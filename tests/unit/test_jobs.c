@@ -236,6 +236,51 @@ static void archive_discs(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A job refused as it came to start and withdrawn (the station shows the
+ * refusal where Y was pressed) has no report: its refusal goes to jobs.log. */
+static void withdrawn_refusal_is_logged(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/cb-jobs-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    make_file("junk.zst", 1, 0x11);
+    make_file("t1", 8, 0);
+    char reports[128], src[128], dst[128], logp[160];
+    snprintf(reports, sizeof(reports), "%s/reports", dir);
+    snprintf(src, sizeof(src), "%s/junk.zst", dir);
+    snprintf(dst, sizeof(dst), "%s/t1", dir);
+    struct job_queue q;
+    struct cb_error err = { 0 };
+    assert_int_equal(jq_init(&q, reports, 0, &err), 0);
+    const char *targets[] = { dst };
+    struct clone_request req = { .kind = JOB_RESTORE, .source = src, .targets = targets, .ntargets = 1,
+                                 .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
+    int id = jq_submit(&q, &req, &err);
+    assert_true(id > 0);
+    run_until_idle(&q);
+    struct qjob *j = jq_find(&q, id);
+    assert_non_null(j);
+    assert_int_equal(j->state, QJOB_FAILED);
+    assert_int_equal(strncmp(j->verdict, "REFUSED: ", 9), 0);
+    char refusal[600];
+    snprintf(refusal, sizeof(refusal), "%s", j->verdict + 9);
+    jq_withdraw(&q, id);
+    assert_null(jq_find(&q, id));
+    snprintf(logp, sizeof(logp), "%s/jobs.log", reports);
+    FILE *f = fopen(logp, "r");
+    assert_non_null(f);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "withdrawn, refused before it started"));
+    assert_non_null(strstr(text, refusal));
+    jq_shutdown(&q);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +288,7 @@ int main(void)
         cmocka_unit_test(state_machine),
         cmocka_unit_test(archive_names),
         cmocka_unit_test(archive_discs),
+        cmocka_unit_test(withdrawn_refusal_is_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

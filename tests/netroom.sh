@@ -1,0 +1,34 @@
+# A room of PCs on one machine (sourced by tests and benchmarks): network
+# namespaces, each with a veth pair to one bridge, so traffic never leaves
+# what the caller made. room N makes a sender NS[0] and receivers NS[1..N]
+# with addresses ADDR[i] on interface cb0 in each; room_gone kills what runs
+# in them and removes them. Names carry the caller's PID: runs can overlap.
+ROOM_ID=$(($$ % 100000))
+BR=cbm${ROOM_ID}br
+NS=()
+ADDR=()
+room() {
+    ip link add "$BR" type bridge && ip link set "$BR" up || return 1
+    local i
+    for ((i = 0; i <= $1; i++)); do
+        NS[i]=cbm${ROOM_ID}n$i
+        ADDR[i]=10.78.0.$((i + 1))
+        ip netns add "${NS[i]}" || return 1
+        ip link add "cbm${ROOM_ID}p$i" type veth peer name cb0 netns "${NS[i]}" || return 1
+        ip link set "cbm${ROOM_ID}p$i" master "$BR" up
+        # The broadcast address matters: without it udp-receiver's hello never reaches the sender.
+        ip -n "${NS[i]}" addr add "${ADDR[i]}/24" brd + dev cb0
+        ip -n "${NS[i]}" link set cb0 up
+        ip -n "${NS[i]}" link set lo up
+    done
+}
+room_gone() {
+    local n
+    for n in "${NS[@]}"; do
+        ip netns pids "$n" 2>/dev/null | xargs -r kill -9
+        ip netns del "$n" 2>/dev/null
+    done
+    ip link del "$BR" 2>/dev/null
+    return 0
+}
+in_ns() { local n=$1; shift; ip netns exec "${NS[n]}" "$@"; }
