@@ -659,10 +659,10 @@ static int scan_partial(struct image_sink *s, uint64_t *keep, struct cb_error *e
     unsigned char h[8];
     int rc = 0;
     struct img_meta m = { 0 };
-    if (part_file_pread(&pf, h, 8, 0) != 8 || img_le32(h) != IMG_META_MAGIC || img_le32(h + 4) > IMG_META_MAX ||
-        img_le32(h + 4) > s->plan.buffer_bytes ||
-        part_file_pread(&pf, cbuf, img_le32(h + 4), 8) != (ssize_t)img_le32(h + 4) ||
-        img_meta_parse(&m, (char *)cbuf, img_le32(h + 4), false, s->partial, &e2) != 0) {
+    bool ok = part_file_pread(&pf, h, 8, 0) == 8 && img_le32(h) == IMG_META_MAGIC && img_le32(h + 4) <= IMG_META_MAX;
+    char *text = ok ? malloc(img_le32(h + 4) + 1) : NULL;    /* a header's used ranges may take megabytes */
+    if (!ok || !text || part_file_pread(&pf, text, img_le32(h + 4), 8) != (ssize_t)img_le32(h + 4) ||
+        img_meta_parse(&m, text, img_le32(h + 4), false, s->partial, &e2) != 0) {
         rc = cb_error_set(err, -EINVAL, "%s does not start with a clonebay image header: it is not the unfinished "
                           "image of this job (remove it and the map to start again)", s->partial);
     } else if (m.size != s->size || m.frame_size != IMG_FRAME_SIZE ||
@@ -671,6 +671,7 @@ static int scan_partial(struct image_sink *s, uint64_t *keep, struct cb_error *e
                           "%s: remove it and the map to start again", s->partial, m.source_model, m.source_serial,
                           (unsigned long long)m.size, s->c.meta->source_path);
     }
+    free(text);
     img_meta_free(&m);
     if (!rc) {
         uint32_t hlen = 8 + img_le32(h + 4);
