@@ -1,5 +1,5 @@
 #include "clone/copy.h"
-#include "clone/copy_internal.h"
+#include "clone/engine.h"
 #include "clone/image_sink.h"
 #include "clone/image_stream.h"
 
@@ -11,6 +11,64 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The engine: a reader (the walk, rescue.c, through engine.h) fills the ring's
+ * slots; a hasher per algorithm and a writer per target consume them. */
+
+/* A drive that keeps the others waiting this long is left behind (buffer_ring.h). */
+#define COPY_LAG_AFTER_MS 1000
+
+/* What a drive left behind was not given: served after the walk. */
+struct owed_piece {
+    uint64_t off;
+    uint32_t len;
+    bool zero;                          /* known zeros, not read */
+};
+
+struct owed_list {
+    struct owed_piece *v;
+    size_t n, cap;
+};
+
+struct engine {
+    struct copy_job *job;
+    struct buffer_ring ring;
+    struct hash_ctx *hashes[HASH_COUNT];
+    /* Per hasher, owned by that hasher thread until it is joined: */
+    uint64_t hash_next[HASH_COUNT];     /* offset it expects next */
+    bool hash_gap[HASH_COUNT];          /* the stream stopped being in order */
+    uint64_t cp_stream, cp_next_mark;   /* verify_alg's stream position and next checkpoint */
+    struct hash_ctx *record_hash;       /* verify_alg's hasher: digests of out-of-order pieces */
+    size_t records_cap;
+    pthread_mutex_t cp_mu;              /* guards job->checkpoints */
+    /* Reader-side bookkeeping (the reader thread only): */
+    uint64_t seq;                       /* next ring sequence number */
+    uint64_t bytes_read;
+    struct progress_clock clock;
+    double last_save;
+    struct block_map prior;             /* what an earlier run had finished (a resume); size 0 if none */
+    int nhashers;                       /* consumers 0..nhashers-1 hash; the targets follow */
+    struct owed_list *owed;             /* per target, under ring.mu; what the saved map must not call done */
+    bool owed_served;
+};
+
+
+bool engine_find(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len)
+{
+    pthread_mutex_lock(&e->ring.mu);
+    bool found = map_find(e->job->map, from, states, pos, len);
+    pthread_mutex_unlock(&e->ring.mu);
+    return found;
+}
+
+const struct block_map *engine_domain(const struct engine *e) { return e->job->domain; }
+size_t engine_chunk(const struct engine *e) { return e->ring.slot_size; }
+size_t engine_sector(const struct engine *e) { return e->job->src->sector; }
+uint64_t engine_size(const struct engine *e) { return e->job->map->size; }
+bool engine_cancelled(const struct engine *e) { return e->job->cancelled; }
+const char *engine_fill(const struct engine *e) { return e->job->fill; }
+int engine_retries(const struct engine *e) { return e->job->retries; }
+void engine_drain(struct engine *e) { ring_drain(&e->ring); }
 
 size_t copy_live_targets(const struct copy_job *job)
 {

@@ -10,7 +10,7 @@
  *  4. retry: more passes over the bad sectors;
  *  5. fill: write the fill (zeros, or a marker) over what stays unreadable.
  * Every phase drains the pipeline before the next one reads the map. */
-#include "clone/copy_internal.h"
+#include "clone/engine.h"
 
 #include <string.h>
 
@@ -19,11 +19,9 @@
 static bool find_in(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len, bool *zero)
 {
     *zero = false;
-    const struct block_map *domain = e->job->domain;
+    const struct block_map *domain = engine_domain(e);
     for (;;) {
-        pthread_mutex_lock(&e->ring.mu);
-        bool found = map_find(e->job->map, from, states, pos, len);
-        pthread_mutex_unlock(&e->ring.mu);
+        bool found = engine_find(e, from, states, pos, len);
         if (!found || !domain)
             return found;
         uint64_t dp, dl;
@@ -53,7 +51,7 @@ static int publish_zeros(struct engine *e, uint64_t off, uint64_t end)
 {
     int rc = 0;
     while (off < end && !engine_stop(e, &rc)) {
-        uint64_t next = (off / e->ring.slot_size + 1) * e->ring.slot_size;
+        uint64_t next = (off / engine_chunk(e) + 1) * engine_chunk(e);
         if (next > end)
             next = end;
         engine_publish(e, engine_zero_slot(e), off, (size_t)(next - off), SLOT_ZERO);
@@ -80,7 +78,7 @@ static void batch_flush(struct engine *e, struct batch *b)
 /* Read one sector at off into the batch: 0 read, 1 bad, -errno source gone. */
 static int batch_read(struct engine *e, struct batch *b, uint64_t off, size_t ss)
 {
-    if (b->s && (b->off + b->len != off || b->len + ss > e->ring.slot_size))
+    if (b->s && (b->off + b->len != off || b->len + ss > engine_chunk(e)))
         batch_flush(e, b);
     if (!b->s) {
         b->s = engine_slot(e);
@@ -97,7 +95,7 @@ static int batch_read(struct engine *e, struct batch *b, uint64_t off, size_t ss
 
 static uint64_t max_skip(const struct engine *e)
 {
-    uint64_t m = e->job->map->size / 100;
+    uint64_t m = engine_size(e) / 100;
     if (m > (1ull << 30))
         m = 1ull << 30;
     return m < RESCUE_CLUSTER ? RESCUE_CLUSTER : m - m % RESCUE_CLUSTER;
@@ -144,7 +142,7 @@ static int copy_pass(struct engine *e, int pass, bool skipping)
         uint64_t off = rpos, region_end = rpos + rlen;
         if (zero) {
             rc = publish_zeros(e, off, region_end);
-            if (e->job->cancelled)
+            if (engine_cancelled(e))
                 return rc;
             pos = region_end;
             continue;
@@ -153,7 +151,7 @@ static int copy_pass(struct engine *e, int pass, bool skipping)
             if (engine_stop(e, &rc))
                 return rc;
             /* Chunks end on slot-size boundaries so requests stay aligned. */
-            uint64_t end = (off / e->ring.slot_size + 1) * e->ring.slot_size;
+            uint64_t end = (off / engine_chunk(e) + 1) * engine_chunk(e);
             if (end > region_end)
                 end = region_end;
             struct ring_slot *s = engine_slot(e);
@@ -176,7 +174,7 @@ static int copy_pass(struct engine *e, int pass, bool skipping)
 static int trim(struct engine *e)
 {
     engine_phase(e, PHASE_TRIM, '*', 1);
-    size_t ss = e->job->src->sector;
+    size_t ss = engine_sector(e);
     uint64_t pos = 0, a, len;
     int rc = 0;
     while (!rc && find(e, pos, "*", &a, &len)) {
@@ -187,7 +185,7 @@ static int trim(struct engine *e)
             if ((r = batch_read(e, &bt, f, ss)) != 0)
                 break;
         batch_flush(e, &bt);
-        if (r < 0 || rc || e->job->cancelled)
+        if (r < 0 || rc || engine_cancelled(e))
             return r < 0 ? r : rc;
         pos = b;
         if (f >= b)
@@ -203,7 +201,7 @@ static int trim(struct engine *e)
                 break;
             engine_publish(e, s, g, ss, SLOT_DATA);
         }
-        if (rc || e->job->cancelled)
+        if (rc || engine_cancelled(e))
             return rc;
         if (g > f) {
             engine_mark(e, g, ss, MAP_BAD);
@@ -218,7 +216,7 @@ static int trim(struct engine *e)
  * bad ones marked bad. */
 static int sector_pass(struct engine *e, char state)
 {
-    size_t ss = e->job->src->sector;
+    size_t ss = engine_sector(e);
     uint64_t pos = 0, a, len;
     int rc = 0;
     while (!rc && find(e, pos, (char[]){ state, 0 }, &a, &len)) {
@@ -235,7 +233,7 @@ static int sector_pass(struct engine *e, char state)
                 engine_mark(e, x, ss, MAP_BAD);
         }
         batch_flush(e, &bt);
-        if (e->job->cancelled)
+        if (engine_cancelled(e))
             return 0;
         pos = a + len;
     }
@@ -245,12 +243,12 @@ static int sector_pass(struct engine *e, char state)
 /* The fill over unreadable sectors: zeros, or the pattern from each sector's start. */
 static int fill_bad(struct engine *e)
 {
-    const char *pat = e->job->fill;
-    size_t plen = pat ? strlen(pat) : 0, ss = e->job->src->sector;
+    const char *pat = engine_fill(e);
+    size_t plen = pat ? strlen(pat) : 0, ss = engine_sector(e);
     uint64_t pos = 0, a, len;
     while (find(e, pos, "-", &a, &len)) {
         for (uint64_t off = a; off < a + len;) {
-            size_t n = a + len - off < e->ring.slot_size ? (size_t)(a + len - off) : e->ring.slot_size;
+            size_t n = a + len - off < engine_chunk(e) ? (size_t)(a + len - off) : engine_chunk(e);
             struct ring_slot *s = engine_slot(e);
             char *buf = s->buf;
             if (!plen)
@@ -269,22 +267,22 @@ static int fill_bad(struct engine *e)
 int rescue_run(struct engine *e)
 {
     int rc = copy_pass(e, 1, true);
-    if (!rc && !e->job->cancelled)
+    if (!rc && !engine_cancelled(e))
         rc = copy_pass(e, 2, false);
-    if (!rc && !e->job->cancelled)
+    if (!rc && !engine_cancelled(e))
         rc = trim(e);
-    if (!rc && !e->job->cancelled) {
+    if (!rc && !engine_cancelled(e)) {
         engine_phase(e, PHASE_SCRAPE, '/', 1);
         rc = sector_pass(e, MAP_NONSCRAPED);
     }
-    for (int pass = 1; !rc && !e->job->cancelled && pass <= e->job->retries; pass++) {
+    for (int pass = 1; !rc && !engine_cancelled(e) && pass <= engine_retries(e); pass++) {
         engine_phase(e, PHASE_RETRY, '-', pass);
         rc = sector_pass(e, MAP_BAD);
     }
-    if (!rc && !e->job->cancelled)
+    if (!rc && !engine_cancelled(e))
         rc = engine_serve_owed(e);
-    if (!rc && !e->job->cancelled)
+    if (!rc && !engine_cancelled(e))
         rc = fill_bad(e);
-    ring_drain(&e->ring);
+    engine_drain(e);
     return rc;
 }
