@@ -429,3 +429,15 @@ int fs_owners_find_fn(fs_owners_read_fn rd, void *ctx, const char *name, const s
         qsort(out->v, out->count, sizeof(out->v[0]), owner_cmp);
     return rc;
 }
+
+size_t fs_put_utf8(char *out, uint16_t u)
+{
+    if (u < 0x80)
+        return out[0] = (char)u, 1;
+    if (u < 0x800)
+        return out[0] = (char)(0xC0 | u >> 6), out[1] = (char)(0x80 | (u & 0x3F)), 2;
+    out[0] = (char)(0xE0 | u >> 12);
+    out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (u & 0x3F));
+    return 3;
+}

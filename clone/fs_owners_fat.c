@@ -83,18 +83,6 @@ static unsigned char *read_dir(struct fat *f, uint64_t c, size_t *len)
     return buf;
 }
 
-/* UCS-2 to UTF-8. */
-static size_t put_utf8(char *out, uint16_t u)
-{
-    if (u < 0x80)
-        return out[0] = (char)u, 1;
-    if (u < 0x800)
-        return out[0] = (char)(0xC0 | u >> 6), out[1] = (char)(0x80 | (u & 0x3F)), 2;
-    out[0] = (char)(0xE0 | u >> 12);
-    out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (u & 0x3F));
-    return 3;
-}
 
 /* The 8.3 name, with the case Windows NT records in byte 12. */
 static void short_name(const unsigned char *e, char *out)
@@ -142,7 +130,7 @@ static void walk_entries(struct fat *f, const unsigned char *d, size_t len)
         size_t n = 0;
         if (lfn_sum == sum)
             for (int k = 0; k < lfn_n && lfn[k] && lfn[k] != 0xFFFF && n + 3 < sizeof(name); k++)
-                n += put_utf8(name + n, lfn[k]);
+                n += fs_put_utf8(name + n, lfn[k]);
         name[n] = '\0';
         if (!n)
             short_name(e, name);

@@ -72,4 +72,7 @@ int fs_owners_fat(struct owners_part *p);
 int fs_owners_ntfs(struct owners_part *p);
 int fs_owners_iso(struct owners_part *p);
 
+/* One UCS-2 character as UTF-8 into out (room for 3 bytes); bytes written. */
+size_t fs_put_utf8(char *out, uint16_t u);
+
 #endif

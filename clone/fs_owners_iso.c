@@ -49,17 +49,6 @@ static bool seen_add(struct iso *s, uint32_t lba)
     return true;
 }
 
-static size_t put_utf8(char *out, uint16_t u)
-{
-    if (u < 0x80)
-        return out[0] = (char)u, 1;
-    if (u < 0x800)
-        return out[0] = (char)(0xC0 | u >> 6), out[1] = (char)(0x80 | (u & 0x3F)), 2;
-    out[0] = (char)(0xE0 | u >> 12);
-    out[1] = (char)(0x80 | ((u >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (u & 0x3F));
-    return 3;
-}
 
 /* A directory record's name: Joliet (UCS-2 big-endian), a Rock Ridge NM
  * entry, or the ISO name without its ";1" version. */
@@ -73,7 +62,7 @@ static void record_name(const struct iso *s, const unsigned char *r, char *out, 
             uint16_t u = (uint16_t)(n[i] << 8 | n[i + 1]);
             if (u == ';')
                 break;
-            k += put_utf8(out + k, u);
+            k += fs_put_utf8(out + k, u);
         }
         out[k] = '\0';
         return;
