@@ -506,9 +506,10 @@ static int job_alloc(const struct clone_request *req, struct clone_job **out, st
         if (n < 4 || strcmp(req->targets[i] + n - 4, ".zst") || (stat(req->targets[i], &st) == 0 && S_ISBLK(st.st_mode)))
             continue;
         if (job->image_target >= 0) {
+            cb_error_set(err, -EINVAL, "%s and %s: one image per job", req->targets[job->image_target],
+                         req->targets[i]);
             clone_job_free(job);
-            return cb_error_set(err, -EINVAL, "%s and %s: one image per job", req->targets[job->image_target],
-                                req->targets[i]);
+            return -EINVAL;
         }
         job->image_target = (int)i;
     }
