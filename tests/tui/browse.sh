@@ -174,9 +174,18 @@ keys Escape; keys Escape
 wait_for "the images in $S" 10
 check "browse: damaged image closed: nothing of the station's left" nothing_of_ours
 
-# Issue 24: a refusal on Y (a restore onto a drive too small) is in jobs.log.
+# The help names o; the new job's source step offers it beside i (restore).
+keys Escape; keys F1
+check "browse: the help lists o" wait_for "browse an image in the store, read-only" 5
 keys Escape; keys F2
 wait_for "step 1 of 4" 5
+check "browse: the source step shows o beside i" bash -c "$(declare -f tmux screen); T=$T; screen | tail -1 | grep -q 'iRestore an image oBrowse an image'"
+keys o
+check "browse: o on the source step lists the store's images" wait_for "the images in $S" 5
+keys Escape; keys F2
+wait_for "step 1 of 4" 5
+
+# Issue 24: a refusal on Y (a restore onto a drive too small) is in jobs.log.
 keys i; tmux send-keys -t "$T" -l "$S/pc1.zst"; keys Enter
 wait_for "step 2 of 4" 10
 keys Home Space Enter
