@@ -141,7 +141,13 @@ void draw_browse(struct station *st)
                  b->rel, b->npicks);
         if (b->nentries == 0)
             mvaddstr(3, 2, "(empty folder)");
-        draw_rows(st, 3, end);
+        draw_rows(st, 3, end - 1);
+        char dest[4300];
+        browse_dest_folder(b->folder, b->image, dest, sizeof(dest));
+        mvprintw(end - 1, 0, "c copies what is marked to %s", dest);
+        if (b->folder_volatile)
+            addnstr(" - in RAM, lost at power-off (s on the main screen keeps them on a drive)",
+                    COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
         station_key_bar(st, keys_files);
     }
     draw_report(st, end + 1, LINES - 1);

@@ -123,7 +123,7 @@ pick "notes.txt"; keys Space
 check "browse: two marked" wait_for "(2 marked)" 5
 keys c
 check "browse: the copy ends with the sizes checked" wait_for "Sizes checked" 60
-check "browse: 4 files copied (docs: 3, notes.txt), to the store folder named after the image" bash -c "$(declare -f tmux flat screen); T=$T; flat | grep -qF 'Copied 4 files' && flat | grep -qF '$S/pc1-files'"
+check "browse: 4 files copied (docs: 3, notes.txt), to the store folder named after the image" bash -c "$(declare -f tmux flat screen); T=$T; flat | grep -qF 'Copied 4 files (3.2 MiB) to $S/pc1-files. Sizes checked'"
 D=$S/pc1-files/p2
 for f in notes.txt docs/letter.txt docs/photo.bin docs/sub/deep.bin; do
     check "browse: copied $f equals the source's (cmp)" cmp "$WORK/ref/$f" "$D/$f"
