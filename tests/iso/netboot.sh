@@ -94,4 +94,40 @@ for fw in bios uefi; do
         "assert [x['state'] for x in r['receivers']] == ['finished'] and r['complete'], r"
 done
 kill "$nbpid" 2>/dev/null; wait "$nbpid"
+
+# Proxy-DHCP (no --range): the room's own DHCP server (a DHCP-only dnsmasq at
+# 10.79.0.2, in a namespace of its own on the bridge) leases the address,
+# clonebay netboot only says what to boot. BIOS.
+ip netns add "${NSB}d"
+defer "ip netns pids ${NSB}d | xargs -r kill -9; ip netns del ${NSB}d"
+ip -n "$NSB" link add dhcp0 type veth peer name eth0 netns "${NSB}d"
+ip -n "$NSB" link set dhcp0 master br0 up
+ip -n "${NSB}d" addr add 10.79.0.2/24 brd + dev eth0
+ip -n "${NSB}d" link set eth0 up
+ip netns exec "${NSB}d" timeout 900 dnsmasq --keep-in-foreground --conf-file=/dev/null --log-facility=- --port=0 \
+    --bind-interfaces --interface=eth0 --pid-file="$WORK/room-dhcp.pid" --dhcp-leasefile="$WORK/room.leases" \
+    --dhcp-range=10.79.0.200,10.79.0.220,1h > "$WORK/room-dhcp.log" 2>&1 &
+dpid=$!
+ip netns exec "$NSB" timeout 900 "$CB" netboot --interface br0 > "$WORK/netboot.log" 2>&1 &
+nbpid=$!
+for _ in $(seq 50); do grep -q '^netboot on br0' "$WORK/netboot.log" && break; sleep 0.1; done
+truncate -s 64M "$WORK/nvme-proxy.img"
+reset_drives
+add_nvme 0 "$WORK/nvme-proxy.img" CBNBproxy
+ip netns exec "$NSB" timeout 900 "$CB" send "$WORK/disk.zst" --interface br0 --clients 1 \
+    --report "$WORK/send-proxy.json" > "$WORK/send-proxy.log" 2>&1 &
+spid=$!
+boot bios nb-proxy "$WORK/guest.sh" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+    -device virtio-net-pci,netdev=n0,bootindex=0 ||
+    fail "netboot proxy: the PC boots and powers off" "$(tail -c 600 "$WORK/nb-proxy.console")"
+kill "$spid" 2>/dev/null; wait "$spid"
+check "netboot proxy-DHCP: netboot says so, on the interface's network" \
+    grep -q '^netboot on br0: proxy-DHCP on 10.79.0.0' "$WORK/netboot.log"
+check "netboot proxy-DHCP: the PC fetched the live system" \
+    bash -c "grep -q 'fetched vmlinuz' '$WORK/netboot.log' && grep -q 'fetched initrd.zst' '$WORK/netboot.log'"
+check "netboot proxy-DHCP: its address came from the room's server" \
+    grep -q 'interface: .* inet 10.79.0.2[0-2][0-9]/24' "$WORK/nb-proxy.out"
+check "netboot proxy-DHCP: its NVMe drive equals the source, VERIFIED" \
+    bash -c "grep -qx 'receive-exit 0' '$WORK/nb-proxy.out' && cmp '$WORK/nvme-proxy.img' '$WORK/src.img'"
+kill "$nbpid" "$dpid" 2>/dev/null; wait "$nbpid" "$dpid"
 finish
