@@ -7,12 +7,10 @@
 #include <ifaddrs.h>
 #include <libgen.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* Debian's loaders (packages pxelinux, syslinux-common, syslinux-efi). */
@@ -104,9 +102,8 @@ static int interface_network(const char *ifname, char *out, size_t len, struct c
 int net_boot_prepare(struct net_boot *b, const struct net_boot_request *req, struct cb_error *err)
 {
     memset(b, 0, sizeof(*b));
-    b->pid = -1;
-    b->fd = -1;
-    b->exit_status = -1;
+    b->tool.pid = -1;
+    b->tool.fd = -1;
     if (!req->interface)
         return cb_error_set(err, -EINVAL, "netboot needs --interface: the network of the PCs to boot");
     if (if_nametoindex(req->interface) == 0)
@@ -183,24 +180,13 @@ int net_boot_start(struct net_boot *b, const struct net_boot_request *req, struc
         argv[n++] = "--pxe-service=x86-64_EFI,clonebay live system,syslinux.efi";
     }
     argv[n] = NULL;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return cb_error_set(err, -errno, "cannot make a pipe for dnsmasq: %s", strerror(errno));
-    int rc = run_tool_spawn(argv, fds[1], fds[1], &b->pid);
-    close(fds[1]);
-    if (rc) {
-        close(fds[0]);
-        b->pid = -1;
-        return cb_error_set(err, rc, "cannot run dnsmasq (package dnsmasq-base): %s", strerror(-rc));
-    }
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    b->fd = fds[0];
-    return 0;
+    int rc = tool_lines_start(&b->tool, argv);
+    return rc ? cb_error_set(err, rc, "cannot run dnsmasq (package dnsmasq-base): %s", strerror(-rc)) : 0;
 }
 
 int net_boot_fd(const struct net_boot *b)
 {
-    return b->fd;
+    return b->tool.fd;
 }
 
 static void event(struct net_boot *b, const char *fmt, const char *x, const char *y)
@@ -210,8 +196,9 @@ static void event(struct net_boot *b, const char *fmt, const char *x, const char
 }
 
 /* dnsmasq's lines that say what a PC did ("dnsmasq-tftp[812]: sent /x/vmlinuz to 10.0.0.5"). */
-static void parse_line(struct net_boot *b, const char *l)
+static void parse_line(void *arg, const char *l)
 {
+    struct net_boot *b = arg;
     char ip[64], mac[64], file[4096];
     const char *p;
     if ((p = strstr(l, "DHCPACK(")) && (p = strchr(p, ')')) && sscanf(p + 1, " %63s %63s", ip, mac) == 2)
@@ -230,28 +217,7 @@ static void parse_line(struct net_boot *b, const char *l)
 
 bool net_boot_pump(struct net_boot *b)
 {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(b->fd, buf, sizeof(buf))) > 0) {
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                b->line[b->line_len] = '\0';
-                parse_line(b, b->line);
-                b->line_len = 0;
-            } else if (b->line_len + 1 < sizeof(b->line)) {
-                b->line[b->line_len++] = buf[i];
-            }
-        }
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return false;
-    int st;
-    if (b->pid > 0 && waitpid(b->pid, &st, 0) == b->pid)
-        b->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    b->pid = -1;
-    close(b->fd);
-    b->fd = -1;
-    return true;
+    return tool_lines_pump(&b->tool, parse_line, b);
 }
 
 const char *net_boot_event(const struct net_boot *b, unsigned i)
@@ -282,14 +248,7 @@ static void remove_tree(const char *dir)
 
 void net_boot_stop(struct net_boot *b)
 {
-    if (b->pid > 0) {
-        kill(b->pid, SIGTERM);
-        if (b->fd >= 0) {
-            fcntl(b->fd, F_SETFL, 0);       /* to its end: reaped there */
-            while (!net_boot_pump(b))
-                ;
-        }
-    }
+    tool_lines_stop(&b->tool, parse_line, b);
     if (b->dir[0])
         remove_tree(b->dir);
     b->dir[0] = '\0';

@@ -12,6 +12,7 @@
 #define CB_NET_BOOT_H
 
 #include "common/cb_error.h"
+#include "common/run_tool.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,11 +30,7 @@ struct net_boot {
     char dir[128];                  /* the run's private folder; tftp/ in it is served */
     char files[4096];               /* where the kernel and initramfs came from */
     char proxy_net[64];             /* proxy-DHCP: the interface's network ("" with a range) */
-    pid_t pid;
-    int fd;                         /* dnsmasq's log */
-    char line[512];
-    size_t line_len;
-    int exit_status;                /* dnsmasq's, -1 while it runs */
+    struct tool_lines tool;         /* dnsmasq, its log */
     char events[NET_BOOT_EVENTS][192];  /* the newest, in a ring */
     unsigned nevents;               /* events so far (the ring holds the last NET_BOOT_EVENTS) */
     char said[256];                 /* dnsmasq's last line (why it stopped) */

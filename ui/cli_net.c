@@ -365,6 +365,6 @@ int cli_netboot(int argc, char **argv)
     }
     net_boot_stop(&b);
     if (ended && !stop_requested)
-        return cli_fail(CLI_FAILED, "netboot: dnsmasq stopped (exit %d): %s", b.exit_status, b.said);
+        return cli_fail(CLI_FAILED, "netboot: dnsmasq stopped (exit %d): %s", b.tool.exit_status, b.said);
     return CLI_OK;
 }
