@@ -102,9 +102,12 @@ iso:
 build/clonebay-live.iso: build/clonebay $(wildcard iso/*)
 	@$(if $(Q),echo "  ISO     $@")
 	$(Q)iso/build.sh build/clonebay $@
+	$(Q)mkdir -p build/netboot
+	$(Q)cp build/iso-work/media/boot/vmlinuz build/iso-work/media/boot/initrd.zst build/netboot/
 
 # The live system's kernel and initramfs as files of their own, for `clonebay
-# netboot` (PXE): $(BUILD)/netboot/, where clonebay looks beside itself.
+# netboot` (PXE): $(BUILD)/netboot/, where clonebay looks beside itself (the
+# ISO's rule leaves them in build/netboot too, so make check boots them).
 netboot: $(BIN)
 	$(Q)iso/build.sh $(BIN) $(BUILD)/clonebay-live.iso $(BUILD)/iso-work
 	$(Q)mkdir -p $(BUILD)/netboot
