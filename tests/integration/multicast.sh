@@ -59,7 +59,7 @@ check "three receivers: every target equals the source (cmp)" \
     bash -c "cmp ${T[1]} '$WORK/src.img' && cmp ${T[2]} '$WORK/src.img' && cmp ${T[3]} '$WORK/src.img'"
 for i in 1 2 3; do
     check "three receivers: receiver $i VERIFIED with the source's sha256, sender named" json "$WORK/r$i.json" \
-        "assert r['targets'][0]['result'] == 'VERIFIED' and r['source_hashes']['sha256'] == '$src_sha' and r['source']['path'] == 'udp-sender at ${ADDR[0]}', r"
+        "assert r['targets'][0]['result'] == 'VERIFIED' and r['source_hashes']['sha256'] == '$src_sha' and r['source']['path'] == 'udp-sender at ${ADDR[0]}' and r['source']['kind'] == 'network', r"
 done
 check "three receivers: sender's report lists all three finished, with the image's sha256" json "$WORK/send.json" \
     "assert sorted(x['address'] for x in r['receivers']) == ['${ADDR[1]}', '${ADDR[2]}', '${ADDR[3]}'] and all(x['state'] == 'finished' for x in r['receivers']) and r['complete'] and r['sha256'] == '$src_sha', r"
