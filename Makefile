@@ -37,7 +37,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: iso fuzz fuzz-run all deps check check-unit check-integration check-deps tests install demo demo-clean clean
+.PHONY: iso netboot fuzz fuzz-run all deps check check-unit check-integration check-deps tests install demo demo-clean clean
 
 all: $(BIN)
 
@@ -102,6 +102,16 @@ iso:
 build/clonebay-live.iso: build/clonebay $(wildcard iso/*)
 	@$(if $(Q),echo "  ISO     $@")
 	$(Q)iso/build.sh build/clonebay $@
+	$(Q)mkdir -p build/netboot
+	$(Q)cp build/iso-work/media/boot/vmlinuz build/iso-work/media/boot/initrd.zst build/netboot/
+
+# The live system's kernel and initramfs as files of their own, for `clonebay
+# netboot` (PXE): $(BUILD)/netboot/, where clonebay looks beside itself (the
+# ISO's rule leaves them in build/netboot too, so make check boots them).
+netboot: $(BIN)
+	$(Q)iso/build.sh $(BIN) $(BUILD)/clonebay-live.iso $(BUILD)/iso-work
+	$(Q)mkdir -p $(BUILD)/netboot
+	$(Q)cp $(BUILD)/iso-work/media/boot/vmlinuz $(BUILD)/iso-work/media/boot/initrd.zst $(BUILD)/netboot/
 
 # The README's test command: installs what is missing, builds, runs everything
 # (the live-ISO tests boot $(ISO) in QEMU; NO_ISO=1 leaves it out and they skip).

@@ -125,3 +125,66 @@ int run_tool_stdout(const char *const argv[], char *out, size_t len, int timeout
 {
     return run(argv, out, len, false, timeout_s);
 }
+
+int tool_lines_start(struct tool_lines *t, const char *const argv[])
+{
+    memset(t, 0, sizeof(*t));
+    t->pid = -1;
+    t->fd = -1;
+    t->exit_status = -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -errno;
+    int rc = run_tool_spawn(argv, fds[1], fds[1], &t->pid);
+    close(fds[1]);
+    if (rc) {
+        close(fds[0]);
+        t->pid = -1;
+        return rc;
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    t->fd = fds[0];
+    return 0;
+}
+
+bool tool_lines_pump(struct tool_lines *t, tool_line_fn fn, void *arg)
+{
+    if (t->fd < 0)
+        return true;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(t->fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\r' || buf[i] == '\n') {
+                t->line[t->len] = '\0';
+                fn(arg, t->line);
+                t->len = 0;
+            } else if (t->len + 1 < sizeof(t->line)) {
+                t->line[t->len++] = buf[i];
+            }
+        }
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return false;
+    /* End of its output: it has ended, or closed it (then it is waited for). */
+    int st = 0;
+    pid_t w = -1;
+    while (t->pid > 0 && (w = waitpid(t->pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    if (w > 0)
+        t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    t->pid = -1;
+    close(t->fd);
+    t->fd = -1;
+    return true;
+}
+
+void tool_lines_stop(struct tool_lines *t, tool_line_fn fn, void *arg)
+{
+    if (t->pid > 0)
+        kill(t->pid, SIGTERM);
+    if (t->fd >= 0)
+        fcntl(t->fd, F_SETFL, 0);       /* read to the end: it is reaped there */
+    while (!tool_lines_pump(t, fn, arg))
+        ;
+}

@@ -602,7 +602,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
             clone_job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
                      d->optical.audio_tracks);
     } else {
-        snprintf(job->source.kind, sizeof(job->source.kind), "file");
+        snprintf(job->source.kind, sizeof(job->source.kind), "%s", req->stream ? "network" : "file");
     }
     for (size_t i = 0; i < req->ntargets && req->kind != JOB_IMAGE; i++) {
         if ((int)i == job->image_target) {

@@ -470,24 +470,53 @@ void browse_result_free(struct browse_result *r)
     r->nfailed = 0;
 }
 
-struct browse_copy {
+/* Work done in a thread of its own (a copy, an open): run fills rc and err,
+ * done says when the owner may join. The first member of what it serves. */
+struct worker {
     pthread_t thread;
+    int (*run)(struct worker *w);
+    int rc;
+    struct cb_error err;
+    _Atomic bool done;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    w->rc = w->run(w);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static int worker_start(struct worker *w, int (*run)(struct worker *), struct cb_error *err)
+{
+    w->run = run;
+    int rc = pthread_create(&w->thread, NULL, worker_main, w);
+    return rc ? cb_error_set(err, -rc, "cannot start a thread: %s", strerror(rc)) : 0;
+}
+
+/* Joined: its value, err filled when it failed. */
+static int worker_join(struct worker *w, struct cb_error *err)
+{
+    pthread_join(w->thread, NULL);
+    if (w->rc)
+        *err = w->err;
+    return w->rc;
+}
+
+struct browse_copy {
+    struct worker w;                    /* first: the thread's entry */
     struct browse_pick *picks;
     size_t n;
     char dest[4200];
     struct browse_progress progress;
     struct browse_result result;        /* the thread's until done */
-    struct cb_error err;
-    int rc;
-    _Atomic bool done;
 };
 
-static void *copy_thread(void *arg)
+static int copy_work(struct worker *w)
 {
-    struct browse_copy *c = arg;
-    c->rc = browse_copy_run(c->picks, c->n, c->dest, &c->progress, &c->result, &c->err);
-    atomic_store(&c->done, true);
-    return NULL;
+    struct browse_copy *c = (struct browse_copy *)w;
+    return browse_copy_run(c->picks, c->n, c->dest, &c->progress, &c->result, &w->err);
 }
 
 int browse_copy_start(const struct browse_pick *picks, size_t n, const char *dest, struct browse_copy **out,
@@ -501,11 +530,11 @@ int browse_copy_start(const struct browse_pick *picks, size_t n, const char *des
     memcpy(c->picks, picks, n * sizeof(*picks));
     c->n = n;
     snprintf(c->dest, sizeof(c->dest), "%s", dest);
-    int rc = pthread_create(&c->thread, NULL, copy_thread, c);
+    int rc = worker_start(&c->w, copy_work, err);
     if (rc) {
         free(c->picks);
         free(c);
-        return cb_error_set(err, -rc, "cannot start the copy: %s", strerror(rc));
+        return rc;
     }
     *out = c;
     return 0;
@@ -513,7 +542,7 @@ int browse_copy_start(const struct browse_pick *picks, size_t n, const char *des
 
 bool browse_copy_done(const struct browse_copy *c)
 {
-    return atomic_load(&c->done);
+    return atomic_load(&c->w.done);
 }
 
 struct browse_progress *browse_copy_progress(struct browse_copy *c)
@@ -525,31 +554,23 @@ int browse_copy_finish(struct browse_copy *c, bool cancel, struct browse_result 
 {
     if (cancel)
         atomic_store(&c->progress.cancel, true);
-    pthread_join(c->thread, NULL);
-    int rc = c->rc;
+    int rc = worker_join(&c->w, err);
     *res = c->result;
-    if (rc)
-        *err = c->err;
     free(c->picks);
     free(c);
     return rc;
 }
 
 struct browse_open {
-    pthread_t thread;
+    struct worker w;                    /* first: the thread's entry */
     char image[4400], dir[4200];
     struct image_mount m;               /* the thread's until done */
-    struct cb_error err;
-    int rc;
-    _Atomic bool done;
 };
 
-static void *open_thread(void *arg)
+static int open_work(struct worker *w)
 {
-    struct browse_open *o = arg;
-    o->rc = image_mount(o->image, o->dir, &o->m, &o->err);
-    atomic_store(&o->done, true);
-    return NULL;
+    struct browse_open *o = (struct browse_open *)w;
+    return image_mount(o->image, o->dir, &o->m, &w->err);
 }
 
 int browse_open_start(const char *image, const char *dir, struct browse_open **out, struct cb_error *err)
@@ -559,10 +580,10 @@ int browse_open_start(const char *image, const char *dir, struct browse_open **o
         return cb_error_set(err, -ENOMEM, "out of memory opening %s", image);
     snprintf(o->image, sizeof(o->image), "%s", image);
     snprintf(o->dir, sizeof(o->dir), "%s", dir);
-    int rc = pthread_create(&o->thread, NULL, open_thread, o);
+    int rc = worker_start(&o->w, open_work, err);
     if (rc) {
         free(o);
-        return cb_error_set(err, -rc, "cannot open %s: no thread: %s", image, strerror(rc));
+        return rc;
     }
     *out = o;
     return 0;
@@ -570,16 +591,13 @@ int browse_open_start(const char *image, const char *dir, struct browse_open **o
 
 bool browse_open_done(const struct browse_open *o)
 {
-    return atomic_load(&o->done);
+    return atomic_load(&o->w.done);
 }
 
 int browse_open_finish(struct browse_open *o, struct image_mount *m, struct cb_error *err)
 {
-    pthread_join(o->thread, NULL);
-    int rc = o->rc;
-    if (rc)
-        *err = o->err;
-    else
+    int rc = worker_join(&o->w, err);
+    if (!rc)
         *m = o->m;
     free(o);
     return rc;

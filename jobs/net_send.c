@@ -7,13 +7,9 @@
 #include "common/units.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 const char *net_rx_state_name(enum net_rx_state st)
 {
@@ -27,9 +23,8 @@ const char *net_rx_state_name(enum net_rx_state st)
 int net_send_prepare(struct net_send *s, const struct net_send_request *req, struct cb_error *err)
 {
     memset(s, 0, sizeof(*s));
-    s->fd = -1;
-    s->pid = -1;
-    s->exit_status = -1;
+    s->tool.fd = -1;
+    s->tool.pid = -1;
     struct image img;
     int rc = image_open(&img, req->image, err);
     if (rc)
@@ -80,18 +75,9 @@ int net_send_start(struct net_send *s, const struct net_send_request *req, struc
         argv[n++] = req->interface;
     }
     argv[n] = NULL;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return cb_error_set(err, -errno, "cannot make a pipe for udp-sender: %s", strerror(errno));
-    int rc = run_tool_spawn(argv, fds[1], fds[1], &s->pid);
-    close(fds[1]);
-    if (rc) {
-        close(fds[0]);
-        s->pid = -1;
+    int rc = tool_lines_start(&s->tool, argv);
+    if (rc)
         return cb_error_set(err, rc, "cannot run udp-sender (package udpcast): %s", strerror(-rc));
-    }
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    s->fd = fds[0];
     s->t0 = cb_seconds();
     s->wall_start = time(NULL);
     return 0;
@@ -99,7 +85,7 @@ int net_send_start(struct net_send *s, const struct net_send_request *req, struc
 
 int net_send_fd(const struct net_send *s)
 {
-    return s->fd;
+    return s->tool.fd;
 }
 
 static double now(const struct net_send *s)
@@ -136,8 +122,9 @@ static void progress(struct net_send *s, const char *p)
         s->retransmits = strtoull(x + 9, NULL, 10);
 }
 
-static void parse_line(struct net_send *s, const char *l)
+static void parse_line(void *arg, const char *l)
 {
+    struct net_send *s = arg;
     char addr[64];
     int slot;
     struct net_receiver *r;
@@ -178,44 +165,18 @@ static void parse_line(struct net_send *s, const char *l)
 
 bool net_send_pump(struct net_send *s)
 {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(s->fd, buf, sizeof(buf))) > 0) {
-        for (ssize_t i = 0; i < n; i++) {
-            char c = buf[i];
-            if (c == '\r' || c == '\n') {       /* progress lines end in \r */
-                s->line[s->line_len] = '\0';
-                parse_line(s, s->line);
-                s->line_len = 0;
-            } else if (s->line_len + 1 < sizeof(s->line)) {
-                s->line[s->line_len++] = c;
-            }
-        }
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return false;
-    /* End of output: udp-sender has ended (or closed its output: then it is waited for). */
-    int st;
-    if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid)
-        s->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    s->pid = -1;
-    close(s->fd);
-    s->fd = -1;
-    if (!s->ended_at)
+    bool ended = tool_lines_pump(&s->tool, parse_line, s);
+    if (ended && !s->ended_at)
         s->ended_at = now(s);
-    return true;
+    return ended;
 }
 
 void net_send_cancel(struct net_send *s)
 {
     s->cancelled = true;
-    if (s->pid > 0)
-        kill(s->pid, SIGTERM);
-    if (s->fd >= 0) {
-        fcntl(s->fd, F_SETFL, 0);       /* read to the end: the reaping happens there */
-        while (!net_send_pump(s))
-            ;
-    }
+    tool_lines_stop(&s->tool, parse_line, s);
+    if (!s->ended_at)
+        s->ended_at = now(s);
 }
 
 double net_send_rate(const struct net_send *s)

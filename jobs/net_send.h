@@ -14,6 +14,7 @@
 
 #include "clone/hash.h"
 #include "common/cb_error.h"
+#include "common/run_tool.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,14 +51,10 @@ struct net_send {
     char digest[HASH_MAX_HEX];      /* the image's recorded sha256 of the disk ("" none) */
     char source_model[160], created[32];
     char interface[64];
-    pid_t pid;
-    int fd;                         /* udp-sender's stdout and stderr */
-    char line[512];                 /* a line being read */
-    size_t line_len;
+    struct tool_lines tool;         /* udp-sender */
     double t0, started_at, ended_at;/* monotonic: spawn; the transfer's start and end (since t0) */
     time_t wall_start;
     bool started, complete, cancelled;
-    int exit_status;                /* of udp-sender, -1 while it runs */
     uint64_t bytes_sent, retransmits;
     struct net_receiver rx[NET_MAX_RECEIVERS];
     int nrx;

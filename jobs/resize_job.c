@@ -164,10 +164,10 @@ static uint64_t image_used(const struct clone_job *job, const struct layout_part
     return used;
 }
 
-/* A FAT's limits: the most its type addresses and, in an image (whose view
- * holds only the FAT's first MiB), the least it fits in from the image's used
- * map (its boot area, FATs and clusters in use), with the room
- * fat_resize_limits leaves. A FAT that cannot be read keeps its size. */
+/* A FAT's limits: the most its type addresses, and the least it fits in (in
+ * an image, whose view holds only the FAT's first MiB, from the image's used
+ * map: its boot area, FATs and clusters in use, with the room
+ * fat_resize_limits leaves). A FAT that cannot be read keeps its size. */
 static void fat_limits(const struct clone_job *job, struct resize_state *st, size_t i, const struct io_dev *src)
 {
     struct layout_part *p = &st->layout.parts[i];
@@ -178,11 +178,10 @@ static void fat_limits(const struct clone_job *job, struct resize_state *st, siz
         st->fat_max[i] = 0;
         return;
     }
-    if (job->image && p->fit == FIT_ANY) {
-        uint64_t used = image_used(job, p);
-        used += used / 20 + (1u << 20);
+    uint64_t used = job->image ? image_used(job, p) : 0;
+    used += job->image ? used / 20 + (1u << 20) : 0;
+    if (p->fit == FIT_ANY)
         p->min_size = least > used ? least : used;
-    }
 }
 
 /* What each partition holds and how it may change size. */
@@ -204,12 +203,12 @@ static void classify(struct clone_job *job, struct resize_state *st)
         char node[64] = "";
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
-        if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
+        if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))
+            fat_limits(job, st, i, src);
+        else if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
             p->min_size = fs_resize_ntfs_min_of_used(image_used(job, p));  /* no ntfsresize on an image */
         else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
-        if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))
-            fat_limits(job, st, i, src);
     }
 }
 

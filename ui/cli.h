@@ -22,6 +22,7 @@ int cli_info(int argc, char **argv);
 int cli_station(int argc, char **argv);
 int cli_send(int argc, char **argv);
 int cli_receive(int argc, char **argv);
+int cli_netboot(int argc, char **argv);
 
 /* Run a prepared (and confirmed) copy job with a progress line, print its
  * report (and save the JSON one to report_path), say a failure; the exit

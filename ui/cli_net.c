@@ -1,12 +1,14 @@
 /* cli_net: one image to a room of PCs over the network (udpcast).
  *   clonebay send IMAGE [--clients N] [--wait SECONDS] [--max-bitrate RATE] [--interface IF]
  *   clonebay receive DST [DST...] [--interface IF] [--wait SECONDS] [--yes] [--report FILE]
+ *   clonebay netboot --interface IF [--range FIRST,LAST] [--files DIR]
  * The sender shows each receiver as udp-sender reports it; the receiver is a
  * restore whose image arrives as a stream (jobs/net_receive.c). */
 #include "common/units.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_scan.h"
 #include "jobs/clone_job.h"
+#include "jobs/net_boot.h"
 #include "jobs/net_receive.h"
 #include "jobs/net_send.h"
 #include "ui/cli.h"
@@ -295,4 +297,74 @@ int cli_receive(int argc, char **argv)
     int code = receive_run(&r, &req, report_path);
     net_receive_end(&r);
     return code;
+}
+
+static void netboot_usage(FILE *f)
+{
+    fputs("Usage: clonebay netboot --interface IF [--range FIRST,LAST] [--files DIR]\n"
+          "Boot a room of PCs from the network (PXE, BIOS and UEFI) into the live clonebay\n"
+          "system, with dnsmasq: DHCP leasing FIRST..LAST, or without --range proxy-DHCP\n"
+          "beside the room's own DHCP server; TFTP serves the loaders and the live kernel\n"
+          "and initramfs (DIR/vmlinuz and DIR/initrd.zst: 'make netboot' builds them into\n"
+          "BUILD/netboot, the default). Runs until Ctrl-C; shows each PC as it boots.\n", f);
+}
+
+int cli_netboot(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "interface", required_argument, NULL, 'i' }, { "range", required_argument, NULL, 'r' },
+        { "files", required_argument, NULL, 'f' },     { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct net_boot_request req = { 0 };
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': req.interface = optarg; break;
+        case 'r': req.range = optarg; break;
+        case 'f': req.files = optarg; break;
+        case 'h': netboot_usage(stdout); return CLI_OK;
+        default:
+            return cli_fail(CLI_REFUSED, "netboot: unknown option '%s' (try 'clonebay netboot --help')",
+                            argv[optind - 1]);
+        }
+    }
+    if (argc != optind) {
+        netboot_usage(stderr);
+        return CLI_REFUSED;
+    }
+    static struct net_boot b;
+    struct cb_error err = { 0 };
+    if (net_boot_prepare(&b, &req, &err))
+        return cli_fail(CLI_REFUSED, "netboot: %s", err.msg);
+    struct sigaction sa = { .sa_handler = on_stop };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (net_boot_start(&b, &req, &err)) {
+        net_boot_stop(&b);
+        return cli_fail(CLI_FAILED, "netboot: %s", err.msg);
+    }
+    if (req.range)
+        fprintf(stderr, "netboot on %s: leasing %s, serving the live system from %s\n", req.interface, req.range,
+                b.files);
+    else
+        fprintf(stderr, "netboot on %s: proxy-DHCP on %s beside its DHCP server, serving the live system from %s\n",
+                req.interface, b.proxy_net, b.files);
+    unsigned shown = 0;
+    bool ended = false;
+    while (!stop_requested && !ended) {
+        struct pollfd p = { .fd = net_boot_fd(&b), .events = POLLIN };
+        poll(&p, 1, 500);
+        ended = net_boot_pump(&b);
+        for (; shown < b.nevents; shown++)
+            if (b.nevents - shown <= NET_BOOT_EVENTS)
+                fprintf(stderr, "netboot: %s\n", net_boot_event(&b, shown));
+    }
+    net_boot_stop(&b);
+    if (ended && !stop_requested)
+        return cli_fail(CLI_FAILED, "netboot: dnsmasq stopped (exit %d): %s", b.tool.exit_status, b.said);
+    return CLI_OK;
 }

@@ -37,6 +37,7 @@ void cli_usage(void)
           "  diff IMAGE DRIVE|IMAGE             which byte ranges differ (exit 0 same, 1 differ)\n"
           "  send IMAGE [OPTIONS]               send an image to PCs running 'receive' (udpcast)\n"
           "  receive DST [DST...] [OPTIONS]     restore an image sent over the network, and verify\n"
+          "  netboot --interface IF [OPTIONS]   boot PCs from the network into the live system (PXE)\n"
           "\n"
           "Options for every command:\n"
           "  -h, --help       this help (or `clonebay COMMAND --help`)\n"
@@ -63,6 +64,7 @@ static const struct {
     { "station", cli_station },
     { "send", cli_send },
     { "receive", cli_receive },
+    { "netboot", cli_netboot },
 };
 
 int main(int argc, char **argv)

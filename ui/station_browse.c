@@ -54,6 +54,7 @@ static void list_images(struct station *st)
     b->images = NULL;
     b->nimages = 0;
     snprintf(b->folder, sizeof(b->folder), "%s", station_image_folder(st));
+    b->folder_volatile = store_is_volatile(b->folder);
     if (browse_find_images(b->folder, &b->images, &b->nimages, &err))
         station_say(st, true, NULL, "%s", err.msg);
     if (b->cursor >= (int)b->nimages)

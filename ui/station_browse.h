@@ -16,6 +16,7 @@ enum bv_step { BV_IMAGES, BV_PARTS, BV_FILES };
 struct browse_view {
     enum bv_step step;
     char folder[4096];                  /* the store whose images are listed */
+    bool folder_volatile;               /* in RAM (the live ISO's /): copies are lost at power-off */
     char (*images)[BROWSE_NAME_MAX];
     size_t nimages;
     int cursor, top;                    /* in the list shown */

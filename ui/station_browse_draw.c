@@ -28,20 +28,35 @@ static void row(int y, bool sel, const char *text)
         attroff(A_REVERSE);
 }
 
+/* The partitions, each with why it cannot be opened wrapped whole under it. */
+static void draw_parts(struct station *st, int y, int end)
+{
+    struct browse_view *b = st->browse;
+    char line[300];
+    for (int i = 0; i < (int)b->m.nparts && y < end; i++) {
+        const struct mounted_part *p = &b->m.parts[i];
+        bv_part_words(p, line, sizeof(line));
+        if (p->mounted)
+            snprintf(line + strlen(line), sizeof(line) - strlen(line), " files: Enter (%s)", p->how);
+        row(y++, i == b->cursor, line);
+        int r = p->mounted ? 0 : draw_text_block(st, p->note, y, end, 6, true);
+        y += r > 0 ? r : 0;
+    }
+}
+
 static void draw_rows(struct station *st, int y, int end)
 {
     struct browse_view *b = st->browse;
+    if (b->step == BV_PARTS) {
+        draw_parts(st, y, end);
+        return;
+    }
     int n = bv_count(b);
     keep_in_view(b, end - y);
     char line[1200], sz[32];
     for (int i = b->top; i < n && y < end; i++, y++) {
         if (b->step == BV_IMAGES) {
             snprintf(line, sizeof(line), "%s", b->images[i]);
-        } else if (b->step == BV_PARTS) {
-            const struct mounted_part *p = &b->m.parts[i];
-            bv_part_words(p, line, sizeof(line));
-            snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s",
-                     p->mounted ? "files: Enter" : p->note);
         } else {
             const struct browse_entry *e = &b->entries[i];
             char rel[4096];
@@ -126,7 +141,13 @@ void draw_browse(struct station *st)
                  b->rel, b->npicks);
         if (b->nentries == 0)
             mvaddstr(3, 2, "(empty folder)");
-        draw_rows(st, 3, end);
+        draw_rows(st, 3, end - 1);
+        char dest[4300];
+        browse_dest_folder(b->folder, b->image, dest, sizeof(dest));
+        mvprintw(end - 1, 0, "c copies what is marked to %s", dest);
+        if (b->folder_volatile)
+            addnstr(" - in RAM, lost at power-off (s on the main screen keeps them on a drive)",
+                    COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
         station_key_bar(st, keys_files);
     }
     draw_report(st, end + 1, LINES - 1);

@@ -27,9 +27,13 @@ export CLONEBAY_SCRATCH=$DIR
 mib=$((bytes >> 20))
 small=$((mib * 6 / 10))M
 
-# let_go DEV: until nothing holds DEV open exclusively (ntfs-3g lets go a moment after umount).
+# let_go DEV...: until nothing holds each DEV open exclusively (ntfs-3g lets go a moment after umount).
 let_go() {
-    for _ in $(seq 100); do
+    local d
+    for d in "$@"; do [ -b "$d" ] && let_go_one "$d"; done; return 0
+}
+let_go_one() {
+    for _ in $(seq 300); do
         python3 -c "import os, sys; os.close(os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL))" "$1" 2>/dev/null && return
         sleep 0.1
     done
@@ -96,8 +100,10 @@ judge() {   # judge NAME TARGET: its NTFS clean and every file equal
     partx -u "$2" 2>/dev/null || partx -a "$2" 2>/dev/null || true
     if ntfsfix -n "${2}p3" >/dev/null 2>&1 && listing "${2}p3" | cmp -s - "$DIR/src.list"; then OK[$1]=yes; else OK[$1]=NO; fi
 }
-# timed COMMAND...: wall seconds with cold caches; a failure stops the bench (a failed run is no time).
+# timed TARGET COMMAND...: wall seconds with cold caches, TARGET let go of first; a failure
+# stops the bench (a failed run is no time).
 timed() {
+    let_go "$1" "$1"p*; shift
     drop
     local s e; s=$(date +%s.%N)
     "$@" > "$DIR/run.out" 2>&1 || { echo "ntfs_shrink_bench: failed: $*" >&2; tail -5 "$DIR/run.out" >&2; exit 1; }
@@ -109,7 +115,7 @@ run() {
     # The last way's NTFS on this target is wiped first: what is judged is this way's work.
     partx -u "$tgt" 2>/dev/null || true
     [ -b "${tgt}p3" ] && dd if=/dev/zero of="${tgt}p3" bs=1M count=16 conv=fsync status=none
-    for _ in $(seq "$RUNS"); do v+=("$(timed "$@")") || exit 1; done
+    for _ in $(seq "$RUNS"); do v+=("$(timed "$tgt" "$@")") || exit 1; done
     T[$name]=$(printf '%s\n' "${v[@]}" | median)
     judge "$name" "$tgt"
 }

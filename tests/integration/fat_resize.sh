@@ -4,8 +4,10 @@
 # holes between them (files deleted, others written after), cloned in used
 # mode onto a 0.6x and a 1.5x drive. The FATs shrink in a scratch file
 # (clusters past the new end moved down, chains and directory entries
-# following) and grow on the target (the FATs lengthen, the clusters move up); the FAT16 grows only as far as its type
-# addresses, and the job says so. Oracles: fsck.fat -n, mtools (every file
+# following) and grow on the target (the FATs lengthen, the clusters move
+# up); the FAT16 grows only as far as its type addresses, and the job says
+# so. Also: both sizes in one job, --mode raw, a used-mode image, a FAT32
+# whose files lie past the new end. Oracles: fsck.fat -n, mtools (every file
 # read back, diff -r), sgdisk -v, the boot sectors' sizes against the
 # partitions'. A FAT too full for the room it would get, and a FAT marked
 # dirty that must shrink, are refused before a byte is written.
@@ -117,6 +119,14 @@ random_file "$WORK/ri.img" 308M 5; ri=$(attach "$WORK/ri.img")
 "$CB" restore "$WORK/used.zst" "$ri" --yes > "$WORK/ri.out" 2>&1; rc=$?
 check "used image restored onto 0.6x: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/ri.out'"
 check_target "restore 0.6x" "$ri" smaller
+# One job onto both sizes: the FATs shrunk once in the scratch file to the 0.6x plan, and
+# that copy grown again on the 1.5x drive (its clusters moved up there).
+random_file "$WORK/b06.img" 308M 10; b06=$(attach "$WORK/b06.img")
+random_file "$WORK/b15.img" 768M 11; b15=$(attach "$WORK/b15.img")
+"$CB" clone "$src" "$b06" "$b15" --yes > "$WORK/both.out" 2>&1; rc=$?
+check "0.6x and 1.5x in one job: exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/both.out'"
+check_target "one job, 0.6x" "$b06" smaller
+check_target "one job, 1.5x" "$b15" larger
 check "the source was never written" test "$(sha "$WORK/src.img")" = "$src_sha"
 check "no scratch file is left" bash -c "! ls '$WORK' | grep -q clonebay-"
 

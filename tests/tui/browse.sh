@@ -123,7 +123,7 @@ pick "notes.txt"; keys Space
 check "browse: two marked" wait_for "(2 marked)" 5
 keys c
 check "browse: the copy ends with the sizes checked" wait_for "Sizes checked" 60
-check "browse: 4 files copied (docs: 3, notes.txt), to the store folder named after the image" bash -c "$(declare -f tmux flat screen); T=$T; flat | grep -qF 'Copied 4 files' && flat | grep -qF '$S/pc1-files'"
+check "browse: 4 files copied (docs: 3, notes.txt), to the store folder named after the image" bash -c "$(declare -f tmux flat screen); T=$T; flat | grep -qF 'Copied 4 files (3.2 MiB) to $S/pc1-files. Sizes checked'"
 D=$S/pc1-files/p2
 for f in notes.txt docs/letter.txt docs/photo.bin docs/sub/deep.bin; do
     check "browse: copied $f equals the source's (cmp)" cmp "$WORK/ref/$f" "$D/$f"
@@ -174,9 +174,18 @@ keys Escape; keys Escape
 wait_for "the images in $S" 10
 check "browse: damaged image closed: nothing of the station's left" nothing_of_ours
 
-# Issue 24: a refusal on Y (a restore onto a drive too small) is in jobs.log.
+# The help names o; the new job's source step offers it beside i (restore).
+keys Escape; keys F1
+check "browse: the help lists o" wait_for "browse an image in the store, read-only" 5
 keys Escape; keys F2
 wait_for "step 1 of 4" 5
+check "browse: the source step shows o beside i" bash -c "$(declare -f tmux screen); T=$T; screen | tail -1 | grep -q 'iRestore an image oBrowse an image'"
+keys o
+check "browse: o on the source step lists the store's images" wait_for "the images in $S" 5
+keys Escape; keys F2
+wait_for "step 1 of 4" 5
+
+# Issue 24: a refusal on Y (a restore onto a drive too small) is in jobs.log.
 keys i; tmux send-keys -t "$T" -l "$S/pc1.zst"; keys Enter
 wait_for "step 2 of 4" 10
 keys Home Space Enter

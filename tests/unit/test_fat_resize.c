@@ -218,6 +218,27 @@ static void fat16_shrink_grow_and_cap(void **state)
     assert_clean_and_equal();
 }
 
+/* FAT12 (12-bit entries, two to three bytes): grown as far as its 4,084
+ * clusters reach, then shrunk below where its files lie. */
+static void fat12_grow_capped_and_shrink(void **state)
+{
+    (void)state;
+    if (!have_tools())
+        skip();
+    make_fat(4 * 1024, "-F 12 -s 4");
+    char note[300];
+    struct cb_error err = { 0 };
+    set_size(16u << 20);
+    assert_int_equal(fat_resize_run(img, 16u << 20, note, sizeof(note), &err), 1);
+    assert_non_null(strstr(note, "FAT12"));
+    assert_true(total_bytes() > (7u << 20) && total_bytes() < (9u << 20));
+    assert_clean_and_equal();
+    assert_int_equal(fat_resize_run(img, 5u << 20, note, sizeof(note), &err), 0);
+    set_size(5u << 20);
+    assert_int_equal(total_bytes(), 5u << 20);
+    assert_clean_and_equal();
+}
+
 static void not_a_fat(void **state)
 {
     (void)state;
@@ -239,6 +260,7 @@ int main(void)
         cmocka_unit_test(fat32_moves_clusters_down),
         cmocka_unit_test(fat16_moves_clusters_down),
         cmocka_unit_test(fat16_shrink_grow_and_cap),
+        cmocka_unit_test(fat12_grow_capped_and_shrink),
         cmocka_unit_test(not_a_fat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
