@@ -28,7 +28,8 @@ wait_receivers() {
 send() { in_ns 0 timeout 120 "$CB" send "$@" --interface cb0 > "$WORK/send.log" 2>&1; }
 fresh() { rm -f "$WORK"/*.log "$WORK"/*.json; }
 
-defer room_gone
+# Not through defer alone: the namespaces must go even if something removed $WORK (and its list).
+trap 'room_gone; on_exit' EXIT
 room 4 || { fail "multicast: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
 
 # Source: a 64 MiB GPT disk with an ext4 partition holding random data; its image.

@@ -17,8 +17,10 @@ done
 [ -c /dev/net/tun ] || { skip netboot "no /dev/net/tun for QEMU's tap"; exit 0; }
 
 NSB=cbnb$(($$ % 100000))
+# Not through defer: the namespaces must go even if something removed $WORK (and its list).
+ns_gone() { local n; for n in "$NSB" "${NSB}d"; do ip netns pids "$n" 2>/dev/null | xargs -r kill -9; ip netns del "$n" 2>/dev/null; done; }
+trap 'ns_gone; on_exit' EXIT
 ip netns add "$NSB" || { fail "netboot: namespace" "ip netns add failed"; finish; }
-defer "ip netns pids $NSB | xargs -r kill -9; ip netns del $NSB"
 ip -n "$NSB" link set lo up
 ip -n "$NSB" link add br0 type bridge
 ip -n "$NSB" addr add 10.79.0.1/24 brd + dev br0
@@ -99,7 +101,6 @@ kill "$nbpid" 2>/dev/null; wait "$nbpid"
 # 10.79.0.2, in a namespace of its own on the bridge) leases the address,
 # clonebay netboot only says what to boot. BIOS.
 ip netns add "${NSB}d"
-defer "ip netns pids ${NSB}d | xargs -r kill -9; ip netns del ${NSB}d"
 ip -n "$NSB" link add dhcp0 type veth peer name eth0 netns "${NSB}d"
 ip -n "$NSB" link set dhcp0 master br0 up
 ip -n "${NSB}d" addr add 10.79.0.2/24 brd + dev eth0
