@@ -128,17 +128,8 @@ static void drive_info(struct station *st)
         station_say(st, false, NULL, "i shows a drive in full: choose one in the drives first (Tab)");
         return;
     }
-    const struct dev_drive *d = &st->devs.drives[st->sel_drive];
-    struct dev_health h;
-    char health[400], sz[32];
-    dev_health_unknown(&h, "not read");
-    if (st->health)
-        dev_health_cache_get(st->health, d, &h);
-    dev_health_summary(&h, health, sizeof(health));
-    units_format_bytes(d->size, sz, sizeof(sz));
-    station_say(st, false, NULL, "%s: %s%s%s, serial %s, %s, %u/%u-byte sectors (logical/physical); health %s",
-                d->path, d->vendor, d->vendor[0] ? " " : "", d->model[0] ? d->model : dev_kind_name(d->kind),
-                d->serial[0] ? d->serial : "-", sz, d->logical_sector, d->physical_sector, health);
+    dev_ident_of(&st->devs.drives[st->sel_drive], &st->drive_shown);
+    st->mode = MODE_DRIVE;
 }
 
 static struct qjob *selected_job(struct station *st)
@@ -286,6 +277,7 @@ void station_key(struct station *st, int key)
     switch (st->mode) {
     case MODE_MAIN: main_key(st, key); break;
     case MODE_HELP: st->mode = MODE_MAIN; break;
+    case MODE_DRIVE: st->mode = MODE_MAIN; break;
     case MODE_DETAIL:
         if (key == KEY_F(8) || key == 'c') {
             struct qjob *dj = jq_find(&st->q, st->detail_id);

@@ -29,7 +29,8 @@ struct station_opts {
     bool no_bell;                   /* start with the bell off */
 };
 
-enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH, MODE_BROWSE };
+enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH, MODE_BROWSE,
+               MODE_DRIVE };
 /* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
  * wizard shows its refusal, if any, on the confirmation screen. */
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
@@ -77,6 +78,7 @@ struct station {
     bool focus_jobs;
     int sel_drive, sel_job;         /* indexes into devs / q.jobs */
     int detail_id;                  /* job shown in MODE_DETAIL */
+    struct dev_ident drive_shown;   /* MODE_DRIVE: the drive in full, by identity (the list may re-sort) */
     struct wizard wiz;
     /* Previews the wizard left before they finished: joined once done (or at exit). */
     struct job_preview *stale_previews[8];
@@ -173,5 +175,9 @@ void wizard_follow_drives(struct station *st);
 void wizard_tick(struct station *st);
 /* At exit: every preview joined. */
 void wizard_end(struct station *st);
+
+/* MODE_DRIVE (station_drive.c): the chosen drive in full: identity, sector
+ * sizes, SMART health with every figure read, hidden areas, contents. */
+void station_drive_draw(const struct station *st);
 
 #endif

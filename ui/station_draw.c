@@ -544,6 +544,7 @@ void station_draw(struct station *st)
     switch (st->mode) {
     case MODE_BENCH: draw_bench(st); break;
     case MODE_HELP: draw_help(st); break;
+    case MODE_DRIVE: station_drive_draw(st); break;
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
     case MODE_STORE: draw_store(st); break;

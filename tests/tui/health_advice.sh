@@ -38,8 +38,13 @@ check "health_advice: the worn drive's line says worn" bash -c \
 check "health_advice: a drive without SMART says unknown" bash -c "$(declare -f tmux screen drive_line); T=$T; drive_line $plain | grep -qE ' unknown( |$)'"
 
 top; down "$(row_of "$src")"; keys i
-check "health_advice: i shows the drive in full" bash -c "$(declare -f tmux wait_for screen); T=$T; wait_for '$src: ' 10 &&
-    screen | tr -d '\n' | grep -q '512/512-byte sectors (logical/physical); health failing: 8 pending sectors; 24 reallocated sectors, 30110 h on, 38 C'"
+check "health_advice: i opens the drive in full" wait_for "Drive in full" 10
+check "health_advice: the drive screen names the drive and its sectors" bash -c "$(declare -f tmux screen); T=$T;
+    screen | grep -qE 'device +$src' && screen | grep -qE 'sectors \(logical/physical\) +512 / 512 bytes'"
+check "health_advice: the drive screen gives each SMART figure" bash -c "$(declare -f tmux screen); T=$T;
+    screen | grep -qE 'health \(SMART\) +failing' && screen | grep -qE 'pending sectors +8\b' &&
+    screen | grep -qE 'reallocated sectors +24\b' && screen | grep -qE 'power-on hours +30110\b' &&
+    screen | grep -qE 'temperature +38 C' && screen | grep -q 'hidden areas (HPA/DCO)'"
 keys Escape
 keys F2; top; down "$(row_of "$src")"; keys Enter
 check "health_advice: a failing source is offered the rescue settings" wait_for "rescue settings chosen" 10
