@@ -136,8 +136,8 @@ static void on_skip(struct ring_slot *slot, int consumer, void *arg)
             if (!v) {
                 /* No room to remember it: that drive cannot be complete. */
                 struct copy_target *t = &e->job->targets[consumer - e->nhashers];
-                t->error = -ENOMEM;
-                t->error_off = slot->off;
+                t->sync_error = -ENOMEM;    /* error and error_off are the writer's until it is joined */
+                t->sync_error_off = slot->off;
                 atomic_store(&t->failed, 1);
                 return;
             }
@@ -354,6 +354,7 @@ static void sync_targets(struct copy_job *job)
         int f = atomic_load(&tg->failed) ? 0 : tg->image ? image_sink_checkpoint(tg->image) : io_sync(&tg->dev);
         if (f) {
             tg->sync_error = f;     /* error and error_off are the writer's until it is joined */
+            tg->sync_error_off = job->map->size;
             atomic_store(&tg->failed, 1);
             progress_notify(job->progress);
         }
@@ -389,8 +390,8 @@ int engine_serve_owed(struct engine *e)
                     return r;
                 if (r > 0) {
                     /* It read before, for the others: the drive it was owed to cannot be made whole. */
-                    tg->error = -EIO;
-                    tg->error_off = off;
+                    tg->sync_error = -EIO;
+                    tg->sync_error_off = off;
                     atomic_store(&tg->failed, 1);
                     progress_notify(job->progress);
                     break;
@@ -718,7 +719,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         struct copy_target *tg = &job->targets[t];
         if (tg->sync_error && !tg->error) {
             tg->error = tg->sync_error;
-            tg->error_off = job->map->size;
+            tg->error_off = tg->sync_error_off;
         }
         struct cb_error ierr = { 0 };
         int f = atomic_load(&tg->failed) ? 0

@@ -62,7 +62,9 @@ struct copy_target {
     _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
     uint64_t served_later;          /* bytes it was left behind on (too slow), written after the walk */
     int error;                      /* -errno of the failure; writer, read after join */
-    int sync_error;                 /* -errno of a periodic fdatasync; the reader thread, read after join */
+    int sync_error;                 /* -errno the reader thread found (a periodic fdatasync, a piece owed
+                                     * to it that no longer reads); read after join */
+    uint64_t sync_error_off;        /* where */
     uint64_t error_off;             /* where it failed */
     /* Verification (filled by copy_verify). */
     enum verify_result verified;

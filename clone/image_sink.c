@@ -71,6 +71,12 @@ struct image_sink {
     uint64_t spill_end, sums_end;
     unsigned char (*sums)[32];          /* resume: each frame's sha256 from FILE.sums */
     unsigned char *has_sum;
+    unsigned char *kept;                /* resume: found whole in FILE.partial or the spill */
+    unsigned char *in_stage;            /* the stage holds bytes of it (a hole once it is in a file) */
+    bool stage_stale;                   /* a hole could not be made: the stage may hold old bytes */
+    bool holes;                         /* resume: the stage's file system makes and reports holes */
+    struct img_range *lost;             /* resume: finished in the map, yet in no file: read again */
+    size_t nlost;
     unsigned char zero_sum[32];
     unsigned char *zero;                /* the compressed all-zero frame */
     size_t zero_len;
@@ -324,10 +330,34 @@ static void give_io(struct image_sink *s)
     pthread_cond_broadcast(&s->cv);
 }
 
+/* Frame k is in FILE.partial or the spill now: what the stage held of it
+ * becomes a hole, so that a resume never takes those (older) bytes for it. */
+static void unstage(struct image_sink *s, uint32_t k)
+{
+    if (fallocate(s->stage_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)k * IMG_FRAME_SIZE,
+                  (off_t)frame_len(s, k)) != 0)
+        s->stage_stale = true;      /* a file system without holes: a resume trusts no stage */
+    s->in_stage[k] = 0;
+}
+
 /* A compressed frame k (under mu): into FILE.partial if it is next, else the spill. */
+/* Under mu: the frame that goes next is in a compressor's hands now. */
+static bool next_in_compressor(const struct image_sink *s)
+{
+    for (int i = 0; i < s->nready; i++)
+        if (s->ready[i].k == s->next_emit && s->ready[i].taken)
+            return true;
+    return false;
+}
+
 static int place_frame(struct image_sink *s, uint32_t k, const unsigned char *data, size_t clen, uint32_t sum,
                        bool zero, const unsigned char *sha, unsigned char *tmp)
 {
+    /* Frames compressed side by side end in any order: one that is only a
+     * frame or so ahead waits for the next one rather than going through the
+     * spill (which is for what a skip past bad sectors leaves behind). */
+    while (!s->failed && k != s->next_emit && next_in_compressor(s))
+        pthread_cond_wait(&s->cv, &s->mu);
     take_io(s);
     bool next = k == s->next_emit;
     pthread_mutex_unlock(&s->mu);
@@ -346,6 +376,8 @@ static int place_frame(struct image_sink *s, uint32_t k, const unsigned char *da
         rc = full_pwrite(s->sums_fd, r, sizeof(r), s->sums_end);
         s->sums_end += sizeof(r);
     }
+    if (!rc && s->in_stage[k])
+        unstage(s, k);
     pthread_mutex_lock(&s->mu);
     if (!rc) {
         s->state[k] = next ? F_EMITTED : F_SPILLED;
@@ -469,6 +501,7 @@ static int stage_assembly(struct image_sink *s)
     int rc = full_pwrite(s->stage_fd, s->asm_buf, frame_len(s, k), (uint64_t)k * IMG_FRAME_SIZE);
     if (rc)
         return fail(s, rc, "cannot write %s: %s", s->stage_path);
+    s->in_stage[k] = 1;
     s->st.staged_bytes += frame_len(s, k);
     return 0;
 }
@@ -566,6 +599,8 @@ int image_sink_drain(struct image_sink *s, struct cb_error *err)
         pthread_cond_wait(&s->cv, &s->mu);
     int rc = s->failed;
     uint32_t missing = s->next_emit;
+    if (!rc && (rc = sync_files(s)) != 0)      /* the map saved next calls all of it done */
+        fail(s, rc, "cannot sync %s: %s", s->partial);
     s->ending = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -595,13 +630,13 @@ int image_sink_read(struct image_sink *s, void *buf, size_t len, uint64_t off)
         struct cb_error err = { 0 };
         if (s->out.fd >= 0)
             fdatasync(s->out.fd);
+        if ((!s->dctx && !(s->dctx = ZSTD_createDCtx())) ||
+            (!s->rbuf && !(s->rbuf = io_alloc(s->plan.buffer_bytes))) || (!s->dbuf && !(s->dbuf = io_alloc(IMG_FRAME_SIZE))))
+            return -ENOMEM;
         int rc = part_file_open(&s->rd, s->partial, &err);
         if (rc)
             return rc;
         s->rd_open = true;
-        if (!(s->dctx = ZSTD_createDCtx()) || !(s->rbuf = io_alloc(s->plan.buffer_bytes)) ||
-            !(s->dbuf = io_alloc(IMG_FRAME_SIZE)))
-            return -ENOMEM;
         s->dcached = -1;
     }
     unsigned char *out = buf;
@@ -644,6 +679,15 @@ static int meta_frame(struct image_sink *s, char *text, size_t len, struct cb_er
     return rc ? cb_error_set(err, rc, "cannot write %s: %s", s->partial, strerror(-rc)) : 0;
 }
 
+/* A frame an earlier run wrote is kept only when the saved map has nothing
+ * in its range that a resumed run reads again: an unreadable sector (written
+ * as fill then) may read now, and the image must hold what was read. */
+static bool keepable(const struct image_sink *s, uint32_t k)
+{
+    uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, p, l;
+    return !map_find(s->c.resume, a, "-*/", &p, &l) || p >= a + frame_len(s, k);
+}
+
 /* FILE.partial of an interrupted run: its header must be this source's, its
  * frames are kept up to the first that does not decode whole. Returns the
  * bytes kept (0: none usable). */
@@ -678,8 +722,15 @@ static int scan_partial(struct image_sink *s, uint64_t *keep, struct cb_error *e
         rc = add_entry(s, hlen, 0, 0);
         uint64_t pos = hlen;
         ZSTD_DCtx *d = ZSTD_createDCtx();
-        for (uint32_t k = 0; !rc && d && k < s->nframes; k++) {
+        if (!d)
+            rc = cb_error_set(err, -ENOMEM, "out of memory");
+        for (uint32_t k = 0; !rc && k < s->nframes && keepable(s, k); k++) {
             ssize_t got = part_file_pread(&pf, cbuf, s->plan.buffer_bytes, pos);
+            if (got < 0) {  /* not a torn end: refused, nothing cut */
+                rc = cb_error_set(err, (int)got, "cannot read %s back to go on with it: %s", s->partial,
+                                  strerror((int)-got));
+                break;
+            }
             if (got < 8 || (img_le32(cbuf) & 0xFFFFFFF0u) == 0x184D2A50u)
                 break;      /* the end, or a trailer of a run killed while verifying */
             size_t clen = ZSTD_findFrameCompressedSize(cbuf, (size_t)got);
@@ -691,6 +742,7 @@ static int scan_partial(struct image_sink *s, uint64_t *keep, struct cb_error *e
             s->cpos[k] = pos;
             rc = add_entry(s, (uint32_t)clen, (uint32_t)dl, img_le32(cbuf + clen - 4));
             s->state[k] = F_EMITTED;
+            s->kept[k] = 1;
             s->next_emit = k + 1;
             s->st.frames++;
             s->st.zero_frames += dl == IMG_FRAME_SIZE && io_is_zero(dbuf, dl);
@@ -704,37 +756,50 @@ static int scan_partial(struct image_sink *s, uint64_t *keep, struct cb_error *e
     return rc;
 }
 
-/* The spill's whole records (each decoded): frames waiting to go in order. */
-static void scan_spill(struct image_sink *s)
+/* The spill's whole records (each decoded): frames waiting to go in order.
+ * A torn record ends it; a read error refuses the resume (nothing is cut). */
+static int scan_spill(struct image_sink *s, struct cb_error *err)
 {
     unsigned char h[SPILL_HEADER];
     unsigned char *cbuf = s->free_bufs[0], *dbuf = s->free_bufs[1];
     ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (!d)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    struct stat st;
+    if (fstat(s->spill_fd, &st) != 0) {
+        ZSTD_freeDCtx(d);
+        return cb_error_set(err, -errno, "cannot read %s: %s", s->spill_path, strerror(errno));
+    }
     uint64_t at = 0;
-    while (d && full_pread(s->spill_fd, h, sizeof(h), at) == 0 && img_le32(h) == SPILL_MAGIC &&
-           img_le32(h + 20) == spill_check(h)) {
-        uint32_t k = img_le32(h + 4), dl = img_le32(h + 8), clen = img_le32(h + 12);
-        if (k >= s->nframes || dl != frame_len(s, k) || clen > s->plan.buffer_bytes)
+    int rc = 0;
+    while (at + SPILL_HEADER <= (uint64_t)st.st_size) {
+        if ((rc = full_pread(s->spill_fd, h, sizeof(h), at)) != 0)
             break;
-        struct stat st;
-        if (fstat(s->spill_fd, &st) != 0 || (uint64_t)st.st_size < at + SPILL_HEADER + clen ||
-            full_pread(s->spill_fd, cbuf, clen, at + SPILL_HEADER) != 0)
+        uint32_t k = img_le32(h + 4), dl = img_le32(h + 8), clen = img_le32(h + 12);
+        if (img_le32(h) != SPILL_MAGIC || img_le32(h + 20) != spill_check(h) || k >= s->nframes ||
+            dl != frame_len(s, k) || clen > s->plan.buffer_bytes || (uint64_t)st.st_size < at + SPILL_HEADER + clen)
+            break;
+        if ((rc = full_pread(s->spill_fd, cbuf, clen, at + SPILL_HEADER)) != 0)
             break;
         size_t got = ZSTD_decompressDCtx(d, dbuf, IMG_FRAME_SIZE, cbuf, clen);
         if (ZSTD_isError(got) || got != dl)
             break;
-        if (s->state[k] != F_EMITTED) {
+        if (s->state[k] != F_EMITTED && keepable(s, k)) {
             s->state[k] = F_SPILLED;
             s->spill_at[k] = at;
+            s->kept[k] = 1;
             s->st.resumed_frames++;
         }
         at += SPILL_HEADER + clen;
     }
     ZSTD_freeDCtx(d);
+    if (rc)
+        return cb_error_set(err, rc, "cannot read %s back to go on with it: %s", s->spill_path, strerror(-rc));
     s->spill_end = at;
     if (ftruncate(s->spill_fd, (off_t)at) != 0) {
         /* the next record overwrites the torn one anyway */
     }
+    return 0;
 }
 
 /* Bytes of [a, b) in one of states of map. */
@@ -746,18 +811,61 @@ static uint64_t bytes_in(const struct block_map *map, const char *states, uint64
     return n;
 }
 
+/* Whether the stage holds data all over [a, b) (not a hole). */
+static bool staged_all(const struct image_sink *s, uint64_t a, uint64_t b)
+{
+    off_t d = lseek(s->stage_fd, (off_t)a, SEEK_DATA);
+    off_t h = d < 0 ? -1 : lseek(s->stage_fd, d, SEEK_HOLE);
+    return d == (off_t)a && h >= (off_t)b;
+}
+
+/* Whether the stage's file system makes holes and reports them (a probe file
+ * beside it): else no byte of a stage can be told from an older one. */
+static bool stage_has_holes(const struct image_sink *s)
+{
+    char probe[4300];
+    snprintf(probe, sizeof(probe), "%s.probe", s->stage_path);
+    int fd = open(probe, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return false;
+    static const char block[8192] = { 1 };
+    bool ok = full_pwrite(fd, block, sizeof(block), 0) == 0 && fsync(fd) == 0 &&
+              fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == 0 &&
+              lseek(fd, 0, SEEK_HOLE) == 0 && lseek(fd, 0, SEEK_DATA) == 4096;
+    close(fd);
+    unlink(probe);
+    return ok;
+}
+
 /* On a resume, what the saved map calls finished in the frames neither file
- * holds whole is in the stage. */
-static void count_staged(struct image_sink *s)
+ * holds whole is in the stage. A frame whose bytes are not there after all
+ * (a file system that lost them) is read again: it is listed in *lost. */
+static int count_staged(struct image_sink *s)
 {
     for (uint32_t k = 0; k < s->nframes; k++) {
         uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, b = a + frame_len(s, k);
         if (s->state[k] != F_PENDING)
             continue;
-        s->got[k] = (uint32_t)bytes_in(s->c.resume, "+", a, b);
-        if (s->got[k])
-            s->state[k] = F_STAGED;
+        uint64_t done = bytes_in(s->c.resume, "+", a, b);
+        if (!done)
+            continue;
+        if (!s->holes || !staged_all(s, a, b)) {
+            if (img_range_push(&s->lost, &s->nlost, (struct img_range){ a, b - a }))
+                return -ENOMEM;
+            continue;
+        }
+        s->got[k] = (uint32_t)done;
+        s->state[k] = F_STAGED;
+        s->in_stage[k] = 1;
     }
+    return 0;
+}
+
+int image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n)
+{
+    *v = s->lost;
+    *n = s->nlost;
+    return 0;
 }
 
 /* FILE.sums of the earlier run: the frames' sha256, the last record kept. */
@@ -774,6 +882,9 @@ static int load_sums(struct image_sink *s)
         at += sizeof(r);
     }
     s->sums_end = at;
+    if (ftruncate(s->sums_fd, (off_t)at) != 0) {
+        /* older records after a torn one would be read again: the next record overwrites it */
+    }
     return 0;
 }
 
@@ -783,10 +894,11 @@ int image_sink_vouched(const struct image_sink *s, struct copy_record **out, siz
     *n = 0;
     if (!s->has_sum || !s->c.resume)
         return 0;
+    /* kept[] is written only while the sink opens: no lock needed to read it. Only
+     * frames found whole in the files: one rebuilt from the stage has no sum of its own. */
     for (uint32_t k = 0; k < s->nframes; k++) {
         uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, len = frame_len(s, k);
-        if (!s->has_sum[k] || (s->state[k] != F_EMITTED && s->state[k] != F_SPILLED) ||
-            bytes_in(s->c.resume, "+", a, a + len) != len)
+        if (!s->has_sum[k] || !s->kept[k] || bytes_in(s->c.resume, "+", a, a + len) != len)
             continue;
         struct copy_record *v = realloc(*out, (*n + 1) * sizeof(*v));
         if (!v)
@@ -810,13 +922,17 @@ static int unlink_one(const char *path, int index, void *arg)
 
 static int remove_unkept_partial(struct image_sink *s, struct cb_error *err)
 {
-    int fd = open(s->partial, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        close(fd);
-        return cb_error_set(err, -EBUSY, "%s is being written by another job now: refused", s->partial);
+    char first[4300];
+    snprintf(first, sizeof(first), "%s.000", s->partial);
+    const char *names[] = { s->partial, first };       /* one file, or parts */
+    for (size_t i = 0; i < 2; i++) {
+        int fd = open(names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        bool busy = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0;
+        if (fd >= 0)
+            close(fd);
+        if (busy)
+            return cb_error_set(err, -EBUSY, "%s is being written by another job now: refused", names[i]);
     }
-    if (fd >= 0)
-        close(fd);
     unlink(s->partial);
     part_names_each(s->partial, unlink_one, NULL);
     unlink(s->spill_path);
@@ -861,9 +977,11 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
     s->got = calloc(n, sizeof(*s->got));
     s->spill_at = calloc(n, sizeof(*s->spill_at));
     s->cpos = calloc(n, sizeof(*s->cpos));
+    s->kept = calloc(n, 1);
+    s->in_stage = calloc(n, 1);
     s->free_bufs = calloc((size_t)s->plan.buffers, sizeof(*s->free_bufs));
     s->ready = calloc((size_t)s->plan.buffers, sizeof(*s->ready));
-    if (!s->state || !s->got || !s->spill_at || !s->cpos || !s->free_bufs || !s->ready)
+    if (!s->state || !s->got || !s->spill_at || !s->cpos || !s->kept || !s->in_stage || !s->free_bufs || !s->ready)
         return cb_error_set(err, -ENOMEM, "out of memory");
     for (int i = 0; i < s->plan.buffers; i++) {
         if (!(s->free_bufs[i] = io_alloc(s->plan.buffer_bytes)))
@@ -918,9 +1036,10 @@ int image_sink_open(struct image_sink **out, const struct image_sink_config *c, 
     if (c->sums && (s->sums_fd = open_side_file(s->sums_path, resume, err)) < 0)
         return s->sums_fd;
     if (resume) {
-        scan_spill(s);
-        count_staged(s);
-        if (s->sums_fd >= 0 && load_sums(s))
+        if ((rc = scan_spill(s, err)) != 0)
+            return rc;
+        s->holes = stage_has_holes(s);
+        if (count_staged(s) || (s->sums_fd >= 0 && load_sums(s)))
             return cb_error_set(err, -ENOMEM, "out of memory");
     }
     for (int i = 0; i < s->plan.workers; i++) {
@@ -1038,6 +1157,9 @@ void image_sink_free(struct image_sink *s)
     free(s->zero);
     free(s->sums);
     free(s->has_sum);
+    free(s->kept);
+    free(s->in_stage);
+    free(s->lost);
     free(s->state);
     free(s->got);
     free(s->spill_at);

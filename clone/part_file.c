@@ -260,6 +260,24 @@ int part_writer_resume(struct part_writer *w, const char *name, uint64_t split, 
                        struct cb_error *err)
 {
     memset(w, 0, sizeof(*w));
+    /* The parts on disk must be what this --split makes, or the cut would fall elsewhere. */
+    char p0[4200];
+    struct stat st;
+    for (int i = 0; split; i++) {
+        snprintf(p0, sizeof(p0), "%s.partial.%03d", name, i);
+        if (lstat(p0, &st) != 0)
+            break;
+        bool whole = ((uint64_t)i + 1) * split <= keep;     /* every byte of it is kept */
+        if ((uint64_t)st.st_size > split || (whole && (uint64_t)st.st_size != split))
+            return cb_error_set(err, -EINVAL, "%s is %llu bytes, not a part of --split %llu: give the --split "
+                                "the image was started with, or remove it and the map to start again", p0,
+                                (unsigned long long)st.st_size, (unsigned long long)split);
+    }
+    snprintf(p0, sizeof(p0), "%s.partial", name);
+    if (split ? lstat(p0, &st) == 0 : lstat(p0, &st) != 0)
+        return cb_error_set(err, -EINVAL, "the unfinished image of %s was %s: give the same --split as when it was "
+                            "started, or remove it and the map to start again", name,
+                            split ? "not split" : "split into parts");
     snprintf(w->name, sizeof(w->name), "%s", name);
     w->split = split;
     w->index = split ? (int)(keep / split) : 0;

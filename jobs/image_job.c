@@ -301,6 +301,23 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
         job->ctargets[job->image_target].image = job->sink;
         struct image_sink_stats st;
         image_sink_stats(job->sink, &st);
+        /* What the map calls done but no file of the image holds is read again. */
+        const struct img_range *lost;
+        size_t nlost = 0;
+        image_sink_lost(job->sink, &lost, &nlost);
+        uint64_t relost = 0;
+        pthread_mutex_lock(&job->map_mu);
+        for (size_t i = 0; i < nlost; i++) {
+            relost += lost[i].len;
+            map_mark(&job->map, lost[i].off, lost[i].len, MAP_NONTRIED);
+        }
+        pthread_mutex_unlock(&job->map_mu);
+        if (relost) {
+            char a[32];
+            units_format_bytes(relost, a, sizeof(a));
+            clone_job_note(job, "resumed: %s the map calls copied are in no file of the unfinished image any more "
+                           "(cut with a torn or re-read frame before them): they are read again", a);
+        }
         size_t n = 0;
         rc = image_sink_vouched(job->sink, &job->image_vouched, &n);
         job->engine.vouched = job->image_vouched;

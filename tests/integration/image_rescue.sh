@@ -121,7 +121,26 @@ check "two drives and an image: the master was read once (no more than for one d
 check "two drives and an image: an image is one per job" bash -c \
     "! '$CB' clone '$master' '$WORK/out/x.zst' '$WORK/out/y.zst' --yes > '$WORK/two' 2>&1 && grep -q 'one image per job' '$WORK/two' && ! ls '$WORK/out' | grep -q '^[xy]'"
 
-# 5. A map without its unfinished image: started afresh, said so.
+# 5. What the map calls done but no file holds any more is read again, never taken as
+# zeros: killed while verifying (the map all done), then the unfinished image cut in
+# half (a lost tail) and one kept frame damaged.
+CLONEBAY_TEST_PAUSE_BEFORE_VERIFY="$WORK/v" "$CB" image "$healthy" "$WORK/out/cut.zst" --yes --map "$WORK/cut.map" \
+    > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 300); do [ -e "$WORK/v.ready" ] && break; sleep 0.1; done
+kill -9 $pid; wait $pid 2>/dev/null
+check "killed while verifying: the map calls everything done" bash -c "ddrescuelog -D '$WORK/cut.map'"
+part="$WORK/out/cut.zst.partial"
+truncate -s $(( $(stat -c %s "$part") / 2 )) "$part"
+printf 'XXXX' | dd of="$part" bs=1 seek=$(( $(stat -c %s "$part") / 4 )) conv=notrunc status=none
+"$CB" image "$healthy" "$WORK/out/cut.zst" --yes --map "$WORK/cut.map" > "$WORK/cutout" 2>&1; rc=$?
+check "cut and damaged: resumed, exit 0, verified" bash -c "[ $rc = 0 ] && grep -q 'copied and verified' '$WORK/cutout'"
+check "cut and damaged: what no file held was read again, and said so" grep -q "are read again" "$WORK/cutout"
+check "cut and damaged: zstd -d gives the drive byte for byte" bash -c "zstd -q -d -c '$WORK/out/cut.zst' | cmp - '$WORK/healthy.img'"
+check "cut and damaged: the same recorded sha256 as the one-go image" \
+    test "$(recorded "$WORK/out/cut.zst")" = "$(recorded "$WORK/out/once.zst")"
+
+# 6. A map without its unfinished image: started afresh, said so.
 rm -f "$WORK/out/k.zst"
 cp "$WORK/k.map" "$WORK/stale.map"
 "$CB" image "$healthy" "$WORK/out/fresh.zst" --yes --map "$WORK/k.map" --report "$WORK/f.json" > "$WORK/fout" 2>&1; rc=$?
