@@ -4,7 +4,7 @@ VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 SANITIZE   ?= 0
-PKGS       := ncursesw libudev libparted libzstd libcrypto blkid ext2fs com_err libntfs-3g fuse3
+PKGS       := ncursesw libudev libzstd libcrypto blkid ext2fs com_err libntfs-3g fuse3
 
 V          ?= 0
 Q          := $(if $(filter 1,$(V)),,@)
