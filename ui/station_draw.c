@@ -143,13 +143,15 @@ static int draw_drives(struct station *st, int y, int rows)
         mvaddnstr(y, 0, line, COLS);
         if (sel)
             attroff(A_REVERSE);
-        struct dev_health health;
-        health_and_sectors(st, d, &health);
+        /* The safety flags first: on a narrow screen (a serial console) what is cut
+         * must be the health word or the sector sizes, never SYSTEM or MOUNTED. */
         if (fl[0]) {
             color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
             color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
         }
+        struct dev_health health;
+        health_and_sectors(st, d, &health);
         struct drive_status ds;
         station_drive_status(st, d, &ds);
         if (ds.color == UI_COLOR_WARNING && ds.detail[0]) {
