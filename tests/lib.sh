@@ -63,6 +63,16 @@ json() { python3 -c "import json,sys; r=json.load(open('$1')); $2"; }
 
 finish() { exit "$FAILED"; }
 
+# fault_expected FILE SIZE OFF:LEN...: what a rescue of a fault drive of SIZE with
+# those bad ranges must give: faultdisk's content, zeros where it cannot be read.
+fault_expected() {
+    local file=$1 size=$2 b; shift 2
+    "$TOOLS/faultdisk" --dump "$file" --size "$size"
+    for b in "$@"; do
+        dd if=/dev/zero of="$file" bs=512 seek=$((${b%%:*} / 512)) count=$((${b##*:} / 512)) conv=notrunc status=none
+    done
+}
+
 # fault_drive NAME SIZE [faultdisk options]: a failing drive on a read-only,
 # direct-I/O loop device (tests/tools/faultdisk over FUSE). Prints the loop path.
 fault_drive() {

@@ -11,11 +11,7 @@ BAD=(10485760:4096 20971520:1048576 30720000:512 41943040:1536 52428800:512 5242
 BAD_BYTES=$((4096 + 1048576 + 512 + 1536 + 512 + 512))
 args=(); for b in "${BAD[@]}"; do args+=(--bad "$b"); done
 src=$(fault_drive bad "$SIZE" "${args[@]}")
-"$TOOLS/faultdisk" --dump "$WORK/expected.img" --size "$SIZE"
-# The expected image: the drive's content with zeros where it cannot be read.
-for b in "${BAD[@]}"; do
-    dd if=/dev/zero of="$WORK/expected.img" bs=512 seek=$((${b%%:*} / 512)) count=$((${b##*:} / 512)) conv=notrunc status=none
-done
+fault_expected "$WORK/expected.img" "$SIZE" "${BAD[@]}"
 
 truncate -s $SIZE "$WORK/t1.img"; t1=$(attach "$WORK/t1.img")
 "$CB" clone "$src" "$t1" --yes --map "$WORK/r.map" --report "$WORK/r.json" > "$WORK/out" 2>&1; rc=$?
