@@ -38,8 +38,8 @@ static void usage(enum job_kind kind, FILE *f)
     if (kind == JOB_CLONE)
         fputs("Usage: clonebay clone SRC DST [DST...] [OPTIONS]\n"
               "Copy SRC to every DST (drives, or files), reading SRC once, hashing the stream,\n"
-              "then re-reading every DST from the media to verify it. A DST named FILE.zst is an\n"
-              "image made from the same read (one per job; see clonebay image).\n"
+              "then re-reading every DST from the media to verify it. A DST named FILE.zst is\n"
+              "an image made from the same read (one per job; see clonebay image).\n"
               "  --hash ALG[,ALG...]  md5, sha1, sha256, sha512, or none (default sha256)\n"
               "  --no-verify          skip the verification pass\n"
               "  --map FILE           keep a GNU ddrescue mapfile; an existing one resumes the job\n"
