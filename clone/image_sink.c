@@ -861,11 +861,10 @@ static int count_staged(struct image_sink *s)
     return 0;
 }
 
-int image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n)
+void image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n)
 {
     *v = s->lost;
     *n = s->nlost;
-    return 0;
 }
 
 /* FILE.sums of the earlier run: the frames' sha256, the last record kept. */
@@ -912,14 +911,6 @@ int image_sink_vouched(const struct image_sink *s, struct copy_record **out, siz
     return 0;
 }
 
-static int unlink_one(const char *path, int index, void *arg)
-{
-    (void)index;
-    (void)arg;
-    unlink(path);
-    return 0;
-}
-
 static int remove_unkept_partial(struct image_sink *s, struct cb_error *err)
 {
     char first[4300];
@@ -933,8 +924,7 @@ static int remove_unkept_partial(struct image_sink *s, struct cb_error *err)
         if (busy)
             return cb_error_set(err, -EBUSY, "%s is being written by another job now: refused", names[i]);
     }
-    unlink(s->partial);
-    part_names_each(s->partial, unlink_one, NULL);
+    part_files_remove(s->partial, -1);
     unlink(s->spill_path);
     unlink(s->stage_path);
     unlink(s->sums_path);

@@ -110,7 +110,7 @@ struct copy_record;
 int image_sink_vouched(const struct image_sink *s, struct copy_record **out, size_t *n);
 /* A resume: ranges the saved map calls finished that no file of the image
  * holds (the file system lost them): the job reads them again. */
-int image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n);
+void image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n);
 /* Stop the threads and free; files are left as they are (a map resumes them). */
 void image_sink_free(struct image_sink *s);
 

@@ -207,10 +207,16 @@ static int next_part(struct part_writer *w, struct cb_error *err)
 
 static int unlink_later_part(const char *path, int index, void *arg)
 {
-    (void)arg;
-    if (index > 0)
+    if (index > *(const int *)arg)
         unlink(path);
     return 0;
+}
+
+void part_files_remove(const char *base, int after)
+{
+    if (after < 0)
+        unlink(base);
+    part_names_each(base, unlink_later_part, &after);
 }
 
 int part_writer_open(struct part_writer *w, const char *name, uint64_t split, struct cb_error *err)
@@ -240,19 +246,8 @@ int part_writer_open(struct part_writer *w, const char *name, uint64_t split, st
     if (split) {
         char base[4200];
         snprintf(base, sizeof(base), "%s.partial", name);
-        part_names_each(base, unlink_later_part, NULL);
+        part_files_remove(base, 0);
     }
-    return 0;
-}
-
-struct later_than {
-    int index;
-};
-
-static int unlink_after(const char *path, int index, void *arg)
-{
-    if (index > ((struct later_than *)arg)->index)
-        unlink(path);
     return 0;
 }
 
@@ -307,8 +302,7 @@ int part_writer_resume(struct part_writer *w, const char *name, uint64_t split, 
     if (split) {
         char base[4200];
         snprintf(base, sizeof(base), "%s.partial", name);
-        struct later_than l = { w->index };
-        part_names_each(base, unlink_after, &l);
+        part_files_remove(base, w->index);
     }
     return 0;
 }

@@ -53,6 +53,9 @@ void part_writer_abort(struct part_writer *w);
 /* Call fn(path, index, arg) for every file base.NNN in base's folder, in no
  * order and whatever the gaps; stops at fn's first non-zero return. 0 or -errno. */
 int part_names_each(const char *base, int (*fn)(const char *path, int index, void *arg), void *arg);
+/* Remove base.NNN for every part number above after; after < 0: every part
+ * and base itself too (a whole image, in one file or in parts). */
+void part_files_remove(const char *base, int after);
 /* Why a file clonebay was about to create (path) cannot be, in the
  * technician's words: another job writing it, a leftover, or a link or device
  * node someone put there (rc -EEXIST), or rc's reason. Returns rc. */

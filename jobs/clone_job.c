@@ -501,9 +501,8 @@ static int job_alloc(const struct clone_request *req, struct clone_job **out, st
     /* One master onto drives and into an image at once: a clone target named FILE.zst. */
     job->image_target = req->kind == JOB_IMAGE ? 0 : -1;
     for (size_t i = 0; i < req->ntargets && req->kind == JOB_CLONE; i++) {
-        size_t n = strlen(req->targets[i]);
         struct stat st;
-        if (n < 4 || strcmp(req->targets[i] + n - 4, ".zst") || (stat(req->targets[i], &st) == 0 && S_ISBLK(st.st_mode)))
+        if (!image_job_zst_name(req->targets[i]) || (stat(req->targets[i], &st) == 0 && S_ISBLK(st.st_mode)))
             continue;
         if (job->image_target >= 0) {
             cb_error_set(err, -EINVAL, "%s and %s: one image per job", req->targets[job->image_target],

@@ -30,6 +30,11 @@ bool image_job_raw_name(const char *path)
     return ends_with(path, ".img") || ends_with(path, ".iso");
 }
 
+bool image_job_zst_name(const char *path)
+{
+    return ends_with(path, ".zst");
+}
+
 bool image_job_iso_name(const char *path)
 {
     return ends_with(path, ".iso") || ends_with(path, ".iso.zst");
@@ -222,20 +227,11 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int unlink_part(const char *path, int index, void *arg)
-{
-    (void)index;
-    (void)arg;
-    unlink(path);
-    return 0;
-}
-
 /* With --force: the old image goes only now, after the new one is verified.
  * Stale parts of an older, longer split would corrupt the concatenation. */
 static void remove_old_image(const char *final)
 {
-    unlink(final);
-    part_names_each(final, unlink_part, NULL);
+    part_files_remove(final, -1);
 }
 
 /* Without --force, an image that appeared under the name while this one was
@@ -247,6 +243,20 @@ static int check_name_still_free(const struct clone_job *job, struct cb_error *e
         return 0;
     return cb_error_set(err, -EEXIST, "%s appeared while this image was written: it was left as it is, and the new "
                         "image was not renamed over it", which);
+}
+
+/* The regions in one of states, neighbours joined. */
+static int ranges_of_map(const struct block_map *map, const char *states, struct img_range **v, size_t *n)
+{
+    for (size_t i = 0; i < map->count; i++) {
+        if (!strchr(states, map->r[i].state))
+            continue;
+        if (*n && (*v)[*n - 1].off + (*v)[*n - 1].len == map->r[i].pos)
+            (*v)[*n - 1].len += map->r[i].size;
+        else if (img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 int image_job_open_sink(struct clone_job *job, struct cb_error *err)
@@ -270,15 +280,8 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
      * must reach its target as zeros, not be left as the drive had them. */
     if (job->used_only) {
         const struct block_map *d = &job->domain;
-        for (size_t i = 0; i < d->count; i++) {
-            if (d->r[i].state != MAP_FINISHED && d->r[i].state != MAP_ZERO)
-                continue;
-            struct img_range r = { d->r[i].pos, d->r[i].size };
-            if (meta->nused && meta->used[meta->nused - 1].off + meta->used[meta->nused - 1].len == r.off)
-                meta->used[meta->nused - 1].len += r.len;
-            else if (img_range_push(&meta->used, &meta->nused, r))
-                return cb_error_set(err, -ENOMEM, "out of memory");
-        }
+        if (ranges_of_map(d, "+z", &meta->used, &meta->nused))
+            return cb_error_set(err, -ENOMEM, "out of memory");
         img_ranges_limit(meta->used, &meta->nused, IMG_MAX_USED);
         /* The image holds the whole disk, zeros where nothing was read, and
          * its recorded digests are of all of it (what any reader decodes):
@@ -331,20 +334,6 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
             cb_error_set(err, rc, "out of memory");
     }
     return rc;
-}
-
-/* The regions in one of states, neighbours joined. */
-static int ranges_of_map(const struct block_map *map, const char *states, struct img_range **v, size_t *n)
-{
-    for (size_t i = 0; i < map->count; i++) {
-        if (!strchr(states, map->r[i].state))
-            continue;
-        if (*n && (*v)[*n - 1].off + (*v)[*n - 1].len == map->r[i].pos)
-            (*v)[*n - 1].len += map->r[i].size;
-        else if (img_range_push(v, n, (struct img_range){ map->r[i].pos, map->r[i].size }) != 0)
-            return -ENOMEM;
-    }
-    return 0;
 }
 
 int image_job_seal(struct clone_job *job, struct cb_error *err)

@@ -43,6 +43,8 @@ void image_job_finish(struct clone_job *job);
  * .iso.zst is a disc's ISO 9660 volume. */
 bool image_job_raw_name(const char *path);
 bool image_job_iso_name(const char *path);
+/* .zst: a compressed image (also as one of a clone's targets). */
+bool image_job_zst_name(const char *path);
 
 /* "FILE.zst" for FILE; FILE.zst and FILE.img are kept as given. */
 void image_job_final_name(const char *given, bool raw, char *out, size_t len);
