@@ -1,7 +1,6 @@
 #include "clone/copy.h"
 #include "clone/engine.h"
 #include "clone/image_sink.h"
-#include "clone/image_stream.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -63,7 +62,7 @@ bool engine_find(struct engine *e, uint64_t from, const char *states, uint64_t *
 
 const struct block_map *engine_domain(const struct engine *e) { return e->job->domain; }
 size_t engine_chunk(const struct engine *e) { return e->ring.slot_size; }
-size_t engine_sector(const struct engine *e) { return e->job->src->sector; }
+size_t engine_sector(const struct engine *e) { return e->job->source.dev->sector; }
 uint64_t engine_size(const struct engine *e) { return e->job->map->size; }
 bool engine_cancelled(const struct engine *e) { return e->job->cancelled; }
 const char *engine_fill(const struct engine *e) { return e->job->fill; }
@@ -309,28 +308,10 @@ static void *hasher_main(void *arg)
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
     struct copy_job *job = e->job;
-    if (job->image_src || job->stream_src) {
-        /* A damaged image is not a bad sector to skip: the restore stops there. */
-        struct cb_error ierr = { 0 };
-        int rc = job->stream_src ? image_stream_read(job->stream_src, buf, len, off, &ierr)
-                                 : image_read(job->image_src, buf, len, off, &ierr);
-        if (rc) {
-            job->source_lost = true;
-            snprintf(job->source_msg, sizeof(job->source_msg), "%s", ierr.msg);
-        }
-        return rc;
-    }
-    ssize_t r = io_pread(job->src, buf, len, off);
-    if (r == (ssize_t)len)
-        return 0;
-    if (r < 0 && io_device_gone((int)r)) {
+    int rc = copy_source_read(&job->source, buf, len, off, job->source_msg, sizeof(job->source_msg));
+    if (rc < 0)
         job->source_lost = true;
-        snprintf(job->source_msg, sizeof(job->source_msg), "source %s stopped answering at byte %llu: %s",
-                 job->src->path, (unsigned long long)off, strerror((int)-r));
-        return (int)r;
-    }
-    /* EIO, ENODATA (NVMe), EILSEQ, a short read inside the device: a bad sector. */
-    return 1;
+    return rc;
 }
 
 bool engine_stop(struct engine *e, int *rc)
@@ -501,13 +482,8 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
 /* Read [off, off+len) of the source (a drive, a file or an image). */
 static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t off)
 {
-    if (job->stream_src)
-        return false;       /* a stream went by once */
-    if (job->image_src) {
-        struct cb_error ierr = { 0 };
-        return image_read(job->image_src, buf, len, off, &ierr) == 0;
-    }
-    return io_pread(job->src, buf, len, off) == (ssize_t)len;
+    char why[256];
+    return !job->source.ops->read_once && copy_source_read(&job->source, buf, len, off, why, sizeof(why)) == 0;
 }
 
 /* What an earlier run finished was never read in this one: the target's
@@ -645,7 +621,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
      * when there are at least two of them: one slow drive does not hold the
      * others. Not from a stream: what goes by is not read again. */
     size_t drives = 0;
-    for (size_t t = 0; t < job->ntargets && !job->stream_src; t++)
+    for (size_t t = 0; t < job->ntargets && !job->source.ops->read_once; t++)
         drives += !job->targets[t].image;
     for (size_t t = 0; t < job->ntargets && drives >= 2; t++)
         e->ring.may_lag[e->nhashers + (int)t] = !job->targets[t].image;

@@ -15,6 +15,8 @@
 #define CB_COPY_H
 
 #include "clone/block_map.h"
+#include "clone/copy_record.h"
+#include "clone/copy_source.h"
 #include "clone/image_read.h"
 #include "clone/hash.h"
 #include "clone/io.h"
@@ -94,15 +96,6 @@ static inline void copy_target_end(struct copy_target *t, _Atomic uint64_t *coun
     atomic_store(&t->busy_since_ns, 0);
 }
 
-/* A piece the engine read out of order (after a gap: a rescue skip, a resume),
- * with the sha256 of exactly what it gave the targets. Verification checks
- * every target against these, so the digest of the rest, taken from a target,
- * never has to be trusted on its own. */
-struct copy_record {
-    uint64_t off;
-    uint32_t len;
-    unsigned char sha256[32];
-};
 
 struct copy_checkpoint {
     uint64_t stream_pos;            /* bytes hashed so far */
@@ -110,13 +103,8 @@ struct copy_checkpoint {
     char hex[HASH_MAX_HEX];         /* prefix digest of the verify algorithm */
 };
 
-struct image;
-struct image_stream;
-
 struct copy_job {
-    struct io_dev *src;             /* path, size and sector size of the source */
-    struct image *image_src;        /* restore: read from this image, not src's fd */
-    struct image_stream *stream_src;/* receive: read in order from this stream (read once: no re-reads) */
+    struct copy_source source;      /* a drive or file, an image, a stream (clone/copy_source.h) */
     struct copy_target *targets;
     size_t ntargets;
     struct block_map *map;          /* in: what to do; out: what was done */

@@ -2,7 +2,7 @@
  * estimate (exported by the shared library too). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include "clone/image_sink.h"
-#include "clone/copy.h"
+#include "clone/copy_record.h"
 #include "clone/hash.h"
 #include "clone/io.h"
 #include "clone/part_file.h"

@@ -320,3 +320,19 @@ void image_stream_close(struct image_stream *s)
     s->in = s->dbuf = NULL;
     s->seen = NULL;
 }
+
+static int source_read(void *ctx, void *buf, size_t len, uint64_t off, char *why, size_t why_len)
+{
+    struct cb_error err = { 0 };
+    int rc = image_stream_read(ctx, buf, len, off, &err);
+    if (rc)
+        snprintf(why, why_len, "%s", err.msg);
+    return rc < 0 ? rc : rc ? -EIO : 0;
+}
+
+static const struct copy_source_ops source_ops = { .read = source_read, .read_once = true };
+
+struct copy_source image_stream_source(struct image_stream *s, struct io_dev *dev)
+{
+    return (struct copy_source){ .ops = &source_ops, .ctx = s, .dev = dev };
+}

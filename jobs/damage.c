@@ -89,7 +89,7 @@ void job_find_damaged(struct clone_job *job)
                        "bad ranges no longer fall where the source had them");
         return;
     }
-    if (job->kind == JOB_IMAGE && !job->raw) {
+    if (job->ops->makes_image && !job->raw) {
         look_up_image(job);
         return;
     }

@@ -8,7 +8,7 @@
 #define CB_DAMAGE_H
 
 #include "clone/image_read.h"
-#include "jobs/clone_job.h"
+#include "jobs/job.h"
 
 /* Fills job->damaged when the map has bad ranges; a note says why not when
  * the copy cannot be read that way (a fitted layout, a compressed image). */

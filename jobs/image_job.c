@@ -99,7 +99,7 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
     int it = job->image_target;
-    job->raw = job->kind == JOB_IMAGE && (req->raw || image_job_raw_name(req->targets[it]));
+    job->raw = job->ops->makes_image && (req->raw || image_job_raw_name(req->targets[it]));
     if (job->raw && req->split)
         return cb_error_set(err, -EINVAL, "--split is for compressed images; a raw image is one sparse file");
     image_job_final_name(req->targets[it], job->raw, job->image_final, sizeof(job->image_final));

@@ -9,7 +9,7 @@
 #define CB_IMAGE_JOB_H
 
 #include "devices/sysfs.h"
-#include "jobs/clone_job.h"
+#include "jobs/job.h"
 
 #include <sys/types.h>
 

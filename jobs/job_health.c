@@ -1,6 +1,6 @@
 #include "jobs/job_health.h"
 #include "devices/dev_health.h"
-#include "jobs/clone_job.h"
+#include "jobs/job.h"
 
 /* Long enough for a slow USB bridge; a hung one must not hold the job. */
 #define JOB_HEALTH_TIMEOUT_S 60

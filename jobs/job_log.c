@@ -1,5 +1,5 @@
 #include "jobs/job_log.h"
-#include "jobs/job_queue.h"
+#include "jobs/qjob.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,29 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *qjob_state_name(enum qjob_state s)
-{
-    static const char *const names[] = {
-        [QJOB_QUEUED] = "queued", [QJOB_RUNNING] = "running", [QJOB_DONE] = "done",
-        [QJOB_DONE_BAD] = "done with bad sectors", [QJOB_FAILED] = "failed", [QJOB_CANCELLED] = "cancelled",
-    };
-    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
-void qjob_log(struct qjob *j, const char *fmt, ...)
-{
-    char *line = j->log[j->nlog % JQ_LOG_LINES];
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    size_t n = strftime(line, 16, "%H:%M:%S ", &tm);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(j->log[0]) - n, fmt, ap);
-    va_end(ap);
-    j->nlog++;
-}
-
 void jq_key_of(const char *path, char *key, size_t len)
 {
     struct stat st;
@@ -139,7 +116,7 @@ static void keep_identities(struct qjob *j, const struct clone_request *req)
     for (size_t i = 0; i < j->ntargets; i++) {
         if (req->target_idents)
             j->target_idents[i] = req->target_idents[i];
-        else if (j->kind != JOB_IMAGE)
+        else if (!job_kind_ops(j->kind)->makes_image)
             ident_now(j->targets[i], &j->target_idents[i]);
     }
     j->req.source_ident = &j->source_ident;

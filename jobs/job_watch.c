@@ -1,6 +1,6 @@
 #include "jobs/job_watch.h"
 #include "common/clock.h"
-#include "jobs/job_queue.h"
+#include "jobs/qjob.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,7 @@ void watch_reset(struct job_watch *w)
 
 bool watch_has_targets(const struct qjob *j)
 {
-    return j->kind != JOB_IMAGE && j->job && j->job->ntargets > 0;
+    return j->job && !j->job->ops->makes_image && j->job->ntargets > 0;
 }
 
 static void hms(time_t t, char *buf, size_t len)

@@ -129,7 +129,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     uint64_t copied = map_bytes(&job->map, MAP_FINISHED);
     units_format_bytes(copied, done, sizeof(done));
     units_format_bytes((uint64_t)avg_rate(job), rate, sizeof(rate));
-    fprintf(f, "clonebay %s %s report\n", version, job_kind_name(job->kind));
+    fprintf(f, "clonebay %s %s report\n", version, job->ops->name);
     fprintf(f, "started  %s\nended    %s\n", t0, t1);
     endpoint_text(f, "source", &job->source);
     for (size_t i = 0; i < job->ntargets; i++)
@@ -147,7 +147,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
                 (unsigned long long)job->zero_frames);
     }
     /* What the hashes below stand for depends on the mode: say it next to them. */
-    if (job->used_only && job->kind == JOB_IMAGE)
+    if (job->used_only && job->ops->makes_image)
         fprintf(f, "mode     used blocks: free space stored as zeros, not read; the hashes cover the disk as "
                 "the image holds it\n");
     else if (job->used_only && map_bytes(&job->domain, MAP_ZERO)) {
@@ -159,7 +159,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
     } else if (job->used_only)
         fprintf(f, "mode     used blocks: the hashes cover the %s copied (tables, gaps, blocks in use), not the "
                 "free space\n", done);
-    else if (job->kind != JOB_RESTORE)
+    else if (!job->ops->reads_image)
         fprintf(f, "mode     raw: every sector\n");
     for (int a = 0; a < HASH_COUNT; a++)
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])
@@ -235,7 +235,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_object_begin(&w, NULL);
     jw_string(&w, "tool", "clonebay");
     jw_string(&w, "version", version);
-    jw_string(&w, "operation", job_kind_name(job->kind));
+    jw_string(&w, "operation", job->ops->name);
     jw_string(&w, "started", t0);
     jw_string(&w, "ended", t1);
     endpoint_json(&w, "source", &job->source);

@@ -6,7 +6,7 @@
 #ifndef CB_REPORT_H
 #define CB_REPORT_H
 
-#include "jobs/clone_job.h"
+#include "jobs/job.h"
 
 #include <stdio.h>
 

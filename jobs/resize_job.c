@@ -313,7 +313,7 @@ static void note_fat_limits(struct clone_job *job, const struct resize_state *st
 
 int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
 {
-    if (job->kind == JOB_IMAGE || job->ntargets == 0)
+    if (job->ops->makes_image || job->ntargets == 0)
         return 0;
     uint64_t tsize = job->ctargets[0].dev.size;
     bool same = true, any_smaller = false;
@@ -417,10 +417,9 @@ static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_tar
     if (map_init(&map, src->size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
     struct copy_job e = {
-        .src = src, .targets = t, .ntargets = n, .map = &map, .domain = domain,
+        .source = src == &job->src ? clone_job_source(job) : copy_source_dev(src), .targets = t, .ntargets = n, .map = &map, .domain = domain,
         .hash_mask = 1u << job->engine.verify_alg, .verify_alg = job->engine.verify_alg,
         .retries = job->retries, .fill = job->fill[0] ? job->fill : NULL, .progress = &job->progress,
-        .image_src = src == &job->src ? job->image : NULL,
     };
     int rc = copy_run(&e, err);
     if (!rc && e.cancelled)

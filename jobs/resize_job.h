@@ -16,7 +16,7 @@
 #define CB_RESIZE_JOB_H
 
 #include "clone/layout.h"
-#include "jobs/clone_job.h"
+#include "jobs/job.h"
 
 /* Decide and plan. 0 when there is nothing to resize (job->resize stays NULL)
  * or a plan was made; -errno with err when a target cannot take the layout. */

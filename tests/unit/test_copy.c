@@ -118,7 +118,7 @@ static void zero_regions(void **state)
     domain_of_three(&domain);
     struct copy_progress progress = { .event_fd = -1 };
     struct copy_job job = {
-        .src = &src, .targets = t, .ntargets = 2, .map = &map, .domain = &domain,
+        .source = copy_source_dev(&src), .targets = t, .ntargets = 2, .map = &map, .domain = &domain,
         .hash_mask = 1u << HASH_SHA256, .verify_alg = HASH_SHA256, .progress = &progress,
     };
     assert_int_equal(copy_run(&job, &err), 0);
