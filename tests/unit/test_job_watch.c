@@ -24,6 +24,7 @@ static struct qjob *two_target_job(void)
     assert_non_null(j->job);
     j->id = 7;
     j->kind = j->job->kind = JOB_CLONE;
+    j->job->ops = job_kind_ops(JOB_CLONE);
     j->state = QJOB_RUNNING;
     j->ntargets = j->job->ntargets = 2;
     snprintf(j->source, sizeof(j->source), "/dev/sda");
