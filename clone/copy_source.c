@@ -1,5 +1,6 @@
 #include "clone/copy_source.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -24,4 +25,11 @@ static const struct copy_source_ops dev_ops = { .read = dev_read };
 struct copy_source copy_source_dev(struct io_dev *dev)
 {
     return (struct copy_source){ .ops = &dev_ops, .ctx = dev, .dev = dev };
+}
+
+int copy_source_image_rc(int rc, const char *msg, char *why, size_t why_len)
+{
+    if (rc)
+        snprintf(why, why_len, "%s", msg);
+    return rc < 0 ? rc : rc ? -EIO : 0;
 }

@@ -30,6 +30,10 @@ struct copy_source {
 /* A drive or a file read as it is. */
 struct copy_source copy_source_dev(struct io_dev *dev);
 
+/* What an image's reader said (rc, msg) as a source's read returns it: a
+ * damaged image is not a bad sector to skip, the job stops there. */
+int copy_source_image_rc(int rc, const char *msg, char *why, size_t why_len);
+
 static inline int copy_source_read(const struct copy_source *s, void *buf, size_t len, uint64_t off, char *why,
                                    size_t why_len)
 {

@@ -356,14 +356,10 @@ int image_used_mark(const struct image *img, uint64_t off, uint64_t size, struct
     return m->nused > 0;
 }
 
-/* A damaged image is not a bad sector to skip: the job stops there. */
 static int source_read(void *ctx, void *buf, size_t len, uint64_t off, char *why, size_t why_len)
 {
     struct cb_error err = { 0 };
-    int rc = image_read(ctx, buf, len, off, &err);
-    if (rc)
-        snprintf(why, why_len, "%s", err.msg);
-    return rc < 0 ? rc : rc ? -EIO : 0;
+    return copy_source_image_rc(image_read(ctx, buf, len, off, &err), err.msg, why, why_len);
 }
 
 static const struct copy_source_ops source_ops = { .read = source_read };

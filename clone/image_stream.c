@@ -324,10 +324,7 @@ void image_stream_close(struct image_stream *s)
 static int source_read(void *ctx, void *buf, size_t len, uint64_t off, char *why, size_t why_len)
 {
     struct cb_error err = { 0 };
-    int rc = image_stream_read(ctx, buf, len, off, &err);
-    if (rc)
-        snprintf(why, why_len, "%s", err.msg);
-    return rc < 0 ? rc : rc ? -EIO : 0;
+    return copy_source_image_rc(image_stream_read(ctx, buf, len, off, &err), err.msg, why, why_len);
 }
 
 static const struct copy_source_ops source_ops = { .read = source_read, .read_once = true };
