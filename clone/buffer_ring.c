@@ -79,14 +79,17 @@ static void skip_until(struct buffer_ring *r, int c, uint64_t upto)
 
 /* Under mu: whether the reader waits on slot s for drives only, while
  * another drive is done with it (else they are all as slow, and waiting is
- * all there is). */
-static bool waits_for_slow_drives(const struct buffer_ring *r, const struct ring_slot *s)
+ * all there is); *proved: each drive that holds it is proved slow. */
+static bool waits_for_slow_drives(const struct buffer_ring *r, const struct ring_slot *s, bool *proved)
 {
     bool someone_done = false;
+    *proved = true;
     for (int c = 0; c < r->nconsumers; c++) {
         bool holds = r->next[c] <= s->seq || (r->taken[c] && r->held[c] == s->seq);
         if (holds && !r->may_lag[c])
             return false;
+        if (holds && *proved)
+            *proved = r->proved_slow && r->proved_slow(c, r->arg);
         if (!holds && r->may_lag[c])
             someone_done = true;
     }
@@ -125,10 +128,14 @@ struct ring_slot *ring_acquire(struct buffer_ring *r, uint64_t seq)
         }
         /* Time lost to slow drives adds up over slots (each is held briefly, by a
          * drive that is slower all along); a whole ring without waiting forgets it. */
-        bool slow = waits_for_slow_drives(r, s);
-        if (slow && r->lag_waited_ms >= r->lag_after_ms) {
+        bool proved, slow = waits_for_slow_drives(r, s, &proved);
+        if (slow && (proved || r->lag_waited_ms >= r->lag_after_ms)) {
             leave_behind(r, s);
             r->lag_waited_ms = 0;
+            /* What is still held is being written right now (one request):
+             * leaving it behind again would not free it. */
+            if (s->refs > 0)
+                pthread_cond_wait(&r->freed, &r->mu);
             continue;
         }
         struct timespec start, until;

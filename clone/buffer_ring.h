@@ -13,7 +13,10 @@
  * while another such consumer was done with the slot, those are left behind
  * ("lagging"): the slots they have not taken are released for them through
  * on_skip (the engine owes them and serves them later), and from then on
- * each takes the newest slot, until it catches up. */
+ * each takes the newest slot, until it catches up. A drive the owner's
+ * proved_slow hook names (its own measured speed well under another's) is
+ * left behind as soon as the reader would wait for it alone: a known pace
+ * is no hiccup, and waiting for it would only cost the fast ones. */
 #ifndef CB_BUFFER_RING_H
 #define CB_BUFFER_RING_H
 
@@ -64,6 +67,9 @@ struct buffer_ring {
     void (*on_release)(struct ring_slot *slot, void *arg);
     /* Called under mu when a lagging consumer is left behind on a slot. */
     void (*on_skip)(struct ring_slot *slot, int consumer, void *arg);
+    /* Called under mu: whether may_lag consumer c is slower than another all
+     * along (not a hiccup); NULL: only the time lost counts. */
+    bool (*proved_slow)(int consumer, void *arg);
     void *arg;
 };
 

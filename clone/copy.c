@@ -120,6 +120,30 @@ struct consumer {
 };
 
 /* A drive left behind on a slot: it is owed that piece. Under ring.mu. */
+/* A drive's own speed (bytes per second inside its writes), once it has
+ * written enough to say: under 3/4 of another live drive's is a slower
+ * drive, not a hiccup (a stall shows as time lost instead: COPY_LAG_AFTER_MS). */
+#define PROVED_AFTER (32ull << 20)
+static bool proved_slow(int consumer, void *arg)
+{
+    struct engine *e = arg;
+    size_t t = (size_t)(consumer - e->nhashers);
+    const struct copy_target *me = &e->job->targets[t];
+    uint64_t mb = atomic_load(&me->bytes_written), mns = atomic_load(&me->busy_ns);
+    if (mb < PROVED_AFTER || !mns)
+        return false;
+    for (size_t o = 0; o < e->job->ntargets; o++) {
+        const struct copy_target *other = &e->job->targets[o];
+        if (o == t || other->image || atomic_load(&other->failed))
+            continue;
+        uint64_t ob = atomic_load(&other->bytes_written), ons = atomic_load(&other->busy_ns);
+        /* mine/mns < 3/4 * ob/ons, in floating point: the products overflow */
+        if (ob >= PROVED_AFTER && ons && (double)mb * (double)ons * 4 < (double)ob * (double)mns * 3)
+            return true;
+    }
+    return false;
+}
+
 static void on_skip(struct ring_slot *slot, int consumer, void *arg)
 {
     struct engine *e = arg;
@@ -613,6 +637,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
         return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
     e->ring.on_release = on_release;
     e->ring.on_skip = on_skip;
+    e->ring.proved_slow = proved_slow;
     e->ring.arg = e;
     e->nhashers = nconsumers - (int)job->ntargets;
     if (!(e->owed = calloc(job->ntargets ? job->ntargets : 1, sizeof(*e->owed))))
