@@ -1,4 +1,5 @@
 #include "clone/part_file.h"
+#include "clone/http_range.h"
 #include "common/safe_file.h"
 
 #include <ctype.h>
@@ -51,6 +52,18 @@ static int open_one(struct part_file *pf, const char *path, struct cb_error *err
 int part_file_open(struct part_file *pf, const char *path, struct cb_error *err)
 {
     memset(pf, 0, sizeof(*pf));
+    if (http_range_is_url(path)) {
+        snprintf(pf->path, sizeof(pf->path), "%s", path);
+        if (!(pf->http = calloc(1, sizeof(*pf->http))))
+            return cb_error_set(err, -ENOMEM, "out of memory");
+        int rc = http_range_open(pf->http, path, err);
+        if (rc) {
+            part_file_close(pf);
+            return rc;
+        }
+        pf->size = pf->http->size;
+        return 0;
+    }
     char base[4096];
     snprintf(base, sizeof(base), "%s", path);
     size_t n = strlen(base);
@@ -88,6 +101,10 @@ int part_file_open(struct part_file *pf, const char *path, struct cb_error *err)
 
 ssize_t part_file_pread(struct part_file *pf, void *buf, size_t len, uint64_t off)
 {
+    if (pf->http) {
+        struct cb_error err = { 0 };
+        return http_range_read(pf->http, buf, len, off, &err);
+    }
     size_t got = 0;
     int i = 0;
     while (i < pf->nparts && pf->starts[i + 1] <= off)
@@ -118,6 +135,8 @@ void part_file_close(struct part_file *pf)
         close(pf->fds[i]);
     free(pf->fds);
     free(pf->starts);
+    free(pf->http);
+    pf->http = NULL;
     pf->fds = NULL;
     pf->starts = NULL;
     pf->nparts = 0;

@@ -17,10 +17,11 @@ struct part_file {
     uint64_t *starts;       /* stream offset of each part; starts[nparts] is the size */
     uint64_t size;
     char path[4096];        /* what the user named (FILE, or FILE with parts FILE.NNN) */
+    struct http_range *http;/* an image served over HTTP (no parts, no fds), or NULL */
 };
 
 /* Open FILE, or FILE.000, FILE.001, ... when FILE does not exist (FILE.000
- * given: the same). Read-only. */
+ * given: the same), or http://HOST/PATH (clone/http_range.h). Read-only. */
 int part_file_open(struct part_file *pf, const char *path, struct cb_error *err);
 ssize_t part_file_pread(struct part_file *pf, void *buf, size_t len, uint64_t off);
 void part_file_close(struct part_file *pf);

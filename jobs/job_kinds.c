@@ -1,5 +1,6 @@
 #include "jobs/job_kinds.h"
 #include "jobs/image_job.h"
+#include "clone/http_range.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -33,10 +34,11 @@ static void image_name_request(struct clone_request *req)
         req->optical = true;
 }
 
-/* A raw image (.img, .iso) restores like any file: it is a clone of it. */
+/* A raw image (.img, .iso) restores like any file: it is a clone of it
+ * (not over HTTP: restore_check_source says why). */
 static void restore_name_request(struct clone_request *req)
 {
-    if (image_job_raw_name(req->source))
+    if (image_job_raw_name(req->source) && !http_range_is_url(req->source))
         req->kind = JOB_CLONE;
 }
 
@@ -46,6 +48,9 @@ static int restore_check_source(struct clone_job *job, const struct clone_reques
     if (is_block)
         return cb_error_set(err, -EINVAL, "%s is a drive, not an image file: to copy a drive, use 'clonebay clone'",
                             req->source);
+    if (http_range_is_url(req->source) && image_job_raw_name(req->source))
+        return cb_error_set(err, -EINVAL, "%s: a raw image is not restored over HTTP (nothing in it vouches for what "
+                            "arrives); serve a clonebay image (.zst)", req->source);
     if (light)
         return 0;
     return req->stream ? image_job_open_stream(job, req->stream, err) : image_job_open_source(job, req->source, err);

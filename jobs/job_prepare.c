@@ -1,5 +1,6 @@
 #include "jobs/job_prepare.h"
 #include "clone/fs_used.h"
+#include "clone/http_range.h"
 #include "clone/iso9660.h"
 #include "clone/udf.h"
 #include "jobs/image_job.h"
@@ -444,7 +445,8 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
     memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
-    int rc = req->stream ? 0 : stat_node(req->source, sn);
+    bool remote = req->stream || http_range_is_url(req->source);     /* no node at all */
+    int rc = remote ? 0 : stat_node(req->source, sn);
     if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
         return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,
                             req->source_ident->model);
@@ -504,7 +506,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
             clone_job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
                      d->optical.audio_tracks);
     } else {
-        snprintf(job->source.kind, sizeof(job->source.kind), "%s", req->stream ? "network" : "file");
+        snprintf(job->source.kind, sizeof(job->source.kind), "%s", req->stream ? "network" : remote ? "http" : "file");
     }
     for (size_t i = 0; i < req->ntargets; i++) {
         if ((int)i == job->image_target) {
