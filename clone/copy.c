@@ -1,6 +1,5 @@
 #include "clone/copy.h"
 #include "clone/engine.h"
-#include "clone/image_sink.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -134,7 +133,7 @@ static bool proved_slow(int consumer, void *arg)
         return false;
     for (size_t o = 0; o < e->job->ntargets; o++) {
         const struct copy_target *other = &e->job->targets[o];
-        if (o == t || other->image || atomic_load(&other->failed))
+        if (o == t || copy_target_ops(other)->compresses || atomic_load(&other->failed))
             continue;
         uint64_t ob = atomic_load(&other->bytes_written), ons = atomic_load(&other->busy_ns);
         /* mine/mns < 3/4 * ob/ons, in floating point: the products overflow */
@@ -172,31 +171,6 @@ static void on_skip(struct ring_slot *slot, int consumer, void *arg)
     e->job->targets[consumer - e->nhashers].served_later += slot->len;
 }
 
-/* A new file: leave holes where 64 KiB blocks are all zero. */
-static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t len, uint64_t off)
-{
-    const size_t blk = 64u << 10;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = len - i < blk ? len - i : blk;
-        if (io_is_zero(buf + i, n)) {
-            i += n;
-            continue;
-        }
-        size_t run = i;             /* a run of non-zero blocks, written at once */
-        while (i < len) {
-            n = len - i < blk ? len - i : blk;
-            if (io_is_zero(buf + i, n))
-                break;
-            i += n;
-        }
-        ssize_t w = io_pwrite(d, buf + run, i - run, off + run);
-        if (w < 0)
-            return w;
-    }
-    return (ssize_t)len;
-}
-
 static void *writer_main(void *arg)
 {
     struct consumer *c = arg;
@@ -206,28 +180,9 @@ static void *writer_main(void *arg)
     while ((s = ring_next(&c->e->ring, c->index))) {
         bool mine = s->kind != SLOT_OWED || s->only == c->index;
         if (mine && !atomic_load(&t->failed)) {
-            /* Zeros need not travel: BLKZEROOUT (restores of sparse images, empty disks, unused
-             * inode tables). Known zeros must still land on a drive: it may hold a previous
-             * owner's bytes where the filesystem believes there are zeros. */
             bool known = s->kind == SLOT_ZERO || (s->kind == SLOT_OWED && s->owed_kind == SLOT_ZERO);
-            bool zeros = !t->sparse && !t->no_zeroout && t->dev.is_block &&
-                         (known || (s->len >= (64u << 10) && io_is_zero(s->buf, s->len)));
-            ssize_t w;
             copy_target_begin(t);
-            if (t->image) {
-                int r = image_sink_put(t->image, s->buf, s->len, s->off);
-                w = r ? r : (ssize_t)s->len;
-            } else if (t->sparse && known) {
-                w = (ssize_t)s->len;        /* a new file: a hole reads as zeros */
-            } else if (t->sparse) {
-                w = write_sparse(&t->dev, s->buf, s->len, s->off);
-            } else if (zeros && io_zeroout(&t->dev, s->off, s->len) == 0) {
-                w = (ssize_t)s->len;
-            } else {
-                if (zeros)
-                    t->no_zeroout = true;   /* refused once: plain writes from now on */
-                w = io_pwrite(&t->dev, s->buf, s->len, s->off);
-            }
+            ssize_t w = copy_target_ops(t)->put(t, s->buf, s->len, s->off, known);
             copy_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (w < 0) {
                 t->error = (int)w;
@@ -356,7 +311,7 @@ static void sync_targets(struct copy_job *job)
 {
     for (size_t t = 0; t < job->ntargets; t++) {
         struct copy_target *tg = &job->targets[t];
-        int f = atomic_load(&tg->failed) ? 0 : tg->image ? image_sink_checkpoint(tg->image) : io_sync(&tg->dev);
+        int f = atomic_load(&tg->failed) ? 0 : copy_target_ops(tg)->checkpoint(tg);
         if (f) {
             tg->sync_error = f;     /* error and error_off are the writer's until it is joined */
             tg->sync_error_off = job->map->size;
@@ -557,11 +512,10 @@ static int hash_tail(struct engine *e, struct cb_error *err)
             t = &job->targets[i];
     if (!t)
         return cb_error_set(err, -EIO, "no target left to read the image back from");
-    struct io_dev rd = { .fd = -1 };
-    int rc = t->image ? 0 : io_open_verify(t->dev.path, &rd, err);
+    struct sink_reader *rd;
+    int rc = copy_target_ops(t)->open_reader(t, false, &rd, err);
     if (rc)
         return rc;
-    rd.remap = t->dev.remap;        /* read where the writer wrote */
     snprintf(job->hash_tail_from, sizeof(job->hash_tail_from), "%s", t->dev.path);
     struct copy_progress *p = job->progress;
     progress_set_phase(p, PHASE_HASH);
@@ -592,8 +546,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         /* Known zeros are hashed as zeros, not as the target has them: verification then
          * catches a target that did not keep them. */
         ssize_t r = zero ? (memset(buf, 0, len), (ssize_t)len)
-                    : t->image ? (image_sink_read(t->image, buf, len, off) ? -EIO : (ssize_t)len)
-                    : io_pread(&rd, buf, len, off);
+                    : rd->read(rd, buf, len, off);
         if (r != (ssize_t)len) {
             rc = cb_error_set(err, r < 0 ? (int)r : -EIO, "cannot read target %s back at byte %llu to hash it",
                               t->dev.path, (unsigned long long)off);
@@ -608,8 +561,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
         off = end;
     }
     io_free(buf);
-    if (!t->image)
-        io_close(&rd);
+    rd->close(rd);
     return rc;
 }
 
@@ -631,7 +583,7 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
     }
     size_t slots = COPY_SLOTS;
     for (size_t t = 0; t < job->ntargets; t++)
-        if (job->targets[t].image)
+        if (copy_target_ops(&job->targets[t])->compresses)
             slots = COPY_IMAGE_SLOTS;
     if (ring_init(&e->ring, slots, COPY_SLOT_SIZE, nconsumers))
         return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
@@ -647,9 +599,9 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
      * others. Not from a stream: what goes by is not read again. */
     size_t drives = 0;
     for (size_t t = 0; t < job->ntargets && !job->source.ops->read_once; t++)
-        drives += !job->targets[t].image;
+        drives += !copy_target_ops(&job->targets[t])->compresses;
     for (size_t t = 0; t < job->ntargets && drives >= 2; t++)
-        e->ring.may_lag[e->nhashers + (int)t] = !job->targets[t].image;
+        e->ring.may_lag[e->nhashers + (int)t] = !copy_target_ops(&job->targets[t])->compresses;
     e->ring.lag_after_ms = drives >= 2 ? COPY_LAG_AFTER_MS : 0;
     return 0;
 }
@@ -722,13 +674,8 @@ int copy_run(struct copy_job *job, struct cb_error *err)
             tg->error = tg->sync_error;
             tg->error_off = tg->sync_error_off;
         }
-        struct cb_error ierr = { 0 };
         int f = atomic_load(&tg->failed) ? 0
-              : !tg->image ? io_flush(&tg->dev)
-              : !rc && !job->cancelled ? image_sink_drain(tg->image, &ierr)   /* every frame in, in order */
-              : image_sink_checkpoint(tg->image);                             /* what the map will say is in */
-        if (f && tg->image)
-            snprintf(tg->verify_msg, sizeof(tg->verify_msg), "%s", ierr.msg[0] ? ierr.msg : strerror(-f));
+              : copy_target_ops(tg)->finish(tg, !rc && !job->cancelled, tg->verify_msg, sizeof(tg->verify_msg));
         if (f) {
             tg->error = f;
             tg->error_off = job->map->size;

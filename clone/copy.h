@@ -16,6 +16,7 @@
 
 #include "clone/block_map.h"
 #include "clone/copy_record.h"
+#include "clone/copy_sink.h"
 #include "clone/copy_source.h"
 #include "clone/image_read.h"
 #include "clone/hash.h"
@@ -35,67 +36,6 @@
  * hasher and the sink take the other). */
 #define COPY_IMAGE_SLOTS 2
 #define COPY_CHECKPOINT_EVERY (64ull << 20)
-
-struct image_sink;
-
-/* What reading a target back found. */
-enum verify_result {
-    VERIFY_NOT_RUN = 0,
-    VERIFY_EQUAL,                   /* equal to the digests of what was read from the source */
-    VERIFY_DIFFERS,                 /* other bytes: diff_from..diff_to is the first differing range */
-    VERIFY_UNREADABLE,              /* could not be read back */
-    VERIFY_CANCELLED,
-};
-
-struct copy_target {
-    struct io_dev dev;              /* opened by the caller, O_EXCL; for an image, dev.path names it */
-    struct image_sink *image;       /* a compressed image (clone/image_sink.h), written through it */
-    bool sparse;                    /* a new file: all-zero buffers are left as holes */
-    bool no_zeroout;                /* writer: BLKZEROOUT refused once, write zeros instead */
-    _Atomic int failed;             /* writer sets; anyone reads */
-    /* Per-target progress, so a UI can tell which drive holds a job back or
-     * has stopped answering (in a one-to-many copy the bounded ring makes
-     * every target advance at the slowest one's pace, so bytes alone cannot).
-     * Written by this target's writer thread (copy) or verifier thread
-     * (verify) only; read by anyone, without locks. */
-    _Atomic uint64_t bytes_written; /* writer: bytes written to this target so far */
-    _Atomic uint64_t bytes_verified;/* verifier: bytes read back so far */
-    _Atomic uint64_t busy_ns;       /* writer/verifier: total time inside writes/reads (its own speed) */
-    _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
-    uint64_t served_later;          /* bytes it was left behind on (too slow), written after the walk */
-    int error;                      /* -errno of the failure; writer, read after join */
-    int sync_error;                 /* -errno the reader thread found (a periodic fdatasync, a piece owed
-                                     * to it that no longer reads); read after join */
-    uint64_t sync_error_off;        /* where */
-    uint64_t error_off;             /* where it failed */
-    /* Verification (filled by copy_verify). */
-    enum verify_result verified;
-    char verify_hex[HASH_MAX_HEX];
-    uint64_t diff_from, diff_to;    /* first differing range when VERIFY_DIFFERS */
-    char verify_msg[256];
-};
-
-/* The clock of busy_since_ns (CLOCK_MONOTONIC), for whoever compares with it. */
-static inline uint64_t copy_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The target's own thread, around each request it makes of the drive. */
-static inline void copy_target_begin(struct copy_target *t)
-{
-    atomic_store(&t->busy_since_ns, copy_now_ns());
-}
-static inline void copy_target_end(struct copy_target *t, _Atomic uint64_t *counter, uint64_t bytes)
-{
-    uint64_t since = atomic_load(&t->busy_since_ns), now = copy_now_ns();
-    atomic_fetch_add(&t->busy_ns, now > since ? now - since : 0);
-    atomic_fetch_add(counter, bytes);
-    atomic_store(&t->busy_since_ns, 0);
-}
-
 
 struct copy_checkpoint {
     uint64_t stream_pos;            /* bytes hashed so far */

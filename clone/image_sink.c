@@ -3,6 +3,8 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include "clone/image_sink.h"
 #include "clone/copy_record.h"
+#include "clone/copy_sink.h"
+#include "clone/image_read.h"
 #include "clone/hash.h"
 #include "clone/io.h"
 #include "clone/part_file.h"
@@ -1160,4 +1162,88 @@ void image_sink_free(struct image_sink *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
+}
+
+/* The sink as the engine's target (clone/copy_sink.h). */
+static ssize_t sink_put(struct copy_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros)
+{
+    (void)known_zeros;      /* zeros are compressed like the rest: a frame of them costs bytes */
+    int r = image_sink_put(t->sink, buf, len, off);
+    return r ? r : (ssize_t)len;
+}
+
+static int sink_checkpoint(struct copy_target *t)
+{
+    return image_sink_checkpoint(t->sink);
+}
+
+/* Complete: every frame in, in order; else what the map will say is in. */
+static int sink_finish(struct copy_target *t, bool complete, char *why, size_t why_len)
+{
+    struct cb_error err = { 0 };
+    int f = complete ? image_sink_drain(t->sink, &err) : image_sink_checkpoint(t->sink);
+    if (f)
+        snprintf(why, why_len, "%s", err.msg[0] ? err.msg : strerror(-f));
+    return f;
+}
+
+struct sink_reader_in {
+    struct sink_reader r;
+    struct image_sink *s;           /* unsealed: the frames as the sink has them */
+    struct image img;               /* sealed: the image file as any reader opens it */
+};
+
+static ssize_t read_unsealed(struct sink_reader *r, void *buf, size_t len, uint64_t off)
+{
+    int rc = image_sink_read(((struct sink_reader_in *)r)->s, buf, len, off);
+    return rc ? (rc < 0 ? rc : -EIO) : (ssize_t)len;
+}
+
+static ssize_t read_sealed(struct sink_reader *r, void *buf, size_t len, uint64_t off)
+{
+    struct cb_error err = { 0 };
+    int rc = image_read(&((struct sink_reader_in *)r)->img, buf, len, off, &err);
+    return rc ? (rc < 0 ? rc : -EIO) : (ssize_t)len;
+}
+
+static void close_reader(struct sink_reader *r)
+{
+    struct sink_reader_in *in = (struct sink_reader_in *)r;
+    if (!in->s)
+        image_close(&in->img);
+    free(in);
+}
+
+/* Sealed: FILE.partial decoded frame by frame from the disk (dropped from
+ * the page cache first), as a restore will read it. */
+static int sink_open_reader(struct copy_target *t, bool sealed, struct sink_reader **out, struct cb_error *err)
+{
+    struct sink_reader_in *in = calloc(1, sizeof(*in));
+    if (!in)
+        return cb_error_set(err, -ENOMEM, "out of memory");
+    in->r = (struct sink_reader){ .read = sealed ? read_sealed : read_unsealed, .close = close_reader };
+    if (!sealed) {
+        in->s = t->sink;
+    } else {
+        int rc = image_open(&in->img, image_sink_partial_name(t->sink), err);
+        if (rc) {
+            free(in);
+            return rc;
+        }
+        for (int i = 0; i < in->img.pf.nparts; i++)
+            posix_fadvise(in->img.pf.fds[i], 0, 0, POSIX_FADV_DONTNEED);
+    }
+    *out = &in->r;
+    return 0;
+}
+
+static const struct copy_sink_ops sink_ops = {
+    .put = sink_put, .checkpoint = sink_checkpoint, .finish = sink_finish, .open_reader = sink_open_reader,
+    .compresses = true,
+};
+
+void image_sink_attach(struct image_sink *s, struct copy_target *t)
+{
+    t->sink_ops = s ? &sink_ops : NULL;
+    t->sink = s;
 }

@@ -95,6 +95,10 @@ int image_sink_drain(struct image_sink *s, struct cb_error *err);
 int image_sink_read(struct image_sink *s, void *buf, size_t len, uint64_t off);
 /* The trailer (digests, bad ranges from m) and the seek table; synced. */
 int image_sink_finish(struct image_sink *s, const struct img_meta *m, struct cb_error *err);
+/* Make target t write into s: its copy_sink_ops (clone/copy_sink.h) are the
+ * sink's; t->dev.path names the image for messages. */
+struct copy_target;
+void image_sink_attach(struct image_sink *s, struct copy_target *t);
 /* FILE.partial as image_open takes it. */
 const char *image_sink_partial_name(const struct image_sink *s);
 /* Rename the parts to their final names; the spill and stage are removed. */

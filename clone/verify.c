@@ -2,8 +2,6 @@
  * digest, one thread per target (they are different drives). Checkpoint
  * prefix digests taken during the copy locate the first differing range. */
 #include "clone/copy.h"
-#include "clone/image_read.h"
-#include "clone/image_sink.h"
 
 #include <fcntl.h>
 
@@ -97,60 +95,18 @@ static bool check_records(struct verifier *v, struct record_check *rc, const cha
     return true;
 }
 
-/* A target read back: a drive or file from its media, an image decoded
- * frame by frame (zstd checks each frame's checksum) from its file as the
- * disk holds it (dropped from the page cache first). */
-struct reader {
-    struct io_dev dev;
-    struct image img;
-    bool image;
-};
-
-static int reader_open(struct reader *r, const struct copy_target *t, struct cb_error *err)
-{
-    memset(r, 0, sizeof(*r));
-    r->dev.fd = -1;
-    if (!t->image) {
-        int rc = io_open_verify(t->dev.path, &r->dev, err);
-        r->dev.remap = t->dev.remap;    /* read where the writer wrote */
-        return rc;
-    }
-    int rc = image_open(&r->img, image_sink_partial_name(t->image), err);
-    if (rc)
-        return rc;
-    r->image = true;
-    for (int i = 0; i < r->img.pf.nparts; i++)
-        posix_fadvise(r->img.pf.fds[i], 0, 0, POSIX_FADV_DONTNEED);
-    return 0;
-}
-
-static ssize_t reader_pread(struct reader *r, void *buf, size_t len, uint64_t off)
-{
-    if (!r->image)
-        return io_pread(&r->dev, buf, len, off);
-    struct cb_error err = { 0 };
-    int rc = image_read(&r->img, buf, len, off, &err);
-    return rc ? rc : (ssize_t)len;
-}
-
-static void reader_close(struct reader *r)
-{
-    if (r->image)
-        image_close(&r->img);
-    else
-        io_close(&r->dev);
-}
-
 static void *verify_main(void *arg)
 {
     struct verifier *v = arg;
     struct copy_job *job = v->job;
     struct copy_target *t = v->t;
-    struct reader dev;
+    /* From the media: a drive or file directly, an image decoded frame by
+     * frame (zstd checks each frame's checksum) as its file holds it. */
+    struct sink_reader *dev = NULL;
     struct cb_error err = { 0 };
     char *buf = io_alloc(VERIFY_BUF);
     struct hash_ctx *h = hash_new(job->verify_alg);
-    if (!buf || !h || reader_open(&dev, t, &err) != 0) {
+    if (!buf || !h || copy_target_ops(t)->open_reader(t, true, &dev, &err) != 0) {
         t->verified = VERIFY_UNREADABLE;
         snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err.msg[0] ? err.msg : "out of memory");
         io_free(buf);
@@ -170,7 +126,7 @@ static void *verify_main(void *arg)
                 end = rpos + rlen;
             size_t len = (size_t)(end - off);
             copy_target_begin(t);
-            ssize_t r = reader_pread(&dev, buf, len, off);
+            ssize_t r = dev->read(dev, buf, len, off);
             copy_target_end(t, &t->bytes_verified, r > 0 ? (uint64_t)r : 0);
             if (r != (ssize_t)len) {
                 t->verified = VERIFY_UNREADABLE;
@@ -218,7 +174,7 @@ static void *verify_main(void *arg)
                          t->dev.path, (unsigned long long)t->diff_from, (unsigned long long)t->diff_to);
         }
     }
-    reader_close(&dev);
+    dev->close(dev);
     io_free(buf);
     hash_free(h);
     hash_free(rc.h);

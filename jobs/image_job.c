@@ -301,7 +301,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
     };
     int rc = image_sink_open(&job->sink, &c, err);
     if (!rc) {
-        job->ctargets[job->image_target].image = job->sink;
+        image_sink_attach(job->sink, &job->ctargets[job->image_target]);
         struct image_sink_stats st;
         image_sink_stats(job->sink, &st);
         /* What the map calls done but no file of the image holds is read again. */
@@ -397,7 +397,7 @@ static void finish_compressed(struct clone_job *job)
             done(job, OUTCOME_FAILED, err.msg);
         }
     }
-    job->ctargets[job->image_target].image = NULL;
+    image_sink_attach(NULL, &job->ctargets[job->image_target]);
     image_sink_free(job->sink);
     job->sink = NULL;
 }
