@@ -538,7 +538,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
     memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
-    int rc = req->stream ? 0 : stat_node(req->source, sn);
+    int rc = req->stream || req->join ? 0 : stat_node(req->source, sn);
     if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
         return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,
                             req->source_ident->model);
@@ -796,14 +796,19 @@ void *clone_job_thread(void *arg)
 {
     struct clone_job *job = arg;
     struct cb_error err = { 0 };
+    struct clone_request joined = job->deferred ? *job->deferred : (struct clone_request){ 0 };
     if (job->deferred)
         cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
-    if (job->deferred && prepare_open(job, job->deferred, &err) != 0)
+    if (joined.join && joined.join->open(job, &joined, &err) != 0)
+        finish(job, OUTCOME_REFUSED, err.msg);
+    else if (job->deferred && prepare_open(job, &joined, &err) != 0)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))
         finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
     else if (clone_job_run(job) != OUTCOME_REFUSED)
         job_health_after(job);
+    if (joined.join)
+        joined.join->close(job, &joined);
     atomic_store(&job->run_finished, 1);
     progress_notify(&job->progress);
     return NULL;
