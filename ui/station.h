@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 struct browse_view;
+struct screen;
 
 struct station_opts {
     const char *bench_dir;          /* practice bench: only loops over files in here */
@@ -75,6 +76,7 @@ struct station {
     unsigned health_seen;               /* its generation when last drawn */
     struct job_queue q;
     enum st_mode mode;
+    const struct screen *help_for;  /* MODE_HELP: the screen whose keys it lists */
     bool focus_jobs;
     int sel_drive, sel_job;         /* indexes into devs / q.jobs */
     int detail_id;                  /* job shown in MODE_DETAIL */
@@ -133,6 +135,13 @@ void station_key_unused(struct station *st, int key, const char *what_works);
 void station_rescan(struct station *st);
 /* One key, to whatever screen is showing. */
 void station_key(struct station *st, int key);
+/* The screen showing now (ui/screen.h): its keys, its key bar, its drawing. */
+const struct screen *station_screen(const struct station *st);
+/* Quit at once when no job is active, else ask. */
+void station_ask_quit(struct station *st);
+/* The screens, each defined in the file that owns it. */
+extern const struct screen main_screen, quit_screen;   /* station_main.c */
+extern const struct screen help_screen;                 /* station_help.c */
 /* station_store.c: choosing the drive that keeps images and reports */
 void store_start(struct station *st);
 void store_key(struct station *st, int key);
@@ -140,6 +149,10 @@ void store_key(struct station *st, int key);
 const char *station_image_folder(const struct station *st);
 /* station_draw.c */
 void station_draw(struct station *st);
+/* The main screen: drives above, jobs below (its key bar is drawn from its table). */
+void station_main_draw(struct station *st);
+/* One line in the warning colour at row y. */
+void draw_warning_line(const struct station *st, int y, const char *text);
 /* Draw text word-wrapped, whole, in the rows just above the key bar; the rows it took. */
 int draw_wrapped(const struct station *st, const char *text, bool error);
 /* Draw text word-wrapped from row y (rows after the first indented by 2 more),

@@ -3,6 +3,7 @@
  * terminal without UTF-8; colours when the terminal has them. */
 #include "clone/progress.h"
 #include "common/units.h"
+#include "ui/screen.h"
 #include "ui/station.h"
 
 #include <curses.h>
@@ -348,11 +349,8 @@ static void draw_jobs(struct station *st, int y, int rows)
     }
 }
 
-static void draw_main(struct station *st)
+void station_main_draw(struct station *st)
 {
-    /* Whole at 80 columns (the serial console): Tab, which switches drives and jobs, is in the help. */
-    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Enter", "Detail",
-                                        "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear", "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -360,42 +358,15 @@ static void draw_main(struct station *st)
         clrtoeol();
     }
     draw_jobs(st, split, LINES - 2);
-    fkey_bar(st, keys);
+    if (!st->message[0] && st->reports_volatile)
+        draw_warning_line(st, LINES - 2, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive");
 }
 
-static void draw_help(const struct station *st)
+void draw_warning_line(const struct station *st, int y, const char *text)
 {
-    static const char *const lines[] = {
-        "clonebay station - keys",
-        "",
-        "  Up/Down, j/k     choose a drive or a job        Tab    switch between drives and jobs",
-        "  F2, n, Enter     new job (on a drive)           Enter  job detail (on a job)",
-        "  F8, c            cancel the chosen job          x      clear finished jobs",
-        "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
-        "  s                where images and reports go: pick a partition of a drive",
-        "  o                browse an image in the store, read-only: partitions, files; copy files out",
-        "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
-        "  b                bench view: one tile per drive, readable from across the room (b or Esc returns)",
-        "  m                the bell on/off (one beep when a job is verified, three when one fails)",
-        "  i                the chosen drive in full: sector sizes, SMART health and its figures, hidden areas",
-        "  F1, ?            this help",
-        "",
-        "New job: pick the source, then the targets (Space marks, several at once),",
-        "or 'Image file' to save the drive as an image; 'i' on the source step restores",
-        "an image instead. Drives that cannot be written are shown with the reason.",
-        "Nothing is written before the confirmation screen and a press of Y.",
-        "",
-        "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY written by a job or program; RO read-only.",
-        "Health (SMART): ok, worn (reallocated sectors, wear), failing (pending sectors: rescue it), unknown (none).",
-        "Under each job, one line per target: writing, verifying, VERIFIED or FAILED, its bytes and rate;",
-        "'slow' marks a target under half the speed of the others, 'not answering since' one that went silent.",
-        "Block map: # copied  . to do  / being rescued  X unreadable",
-        "",
-        "Any key returns.",
-    };
-    (void)st;
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i + 2 < LINES; i++)
-        mvaddnstr((int)i + 2, 2, lines[i], COLS - 2);
+    color_on(st, C_WARN);
+    mvaddnstr(y, 0, text, COLS);
+    color_off(st, C_WARN);
 }
 
 /* The block map as a grid of cells, each showing the worst state inside it. */
@@ -543,29 +514,19 @@ void station_draw(struct station *st)
         printw(" (RAM)");
         color_off(st, C_WARN);
     }
-    switch (st->mode) {
+    const struct screen *scr = station_screen(st);
+    if (scr) {
+        scr->draw(st);
+        screen_key_bar(st, scr);
+    }
+    switch (scr ? MODE_MAIN : st->mode) {
     case MODE_BENCH: draw_bench(st); break;
-    case MODE_HELP: draw_help(st); break;
     case MODE_DRIVE: station_drive_draw(st); break;
     case MODE_DETAIL: draw_detail(st); break;
     case MODE_WIZARD: draw_wizard(st); break;
     case MODE_STORE: draw_store(st); break;
     case MODE_BROWSE: draw_browse(st); break;
-    case MODE_QUIT:
-        draw_main(st);
-        color_on(st, C_WARN);
-        mvprintw(LINES - 2, 0, "%zu job(s) still active: cancel them and quit? (y/n)", jq_active(&st->q));
-        color_off(st, C_WARN);
-        break;
-    default:
-        draw_main(st);
-        if (!st->message[0] && st->reports_volatile) {
-            color_on(st, C_WARN);
-            mvaddnstr(LINES - 2, 0, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive",
-                      COLS);
-            color_off(st, C_WARN);
-        }
-        break;
+    default: break;
     }
     const char *msg = st->mode == MODE_WIZARD && st->wiz.error[0] ? st->wiz.error : st->message;
     if (msg[0] && st->mode != MODE_QUIT)
