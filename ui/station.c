@@ -4,6 +4,7 @@
 #include "common/units.h"
 #include "ui/cli.h"
 #include "ui/screen.h"
+#include "ui/station_net.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -148,6 +149,7 @@ const struct screen *station_screen(const struct station *st)
 {
     static const struct screen *const by_mode[] = {
         [MODE_MAIN] = &main_screen, [MODE_HELP] = &help_screen, [MODE_QUIT] = &quit_screen,
+        [MODE_NET_RECEIVE] = &net_receive_screen, [MODE_NET_SEND] = &net_send_screen,
     };
     const struct screen *s = (size_t)st->mode < sizeof(by_mode) / sizeof(by_mode[0]) ? by_mode[st->mode] : NULL;
     return s && s->current ? s->current(st) : s;
@@ -172,7 +174,7 @@ void station_key(struct station *st, int key)
         return;
     }
     switch (st->mode) {
-    case MODE_MAIN: case MODE_HELP: case MODE_QUIT: break;
+    case MODE_MAIN: case MODE_HELP: case MODE_QUIT: case MODE_NET_RECEIVE: case MODE_NET_SEND: break;
     case MODE_DRIVE: st->mode = MODE_MAIN; break;
     case MODE_DETAIL:
         if (key == KEY_F(8) || key == 'c') {
@@ -265,6 +267,7 @@ static int loop(struct station *st)
             st->dirty = true;       /* a drive's health was read */
         }
         browse_tick(st);
+        station_net_tick(st);
         jobs_ended(st);
         if (st->beeps_pending && cb_seconds() >= st->next_beep) {
             beep();
@@ -324,6 +327,8 @@ int station_run(const struct station_opts *opts)
     if (dev_monitor_open(&st.mon, &err))
         st.mon = NULL;      /* rescan on a timer instead */
     station_rescan(&st);
+    if (station_netbooted())
+        station_net_receive_start(&st);     /* a PC booted by clonebay netboot waits for a sender */
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         jq_shutdown(&st.q);
         return cli_fail(CLI_REFUSED, "the station needs a terminal (use the subcommands in scripts)");
@@ -354,6 +359,7 @@ int station_run(const struct station_opts *opts)
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
     wizard_end(&st);        /* then the previews still working out plans (they write nothing) */
+    station_net_end(&st);   /* a send session stopped, its report written */
     char still[2048];
     if (browse_end(&st, still, sizeof(still)))     /* the images this station opened, and only those */
         cli_fail(CLI_FAILED, "an image the station opened is still mounted: %s", still);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 struct browse_view;
+struct station_net;
 struct screen;
 
 struct station_opts {
@@ -31,7 +32,7 @@ struct station_opts {
 };
 
 enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH, MODE_BROWSE,
-               MODE_DRIVE };
+               MODE_DRIVE, MODE_NET_RECEIVE, MODE_NET_SEND };
 /* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
  * wizard shows its refusal, if any, on the confirmation screen. */
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
@@ -97,6 +98,7 @@ struct station {
     int beeps_pending;
     double next_beep;
     struct session session;
+    struct station_net *net;        /* receive and send over the network (station_net.h), NULL until used */
     struct browse_view *browse;     /* MODE_BROWSE: an image opened read-only (station_browse.c) */
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     int drive_events;               /* hot-plug events that concern this station, this turn */

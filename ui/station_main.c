@@ -2,6 +2,7 @@
  * the question asked when quitting with jobs still active. */
 #include "ui/screen.h"
 #include "ui/station.h"
+#include "ui/station_net.h"
 
 #include <curses.h>
 #include <stdio.h>
@@ -135,8 +136,12 @@ static const struct key_binding main_keys[] = {
     { 'b', 0, "Bench", "bench view: one tile per drive, readable from across the room (b or Esc returns)", bench },
     { 's', 0, "Store", "where images and reports go: pick a partition of a drive", store_start },
     { 'o', 0, "Browse", "browse an image in the store, read-only: partitions, files; copy files out", browse_start },
-    { 'x', 0, "Clear", "clear finished jobs", clear_finished },
+    { 'x', 0, "Clear", NULL, clear_finished },
     { KEY_F(10), 'q', "Quit", "quit (asks when jobs run)", station_ask_quit },
+    { 'R', 0, NULL, "receive from the network: the image a sender streams, onto the drives you mark",
+      station_net_receive_start },
+    { 'S', 0, NULL, "send an image to the network: every PC receiving gets it at once; the receivers, live",
+      station_net_send_start },
     { 'a', 0, NULL, "on an optical drive: archive every disc put in (ISO, eject, next)", archive },
     { 'm', 0, NULL, "the bell on/off (one beep when a job is verified, three when one fails)", bell },
     { 'i', 0, NULL, "the chosen drive in full: sector sizes, SMART health and its figures, hidden areas",
