@@ -1,5 +1,5 @@
 #include "jobs/clone_job.h"
-#include "clone/fs_used.h"
+#include "clone/fs/used.h"
 #include "clone/gpt_fix.h"
 #include "clone/image_sink.h"
 #include "clone/image_stream.h"
@@ -800,7 +800,7 @@ void *clone_job_thread(void *arg)
     if (job->deferred)
         cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
     if (joined.join && joined.join->open(job, &joined, &err) != 0)
-        finish(job, OUTCOME_REFUSED, err.msg);
+        finish(job, atomic_load(&job->progress.cancel) ? OUTCOME_CANCELLED : OUTCOME_REFUSED, err.msg);
     else if (job->deferred && prepare_open(job, &joined, &err) != 0)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))

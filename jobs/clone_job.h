@@ -9,7 +9,7 @@
 #define CB_CLONE_JOB_H
 
 #include "clone/copy.h"
-#include "clone/fs_owners.h"
+#include "clone/fs/owners.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
 #include "devices/dev_health.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clone/fs_fat_resize.h"
+#include "clone/fs/fat_resize.h"
 
 static char dir[64], img[128];
 

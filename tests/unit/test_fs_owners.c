@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "clone/fs_owners.h"
+#include "clone/fs/owners.h"
 
 enum {
     PART = 1 << 20,                 /* the partition's offset on the disk */

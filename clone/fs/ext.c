@@ -1,5 +1,5 @@
-#include "clone/fs_used.h"
-#include "clone/fs_ntfs.h"
+#include "clone/fs/used.h"
+#include "clone/fs/ntfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,9 +1,9 @@
 /* fs_owners' shared part for its per-filesystem files: the bad ranges of one
  * partition, and the list they add their findings to. */
-#ifndef CB_FS_OWNERS_INTERNAL_H
-#define CB_FS_OWNERS_INTERNAL_H
+#ifndef CB_FS_OWNERS_PART_H
+#define CB_FS_OWNERS_PART_H
 
-#include "clone/fs_owners.h"
+#include "clone/fs/owners.h"
 
 #include <stdbool.h>
 

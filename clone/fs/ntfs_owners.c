@@ -3,8 +3,8 @@
  * clusters; the names of the records hit from their $FILE_NAME attributes
  * (one per hard link), their folders followed up to the root. The system
  * files ($MFT, $LogFile, $Bitmap, ...) are metadata. */
-#include "clone/fs_owners_internal.h"
-#include "clone/fs_ntfs.h"
+#include "clone/fs/owners_part.h"
+#include "clone/fs/ntfs.h"
 
 #include <errno.h>
 #include <stddef.h>

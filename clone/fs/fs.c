@@ -1,7 +1,7 @@
-#include "clone/fs_resize.h"
-#include "clone/fs_fat_resize.h"
-#include "clone/fs_ntfs.h"
-#include "clone/fs_used.h"
+#include "clone/fs/fs.h"
+#include "clone/fs/fat_resize.h"
+#include "clone/fs/ntfs.h"
+#include "clone/fs/used.h"
 #include "common/run_tool.h"
 #include "common/le_bytes.h"
 

@@ -2,7 +2,7 @@
  * descriptors, then one pass over the inode table with each inode's blocks
  * checked against the bad ones, then the directory tree for the names of
  * the inodes hit (every name of a hard-linked one). */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * are metadata; every file and directory is one extent (or several, for a
  * multi-extent file) named from the directory tree, with Joliet's long names
  * when the disc has them, else Rock Ridge's, else the plain ISO names. */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>

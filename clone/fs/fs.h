@@ -7,8 +7,8 @@
  *              clone/fs_fat_resize (fatresize 1.1.0 asserts on simple layouts)
  *   swap       any size: re-created by mkswap with the same UUID and label
  *   others     keep their size */
-#ifndef CB_FS_RESIZE_H
-#define CB_FS_RESIZE_H
+#ifndef CB_FS_FS_H
+#define CB_FS_FS_H
 
 #include "clone/layout.h"
 #include "common/cb_error.h"

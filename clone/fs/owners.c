@@ -1,4 +1,4 @@
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "clone/fs_ntfs.h"
+#include "clone/fs/ntfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

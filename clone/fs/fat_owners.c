@@ -2,7 +2,7 @@
  * directory are metadata; each file's clusters are found by following its
  * chain from its directory entry, walking the tree from the root (long
  * names read from their VFAT entries). */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>
