@@ -1,152 +1,79 @@
-#include "clone/fs/used.h"
-#include "clone/fs/ntfs.h"
+/* ext2/3/4: used blocks from the block bitmaps, the least size from the
+ * superblock (and resize2fs -P), resizing with e2fsck and resize2fs. All of
+ * it through libext2fs: the partition is read at its offset by the
+ * unix_io_manager ("offset=N"), never by hand. */
+#include "clone/fs/ext.h"
+#include "clone/fs/fs.h"
+#include "clone/fs/owners_part.h"
+#include "common/run_tool.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <ext2fs/ext2fs.h>
-#include "common/le_bytes.h"
-
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-bool fs_is_ext(const char *fstype)
+errcode_t ext_super_read(io_manager io, const char *name, const char *opts, struct ext2_super_block *sb)
+{
+    io_channel ch = NULL;
+    errcode_t e = io->open(name, 0, &ch);       /* read-only */
+    if (!e && opts)
+        e = io_channel_set_options(ch, opts);
+    if (!e)
+        e = io_channel_set_blksize(ch, SUPERBLOCK_OFFSET);
+    if (!e)     /* block 1 of 1 KiB: a negative count is a length in bytes */
+        e = io_channel_read_blk64(ch, 1, -SUPERBLOCK_SIZE, sb);
+    if (ch)
+        io_channel_close(ch);
+#ifdef WORDS_BIGENDIAN
+    if (!e)
+        ext2fs_swap_super(sb);
+#endif
+    return e ? e : sb->s_magic != EXT2_SUPER_MAGIC ? EXT2_ET_BAD_MAGIC : 0;
+}
+
+const char *ext_name_of(struct ext2_super_block *sb)
+{
+    /* blkid's rule: ext4 has features ext3 lacks (extents, 64bit, flex_bg); ext3 has a journal. */
+    if (ext2fs_has_feature_extents(sb) || ext2fs_has_feature_64bit(sb) || ext2fs_has_feature_flex_bg(sb))
+        return "ext4";
+    return ext2fs_has_feature_journal(sb) ? "ext3" : "ext2";
+}
+
+static bool ext_probe(const char *fstype)
 {
     return !strcmp(fstype, "ext2") || !strcmp(fstype, "ext3") || !strcmp(fstype, "ext4");
 }
 
-bool fs_used_understood(const char *fstype)
+/* Why a superblock says its bitmaps may be stale: "" when it does not. Only
+ * what a mount or e2fsck would act on is looked at. */
+static const char *ext_distrust(struct ext2_super_block *sb)
 {
-    return fs_is_ext(fstype) || !strcmp(fstype, "swap") || !strcmp(fstype, "vfat") || !strcmp(fstype, "ntfs");
-}
-
-/* Why an ext superblock (1024 bytes) says its bitmaps may be stale: "" when
- * it does not. Only what a mount or e2fsck would act on is looked at. */
-static const char *ext_distrust(const unsigned char *sb)
-{
-    if (le_get16(sb + 0x38) != EXT2_SUPER_MAGIC)
-        return "";      /* not ext after all: ext_used says so */
-    if (le_get32(sb + 0x60) & EXT3_FEATURE_INCOMPAT_RECOVER)
+    if (ext2fs_has_feature_journal_needs_recovery(sb))
         return "its journal needs recovery (the drive was not shut down cleanly), so its block bitmaps "
                "cannot be trusted";
-    if (le_get16(sb + 0x3A) & EXT2_ERROR_FS)
+    if (sb->s_state & EXT2_ERROR_FS)
         return "it records errors e2fsck has not repaired, so its block bitmaps cannot be trusted";
-    if (!(le_get16(sb + 0x3A) & EXT2_VALID_FS))
+    if (!(sb->s_state & EXT2_VALID_FS))
         return "it was not unmounted cleanly and has not been checked since, so its block bitmaps cannot be "
                "trusted";
     return "";
 }
 
-/* FAT12/16/32: Linux and fsck.fat keep a dirty bit in the boot sector,
- * Windows a clean-shutdown bit in FAT entry 1 (none on FAT12). */
-static const char *fat_distrust(const unsigned char *bs, const unsigned char *fat)
+static int ext_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
 {
-    if (bs[510] != 0x55 || bs[511] != 0xAA)
-        return "";
-    bool fat32 = le_get16(bs + 22) == 0;
-    uint64_t bps = le_get16(bs + 11), total = le_get16(bs + 19) ? le_get16(bs + 19) : le_get32(bs + 32);
-    uint64_t first_data = le_get16(bs + 14) + (uint64_t)bs[16] * le_get16(bs + 22) +
-                          (bps ? ((uint64_t)le_get16(bs + 17) * 32 + bps - 1) / bps : 0);
-    bool fat12 = !fat32 && bs[13] && total > first_data && (total - first_data) / bs[13] < 4085;
-    if ((fat32 ? bs[65] : bs[37]) & 0x01)
-        return "its dirty bit is set (it was not unmounted cleanly), so its FAT cannot be trusted";
-    if ((fat32 && !(le_get32(fat + 4) & 0x08000000)) || (!fat32 && !fat12 && !(le_get16(fat + 2) & 0x8000)))
-        return "it was not shut down cleanly (its FAT's clean-shutdown bit is clear), so its FAT cannot be "
-               "trusted";
-    return "";
-}
-
-int fs_used_trusted(const char *path, uint64_t off, uint64_t size, const char *fstype, char *why, size_t why_len)
-{
-    why[0] = '\0';
-    if (!strcmp(fstype, "ntfs"))
-        return fs_ntfs_trusted(path, off, size, why, why_len);
-    if (!fs_is_ext(fstype) && strcmp(fstype, "vfat") != 0)
-        return 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(why, why_len, "cannot open %s: %s", path, strerror(e));
-        return -e;
+    (void)size;
+    char opts[64];
+    snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)off);
+    struct ext2_super_block sb;
+    errcode_t e = ext_super_read(unix_io_manager, path, opts, &sb);
+    if (e > 0 && e < 4096) {        /* the system's errno: the file itself cannot be read */
+        snprintf(why, why_len, "cannot open %s: %s", path, strerror((int)e));
+        return -(int)e;
     }
-    unsigned char sb[1024], fat[8] = { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
-    const char *bad = "";
-    if (fs_is_ext(fstype)) {
-        if (pread(fd, sb, sizeof(sb), (off_t)(off + 1024)) == (ssize_t)sizeof(sb))
-            bad = ext_distrust(sb);
-    } else if (pread(fd, sb, 512, (off_t)off) == 512) {
-        uint64_t fat_at = (uint64_t)le_get16(sb + 14) * le_get16(sb + 11);
-        if (fat_at && fat_at < size && pread(fd, fat, sizeof(fat), (off_t)(off + fat_at)) != (ssize_t)sizeof(fat))
-            memset(fat, 0xFF, sizeof(fat));     /* unreadable: fat_used says so */
-        bad = fat_distrust(sb, fat);
-    }
-    close(fd);
+    /* No superblock, or no ext after all: not this check's business (ext_used says so). */
+    const char *bad = e ? "" : ext_distrust(&sb);
     snprintf(why, why_len, "%s", bad);
     return bad[0] ? 0 : 1;
-}
-
-/* FAT12/16/32: the boot area, the FATs and the root directory whole, then
- * every cluster whose FAT entry is not zero. 0 when the boot sector does not
- * look like one we can trust (the caller copies the partition whole). */
-static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                    size_t why_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_len, "cannot open %s: %s", path, strerror(errno));
-        return -errno;
-    }
-    unsigned char bs[512];
-    int rc = 0;
-    unsigned char *fat = NULL;
-    if (pread(fd, bs, sizeof(bs), (off_t)off) != (ssize_t)sizeof(bs) || bs[510] != 0x55 || bs[511] != 0xAA)
-        goto out;
-    uint32_t bps = le_get16(bs + 11), spc = bs[13], reserved = le_get16(bs + 14), nfats = bs[16];
-    uint32_t root_entries = le_get16(bs + 17), total = le_get16(bs + 19) ? le_get16(bs + 19) : le_get32(bs + 32);
-    uint32_t fatsz = le_get16(bs + 22) ? le_get16(bs + 22) : le_get32(bs + 36);
-    bool fat32 = le_get16(bs + 22) == 0;
-    if ((bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) || !spc || (spc & (spc - 1)) || !reserved ||
-        nfats < 1 || nfats > 2 || !fatsz || (uint64_t)total * bps > size)
-        goto out;
-    uint64_t root_sectors = ((uint64_t)root_entries * 32 + bps - 1) / bps;
-    uint64_t first_data = reserved + (uint64_t)nfats * fatsz + root_sectors;
-    if (first_data >= total || (uint64_t)fatsz * bps > (256u << 20))
-        goto out;
-    uint64_t clusters = (total - first_data) / spc;
-    bool fat12 = !fat32 && clusters < 4085;
-    size_t fat_bytes = (size_t)fatsz * bps;
-    fat = malloc(fat_bytes);
-    if (!fat || pread(fd, fat, fat_bytes, (off_t)(off + (uint64_t)reserved * bps)) != (ssize_t)fat_bytes)
-        goto out;
-    map_mark(domain, off, first_data * bps, MAP_FINISHED);
-    uint64_t csize = (uint64_t)spc * bps;
-    for (uint64_t c = 2; c < clusters + 2; c++) {
-        uint32_t v;
-        if (fat32) {
-            if ((c + 1) * 4 > fat_bytes) break;
-            v = le_get32(fat + c * 4) & 0x0FFFFFFF;
-        } else if (fat12) {
-            if (c * 3 / 2 + 2 > fat_bytes) break;
-            uint32_t w = le_get16(fat + c * 3 / 2);
-            v = c & 1 ? w >> 4 : w & 0xFFF;
-        } else {
-            if ((c + 1) * 2 > fat_bytes) break;
-            v = le_get16(fat + c * 2);
-        }
-        if (v && map_mark(domain, off + (first_data + (c - 2) * spc) * bps, csize, MAP_FINISHED)) {
-            rc = -ENOMEM;
-            goto out;
-        }
-    }
-    rc = 1;
-out:
-    if (rc == 0)
-        snprintf(why, why_len, "the FAT boot sector at byte %llu of %s is not one clonebay can read",
-                 (unsigned long long)off, path);
-    free(fat);
-    close(fd);
-    return rc;
 }
 
 /* Inode-table blocks past each group's last used inode (bg_itable_unused,
@@ -176,7 +103,7 @@ static int ext_zero_itables(ext2_filsys fs, uint64_t off, struct block_map *doma
     return 0;
 }
 
-static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+static int ext_used_blocks(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                     size_t why_len)
 {
     char opts[64];
@@ -228,19 +155,71 @@ static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_
     return rc;
 }
 
-int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fstype,
-                 struct block_map *domain, char *why, size_t why_len)
+
+static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                    size_t why_len)
 {
-    if (!strcmp(fstype, "ntfs"))
-        return fs_ntfs_used(path, off, size, domain, why, why_len);     /* asks on its own mount */
-    int rc = fs_used_trusted(path, off, size, fstype, why, why_len);
-    if (rc <= 0)
-        return rc;
-    if (fs_is_ext(fstype))
-        return ext_used(path, off, size, domain, why, why_len);
-    if (!strcmp(fstype, "vfat"))
-        return fat_used(path, off, size, domain, why, why_len);
-    if (!strcmp(fstype, "swap"))
-        return map_mark(domain, off, size < 4096 ? size : 4096, MAP_FINISHED) ? -ENOMEM : 1;
+    int rc = ext_trusted(path, off, size, why, why_len);
+    return rc <= 0 ? rc : ext_used_blocks(path, off, size, domain, why, why_len);
+}
+
+/* From the superblock: what is used, a twentieth more and 4 MiB for the
+ * metadata and journal moves resize2fs makes, and enough groups for the
+ * inodes in use. */
+static int ext_min(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min)
+{
+    (void)size;
+    char opts[64];
+    snprintf(opts, sizeof(opts), "offset=%llu", (unsigned long long)off);
+    ext2_filsys fs = NULL;
+    errcode_t e = ext2fs_open2(path, opts, EXT2_FLAG_64BITS | EXT2_FLAG_SUPER_ONLY | EXT2_FLAG_IGNORE_CSUM_ERRORS,
+                               0, 0, unix_io_manager, &fs);
+    if (e) {
+        if (fs)
+            ext2fs_free(fs);
+        return e == EXT2_ET_BAD_MAGIC || e == EXT2_ET_CORRUPT_SUPERBLOCK ? -EINVAL : -EIO;
+    }
+    struct ext2_super_block *sb = fs->super;
+    uint64_t bs = fs->blocksize, blocks = ext2fs_blocks_count(sb), freeb = ext2fs_free_blocks_count(sb);
+    uint64_t inodes = sb->s_inodes_count, freei = sb->s_free_inodes_count;
+    uint64_t bpg = sb->s_blocks_per_group, ipg = sb->s_inodes_per_group;
+    ext2fs_close_free(&fs);
+    if (bs > 65536 || !bpg || !ipg || freeb > blocks || freei > inodes)
+        return -EINVAL;
+    uint64_t used = (blocks - freeb) * bs;
+    uint64_t groups = (inodes - freei + ipg - 1) / ipg;
+    uint64_t by_inodes = groups ? ((groups - 1) * bpg + 1) * bs : 0;
+    uint64_t m = used + used / 20 + (4u << 20);
+    *min = m > by_inodes ? m : by_inodes;
+    /* resize2fs has the last word: its own estimate, read-only (-P). */
+    char out[1024];
+    const char *argv[] = { "resize2fs", "-P", node, NULL };
+    const char *key = "minimum size of the filesystem: ";
+    if (node[0] && run_tool(argv, out, sizeof(out)) == 0 && strstr(out, key)) {
+        uint64_t least = strtoull(strstr(out, key) + strlen(key), NULL, 10);
+        if (least * bs > *min)
+            *min = least * bs;
+    }
     return 0;
 }
+
+static int ext_resize(const char *node, uint64_t new_size, const char *uuid, const char *label, char *log,
+                      size_t log_len, struct cb_error *err)
+{
+    (void)uuid, (void)label;
+    char size[32];
+    snprintf(size, sizeof(size), "%lluK", (unsigned long long)(new_size / 1024));
+    const char *fsck[] = { "e2fsck", "-f", "-y", node, NULL };
+    const char *resize[] = { "resize2fs", node, size, NULL };
+    int rc = fs_run_step(fsck, node, 1, log, log_len, err);
+    return rc ? rc : fs_run_step(resize, node, 0, log, log_len, err);
+}
+
+const struct fs_ops fs_ext_ops = {
+    .name = "ext", .probe = ext_probe,
+    .trusted = ext_trusted, .used = ext_used,
+    .min_size = ext_min, .resize = ext_resize, .resizer = "resize2fs",
+    /* It still grows: e2fsck replays its journal on the target first. */
+    .untrusted_fit = FIT_GROW, .remedy = "run e2fsck -f on it, or mount it once and unmount it cleanly",
+    .sniff = ext_sniff, .owners = fs_owners_ext,
+};

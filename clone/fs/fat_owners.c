@@ -241,3 +241,13 @@ int fs_owners_fat(struct owners_part *p)
     free(f.table);
     return 1;
 }
+
+bool fat_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    unsigned char b[512];
+    if (owners_read(p, b, sizeof(b), 0) || b[510] != 0x55 || b[511] != 0xAA ||
+        (memcmp(b + 54, "FAT", 3) && memcmp(b + 82, "FAT32", 5)))
+        return false;
+    snprintf(fstype, len, "vfat");
+    return true;
+}

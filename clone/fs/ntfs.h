@@ -1,7 +1,8 @@
-/* fs_ntfs: the clusters an NTFS volume uses, from its $Bitmap, read through
- * libntfs-3g (which knows the MFT, its fixups and the runlists) over a
- * read-only view of [off, off+size) of a drive or file. fs_used's part for
- * NTFS. */
+/* clone/fs/ntfs: NTFS's row of the filesystem table (clone/fs/fs.h): the
+ * clusters a volume uses, from its $Bitmap, read through libntfs-3g (which
+ * knows the MFT, its fixups and the runlists) over a read-only view of
+ * [off, off+size) of a drive or file; its size through ntfsresize. This
+ * header: the volume for fs_owners. */
 #ifndef CB_FS_NTFS_H
 #define CB_FS_NTFS_H
 
@@ -9,21 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* As fs_used_mark: 1 understood (used clusters marked MAP_FINISHED), 0 not
- * (why says so, nothing marked), -errno on an error. */
-int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                 size_t why_len);
-
-/* fs_ntfs_used without the trust checks, for a volume ntfsresize just shrank:
- * it marks it dirty on purpose (Windows runs chkdsk once), and its $Bitmap is
- * the one ntfsresize wrote. */
-int fs_ntfs_used_resized(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                         size_t why_len);
-
-/* As fs_used_trusted, for NTFS: 0 when the volume is marked dirty, Windows
- * is hibernated on it, or its $LogFile holds changes not yet written. */
-int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
 
 /* The volume mounted read-only through the same view, for fs_owners, its
  * bytes read through rd (0 or -errno; offsets on the disk): a drive, or an

@@ -307,3 +307,12 @@ int fs_owners_ntfs(struct owners_part *p)
     fs_ntfs_close(v);
     return 1;
 }
+
+bool ntfs_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    unsigned char b[11];
+    if (owners_read(p, b, sizeof(b), 0) || memcmp(b + 3, "NTFS    ", 8))
+        return false;
+    snprintf(fstype, len, "ntfs");
+    return true;
+}

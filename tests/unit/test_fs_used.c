@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clone/fs/used.h"
+#include "clone/fs/fs.h"
 
 #define PART_AT 8192u       /* where the "partition" starts in the file */
 
