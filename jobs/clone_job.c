@@ -1,5 +1,5 @@
 #include "jobs/clone_job.h"
-#include "clone/fs/used.h"
+#include "clone/fs/fs.h"
 #include "clone/gpt_fix.h"
 #include "clone/image_sink.h"
 #include "clone/image_stream.h"
