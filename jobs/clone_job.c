@@ -214,11 +214,7 @@ static const char *opaque_partition(const struct dev_partition *p)
     /* Windows' recovery tools find their files there by place: kept byte for byte. */
     if (!strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac"))
         return "Windows recovery";
-    if (!strcmp(p->fstype, "BitLocker"))
-        return "BitLocker-encrypted";
-    if (!strcmp(p->fstype, "crypto_LUKS"))
-        return "LUKS-encrypted";
-    return NULL;
+    return fs_encrypted(p->fstype);
 }
 
 bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, uint64_t size, char *why, size_t len)
