@@ -222,4 +222,6 @@ const struct fs_ops fs_ext_ops = {
     /* It still grows: e2fsck replays its journal on the target first. */
     .untrusted_fit = FIT_GROW, .remedy = "run e2fsck -f on it, or mount it once and unmount it cleanly",
     .sniff = ext_sniff, .owners = fs_owners_ext,
+    /* noload: a journal needing recovery stays as it is */
+    .mount = { .kernel = "ext4", .kernel_data = "noload" },
 };

@@ -160,4 +160,7 @@ const struct fs_ops fs_fat_ops = {
     /* A FAT grows by moving its clusters: not on a FAT in doubt. */
     .untrusted_fit = FIT_FIXED, .remedy = "run fsck.fat -a on it, or mount it once and unmount it cleanly",
     .sniff = fat_sniff, .owners = fs_owners_fat,
+    .mount = { .kernel = "vfat", .fuse = "fusefat", .fuse_opts = "ro,allow_other",
+               .missing = "FAT cannot be mounted here: the kernel has no vfat and fusefat is not installed "
+                          "(apt-get install fusefat)" },
 };

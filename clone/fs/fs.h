@@ -31,6 +31,17 @@
 
 struct owners_part;
 
+/* How a machine mounts it read-only (jobs/image_mount): the kernel's driver
+ * (mount(2)'s type and data), a FUSE program (and its -o), which of them is
+ * tried first, and what to say when neither is here (NULL: why the kernel
+ * refused). */
+struct fs_mount {
+    const char *kernel, *kernel_data;
+    const char *fuse, *fuse_opts;
+    bool fuse_first;
+    const char *missing;
+};
+
 struct fs_ops {
     const char *name;                   /* for the table's readers: "ext", "vfat", ... */
     bool (*probe)(const char *fstype);  /* whether blkid's name for a filesystem is this one */
@@ -72,6 +83,8 @@ struct fs_ops {
     bool (*sniff)(const struct owners_part *p, char *fstype, size_t len);
     int (*owners)(struct owners_part *p);
     const char *holds_no_files;         /* what its bad bytes are when no file can be there */
+
+    struct fs_mount mount;              /* .kernel and .fuse NULL: clonebay does not mount it */
 };
 
 /* The ops of the filesystem blkid calls fstype; NULL for one clonebay knows

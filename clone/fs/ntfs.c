@@ -394,4 +394,6 @@ const struct fs_ops fs_ntfs_ops = {
     .remedy = "shut Windows down fully (Shift+Shut down, or turn Fast Startup off) or run chkdsk /f on it",
     .grow_later = "extend it in Windows once Windows has been shut down fully",
     .sniff = ntfs_sniff, .owners = fs_owners_ntfs,
+    .mount = { .kernel = "ntfs3", .fuse = "ntfs-3g", .fuse_opts = "ro", .fuse_first = true,
+               .missing = "NTFS cannot be mounted here: ntfs-3g is not installed and the kernel has no ntfs3" },
 };
