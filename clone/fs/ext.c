@@ -103,7 +103,7 @@ static int ext_zero_itables(ext2_filsys fs, uint64_t off, struct block_map *doma
     return 0;
 }
 
-static int ext_used_blocks(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                     size_t why_len)
 {
     char opts[64];
@@ -153,14 +153,6 @@ static int ext_used_blocks(const char *path, uint64_t off, uint64_t size, struct
      * while the inode tables grow with it (16 GiB per TiB by default). */
     ext2fs_close_free(&fs);
     return rc;
-}
-
-
-static int ext_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                    size_t why_len)
-{
-    int rc = ext_trusted(path, off, size, why, why_len);
-    return rc <= 0 ? rc : ext_used_blocks(path, off, size, domain, why, why_len);
 }
 
 /* From the superblock: what is used, a twentieth more and 4 MiB for the

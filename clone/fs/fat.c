@@ -61,7 +61,7 @@ static int fat_trusted(const char *path, uint64_t off, uint64_t size, char *why,
 /* FAT12/16/32: the boot area, the FATs and the root directory whole, then
  * every cluster whose FAT entry is not zero. 0 when the boot sector does not
  * look like one we can trust (the caller copies the partition whole). */
-static int fat_used_clusters(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                     size_t why_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -121,13 +121,6 @@ out:
     return rc;
 }
 
-
-static int fat_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                    size_t why_len)
-{
-    int rc = fat_trusted(path, off, size, why, why_len);
-    return rc <= 0 ? rc : fat_used_clusters(path, off, size, domain, why, why_len);
-}
 
 static int fat_min(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min)
 {

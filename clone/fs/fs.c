@@ -39,16 +39,17 @@ int fs_used_mark(const char *path, uint64_t off, uint64_t size, const char *fsty
     why[0] = '\0';
     if (!fs || !fs->used)
         return 0;
-    return fs->used(path, off, size, domain, why, why_len);
+    int rc = fs->trusted ? fs->trusted(path, off, size, why, why_len) : 1;
+    return rc <= 0 ? rc : fs->used(path, off, size, domain, why, why_len);
 }
 
 int fs_used_mark_resized(const char *path, uint64_t off, uint64_t size, const char *fstype,
                          struct block_map *domain, char *why, size_t why_len)
 {
     const struct fs_ops *fs = fs_ops_find(fstype);
-    if (fs && fs->used_resized) {
+    if (fs && fs->used && fs->resize_marks_dirty) {
         why[0] = '\0';
-        return fs->used_resized(path, off, size, domain, why, why_len);
+        return fs->used(path, off, size, domain, why, why_len);
     }
     return fs_used_mark(path, off, size, fstype, domain, why, why_len);
 }

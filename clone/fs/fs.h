@@ -49,13 +49,14 @@ struct fs_ops {
      * ("LUKS-encrypted"). NULL for the others. */
     const char *encrypted;
 
-    /* Used blocks (fs_used_mark's contract): 1, 0 with why, or -errno. */
+    /* Used blocks, as fs_used_trusted and fs_used_mark (which asks trusted
+     * first, so used only reads the bitmaps): 1, 0 with why, or -errno. */
     int (*trusted)(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len);
     int (*used)(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
                 size_t why_len);
-    /* used, for a copy this filesystem's resizer just wrote (NULL: used). */
-    int (*used_resized)(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                        size_t why_len);
+    /* Its resizer marks it for a check on purpose (ntfsresize: Windows runs
+     * chkdsk once), so the copy it wrote is read without trusted. */
+    bool resize_marks_dirty;
 
     /* Resizing (NULL resize: the filesystem keeps its size). */
     int (*min_size)(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min);

@@ -234,19 +234,19 @@ static int ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why
     return why[0] ? 0 : 1;
 }
 
-static int used_clusters(const char *path, uint64_t off, uint64_t size, struct block_map *domain, bool check,
-                         char *why, size_t why_len)
+/* The clusters its $Bitmap says are used, and the backup boot sector.
+ * fs_used_mark asks ntfs_trusted first; a volume ntfsresize just shrank is
+ * read without (it marks it dirty on purpose, so Windows runs chkdsk once,
+ * and its $Bitmap is the one ntfsresize wrote). */
+static int ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                     size_t why_len)
 {
     struct part_dev p;
     int rc;
     ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
     if (!vol)
         return rc;
-    snprintf(why, why_len, "%s", check ? distrust(vol) : "");
-    if (why[0]) {
-        unmount_part(vol, &p);
-        return 0;
-    }
+    why[0] = '\0';
     rc = 1;
     uint64_t csize = vol->cluster_size;
     int64_t nclusters = vol->nr_clusters;
@@ -272,21 +272,6 @@ static int used_clusters(const char *path, uint64_t off, uint64_t size, struct b
     free(bm);
     unmount_part(vol, &p);
     return rc;
-}
-
-static int ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                     size_t why_len)
-{
-    return used_clusters(path, off, size, domain, true, why, why_len);
-}
-
-/* Without the trust checks, for a volume ntfsresize just shrank: it marks it
- * dirty on purpose (Windows runs chkdsk once), and its $Bitmap is the one
- * ntfsresize wrote. */
-static int ntfs_used_resized(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                             size_t why_len)
-{
-    return used_clusters(path, off, size, domain, false, why, why_len);
 }
 
 struct fs_ntfs_vol {
@@ -351,7 +336,9 @@ static int ntfs_min(const char *path, uint64_t off, uint64_t size, const char *n
     char why[300];
     if (map_init(&m, off + size, MAP_NONTRIED))
         return -ENOMEM;
-    int rc = ntfs_used(path, off, size, &m, why, sizeof(why));
+    int rc = ntfs_trusted(path, off, size, why, sizeof(why));
+    if (rc > 0)
+        rc = ntfs_used(path, off, size, &m, why, sizeof(why));
     uint64_t used = 0, p, n;
     for (uint64_t at = off; rc > 0 && map_find(&m, at, "+", &p, &n); at = p + n)
         used += n;
@@ -386,7 +373,7 @@ static int ntfs_resize(const char *node, uint64_t new_size, const char *uuid, co
 
 const struct fs_ops fs_ntfs_ops = {
     .name = "ntfs", .probe = ntfs_probe,
-    .trusted = ntfs_trusted, .used = ntfs_used, .used_resized = ntfs_used_resized,
+    .trusted = ntfs_trusted, .used = ntfs_used, .resize_marks_dirty = true,
     .min_size = ntfs_min, .min_of_used = ntfs_min_of_used, .resize = ntfs_resize, .resizer = "ntfsresize",
     /* Shrinking is refused with Windows' own remedy; growing waits too:
      * ntfsresize would act on the unreplayed volume. */

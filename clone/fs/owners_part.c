@@ -27,17 +27,36 @@ int owners_read(const struct owners_part *p, void *buf, size_t len, uint64_t pos
     return p->rd(p->rctx, buf, len, p->off + pos);
 }
 
-uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len)
+/* The first of n sorted, disjoint ranges (end(v, i): where range i ends)
+ * that ends after x, by bisection: lists run to 100,000 ranges. */
+static size_t first_ending_after(const void *v, size_t n, uint64_t (*end)(const void *v, size_t i), uint64_t x)
 {
-    /* The first span that ends after pos, by bisection: lists run to 100,000 spans. */
-    size_t lo = 0, hi = p->nbad;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (p->bad[mid].pos + p->bad[mid].len <= pos)
+        if (end(v, mid) <= x)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+static uint64_t span_end(const void *v, size_t i)
+{
+    const struct bad_span *s = v;
+    return s[i].pos + s[i].len;
+}
+
+static uint64_t run_end(const void *v, size_t i)
+{
+    const struct unit_run *r = v;
+    return r[i].first + r[i].count;
+}
+
+uint64_t owners_bad_in(const struct owners_part *p, uint64_t pos, uint64_t len)
+{
+    size_t lo = first_ending_after(p->bad, p->nbad, span_end, pos);
     uint64_t n = 0, end = pos + len;
     for (size_t i = lo; i < p->nbad && p->bad[i].pos < end; i++) {
         uint64_t a = p->bad[i].pos > pos ? p->bad[i].pos : pos;
@@ -102,15 +121,7 @@ void bad_units_next_owner(struct bad_units *b)
 /* The first run that ends after unit u. */
 static size_t run_after(const struct bad_units *b, uint64_t u)
 {
-    size_t lo = 0, hi = b->nruns;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (b->runs[mid].first + b->runs[mid].count <= u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return first_ending_after(b->runs, b->nruns, run_end, u);
 }
 
 bool bad_units_any(const struct bad_units *b, uint64_t first, uint64_t count)
