@@ -553,7 +553,7 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     for (size_t k = 0; k < n; k++)
         if (atomic_load(&live[k].failed) || live[k].verified > VERIFY_EQUAL)
             atomic_store(&job->ctargets[idx[k]].failed, 1);
-    if (!rc && fs_ops_find(p->fstype)->used_resized)
+    if (!rc && fs_ops_find(p->fstype)->resize_marks_dirty)
         clone_job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "
                        "at its first start", p->number);
     if (!rc)
