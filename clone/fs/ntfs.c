@@ -226,7 +226,7 @@ static int ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why
     ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
     if (!vol) {
         if (!rc)
-            why[0] = '\0';         /* not readable at all: fs_ntfs_used says so */
+            why[0] = '\0';         /* not readable at all: ntfs_used says so */
         return rc ? rc : 1;
     }
     snprintf(why, why_len, "%s", distrust(vol));

@@ -1,5 +1,8 @@
-/* fs_owners' shared part for its per-filesystem files: the bad ranges of one
- * partition, and the list they add their findings to. */
+/* fs_owners' shared part for its per-filesystem files (ext_owners.c,
+ * fat_owners.c, ntfs_owners.c, iso9660_owners.c): the bad ranges of one
+ * partition, and the list they add their findings to (owners_part.c). It
+ * needs only the list's types (owner_list.h), never the lookup's header
+ * (owners.h), so the lookup (owners.c) can include it without a circle. */
 #ifndef CB_FS_OWNERS_PART_H
 #define CB_FS_OWNERS_PART_H
 
