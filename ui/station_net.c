@@ -7,6 +7,7 @@
 
 #include <curses.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,20 @@ static bool picked(const struct station_net *n, const struct dev_drive *d)
         if (dev_ident_matches(&n->picked[i], d, NULL, 0))
             return true;
     return false;
+}
+
+void net_printw(int y, int x, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (y >= 0)
+        move(y, x);
+    int room = COLS - getcurx(stdscr);
+    if (room > 0)
+        addnstr(text, room);
 }
 
 bool station_netbooted(void)
@@ -243,7 +258,7 @@ static void draw_drive(struct station *st, const struct dev_drive *d, int y, boo
         attron(A_REVERSE);
     mvaddnstr(y, 0, line, COLS);
     if (why)
-        printw("  can't: %s", why);
+        net_printw(-1, -1, "  can't: %s", why);
     if (sel)
         attroff(A_REVERSE);
 }
@@ -252,7 +267,7 @@ static void draw_confirm(struct station *st, int y)
 {
     struct station_net *n = st->net;
     ui_color_on(st, UI_COLOR_WARNING);
-    mvaddstr(y++, 2, "EVERYTHING ON THESE DRIVES WILL BE OVERWRITTEN by the image the sender streams:");
+    net_printw(y++, 2, "%s", "EVERYTHING ON THESE DRIVES WILL BE OVERWRITTEN by the image the sender streams:");
     ui_color_off(st, UI_COLOR_WARNING);
     for (size_t i = 0; i < n->npicked && y < LINES - 5; i++) {
         const struct dev_drive *d = dev_ident_find(&st->devs, &n->picked[i]);
@@ -261,14 +276,13 @@ static void draw_confirm(struct station *st, int y)
         char sz[32], what[512];
         units_format_bytes(d->size, sz, sizeof(sz));
         job_drive_contents(d, what, sizeof(what));
-        mvprintw(y++, 4, "%s  %s  serial %s  %s", d->path, d->model[0] ? d->model : d->backing_file,
+        net_printw(y++, 4, "%s  %s  serial %s  %s", d->path, d->model[0] ? d->model : d->backing_file,
                  d->serial[0] ? d->serial : "-", sz);
-        mvprintw(y++, 8, "holds: %s", what);
+        net_printw(y++, 8, "holds: %s", what);
     }
-    y++;
     attron(A_BOLD);
-    mvaddnstr(y, 2, "Press Y to start: the job waits for a sender; it writes only after the session started and "
-              "each drive passed the checks (size, identity). Esc goes back.", COLS - 2);
+    draw_text_block(st, "Press Y to start: the job waits for a sender; it writes only after the session started "
+                    "and each drive passed the checks (size, identity). Esc goes back.", y + 1, LINES - 3, 2, false);
     attroff(A_BOLD);
 }
 
@@ -277,19 +291,21 @@ static void draw_receive(struct station *st)
     struct station_net *n = st->net;
     follow_drives(st, n);
     attron(A_BOLD);
-    mvaddstr(1, 0, "Receive from the network: the image a 'clonebay send' streams, onto the marked drives");
+    net_printw(1, 0, "%s", "Receive from the network: a sender's image onto the marked drives");
     attroff(A_BOLD);
-    char addr[64] = "";
-    mvprintw(2, 2, "f  interface  %s", n->opts.interface[0] ? n->opts.interface
-             : net_first_interface(addr, sizeof(addr)) ? "automatic: the first with an address" : "automatic");
-    if (!n->opts.interface[0] && addr[0])
-        printw(" (now %s)", addr);
-    if (n->opts.dhcp)
-        printw("; DHCP is asked first");
-    if (n->opts.wait_s)
-        mvprintw(3, 2, "w  wait       give up when no sender starts within %d s", n->opts.wait_s);
+    char addr[32] = "";
+    if (n->opts.interface[0])
+        net_printw(2, 2, "f  interface  %s", n->opts.interface);
+    else if (net_first_interface(addr, sizeof(addr)))
+        net_printw(2, 2, "f  interface  automatic (now %s)", addr);
     else
-        mvprintw(3, 2, "w  wait       until a sender starts (F8 on the job cancels)");
+        net_printw(2, 2, "f  interface  automatic (none has an address yet)");
+    if (n->opts.dhcp)
+        net_printw(-1, -1, ", DHCP first");
+    if (n->opts.wait_s)
+        net_printw(3, 2, "w  wait       give up when no sender starts within %d s", n->opts.wait_s);
+    else
+        net_printw(3, 2, "w  wait       until a sender starts (F8 on the job cancels)");
     if (n->confirming) {
         draw_confirm(st, 5);
     } else {

@@ -57,6 +57,9 @@ void station_net_send_start(struct station *st);
 void station_net_tick(struct station *st);
 /* At exit: a session still sending is stopped, its report written. */
 void station_net_end(struct station *st);
+/* printw from row y, column x (y < 0: where the cursor is) that stops at the
+ * right edge: a serial console of 80 columns must not wrap it onto the next row. */
+void net_printw(int y, int x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The interface after cur in the machine's list ("" = automatic, then each one). */
 void station_net_next_interface(char *cur, size_t len);
 

@@ -205,22 +205,20 @@ void station_net_end(struct station *st)
 static void draw_options(const struct station *st, const struct station_net *n, int y)
 {
     char sz[32], disk[32];
-    mvprintw(y++, 2, "image        %s  (%s, a disk of %s)", n->send.image,
+    net_printw(y++, 2, "image        %s  (%s, a disk of %s)", n->send.image,
              units_format_bytes(n->send.image_bytes, sz, sizeof(sz)),
              units_format_bytes(n->send.disk_bytes, disk, sizeof(disk)));
-    mvprintw(y++, 2, "+/-  clients   start once %d receiver%s joined", n->clients, n->clients > 1 ? "s" : "");
+    net_printw(y++, 2, "+/-  clients   start once %d receiver%s joined", n->clients, n->clients > 1 ? "s" : "");
     if (n->wait_s)
-        mvprintw(y++, 2, "w    wait      or %d s after the first joined, with those there", n->wait_s);
+        net_printw(y++, 2, "w    wait      or %d s after the first joined, with those there", n->wait_s);
     else
-        mvprintw(y++, 2, "w    wait      no: only once that many joined");
-    mvprintw(y++, 2, "b    bitrate   %s", rates[n->bitrate] ? rates[n->bitrate] : "no limit");
-    mvprintw(y++, 2, "f    interface %s", n->interface[0] ? n->interface : "udp-sender's default");
-    y++;
+        net_printw(y++, 2, "w    wait      no: only once that many joined");
+    net_printw(y++, 2, "b    bitrate   %s", rates[n->bitrate] ? rates[n->bitrate] : "no limit");
+    net_printw(y++, 2, "f    interface %s", n->interface[0] ? n->interface : "udp-sender's default");
     attron(A_BOLD);
-    mvaddnstr(y, 2, "Enter starts the session: every PC running 'Receive from the network' (or 'clonebay "
-              "receive') gets the image at once.", COLS - 2);
+    draw_text_block(st, "Enter starts the session: every PC running 'Receive from the network' (or 'clonebay "
+                    "receive') gets the image at once.", y + 1, LINES - 3, 2, false);
     attroff(A_BOLD);
-    (void)st;
 }
 
 static void draw_session(const struct station *st, const struct station_net *n, int y)
@@ -230,47 +228,47 @@ static void draw_session(const struct station *st, const struct station_net *n, 
     units_format_bytes(s->bytes_sent, a, sizeof(a));
     units_format_bytes(s->image_bytes, b, sizeof(b));
     units_format_bytes((uint64_t)net_send_rate(s), r, sizeof(r));
-    mvprintw(y++, 2, "image     %s", s->image);
+    net_printw(y++, 2, "image     %s", s->image);
     if (n->send_step == NSEND_ENDED)
-        mvprintw(y++, 2, "session   ended: %s of %s sent, %s/s; %d of %d receivers finished", a, b, r,
+        net_printw(y++, 2, "session   ended: %s of %s sent, %s/s; %d of %d receivers finished", a, b, r,
                  net_send_finished(s), s->nrx);
     else if (s->started)
-        mvprintw(y++, 2, "session   sending: %s of %s  %s/s  %llu blocks sent again", a, b, r,
+        net_printw(y++, 2, "session   sending: %s of %s  %s/s  %llu blocks sent again", a, b, r,
                  (unsigned long long)s->retransmits);
     else
-        mvprintw(y++, 2, "session   waiting for receivers: %d of %d joined%s", s->nrx, n->clients,
+        net_printw(y++, 2, "session   waiting for receivers: %d of %d joined%s", s->nrx, n->clients,
                  n->wait_s ? " (or the wait)" : "");
     y++;
     attron(A_BOLD);
-    mvprintw(y++, 2, "Receivers (%d)", s->nrx);
+    net_printw(y++, 2, "Receivers (%d)", s->nrx);
     attroff(A_BOLD);
     for (int i = 0; i < s->nrx && y < LINES - 4; i++) {
         const struct net_receiver *x = &s->rx[i];
         enum ui_color c = x->state == NET_RX_FINISHED ? UI_COLOR_VERIFIED
                         : x->state == NET_RX_DROPPED || x->state == NET_RX_LEFT ? UI_COLOR_FAILED : UI_COLOR_BUSY;
-        mvprintw(y, 4, "%-18s ", x->addr);
+        net_printw(y, 4, "%-18s ", x->addr);
         ui_color_on(st, c);
-        printw("%-10s", net_rx_state_name(x->state));
+        net_printw(-1, -1, "%-10s", net_rx_state_name(x->state));
         ui_color_off(st, c);
-        printw("  joined %.1f s after the start", x->joined_at);
+        net_printw(-1, -1, "  joined %.1f s after the start", x->joined_at);
         if (x->state == NET_RX_DROPPED || x->state == NET_RX_LEFT)
-            printw(", ended %.1f s into the session after %s", x->ended_at - s->started_at,
+            net_printw(-1, -1, ", ended %.1f s into the session after %s", x->ended_at - s->started_at,
                    units_format_bytes(x->ended_bytes, a, sizeof(a)));
         y++;
     }
     if (s->nsaid && y < LINES - 3)
-        mvprintw(y + 1, 2, "udp-sender: %.*s", COLS - 16, s->said[s->nsaid - 1]);
+        net_printw(y + 1, 2, "udp-sender: %.*s", COLS - 16, s->said[s->nsaid - 1]);
 }
 
 static void draw_send(struct station *st)
 {
     struct station_net *n = st->net;
     attron(A_BOLD);
-    mvaddstr(1, 0, "Send image to the network: one image to every PC of the room at once (udpcast)");
+    net_printw(1, 0, "%s", "Send image to the network: one image to every PC of the room at once (udpcast)");
     attroff(A_BOLD);
     switch (n->send_step) {
     case NSEND_PATH:
-        mvprintw(3, 2, "image file: %s_", n->path);
+        net_printw(3, 2, "image file: %s_", n->path);
         break;
     case NSEND_OPTIONS:
         draw_options(st, n, 3);
