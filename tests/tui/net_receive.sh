@@ -18,10 +18,7 @@ room 1 || { fail "net_receive: room" "cannot make namespaces, veth pairs and a b
 
 B=$WORK/bench
 mkdir -p "$B"
-truncate -s 64M "$WORK/src.img"
-sgdisk -n 1:2048:+40M -t 1:8300 "$WORK/src.img" >/dev/null
-head -c 24M /dev/urandom | dd of="$WORK/src.img" bs=1M seek=1 conv=notrunc status=none
-"$CB" image "$WORK/src.img" "$WORK/disk" > /dev/null 2>&1 || { fail "net_receive: image" "clonebay image failed"; finish; }
+net_image || { fail "net_receive: image" "clonebay image failed"; finish; }
 truncate -s 64M "$B/a-target.img"; truncate -s 32M "$B/b-small.img"
 tgt=$(attach "$B/a-target.img"); small=$(attach "$B/b-small.img")
 dd if=/dev/urandom of="$small" bs=1M count=32 status=none

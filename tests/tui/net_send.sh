@@ -17,10 +17,7 @@ room 2 || { fail "net_send: room" "cannot make namespaces, veth pairs and a brid
 
 B=$WORK/bench
 mkdir -p "$B"
-truncate -s 64M "$WORK/src.img"
-sgdisk -n 1:2048:+40M -t 1:8300 "$WORK/src.img" >/dev/null
-head -c 24M /dev/urandom | dd of="$WORK/src.img" bs=1M seek=1 conv=notrunc status=none
-"$CB" image "$WORK/src.img" "$WORK/disk" > /dev/null 2>&1 || { fail "net_send: image" "clonebay image failed"; finish; }
+net_image || { fail "net_send: image" "clonebay image failed"; finish; }
 for i in 1 2; do truncate -s 64M "$WORK/t$i.img"; TG[i]=$(attach "$WORK/t$i.img"); done
 
 T=cbnettx-$$
