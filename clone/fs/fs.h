@@ -60,7 +60,9 @@ struct fs_ops {
 
     /* Resizing (NULL resize: the filesystem keeps its size). */
     int (*min_size)(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min);
-    /* The most it can grow to (NULL: no limit but the partition's); 0 or -errno. */
+    /* The least and the most it can be resized to, for a filesystem whose
+     * type caps its size (FAT: its cluster count; NULL: no cap but the
+     * partition's); 0, or -errno with why. */
     int (*limits)(const char *path, uint64_t off, uint64_t size, uint64_t *min, uint64_t *max, char *why,
                   size_t why_len);
     /* The least it fits in when only its used bytes are known (an image). */
