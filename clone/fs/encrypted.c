@@ -15,7 +15,9 @@ static bool bitlocker_probe(const char *fstype)
     return !strcmp(fstype, "BitLocker");
 }
 
-const struct fs_ops fs_luks_ops = { .name = "crypto_LUKS", .probe = luks_probe, .encrypted = "LUKS-encrypted" };
+const struct fs_ops fs_luks_ops = {
+    .name = "crypto_LUKS", .probe = luks_probe, .magic = { 0, "LUKS\xba\xbe" }, .encrypted = "LUKS-encrypted",
+};
 const struct fs_ops fs_bitlocker_ops = {
-    .name = "BitLocker", .probe = bitlocker_probe, .encrypted = "BitLocker-encrypted",
+    .name = "BitLocker", .probe = bitlocker_probe, .magic = { 3, "-FVE-FS-" }, .encrypted = "BitLocker-encrypted",
 };

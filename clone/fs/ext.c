@@ -208,7 +208,7 @@ static int ext_resize(const char *node, uint64_t new_size, const char *uuid, con
 }
 
 const struct fs_ops fs_ext_ops = {
-    .name = "ext", .probe = ext_probe,
+    .name = "ext", .probe = ext_probe, .holds_files = true,
     .trusted = ext_trusted, .used = ext_used,
     .min_size = ext_min, .resize = ext_resize, .resizer = "resize2fs",
     /* It still grows: e2fsck replays its journal on the target first. */

@@ -147,7 +147,7 @@ static int fat_resize(const char *node, uint64_t new_size, const char *uuid, con
 }
 
 const struct fs_ops fs_fat_ops = {
-    .name = "vfat", .probe = fat_probe,
+    .name = "vfat", .probe = fat_probe, .holds_files = true,
     .trusted = fat_trusted, .used = fat_used,
     .min_size = fat_min, .limits = fat_resize_limits, .resize = fat_resize, .resizer = "clonebay's FAT resizer",
     /* A FAT grows by moving its clusters: not on a FAT in doubt. */

@@ -8,7 +8,8 @@
 /* Ordered as fs_owners' probe tries them: NTFS and FAT boot sectors both end
  * in 55 AA, and only NTFS names itself at byte 3. */
 static const struct fs_ops *const table[] = {
-    &fs_ext_ops, &fs_ntfs_ops, &fs_fat_ops, &fs_iso9660_ops, &fs_swap_ops, &fs_luks_ops, &fs_bitlocker_ops,
+    &fs_ext_ops, &fs_ntfs_ops, &fs_fat_ops, &fs_iso9660_ops,
+    &fs_exfat_ops, &fs_xfs_ops, &fs_btrfs_ops, &fs_swap_ops, &fs_luks_ops, &fs_bitlocker_ops,
 };
 
 const struct fs_ops *const *fs_ops_all(size_t *n)

@@ -1,5 +1,5 @@
 /* clone/fs: what clonebay knows of each filesystem, one file per filesystem
- * (ext.c, fat.c, ntfs.c, swap.c, iso9660_owners.c, encrypted.c), each a row
+ * (ext.c, fat.c, ntfs.c, swap.c, iso9660_owners.c, encrypted.c, named.c), each a row
  * of one const table (fs.c), as partclone keeps one file per filesystem and
  * libblkid registers its probers. A filesystem is named as blkid names it
  * ("ext4", "vfat", "ntfs", "swap", "iso9660", "crypto_LUKS"); a member left
@@ -17,6 +17,8 @@
  *              mkswap with the same UUID and label
  *   iso9660    discs: which files own an unreadable sector (fs_owners)
  *   crypto_LUKS, BitLocker   nothing readable: copied whole, keep their size
+ *   exfat, xfs, btrfs   named (fs_owners says it cannot look into them), and
+ *              a store of images may live on them; copied whole
  *   others     not understood: copied whole, keep their size */
 #ifndef CB_FS_FS_H
 #define CB_FS_FS_H
@@ -44,6 +46,7 @@ struct fs_mount {
 
 struct fs_ops {
     const char *name;                   /* for the table's readers: "ext", "vfat", ... */
+    bool holds_files;                   /* a drive with it can hold a store of images (jobs/store) */
     bool (*probe)(const char *fstype);  /* whether blkid's name for a filesystem is this one */
     /* Encrypted: nothing in it says what is used; copied whole at its size
      * ("LUKS-encrypted"). NULL for the others. */
@@ -81,9 +84,11 @@ struct fs_ops {
     const char *grow_later;
 
     /* fs_owners: which filesystem a partition's own bytes hold (its blkid
-     * name into fstype; false: not this one), and who owns its bad ranges
-     * (1 read, 0 not this filesystem after all). */
+     * name into fstype; false: not this one), or, for one known only by
+     * name, the magic bytes at a byte of it that say it is (the row's name);
+     * and who owns its bad ranges (1 read, 0 not this filesystem after all). */
     bool (*sniff)(const struct owners_part *p, char *fstype, size_t len);
+    struct { uint32_t at; const char *bytes; } magic;
     int (*owners)(struct owners_part *p);
     const char *holds_no_files;         /* what its bad bytes are when no file can be there */
 
@@ -98,7 +103,7 @@ const struct fs_ops *const *fs_ops_all(size_t *n);
 
 /* The rows, each defined in its filesystem's file. */
 extern const struct fs_ops fs_ext_ops, fs_fat_ops, fs_ntfs_ops, fs_swap_ops, fs_iso9660_ops, fs_luks_ops,
-    fs_bitlocker_ops;
+    fs_bitlocker_ops, fs_exfat_ops, fs_xfs_ops, fs_btrfs_ops;
 
 /* ---- used blocks, so `--mode used` copies only those (the engine's domain) ---- */
 

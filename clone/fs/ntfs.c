@@ -372,7 +372,7 @@ static int ntfs_resize(const char *node, uint64_t new_size, const char *uuid, co
 }
 
 const struct fs_ops fs_ntfs_ops = {
-    .name = "ntfs", .probe = ntfs_probe,
+    .name = "ntfs", .probe = ntfs_probe, .holds_files = true,
     .trusted = ntfs_trusted, .used = ntfs_used, .resize_marks_dirty = true,
     .min_size = ntfs_min, .min_of_used = ntfs_min_of_used, .resize = ntfs_resize, .resizer = "ntfsresize",
     /* Shrinking is refused with Windows' own remedy; growing waits too:

@@ -22,18 +22,11 @@ static void probe(struct owners_part *p)
     const struct fs_ops *const *fs = fs_ops_all(&nfs);
     for (size_t i = 0; !p->fstype[0] && i < nfs; i++) {
         char name[sizeof(p->fstype)];
+        size_t n = fs[i]->magic.bytes ? strlen(fs[i]->magic.bytes) : 0;
         if (fs[i]->sniff && fs[i]->sniff(p, name, sizeof(name)))
             snprintf(p->fstype, sizeof(p->fstype), "%s", name);
-    }
-    /* Others, only to say what could not be looked into. */
-    static const struct { uint32_t at; const char *magic; const char *name; } other[] = {
-        { 3, "EXFAT   ", "exfat" }, { 0, "XFSB", "xfs" }, { 0x10040, "_BHRfS_M", "btrfs" },
-        { 4086, "SWAPSPACE2", "swap" }, { 0, "LUKS\xba\xbe", "crypto_LUKS" }, { 3, "-FVE-FS-", "BitLocker" },
-    };
-    for (size_t i = 0; !p->fstype[0] && i < sizeof(other) / sizeof(other[0]); i++) {
-        size_t n = strlen(other[i].magic);
-        if (!owners_read(p, b, n, other[i].at) && !memcmp(b, other[i].magic, n))
-            snprintf(p->fstype, sizeof(p->fstype), "%s", other[i].name);
+        else if (n && !owners_read(p, b, n, fs[i]->magic.at) && !memcmp(b, fs[i]->magic.bytes, n))
+            snprintf(p->fstype, sizeof(p->fstype), "%s", fs[i]->name);   /* only to say what cannot be looked into */
     }
 }
 

@@ -35,7 +35,7 @@ static int swap_resize(const char *node, uint64_t new_size, const char *uuid, co
 }
 
 const struct fs_ops fs_swap_ops = {
-    .name = "swap", .probe = swap_probe, .used = swap_used,
+    .name = "swap", .probe = swap_probe, .magic = { 4086, "SWAPSPACE2" }, .used = swap_used,
     .min_size = swap_min, .resize = swap_resize, .recreated = true,
     .holds_no_files = "swap space (no files are kept there)",
 };

@@ -1,7 +1,7 @@
 /* Unit tests for clone/fs's table: every filesystem name the station gets
  * from blkid maps to its row, an unknown one to none; on filesystems made by
  * the real mkfs tools (mke2fs, mkfs.fat, mkntfs, mkswap, xorriso,
- * cryptsetup), placed 1 MiB into a disk file as a partition would be, blkid's
+ * cryptsetup, mkfs.btrfs, mkfs.xfs), placed 1 MiB into a disk file as a partition would be, blkid's
  * name finds the row, that row's probe of the bytes (fs_owners' sniff) gives
  * the same name and no other row claims them, and the used blocks, the least
  * size and the ext trust check read through the offset. */
@@ -21,7 +21,9 @@
 #include "clone/fs/fs.h"
 #include "clone/fs/owners_part.h"
 
-enum { PART = 1 << 20, FS_SIZE = 8 << 20 };
+enum { PART = 1 << 20 };
+
+static unsigned fs_size = 8 << 20;      /* of the filesystem being checked (sparse files) */
 
 static char dir[64], fsimg[96], disk[96];
 
@@ -60,7 +62,8 @@ static void names_map_to_rows(void **state)
     static const struct { const char *name; const struct fs_ops *ops; } known[] = {
         { "ext2", &fs_ext_ops }, { "ext3", &fs_ext_ops }, { "ext4", &fs_ext_ops }, { "vfat", &fs_fat_ops },
         { "ntfs", &fs_ntfs_ops }, { "swap", &fs_swap_ops }, { "iso9660", &fs_iso9660_ops },
-        { "crypto_LUKS", &fs_luks_ops }, { "BitLocker", &fs_bitlocker_ops },
+        { "crypto_LUKS", &fs_luks_ops }, { "BitLocker", &fs_bitlocker_ops }, { "exfat", &fs_exfat_ops },
+        { "xfs", &fs_xfs_ops }, { "btrfs", &fs_btrfs_ops },
     };
     size_t n;
     const struct fs_ops *const *all = fs_ops_all(&n);
@@ -74,8 +77,8 @@ static void names_map_to_rows(void **state)
         assert_true(reached);
         assert_non_null(all[r]->name);
     }
-    static const char *const unknown[] = { "", "xfs", "btrfs", "exfat", "udf", "ext", "EXT4", "ext5", "ntfs3",
-                                           "fat", "swap2", "iso" };
+    static const char *const unknown[] = { "", "udf", "jfs", "zfs_member", "ext", "EXT4", "ext5", "ntfs3", "fat",
+                                           "swap2", "iso" };
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_null(fs_ops_find(unknown[i]));
         assert_false(fs_used_understood(unknown[i]));
@@ -97,6 +100,10 @@ static void names_map_to_rows(void **state)
     assert_string_equal(fs_encrypted("crypto_LUKS"), "LUKS-encrypted");
     assert_string_equal(fs_encrypted("BitLocker"), "BitLocker-encrypted");
     assert_true(fs_swap_ops.recreated && !fs_ext_ops.recreated);
+    /* A store of images lives on what holds files, never on swap or an encrypted volume. */
+    assert_true(fs_ext_ops.holds_files && fs_fat_ops.holds_files && fs_ntfs_ops.holds_files &&
+                fs_exfat_ops.holds_files && fs_xfs_ops.holds_files && fs_btrfs_ops.holds_files);
+    assert_false(fs_swap_ops.holds_files || fs_luks_ops.holds_files || fs_iso9660_ops.holds_files);
 }
 
 static int file_read(void *ctx, void *buf, size_t len, uint64_t off)
@@ -122,11 +129,11 @@ static void blkid_type(char *out, size_t len)
  * failing when two rows claim it. */
 static void sniffed(char *out, size_t len)
 {
-    assert_int_equal(sh("rm -f %s && truncate -s %u %s && dd if=%s of=%s bs=1M seek=1 conv=notrunc status=none",
-                        disk, PART + FS_SIZE + (1u << 20), disk, fsimg, disk), 0);
+    assert_int_equal(sh("rm -f %s && truncate -s %u %s && dd if=%s of=%s bs=1M seek=1 conv=notrunc,sparse status=none",
+                        disk, PART + fs_size + (1u << 20), disk, fsimg, disk), 0);
     int fd = open(disk, O_RDONLY);
     assert_true(fd >= 0);
-    struct owners_part p = { .rd = file_read, .rctx = &fd, .name = disk, .off = PART, .size = FS_SIZE };
+    struct owners_part p = { .rd = file_read, .rctx = &fd, .name = disk, .off = PART, .size = fs_size };
     size_t n;
     const struct fs_ops *const *all = fs_ops_all(&n);
     out[0] = '\0';
@@ -143,9 +150,10 @@ static void sniffed(char *out, size_t len)
 /* Made by mkfs (cmd, with %s for the image), then: blkid's name is want, it
  * finds its row, the row's sniff agrees, and what the row can do works
  * through the offset. */
-static void check_made(const char *cmd, const char *want)
+static void check_made(const char *cmd, const char *want, unsigned mib)
 {
-    assert_int_equal(sh("rm -f %s && truncate -s %u %s", fsimg, FS_SIZE, fsimg), 0);
+    fs_size = mib << 20;
+    assert_int_equal(sh("rm -f %s && truncate -s %u %s", fsimg, fs_size, fsimg), 0);
     assert_int_equal(sh(cmd, fsimg), 0);
     char type[32], sniff[32];
     blkid_type(type, sizeof(type));
@@ -159,21 +167,21 @@ static void check_made(const char *cmd, const char *want)
         assert_string_equal(sniff, "");
     char why[300];
     if (fs->trusted)
-        assert_int_equal(fs_used_trusted(disk, PART, FS_SIZE, type, why, sizeof(why)), 1);
+        assert_int_equal(fs_used_trusted(disk, PART, fs_size, type, why, sizeof(why)), 1);
     if (fs->used) {
         struct block_map m;
-        assert_int_equal(map_init(&m, PART + FS_SIZE + (1u << 20), MAP_NONTRIED), 0);
-        assert_int_equal(fs_used_mark(disk, PART, FS_SIZE, type, &m, why, sizeof(why)), 1);
+        assert_int_equal(map_init(&m, PART + fs_size + (1u << 20), MAP_NONTRIED), 0);
+        assert_int_equal(fs_used_mark(disk, PART, fs_size, type, &m, why, sizeof(why)), 1);
         uint64_t pos, len;
         assert_true(map_find(&m, 0, "+", &pos, &len));
         assert_int_equal(pos, PART);            /* the boot area or header, from the partition's start */
         uint64_t used = map_bytes(&m, MAP_FINISHED);
-        assert_true(used > 0 && used < FS_SIZE);
+        assert_true(used > 0 && used < fs_size);
         map_free(&m);
     }
     if (fs->resize && fs->min_size) {
         uint64_t min = 0;
-        assert_int_equal(fs_resize_min(disk, PART, FS_SIZE, type, "", &min), 0);
+        assert_int_equal(fs_resize_min(disk, PART, fs_size, type, "", &min), 0);
         assert_true(min > 0);
     }
 }
@@ -181,21 +189,24 @@ static void check_made(const char *cmd, const char *want)
 static void mkfs_made(void **state)
 {
     (void)state;
-    if (sh("for t in mke2fs mkfs.fat mkntfs mkswap xorriso cryptsetup blkid debugfs; do command -v $t || exit 1; done "
+    if (sh("for t in mke2fs mkfs.fat mkntfs mkswap xorriso cryptsetup blkid debugfs mkfs.btrfs mkfs.xfs; do command -v $t || exit 1; done "
            ">/dev/null") != 0) {
         skip();
     }
-    check_made("mke2fs -q -F -t ext2 %s", "ext2");
-    check_made("mke2fs -q -F -t ext3 %s", "ext3");
-    check_made("mke2fs -q -F -t ext4 %s", "ext4");
-    check_made("mkfs.fat %s >/dev/null", "vfat");
-    check_made("mkntfs -q -F -f %s >/dev/null 2>&1", "ntfs");
-    check_made("mkswap %s >/dev/null 2>&1", "swap");
+    check_made("mke2fs -q -F -t ext2 %s", "ext2", 8);
+    check_made("mke2fs -q -F -t ext3 %s", "ext3", 8);
+    check_made("mke2fs -q -F -t ext4 %s", "ext4", 8);
+    check_made("mkfs.fat %s >/dev/null", "vfat", 8);
+    check_made("mkntfs -q -F -f %s >/dev/null 2>&1", "ntfs", 8);
+    check_made("mkswap %s >/dev/null 2>&1", "swap", 8);
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "xorriso -as mkisofs -quiet -o %%s %s/tree 2>/dev/null", dir);
-    check_made(cmd, "iso9660");
+    check_made(cmd, "iso9660", 8);
+    /* Known by name only (their least sizes are larger); sparse files. */
+    check_made("mkfs.btrfs -q -f %s >/dev/null 2>&1", "btrfs", 128);
+    check_made("mkfs.xfs -q -f %s >/dev/null 2>&1", "xfs", 320);
     check_made("head -c 32 /dev/urandom > %1$s.key && cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations "
-               "1000 --key-file %1$s.key %1$s", "crypto_LUKS");
+               "1000 --key-file %1$s.key %1$s", "crypto_LUKS", 8);
 }
 
 /* The ext superblock's state, set by debugfs (a real tool) and read back
@@ -206,19 +217,20 @@ static void ext_trust_at_offset(void **state)
     if (sh("{ command -v mke2fs && command -v debugfs; } >/dev/null") != 0)
         skip();
     char why[300];
+    fs_size = 8 << 20;
     assert_int_equal(sh("rm -f %1$s && truncate -s %2$u %1$s && mke2fs -q -F -t ext4 %1$s && "
-                        "debugfs -w -R 'ssv state 0' %1$s 2>/dev/null", fsimg, FS_SIZE), 0);
+                        "debugfs -w -R 'ssv state 0' %1$s 2>/dev/null", fsimg, fs_size), 0);
     char sniff[32];
     sniffed(sniff, sizeof(sniff));
-    assert_int_equal(fs_used_trusted(disk, PART, FS_SIZE, "ext4", why, sizeof(why)), 0);
+    assert_int_equal(fs_used_trusted(disk, PART, fs_size, "ext4", why, sizeof(why)), 0);
     assert_non_null(strstr(why, "not unmounted cleanly"));
     assert_int_equal(sh("debugfs -w -R 'ssv state 1' %1$s 2>/dev/null && "
                         "debugfs -w -R 'feature needs_recovery' %1$s >/dev/null 2>&1", fsimg), 0);
     sniffed(sniff, sizeof(sniff));
-    assert_int_equal(fs_used_trusted(disk, PART, FS_SIZE, "ext4", why, sizeof(why)), 0);
+    assert_int_equal(fs_used_trusted(disk, PART, fs_size, "ext4", why, sizeof(why)), 0);
     assert_non_null(strstr(why, "its journal needs recovery"));
     /* Read at the wrong offset there is no ext: not the trust check's business. */
-    assert_int_equal(fs_used_trusted(disk, 0, FS_SIZE, "ext4", why, sizeof(why)), 1);
+    assert_int_equal(fs_used_trusted(disk, 0, fs_size, "ext4", why, sizeof(why)), 1);
 }
 
 int main(void)
