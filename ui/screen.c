@@ -40,6 +40,13 @@ void screen_dispatch(struct station *st, const struct screen *s, int key)
         station_key_unused(st, key, s->what_works);
 }
 
+bool screen_any_key_returns(struct station *st, int key)
+{
+    (void)key;
+    st->mode = MODE_MAIN;
+    return true;
+}
+
 const char *screen_key_name(int key, char *buf, size_t len)
 {
     static const struct { int key; const char *name; } names[] = {

@@ -46,6 +46,8 @@ void screen_dispatch(struct station *st, const struct screen *s, int key);
 const char *screen_key_name(int key, char *buf, size_t len);
 /* The help line of one binding: "  F5, r            list the drives again". */
 void screen_help_line(const struct key_binding *b, char *buf, size_t len);
+/* A screen's key function for "any key returns" to the main screen. */
+bool screen_any_key_returns(struct station *st, int key);
 /* The key bar of s on the last row: each labelled binding, in table order. */
 void screen_key_bar(const struct station *st, const struct screen *s);
 

@@ -149,10 +149,15 @@ const struct screen *station_screen(const struct station *st)
 {
     static const struct screen *const by_mode[] = {
         [MODE_MAIN] = &main_screen, [MODE_HELP] = &help_screen, [MODE_QUIT] = &quit_screen,
+        [MODE_DETAIL] = &detail_screen, [MODE_DRIVE] = &drive_screen,
+        [MODE_STORE] = &store_screen, [MODE_BENCH] = &bench_screen,
+        [MODE_WIZARD] = &wizard_screen, [MODE_BROWSE] = &browse_screen,
         [MODE_NET_RECEIVE] = &net_receive_screen, [MODE_NET_SEND] = &net_send_screen,
     };
     const struct screen *s = (size_t)st->mode < sizeof(by_mode) / sizeof(by_mode[0]) ? by_mode[st->mode] : NULL;
-    return s && s->current ? s->current(st) : s;
+    if (!s)
+        s = &main_screen;       /* a mode without a screen: never left stranded */
+    return s->current ? s->current(st) : s;
 }
 
 void station_key(struct station *st, int key)
@@ -168,34 +173,8 @@ void station_key(struct station *st, int key)
     }
     st->message[0] = '\0';     /* read: a key was pressed */
     st->message_error = false;
-    const struct screen *s = station_screen(st);
-    if (s) {
-        screen_dispatch(st, s, key);
-        return;
-    }
-    switch (st->mode) {
-    case MODE_MAIN: case MODE_HELP: case MODE_QUIT: case MODE_NET_RECEIVE: case MODE_NET_SEND: break;
-    case MODE_DRIVE: st->mode = MODE_MAIN; break;
-    case MODE_DETAIL:
-        if (key == KEY_F(8) || key == 'c') {
-            struct qjob *dj = jq_find(&st->q, st->detail_id);
-            if (dj && (dj->state == QJOB_QUEUED || dj->state == QJOB_RUNNING))
-                jq_cancel(&st->q, st->detail_id);
-            else
-                station_say(st, false, NULL, "job #%d has ended already: nothing to cancel", st->detail_id);
-        } else
-            st->mode = MODE_MAIN;
-        break;
-    case MODE_WIZARD: wizard_key(st, key); break;
-    case MODE_STORE: store_key(st, key); break;
-    case MODE_BENCH: bench_key(st, key); break;
-    case MODE_BROWSE:
-        if (key == KEY_F(10))
-            station_ask_quit(st);       /* the image open is unmounted on the way out */
-        else
-            browse_key(st, key);
-        break;
-    }
+    st->wiz.error[0] = '\0';  /* the wizard's refusal, read too */
+    screen_dispatch(st, station_screen(st), key);
 }
 
 /* Jobs that ended: the bell, the session's tally, and a failure said where the eye is. */

@@ -1,5 +1,6 @@
 /* station_help: the help screen, made from the key table of the screen it
- * was opened from (its keys, one a line, then that screen's notes). */
+ * was opened from (its keys, one a line, then that screen's notes); any key
+ * goes back to that screen. */
 #include "ui/screen.h"
 #include "ui/station.h"
 
@@ -9,7 +10,7 @@ static void draw_help(struct station *st)
 {
     const struct screen *of = st->help_for ? st->help_for : &main_screen;
     int y = 2, end = LINES;
-    mvaddnstr(y++, 2, "clonebay station - keys", COLS - 2);
+    mvprintw(y++, 2, "clonebay station - keys%s%s", of == &main_screen ? "" : ": ", of == &main_screen ? "" : of->name);
     y++;
     for (const struct key_binding *b = of->keys; b && b->key && y < end; b++) {
         char line[256];
@@ -25,15 +26,23 @@ static void draw_help(struct station *st)
         mvaddnstr(y + 1, 2, "Any key returns.", COLS - 2);
 }
 
-static bool any_key_returns(struct station *st, int key)
+void station_help(struct station *st)
+{
+    st->help_for = station_screen(st);
+    st->help_return = st->mode;
+    st->mode = MODE_HELP;
+}
+
+static bool back(struct station *st, int key)
 {
     (void)key;
-    st->mode = MODE_MAIN;
+    st->mode = st->help_return;
+    st->help_return = MODE_MAIN;    /* a help opened without station_help returns to the main screen */
     return true;
 }
 
 const struct screen help_screen = {
     .name = "help",
     .draw = draw_help,
-    .key = any_key_returns,
+    .key = back,
 };

@@ -34,12 +34,6 @@ static void switch_focus(struct station *st)
     st->focus_jobs = !st->focus_jobs;
 }
 
-static void help(struct station *st)
-{
-    st->help_for = &main_screen;
-    st->mode = MODE_HELP;
-}
-
 static void rescan(struct station *st)
 {
     station_rescan(st);
@@ -128,7 +122,7 @@ static const struct key_binding main_keys[] = {
     { KEY_UP, 'k', NULL, "choose the drive or the job above", up },
     { KEY_DOWN, 'j', NULL, "choose the drive or the job below", down },
     { '\t', 0, NULL, "switch between drives and jobs", switch_focus },
-    { KEY_F(1), '?', "Help", "this help", help },
+    { KEY_F(1), '?', "Help", "this help", station_help },
     { KEY_F(2), 'n', "New", "new job (also Enter on a drive)", wizard_start },
     { KEY_F(5), 'r', "Rescan", "list the drives again", rescan },
     { KEY_F(8), 'c', "Cancel", "cancel the chosen job", cancel },
@@ -136,7 +130,7 @@ static const struct key_binding main_keys[] = {
     { 'b', 0, "Bench", "bench view: one tile per drive, readable from across the room (b or Esc returns)", bench },
     { 's', 0, "Store", "where images and reports go: pick a partition of a drive", store_start },
     { 'o', 0, "Browse", "browse an image in the store, read-only: partitions, files; copy files out", browse_start },
-    { 'x', 0, "Clear", NULL, clear_finished },
+    { 'x', 0, "Clear", "clear finished jobs", clear_finished },
     { KEY_F(10), 'q', "Quit", "quit (asks when jobs run)", station_ask_quit },
     { 'R', 0, NULL, "receive from the network: the image a sender streams, onto the drives you mark",
       station_net_receive_start },
@@ -146,7 +140,7 @@ static const struct key_binding main_keys[] = {
     { 'm', 0, NULL, "the bell on/off (one beep when a job is verified, three when one fails)", bell },
     { 'i', 0, NULL, "the chosen drive in full: sector sizes, SMART health and its figures, hidden areas",
       drive_in_full },
-    { 'h', 0, NULL, NULL, help },       /* an old habit, kept */
+    { 'h', 0, NULL, NULL, station_help },       /* an old habit, kept */
     { 0 },
 };
 
@@ -179,13 +173,6 @@ static void quit_now(struct station *st)
     st->quit = true;
 }
 
-static bool quit_other_key(struct station *st, int key)
-{
-    (void)key;
-    st->mode = MODE_MAIN;
-    return true;
-}
-
 static void draw_quit(struct station *st)
 {
     station_main_draw(st);
@@ -203,6 +190,6 @@ static const struct key_binding quit_keys[] = {
 const struct screen quit_screen = {
     .name = "quit",
     .draw = draw_quit,
-    .key = quit_other_key,
+    .key = screen_any_key_returns,
     .keys = quit_keys,
 };

@@ -2,7 +2,8 @@
 # The key bar and the help come from one key table (ui/screen.h): every key
 # in the main screen's bar is in its help, and every key the help lists does
 # something when pressed (none answers "does nothing here"); F10 quits.
-# Then the same for the bench view's bar (b), whose keys are its table's.
+# Then the new-job wizard's first step: its bar's keys are in its own help
+# (F1 there), which returns to the step; and the bench view's bar (b) works.
 . "$(dirname "$0")/../lib.sh"
 need_root keys
 command -v tmux >/dev/null || { skip keys "tmux is not installed"; exit 0; }
@@ -53,6 +54,21 @@ while read -r k; do
 done < "$WORK/help"
 check "keys: every key in the help does something on the main screen ($(wc -l < "$WORK/help") keys)" test ${#idle[@]} -eq 0
 [ ${#idle[@]} -gt 0 ] && echo "  idle: ${idle[*]}"
+
+# The wizard's source step: its own help, from its own table.
+keys F2
+check "keys: F2 opens the new job's first step" wait_for "step 1 of 4" 5
+bar_keys > "$WORK/src-bar"
+keys F1
+check "keys: F1 on the step opens its help" wait_for "clonebay station - keys: new job: source" 5
+help_keys > "$WORK/src-help"
+missing=$(grep -vxF -f "$WORK/src-help" "$WORK/src-bar" | tr '\n' ' ')
+check "keys: every key in the step's bar is in its help ($(wc -l < "$WORK/src-bar") keys)" \
+    bash -c "[ -s '$WORK/src-bar' ] && [ -z '$missing' ]"
+keys Escape
+check "keys: a key leaves the help, back on the step" wait_for "step 1 of 4" 5
+keys Escape
+check "keys: Esc (in the step's bar) returns to the main screen" bash -c "$(declare -f tmux screen bar_keys on_main); T=$T; for i in \$(seq 50); do on_main && exit 0; sleep 0.1; done; exit 1"
 
 # The bench view: its bar is its table's; each of its keys answers.
 keys b
