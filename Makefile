@@ -25,7 +25,7 @@ CPPFLAGS   += -I. -D_GNU_SOURCE -DCLONEBAY_VERSION=\"$(VERSION)\" \
 LDLIBS     += -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ALLCFLAGS   = $(WARNFLAGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS)
 
-LIB_SRCS   := $(wildcard common/*.c devices/*.c clone/*.c jobs/*.c)
+LIB_SRCS   := $(wildcard common/*.c devices/*.c clone/*.c clone/fs/*.c jobs/*.c)
 UI_SRCS    := $(filter-out ui/main.c,$(wildcard ui/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UI_OBJS    := $(UI_SRCS:%.c=$(BUILD)/%.o)

@@ -3,6 +3,7 @@
  * partitions untouched, data partitions scaled with the drive, everything on
  * MiB boundaries, the last partition taking what is left. */
 #include "clone/layout.h"
+#include "clone/fs/fs.h"
 #include "common/units.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@ static int no_room(const struct layout_part *p, uint64_t room, const char *tname
     units_format_bytes(need(p), a, sizeof(a));
     units_format_bytes(room, b, sizeof(b));
     /* An encrypted volume holds nothing clonebay can read: why it cannot shrink is the reason to give. */
-    bool encrypted = !strcmp(p->fstype, "crypto_LUKS") || !strcmp(p->fstype, "BitLocker");
+    bool encrypted = fs_encrypted(p->fstype) != NULL;
     const char *what = p->fit == FIT_ANY ? "needs at least" : p->fit == FIT_GROW ? "cannot shrink below" :
                        encrypted ? "is encrypted, copied whole at its size of" : "keeps its size of";
     return cb_error_set(err, -ENOSPC, "partition #%d (%s) %s %s but would get %s on %s", p->number,

@@ -116,14 +116,19 @@ void *clone_job_thread(void *arg)
 {
     struct clone_job *job = arg;
     struct cb_error err = { 0 };
+    struct clone_request joined = job->deferred ? *job->deferred : (struct clone_request){ 0 };
     if (job->deferred)
         cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
-    if (job->deferred && job_prepare_open(job, job->deferred, &err) != 0)
+    if (joined.join && joined.join->open(job, &joined, &err) != 0)
+        finish(job, atomic_load(&job->progress.cancel) ? OUTCOME_CANCELLED : OUTCOME_REFUSED, err.msg);
+    else if (job->deferred && job_prepare_open(job, &joined, &err) != 0)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))
         finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
     else if (clone_job_run(job) != OUTCOME_REFUSED)
         job_health_after(job);
+    if (joined.join)
+        joined.join->close(job, &joined);
     atomic_store(&job->run_finished, 1);
     progress_notify(&job->progress);
     return NULL;

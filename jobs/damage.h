@@ -1,6 +1,6 @@
 /* damage: after a job with unreadable sectors, which files they hit.
  *
- * The bad ranges of the job's map are looked up (clone/fs_owners) in the
+ * The bad ranges of the job's map are looked up (clone/fs/owners) in the
  * rescued copy on the first target that did not fail, laid out by the
  * partition table that copy holds: the source is failing, and is not asked
  * again. The result is job->damaged, which the reports list. */

@@ -1,4 +1,5 @@
 #include "jobs/image_mount.h"
+#include "clone/fs/fs.h"
 #include "clone/frame_cache.h"
 #include "clone/image_fuse.h"
 #include "common/run_tool.h"
@@ -159,48 +160,30 @@ static int run(const char *const argv[], char *note, size_t len)
 static bool mount_one(struct mounted_part *p)
 {
     const unsigned long fl = MS_RDONLY | MS_NOSUID | MS_NODEV;
-    const char *t = p->fstype;
-    if (!strcmp(t, "ext2") || !strcmp(t, "ext3") || !strcmp(t, "ext4")) {
-        if (mount(p->node, p->dir, "ext4", fl, "noload") == 0) {
-            snprintf(p->how, sizeof(p->how), "kernel ext4, ro,noload");
-            return true;
-        }
-        snprintf(p->note, sizeof(p->note), "the kernel refused to mount it: %s", strerror(errno));
+    const struct fs_ops *fs = fs_ops_find(p->fstype);
+    const struct fs_mount *m = fs ? &fs->mount : NULL;
+    if (!m || (!m->kernel && !m->fuse)) {
+        snprintf(p->note, sizeof(p->note), "not mounted: clonebay mounts ext2/3/4, FAT and NTFS");
         return false;
     }
-    if (!strcmp(t, "vfat")) {
-        if (mount(p->node, p->dir, "vfat", fl, NULL) == 0) {
-            snprintf(p->how, sizeof(p->how), "kernel vfat, ro");
-            return true;
-        }
-        if (!has_prog("fusefat")) {
-            snprintf(p->note, sizeof(p->note), "FAT cannot be mounted here: the kernel has no vfat and fusefat "
-                     "is not installed (apt-get install fusefat)");
-            return false;
-        }
-        const char *argv[] = { "fusefat", "-o", "ro,allow_other", p->node, p->dir, NULL };
-        if (run(argv, p->note, sizeof(p->note)) != 0)
-            return false;
-        snprintf(p->how, sizeof(p->how), "fusefat, ro");
+    bool fuse = m->fuse && has_prog(m->fuse);
+    if (!(fuse && m->fuse_first) && m->kernel && mount(p->node, p->dir, m->kernel, fl, m->kernel_data) == 0) {
+        snprintf(p->how, sizeof(p->how), "kernel %s, ro%s%s", m->kernel, m->kernel_data ? "," : "",
+                 m->kernel_data ? m->kernel_data : "");
         return true;
     }
-    if (!strcmp(t, "ntfs")) {
-        if (has_prog("ntfs-3g")) {
-            const char *argv[] = { "ntfs-3g", "-o", "ro", p->node, p->dir, NULL };
-            if (run(argv, p->note, sizeof(p->note)) != 0)
-                return false;
-            snprintf(p->how, sizeof(p->how), "ntfs-3g, ro");
-            return true;
-        }
-        if (mount(p->node, p->dir, "ntfs3", fl, NULL) == 0) {
-            snprintf(p->how, sizeof(p->how), "kernel ntfs3, ro");
-            return true;
-        }
-        snprintf(p->note, sizeof(p->note), "NTFS cannot be mounted here: ntfs-3g is not installed and the kernel "
-                 "has no ntfs3");
-        return false;
+    int e = errno;
+    if (fuse) {
+        const char *argv[] = { m->fuse, "-o", m->fuse_opts, p->node, p->dir, NULL };
+        if (run(argv, p->note, sizeof(p->note)) != 0)
+            return false;
+        snprintf(p->how, sizeof(p->how), "%s, ro", m->fuse);
+        return true;
     }
-    snprintf(p->note, sizeof(p->note), "not mounted: clonebay mounts ext2/3/4, FAT and NTFS");
+    if (m->missing)
+        snprintf(p->note, sizeof(p->note), "%s", m->missing);
+    else
+        snprintf(p->note, sizeof(p->note), "the kernel refused to mount it: %s", strerror(e));
     return false;
 }
 

@@ -10,7 +10,7 @@
 #define CB_JOB_H
 
 #include "clone/copy.h"
-#include "clone/fs_owners.h"
+#include "clone/fs/owners.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
 #include "devices/dev_health.h"
@@ -78,6 +78,12 @@ struct clone_request {
     /* receive: the image arrives on this stream (header read; source names
      * it), read once in order; the caller owns it. Targets keep its size. */
     struct image_stream *stream;
+    /* receive in the station: the job's own thread joins the stream first
+     * (join->open sets stream and source; jobs/net_receive_job.c), then
+     * prepares the restore from it; join->close, whatever open returned,
+     * lets it go once the job is over. */
+    const struct stream_join *join;
+    const void *join_arg;
     bool dry_run;           /* prepare only (a preview): targets opened read-only, never claimed */
     /* image */
     int level;              /* zstd level, 0: default (3) */
@@ -91,6 +97,12 @@ struct clone_request {
 
 struct image_sink;
 struct img_meta;
+struct clone_job;
+
+struct stream_join {
+    int (*open)(struct clone_job *job, struct clone_request *req, struct cb_error *err);
+    void (*close)(struct clone_job *job, struct clone_request *req);
+};
 
 struct clone_job;
 

@@ -1,5 +1,5 @@
 #include "jobs/job_prepare.h"
-#include "clone/fs_used.h"
+#include "clone/fs/fs.h"
 #include "clone/http_range.h"
 #include "clone/iso9660.h"
 #include "clone/udf.h"
@@ -153,11 +153,7 @@ static const char *opaque_partition(const struct dev_partition *p)
     /* Windows' recovery tools find their files there by place: kept byte for byte. */
     if (!strcasecmp(p->type, "de94bba4-06d1-4d40-a16a-bfd50179d6ac"))
         return "Windows recovery";
-    if (!strcmp(p->fstype, "BitLocker"))
-        return "BitLocker-encrypted";
-    if (!strcmp(p->fstype, "crypto_LUKS"))
-        return "LUKS-encrypted";
-    return NULL;
+    return fs_encrypted(p->fstype);
 }
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
@@ -445,7 +441,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
     memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
-    bool remote = req->stream || http_range_is_url(req->source);     /* no node at all */
+    bool remote = req->stream || req->join || http_range_is_url(req->source);     /* no node at all */
     int rc = remote ? 0 : stat_node(req->source, sn);
     if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
         return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,

@@ -24,13 +24,15 @@ static const struct {
 };
 static const char *const live[] = { "vmlinuz", "initrd.zst" };
 
-/* The same menu for PXELINUX and SYSLINUX's EFI loader (both read pxelinux.cfg/). */
+/* The same menu for PXELINUX and SYSLINUX's EFI loader (both read pxelinux.cfg/).
+ * clonebay.netboot: the live system asks DHCP for its wired interfaces;
+ * clonebay.receive: its station starts on "Receive from the network". */
 static const char menu[] =
     "DEFAULT clonebay\n"
     "PROMPT 0\n"
     "LABEL clonebay\n"
     "  KERNEL vmlinuz\n"
-    "  APPEND initrd=initrd.zst console=ttyS0,115200 console=tty0 quiet clonebay.netboot\n";
+    "  APPEND initrd=initrd.zst console=ttyS0,115200 console=tty0 quiet clonebay.netboot clonebay.receive\n";
 
 static int copy_file(const char *from, const char *to, struct cb_error *err)
 {

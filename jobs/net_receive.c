@@ -69,16 +69,18 @@ static void *log_main(void *arg)
 /* Until the image's first bytes come (or udp-receiver ends), read its
  * messages here: it names the sender before it writes any data, so the
  * stream is named after the sender from its first error on. */
-static void wait_for_data(struct net_receive *r)
+static bool wait_for_data(struct net_receive *r, _Atomic int *cancel)
 {
     for (;;) {
         struct pollfd p[2] = { { .fd = r->data_fd, .events = POLLIN }, { .fd = r->log_fd, .events = POLLIN } };
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return;
+        if (cancel && atomic_load(cancel))
+            return false;
+        if (poll(p, 2, cancel ? 200 : -1) < 0 && errno != EINTR)
+            return true;
         if (p[1].revents && !log_read(r))
-            return;
+            return true;
         if (p[0].revents && !(p[1].revents & POLLIN))
-            return;
+            return true;
     }
 }
 
@@ -125,7 +127,8 @@ static int spawn(struct net_receive *r, const char *interface, int wait_s, struc
     return 0;
 }
 
-int net_receive_join(struct net_receive *r, const char *interface, int wait_s, struct cb_error *err)
+int net_receive_join(struct net_receive *r, const char *interface, int wait_s, _Atomic int *cancel,
+                     struct cb_error *err)
 {
     memset(r, 0, sizeof(*r));
     r->pid = -1;
@@ -134,8 +137,9 @@ int net_receive_join(struct net_receive *r, const char *interface, int wait_s, s
     pthread_mutex_init(&r->mu, NULL);
     int rc = spawn(r, interface, wait_s, err);
     char sender[64] = "", name[128] = "the image from the network";
+    if (!rc && !wait_for_data(r, cancel))
+        return cb_error_set(err, -ECANCELED, "cancelled while waiting for a sender; nothing was written");
     if (!rc) {
-        wait_for_data(r);
         r->log_running = pthread_create(&r->log_thread, NULL, log_main, r) == 0;
         net_receive_sender(r, sender, sizeof(sender));
         if (sender[0])

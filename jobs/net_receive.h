@@ -34,9 +34,11 @@ struct net_receive {
 };
 
 /* Start udp-receiver and read the header. interface NULL: its default;
- * wait_s > 0: give up when no sender starts within that time. 0, or -errno
- * with err (a stream that is not an image is -EINVAL, named). */
-int net_receive_join(struct net_receive *r, const char *interface, int wait_s, struct cb_error *err);
+ * wait_s > 0: give up when no sender starts within that time; cancel (NULL:
+ * none) set to 1 while waiting for the sender gives up too (-ECANCELED). 0,
+ * or -errno with err (a stream that is not an image is -EINVAL, named). */
+int net_receive_join(struct net_receive *r, const char *interface, int wait_s, _Atomic int *cancel,
+                     struct cb_error *err);
 /* The sender's address ("" when not known) into buf. */
 void net_receive_sender(struct net_receive *r, char *buf, size_t len);
 /* Leave the session (a refusal, or after the job): udp-receiver is stopped

@@ -1,8 +1,5 @@
 #include "jobs/resize_job.h"
-#include "clone/fs_fat_resize.h"
-#include "clone/fs_ntfs.h"
-#include "clone/fs_resize.h"
-#include "clone/fs_used.h"
+#include "clone/fs/fs.h"
 #include "clone/image_read.h"
 #include "clone/iso9660.h"
 #include "common/safe_file.h"
@@ -107,29 +104,22 @@ static bool untrusted(const struct clone_job *job, const struct layout_part *p, 
 static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
 {
     struct layout_part *p = &st->layout.parts[i];
-    bool ntfs = !strcmp(p->fstype, "ntfs"), fat = !strcmp(p->fstype, "vfat");
-    if (job->image || !((ntfs && p->fit != FIT_FIXED) || ((fs_is_ext(p->fstype) || fat) && p->fit == FIT_ANY)))
+    const struct fs_ops *fs = fs_ops_find(p->fstype);
+    if (job->image || !fs || !fs->trusted || p->fit == FIT_FIXED || (p->fit == FIT_GROW && !fs->untrusted_no_grow))
         return;
     char why[300];
     bool mounted;
     if (!untrusted(job, p, &mounted, why, sizeof(why)))
         return;
-    if (ntfs) {
-        /* Shrinking must be refused with Windows' own remedy; growing just does not happen. */
-        if (p->fit == FIT_ANY)
-            snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (ntfs) would have to shrink, and "
-                     "cannot be shrunk safely: %s; shut Windows down fully (Shift+Shut down, or turn Fast Startup "
-                     "off) or run chkdsk /f on it, then start the job again", p->number, why);
-        p->fit = FIT_FIXED;
-        clone_job_note(job, "partition #%d (ntfs) keeps its size on the target: %s (extend it in Windows once "
-                       "Windows has been shut down fully)", p->number, why);
-        return;
-    }
-    p->fit = fat ? FIT_FIXED : FIT_GROW;      /* a FAT grows by moving its clusters: not on a FAT in doubt */
-    snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (%s) would have to shrink, and cannot be "
-             "shrunk safely: %s; %s, then start the job again", p->number, p->fstype, why,
-             mounted ? "unmount it" : fat ? "run fsck.fat -a on it, or mount it once and unmount it cleanly" :
-             "run e2fsck -f on it, or mount it once and unmount it cleanly");
+    if (p->fit == FIT_ANY)
+        snprintf(st->no_shrink[i], sizeof(st->no_shrink[i]), "partition #%d (%s) would have to shrink, and cannot "
+                 "be shrunk safely: %s; %s, then start the job again", p->number, p->fstype, why,
+                 /* one that keeps its size (NTFS) waits for its own system's remedy, mounted or not */
+                 mounted && !fs->grow_later ? "unmount it" : fs->remedy);
+    p->fit = fs->untrusted_fit;
+    if (fs->grow_later)
+        clone_job_note(job, "partition #%d (%s) keeps its size on the target: %s (%s)", p->number, p->fstype, why,
+                       fs->grow_later);
 }
 
 /* The plan failed with partitions kept from shrinking: when it works with
@@ -173,7 +163,7 @@ static void fat_limits(const struct clone_job *job, struct resize_state *st, siz
     struct layout_part *p = &st->layout.parts[i];
     uint64_t least;
     char why[300];
-    if (fat_resize_limits(src->path, p->start, p->size, &least, &st->fat_max[i], why, sizeof(why)) != 0) {
+    if (fs_ops_find(p->fstype)->limits(src->path, p->start, p->size, &least, &st->fat_max[i], why, sizeof(why))) {
         p->fit = FIT_FIXED;
         st->fat_max[i] = 0;
         return;
@@ -195,18 +185,19 @@ static void classify(struct clone_job *job, struct resize_state *st)
             continue;
         dev_probe_fs(src->fd, p->start, p->size, p->fstype, sizeof(p->fstype), st->label[i],
                      sizeof(st->label[i]), st->uuid[i], sizeof(st->uuid[i]));
+        const struct fs_ops *fs = fs_ops_find(p->fstype);
         p->fit = boot_critical(p) ? FIT_FIXED : fs_resize_fit(p->fstype);
         /* A raw copy moves every sector: nothing can shrink but swap, which is re-created. */
-        if (p->fit == FIT_ANY && !job->used_only && strcmp(p->fstype, "swap") != 0)
+        if (p->fit == FIT_ANY && !job->used_only && !fs->recreated)
             p->fit = FIT_GROW;
         distrust(job, st, i);       /* first: an untrusted filesystem's own minimum means nothing */
         char node[64] = "";
         if (p->fit == FIT_ANY && job->src.is_block)
             layout_source_node(job->src.rdev, p, node, sizeof(node));
-        if (p->fit != FIT_FIXED && !strcmp(p->fstype, "vfat"))
+        if (p->fit != FIT_FIXED && fs->limits)
             fat_limits(job, st, i, src);
-        else if (p->fit == FIT_ANY && job->image && !strcmp(p->fstype, "ntfs"))
-            p->min_size = fs_resize_ntfs_min_of_used(image_used(job, p));  /* no ntfsresize on an image */
+        else if (p->fit == FIT_ANY && job->image && fs->min_of_used)
+            p->min_size = fs->min_of_used(image_used(job, p));  /* no ntfsresize on an image */
         else if (p->fit == FIT_ANY && fs_resize_min(src->path, p->start, p->size, p->fstype, node, &p->min_size))
             p->fit = FIT_GROW;      /* the superblock cannot be read: do not shrink it */
     }
@@ -230,8 +221,8 @@ static bool plain_disk(const struct layout *l)
 /* A filesystem that shrinks is shrunk in a scratch file, never on the source. */
 static bool shrinks_in_scratch(const struct layout_part *p)
 {
-    return (fs_is_ext(p->fstype) || !strcmp(p->fstype, "ntfs") || !strcmp(p->fstype, "vfat")) &&
-           p->new_size < p->size;
+    const struct fs_ops *fs = fs_ops_find(p->fstype);
+    return fs && fs->resize && !fs->recreated && p->new_size < p->size;
 }
 
 /* The least any target's plan gives partition k. */
@@ -541,8 +532,7 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     rc = map_init(&dom, src.size, MAP_NONTRIED) ? -ENOMEM : 0;
     /* ntfsresize leaves the volume marked for a check at Windows' next start, on
      * purpose: its bitmap is still the one it just wrote, so it is read as is. */
-    if (!rc && (!strcmp(p->fstype, "ntfs") ? fs_ntfs_used_resized(sc->path, 0, src.size, &dom, why, sizeof(why))
-                                           : fs_used_mark(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why))) <= 0)
+    if (!rc && fs_used_mark_resized(sc->path, 0, src.size, p->fstype, &dom, why, sizeof(why)) <= 0)
         rc = cb_error_set(err, -EINVAL, "the shrunk filesystem in %s cannot be read: %s", sc->path, why);
     /* One read of the scratch file for every target, each at its own place. */
     struct io_extent ext[JOB_MAX_TARGETS];
@@ -562,14 +552,13 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     for (size_t k = 0; k < n; k++)
         if (atomic_load(&live[k].failed) || live[k].verified > VERIFY_EQUAL)
             atomic_store(&job->ctargets[idx[k]].failed, 1);
-    if (!rc && !strcmp(p->fstype, "ntfs"))
+    if (!rc && fs_ops_find(p->fstype)->resize_marks_dirty)
         clone_job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "
                        "at its first start", p->number);
     if (!rc)
         clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
                        "blocks copied%s: %s %s", p->number, p->fstype,
-                       (unsigned long long)sc->size, fs_is_ext(p->fstype) ? "resize2fs" :
-                       !strcmp(p->fstype, "ntfs") ? "ntfsresize" : "clonebay's FAT resizer",
+                       (unsigned long long)sc->size, fs_ops_find(p->fstype)->resizer,
                        job->verify ? " and verified" : " (--no-verify: not read back)", hash_name(job->engine.verify_alg), sc->digest);
     map_free(&dom);
     io_close(&src);

@@ -1,5 +1,6 @@
 #include "jobs/store.h"
 
+#include "clone/fs/fs.h"
 #include "common/run_tool.h"
 #include "common/safe_file.h"
 #include "devices/dev_safety.h"
@@ -19,11 +20,8 @@
 
 static bool holds_files(const char *fstype)
 {
-    static const char *const ok[] = { "ext2", "ext3", "ext4", "vfat", "exfat", "ntfs", "xfs", "btrfs" };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (!strcmp(fstype, ok[i]))
-            return true;
-    return false;
+    const struct fs_ops *fs = fs_ops_find(fstype);
+    return fs && fs->holds_files;
 }
 
 /* Where the filesystem on dev is mounted now ("" when nowhere). */
@@ -111,14 +109,15 @@ int store_mount(const struct store_choice *c, const char *root, char *dir, size_
     mkdir(root, 0755);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return cb_error_set(err, -errno, "cannot make the folder %s: %s", dir, strerror(errno));
-    if (!strcmp(c->fstype, "ntfs")) {
+    const struct fs_ops *fs = fs_ops_find(c->fstype);
+    if (fs && fs->mount.fuse_first) {
         /* The kernel here has no NTFS driver that writes; ntfs-3g (FUSE) does. */
         char out[1024];
-        const char *argv[] = { "ntfs-3g", "-o", "noatime,nosuid,nodev,noexec", c->dev, dir, NULL };
+        const char *argv[] = { fs->mount.fuse, "-o", "noatime,nosuid,nodev,noexec", c->dev, dir, NULL };
         int rc = run_tool(argv, out, sizeof(out));
         if (rc != 0)
-            return cb_error_set(err, rc < 0 ? rc : -EIO, "ntfs-3g could not mount %s on %s: %s", c->dev, dir,
-                                rc < 0 ? strerror(-rc) : out);
+            return cb_error_set(err, rc < 0 ? rc : -EIO, "%s could not mount %s on %s: %s", fs->mount.fuse, c->dev,
+                                dir, rc < 0 ? strerror(-rc) : out);
         return 0;
     }
     /* A drive brought to the bench may hold anything: its set-uid programs

@@ -32,3 +32,11 @@ room_gone() {
     return 0
 }
 in_ns() { local n=$1; shift; ip netns exec "${NS[n]}" "$@"; }
+# net_image: $WORK/src.img, a 64 MiB GPT disk with 24 MiB of random data, and
+# its clonebay image $WORK/disk.zst (what a sender streams). Fails when the image does.
+net_image() {
+    truncate -s 64M "$WORK/src.img"
+    sgdisk -n 1:2048:+40M -t 1:8300 "$WORK/src.img" >/dev/null
+    head -c 24M /dev/urandom | dd of="$WORK/src.img" bs=1M seek=1 conv=notrunc status=none
+    "$CB" image "$WORK/src.img" "$WORK/disk" > /dev/null 2>&1
+}

@@ -288,7 +288,7 @@ int cli_receive(int argc, char **argv)
     if (!yes && !confirm_targets(req.targets, req.ntargets, idents))
         return cli_fail(CLI_REFUSED, "not confirmed, nothing was written");
     fprintf(stderr, "waiting for a sender%s%s...\n", interface ? " on " : "", interface ? interface : "");
-    if (net_receive_join(&r, interface, wait_s, &err)) {
+    if (net_receive_join(&r, interface, wait_s, NULL, &err)) {
         net_receive_end(&r);
         return cli_fail(CLI_REFUSED, "refused, nothing was written: %s", err.msg);
     }

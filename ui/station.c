@@ -3,6 +3,8 @@
 #include "common/clock.h"
 #include "common/units.h"
 #include "ui/cli.h"
+#include "ui/screen.h"
+#include "ui/station_net.h"
 
 #include <curses.h>
 #include <errno.h>
@@ -50,13 +52,8 @@ void station_say(struct station *st, bool error, struct qjob *job, const char *f
 
 void station_key_unused(struct station *st, int key, const char *what_works)
 {
-    char fk[8];
-    const char *name = key == ' ' ? "Space" : key == 27 ? "Esc" : key == '\t' ? "Tab" : keyname(key);
-    if (key >= KEY_F(1) && key <= KEY_F(12)) {
-        snprintf(fk, sizeof(fk), "F%d", key - KEY_F0);
-        name = fk;
-    }
-    station_say(st, false, NULL, "%s does nothing here: %s", name ? name : "that key", what_works);
+    char name[32];
+    station_say(st, false, NULL, "%s does nothing here: %s", screen_key_name(key, name, sizeof(name)), what_works);
 }
 
 void station_rescan(struct station *st)
@@ -120,125 +117,12 @@ static void on_drive_event(const struct dev_event *ev, void *arg)
     station_say(st, false, NULL, "drive %s: %s", ev->name, dev_event_type_name(ev->type));
 }
 
-/* i: the chosen drive in full on the message line: sector sizes and its
- * health with every figure read (from the background cache: never waits). */
-static void drive_info(struct station *st)
-{
-    if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
-        station_say(st, false, NULL, "i shows a drive in full: choose one in the drives first (Tab)");
-        return;
-    }
-    dev_ident_of(&st->devs.drives[st->sel_drive], &st->drive_shown);
-    st->mode = MODE_DRIVE;
-}
-
-static struct qjob *selected_job(struct station *st)
-{
-    if (st->sel_job < 0 || st->sel_job >= (int)st->q.count)
-        return NULL;
-    return st->q.jobs[st->sel_job];
-}
-
-static void ask_quit(struct station *st)
+void station_ask_quit(struct station *st)
 {
     if (jq_active(&st->q) == 0)
         st->quit = true;
     else
         st->mode = MODE_QUIT;
-}
-
-static void main_key(struct station *st, int key)
-{
-    int *sel = st->focus_jobs ? &st->sel_job : &st->sel_drive;
-    int count = st->focus_jobs ? (int)st->q.count : (int)st->devs.count;
-    struct qjob *j;
-    switch (key) {
-    case KEY_UP: case 'k':
-        if (*sel > 0) (*sel)--;
-        break;
-    case KEY_DOWN: case 'j':
-        if (*sel + 1 < count) (*sel)++;
-        break;
-    case '\t':
-        st->focus_jobs = !st->focus_jobs;
-        break;
-    case KEY_F(1): case '?': case 'h':
-        st->mode = MODE_HELP;
-        break;
-    case KEY_F(2): case 'n':
-        wizard_start(st);
-        break;
-    case KEY_F(5): case 'r':
-        station_rescan(st);
-        station_say(st, false, NULL, "drives listed again");
-        break;
-    case KEY_F(8): case 'c':
-        if (!st->focus_jobs)
-            station_say(st, false, NULL, "F8 cancels the chosen job: Tab to the jobs first");
-        else if (!(j = selected_job(st)))
-            station_say(st, false, NULL, "no job to cancel");
-        else if (j->state != QJOB_QUEUED && j->state != QJOB_RUNNING)
-            station_say(st, false, NULL, "job #%d has ended already: nothing to cancel", j->id);
-        else {
-            jq_cancel(&st->q, j->id);
-            station_say(st, false, NULL, "job #%d: cancel asked", j->id);
-        }
-        break;
-    case 'b':
-        st->mode = MODE_BENCH;
-        break;
-    case 'm':
-        st->bell = !st->bell;
-        station_say(st, false, NULL, "the bell is %s (m toggles it)",
-                    st->bell ? "on: one beep when a job is verified, three when one fails" : "off");
-        break;
-    case 's':
-        store_start(st);
-        break;
-    case 'o':
-        browse_start(st);
-        break;
-    case 'a':
-        if (st->focus_jobs || st->sel_drive >= (int)st->devs.count) {
-            station_say(st, false, NULL, "a archives discs: choose an optical drive in the drives first (Tab)");
-        } else {
-            const struct dev_drive *d = &st->devs.drives[st->sel_drive];
-            if (!d->is_optical)
-                station_say(st, false, NULL, "%s is not an optical drive: 'a' archives discs", d->path);
-            else if (archive_toggle(&st->archive, d->path))
-                station_say(st, false, NULL,
-                            "%s archives every disc put in, into %s (ejects each when done; a again stops)", d->path,
-                            station_image_folder(st));
-            else
-                station_say(st, false, NULL, "%s: archiving stopped", d->path);
-        }
-        break;
-    case 'x':
-        if (jq_active(&st->q) == st->q.count)
-            station_say(st, false, NULL, "x clears finished jobs: none has finished");
-        jq_clear_finished(&st->q);
-        st->sel_job = 0;
-        break;
-    case '\n': case '\r': case KEY_ENTER: case 'd':
-        if (st->focus_jobs && (j = selected_job(st))) {
-            st->detail_id = j->id;
-            st->mode = MODE_DETAIL;
-        } else if (!st->focus_jobs) {
-            wizard_start(st);
-        } else {
-            station_say(st, false, NULL, "no job to show: F2 starts one");
-        }
-        break;
-    case 'i':
-        drive_info(st);
-        break;
-    case KEY_F(10): case 'q':
-        ask_quit(st);
-        break;
-    default:
-        station_key_unused(st, key, "F1 lists the keys");
-        break;
-    }
 }
 
 /* A click on a drive or a job selects it; a double click acts like Enter. */
@@ -258,7 +142,22 @@ static void mouse_click(struct station *st)
             st->sel_job = i;
         }
     if (ev.bstate & BUTTON1_DOUBLE_CLICKED)
-        main_key(st, '\r');
+        screen_dispatch(st, &main_screen, '\r');
+}
+
+const struct screen *station_screen(const struct station *st)
+{
+    static const struct screen *const by_mode[] = {
+        [MODE_MAIN] = &main_screen, [MODE_HELP] = &help_screen, [MODE_QUIT] = &quit_screen,
+        [MODE_DETAIL] = &detail_screen, [MODE_DRIVE] = &drive_screen,
+        [MODE_STORE] = &store_screen, [MODE_BENCH] = &bench_screen,
+        [MODE_WIZARD] = &wizard_screen, [MODE_BROWSE] = &browse_screen,
+        [MODE_NET_RECEIVE] = &net_receive_screen, [MODE_NET_SEND] = &net_send_screen,
+    };
+    const struct screen *s = (size_t)st->mode < sizeof(by_mode) / sizeof(by_mode[0]) ? by_mode[st->mode] : NULL;
+    if (!s)
+        s = &main_screen;       /* a mode without a screen: never left stranded */
+    return s->current ? s->current(st) : s;
 }
 
 void station_key(struct station *st, int key)
@@ -274,36 +173,8 @@ void station_key(struct station *st, int key)
     }
     st->message[0] = '\0';     /* read: a key was pressed */
     st->message_error = false;
-    switch (st->mode) {
-    case MODE_MAIN: main_key(st, key); break;
-    case MODE_HELP: st->mode = MODE_MAIN; break;
-    case MODE_DRIVE: st->mode = MODE_MAIN; break;
-    case MODE_DETAIL:
-        if (key == KEY_F(8) || key == 'c') {
-            struct qjob *dj = jq_find(&st->q, st->detail_id);
-            if (dj && (dj->state == QJOB_QUEUED || dj->state == QJOB_RUNNING))
-                jq_cancel(&st->q, st->detail_id);
-            else
-                station_say(st, false, NULL, "job #%d has ended already: nothing to cancel", st->detail_id);
-        } else
-            st->mode = MODE_MAIN;
-        break;
-    case MODE_WIZARD: wizard_key(st, key); break;
-    case MODE_STORE: store_key(st, key); break;
-    case MODE_BENCH: bench_key(st, key); break;
-    case MODE_BROWSE:
-        if (key == KEY_F(10))
-            ask_quit(st);       /* the image open is unmounted on the way out */
-        else
-            browse_key(st, key);
-        break;
-    case MODE_QUIT:
-        if (key == 'y' || key == 'Y')
-            st->quit = true;
-        else
-            st->mode = MODE_MAIN;
-        break;
-    }
+    st->wiz.error[0] = '\0';  /* the wizard's refusal, read too */
+    screen_dispatch(st, station_screen(st), key);
 }
 
 /* Jobs that ended: the bell, the session's tally, and a failure said where the eye is. */
@@ -335,7 +206,7 @@ static int loop(struct station *st)
         }
         if (quit_signal) {
             quit_signal = 0;
-            ask_quit(st);
+            station_ask_quit(st);
             st->dirty = true;
         }
         struct pollfd p[3] = {
@@ -375,6 +246,7 @@ static int loop(struct station *st)
             st->dirty = true;       /* a drive's health was read */
         }
         browse_tick(st);
+        station_net_tick(st);
         jobs_ended(st);
         if (st->beeps_pending && cb_seconds() >= st->next_beep) {
             beep();
@@ -434,6 +306,8 @@ int station_run(const struct station_opts *opts)
     if (dev_monitor_open(&st.mon, &err))
         st.mon = NULL;      /* rescan on a timer instead */
     station_rescan(&st);
+    if (station_netbooted())
+        station_net_receive_start(&st);     /* a PC booted by clonebay netboot waits for a sender */
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         jq_shutdown(&st.q);
         return cli_fail(CLI_REFUSED, "the station needs a terminal (use the subcommands in scripts)");
@@ -464,6 +338,7 @@ int station_run(const struct station_opts *opts)
     size_t running = jq_active(&st.q);
     jq_shutdown(&st.q);     /* cancels what runs, waits, writes their reports */
     wizard_end(&st);        /* then the previews still working out plans (they write nothing) */
+    station_net_end(&st);   /* a send session stopped, its report written */
     char still[2048];
     if (browse_end(&st, still, sizeof(still)))     /* the images this station opened, and only those */
         cli_fail(CLI_FAILED, "an image the station opened is still mounted: %s", still);

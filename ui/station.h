@@ -2,8 +2,9 @@
  *
  * One loop poll()s the keyboard, the drive monitor and the jobs' shared
  * eventfd, redraws at most ten times a second and never waits for a job.
- * station.c owns the loop and the keys, station_draw.c paints, and
- * station_wizard.c walks through a new job. */
+ * station.c owns the loop; each screen is a struct screen (ui/screen.h) with
+ * its draw function and its key table, in the file that owns that screen;
+ * station_draw.c paints the frame and what several screens share. */
 #ifndef CB_UI_STATION_H
 #define CB_UI_STATION_H
 
@@ -20,6 +21,8 @@
 #include <stdbool.h>
 
 struct browse_view;
+struct station_net;
+struct screen;
 
 struct station_opts {
     const char *bench_dir;          /* practice bench: only loops over files in here */
@@ -30,7 +33,7 @@ struct station_opts {
 };
 
 enum st_mode { MODE_MAIN, MODE_HELP, MODE_DETAIL, MODE_WIZARD, MODE_QUIT, MODE_STORE, MODE_BENCH, MODE_BROWSE,
-               MODE_DRIVE };
+               MODE_DRIVE, MODE_NET_RECEIVE, MODE_NET_SEND };
 /* WIZ_STARTING: Y was pressed; the job prepares in its own thread and the
  * wizard shows its refusal, if any, on the confirmation screen. */
 enum wiz_step { WIZ_SOURCE, WIZ_TARGETS, WIZ_PATH, WIZ_OPTIONS, WIZ_CONFIRM, WIZ_STARTING };
@@ -75,6 +78,8 @@ struct station {
     unsigned health_seen;               /* its generation when last drawn */
     struct job_queue q;
     enum st_mode mode;
+    const struct screen *help_for;  /* MODE_HELP: the screen whose keys it lists... */
+    enum st_mode help_return;       /* ...and the mode any key returns to */
     bool focus_jobs;
     int sel_drive, sel_job;         /* indexes into devs / q.jobs */
     int detail_id;                  /* job shown in MODE_DETAIL */
@@ -95,6 +100,7 @@ struct station {
     int beeps_pending;
     double next_beep;
     struct session session;
+    struct station_net *net;        /* receive and send over the network (station_net.h), NULL until used */
     struct browse_view *browse;     /* MODE_BROWSE: an image opened read-only (station_browse.c) */
     short drive_row[256], job_row[JQ_MAX_JOBS];   /* screen rows drawn, for mouse clicks; -1 hidden */
     int drive_events;               /* hot-plug events that concern this station, this turn */
@@ -133,27 +139,55 @@ void station_key_unused(struct station *st, int key, const char *what_works);
 void station_rescan(struct station *st);
 /* One key, to whatever screen is showing. */
 void station_key(struct station *st, int key);
+/* The screen showing now (ui/screen.h): its keys, its key bar, its drawing. */
+const struct screen *station_screen(const struct station *st);
+/* Quit at once when no job is active, else ask. */
+void station_ask_quit(struct station *st);
+/* The screens, each defined in the file that owns it. */
+extern const struct screen main_screen, quit_screen;   /* station_main.c */
+extern const struct screen help_screen;                 /* station_help.c */
+/* F1: the help of the screen showing, made from its key table. */
+void station_help(struct station *st);
+extern const struct screen detail_screen;               /* station_detail.c */
+/* The chosen drive in full: identity, sector sizes, SMART health with every
+ * figure read, hidden areas, contents. */
+extern const struct screen drive_screen;                /* station_drive.c */
 /* station_store.c: choosing the drive that keeps images and reports */
 void store_start(struct station *st);
-void store_key(struct station *st, int key);
+extern const struct screen store_screen;
 /* Where images go: the chosen store, else beside the reports. */
 const char *station_image_folder(const struct station *st);
 /* station_draw.c */
 void station_draw(struct station *st);
+/* The main screen: drives above, jobs below (its key bar is drawn from its table). */
+void station_main_draw(struct station *st);
+/* A running job's second line (bar, rate, ETA, bad sectors), or its verdict, at row y. */
+void draw_job_progress(const struct station *st, const struct qjob *j, int y);
+/* Break text at spaces into rows of at most cols (a word longer than a row is
+ * cut across rows): the rows, at most max. */
+int text_wrap(const char *text, int cols, const char **starts, int *lens, int max);
+/* station_draw.c's colour pairs (the bench's follow them): on, or an attribute without colours. */
+enum { C_GOOD = 1, C_BAD, C_WARN, C_INFO, C_BAR };
+void draw_color_on(const struct station *st, int pair);
+void draw_color_off(const struct station *st, int pair);
+/* A drive's model, or for a loop device the name of its file. */
+const char *drive_model_of(const struct dev_drive *d);
+/* One line in the warning colour at row y. */
+void draw_warning_line(const struct station *st, int y, const char *text);
 /* Draw text word-wrapped, whole, in the rows just above the key bar; the rows it took. */
 int draw_wrapped(const struct station *st, const char *text, bool error);
 /* Draw text word-wrapped from row y (rows after the first indented by 2 more),
  * whole in rows y..end-1 or not at all: the rows it took, or -1. */
 int draw_text_block(const struct station *st, const char *text, int y, int end, int indent, bool error);
-/* The key bar on the last row: key, label, key, label, ..., NULL. */
+/* The key bar on the last row: key, label, key, label, ..., NULL (screen_key_bar
+ * makes them from a screen's key table). */
 void station_key_bar(const struct station *st, const char *const *items);
 /* station_bench.c: one tile per drive, readable from across the room */
-void draw_bench(struct station *st);
-void bench_key(struct station *st, int key);
+extern const struct screen bench_screen;
 /* station_browse.c: "Browse image": an image in the store opened read-only
  * (jobs/image_mount), its partitions and files, files copied out to the store */
 void browse_start(struct station *st);
-void browse_key(struct station *st, int key);
+extern const struct screen browse_screen;
 void draw_browse(struct station *st);
 /* Each loop turn: a copy that ended is reported. */
 void browse_tick(struct station *st);
@@ -162,7 +196,9 @@ void browse_tick(struct station *st);
 int browse_end(struct station *st, char *msg, size_t len);
 /* station_wizard.c */
 void wizard_start(struct station *st);
-void wizard_key(struct station *st, int key);
+/* Its steps as screens (station_wizard_keys.c), drawn by wizard_draw (station_wizard_draw.c). */
+extern const struct screen wizard_screen;
+void wizard_draw(struct station *st);
 /* Why a drive cannot be a target of this wizard's job, or NULL. */
 const char *wizard_unpickable(const struct station *st, const struct dev_drive *d);
 /* Whether d is marked as a target. */
@@ -175,9 +211,5 @@ void wizard_follow_drives(struct station *st);
 void wizard_tick(struct station *st);
 /* At exit: every preview joined. */
 void wizard_end(struct station *st);
-
-/* MODE_DRIVE (station_drive.c): the chosen drive in full: identity, sector
- * sizes, SMART health with every figure read, hidden areas, contents. */
-void station_drive_draw(const struct station *st);
 
 #endif

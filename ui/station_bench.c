@@ -5,6 +5,7 @@
  * terminal, or $NO_COLOR) each state keeps an attribute of its own; the word
  * is always there. */
 #include "common/units.h"
+#include "ui/screen.h"
 #include "ui/station.h"
 
 #include <curses.h>
@@ -216,9 +217,8 @@ static void tile(const struct station *st, const struct dev_drive *d, int y, int
     }
 }
 
-void draw_bench(struct station *st)
+static void draw_bench(struct station *st)
 {
-    static const char *const keys[] = { "b", "Back to the list", "m", "Bell on/off", "F2", "New job", NULL };
     int n = (int)st->devs.count;
     int per_row = COLS / 26 > 0 ? COLS / 26 : 1, w = COLS / per_row;
     int avail = LINES - 3, rows = (n + per_row - 1) / per_row;
@@ -233,36 +233,31 @@ void draw_bench(struct station *st)
         mvaddstr(3, 2, "no drives found: plug one in");
     for (int i = 0; i < n && i < fit; i++)
         tile(st, &st->devs.drives[i], 2 + (i / per_row) * th, (i % per_row) * w, w, boxed);
-    int y = LINES - 1, x = 0;
-    move(y, 0);
-    clrtoeol();
-    for (size_t i = 0; keys[i]; i += 2) {
-        attron(A_BOLD);
-        mvaddstr(y, x, keys[i]);
-        attroff(A_BOLD);
-        x += (int)strlen(keys[i]);
-        attron(A_REVERSE);
-        mvaddstr(y, x, keys[i + 1]);
-        attroff(A_REVERSE);
-        x += (int)strlen(keys[i + 1]) + 1;
-    }
 }
 
-void bench_key(struct station *st, int key)
+static void back(struct station *st)
 {
-    switch (key) {
-    case 'b': case 27: case 'q':
-        st->mode = MODE_MAIN;
-        break;
-    case 'm':
-        st->bell = !st->bell;
-        station_say(st, false, NULL, "the bell is %s (m toggles it)", st->bell ? "on" : "off");
-        break;
-    case KEY_F(2): case 'n':
-        wizard_start(st);
-        break;
-    default:
-        station_key_unused(st, key, "b or Esc returns to the list, m toggles the bell, F2 starts a job");
-        break;
-    }
+    st->mode = MODE_MAIN;
 }
+
+static void bell(struct station *st)
+{
+    st->bell = !st->bell;
+    station_say(st, false, NULL, "the bell is %s (m toggles it)", st->bell ? "on" : "off");
+}
+
+static const struct key_binding bench_keys[] = {
+    { 'b', 27, "Back to the list", "back to the list", back },
+    { 'm', 0, "Bell on/off", "the bell on/off", bell },
+    { KEY_F(2), 'n', "New job", "new job", wizard_start },
+    { 'q', 0, NULL, NULL, back },
+    { KEY_F(1), 0, NULL, "this help", station_help },
+    { 0 },
+};
+
+const struct screen bench_screen = {
+    .name = "bench",
+    .draw = draw_bench,
+    .keys = bench_keys,
+    .what_works = "b or Esc returns to the list, m toggles the bell, F2 starts a job",
+};

@@ -6,6 +6,7 @@
  * station's quit unmounts every image it mounted, and only those. */
 #include "common/units.h"
 #include "jobs/job_log.h"
+#include "ui/screen.h"
 #include "ui/station_browse.h"
 
 #include <curses.h>
@@ -381,15 +382,14 @@ static void move_cursor(struct browse_view *b, int key)
         b->cursor = b->cursor + page < n ? b->cursor + page : (n ? n - 1 : 0);
 }
 
-static bool is_move(int key)
+/* Up/Down, j/k, Home/End, PgUp/PgDn move in every list of browse alike. */
+static bool move_key(struct station *st, int key)
 {
-    return key == KEY_UP || key == KEY_DOWN || key == 'k' || key == 'j' || key == KEY_HOME || key == KEY_END ||
-           key == KEY_PPAGE || key == KEY_NPAGE;
-}
-
-static bool is_enter(int key)
-{
-    return key == '\n' || key == '\r' || key == KEY_ENTER;
+    if (key != KEY_UP && key != KEY_DOWN && key != 'k' && key != 'j' && key != KEY_HOME && key != KEY_END &&
+        key != KEY_PPAGE && key != KEY_NPAGE)
+        return false;
+    move_cursor(st->browse, key);
+    return true;
 }
 
 /* One folder up; from a partition's root, back to the partitions. */
@@ -415,104 +415,176 @@ static void go_up(struct station *st)
             b->cursor = (int)i;
 }
 
-static void files_key(struct station *st, int key)
+static void go_up_key(struct station *st)
+{
+    go_up(st);
+}
+
+/* ---- the images in the store ---- */
+
+static void images_back(struct station *st)
+{
+    st->mode = MODE_MAIN;
+}
+
+static void open_chosen(struct station *st)
 {
     struct browse_view *b = st->browse;
-    const struct browse_entry *e = b->cursor < (int)b->nentries ? &b->entries[b->cursor] : NULL;
-    if (is_enter(key) || key == KEY_RIGHT) {
-        if (!e) {
-            station_say(st, false, NULL, "this folder is empty: Backspace goes up");
-        } else if (e->kind != BROWSE_DIR) {
-            station_say(st, false, NULL, "%s is not a folder: Space marks it, c copies what is marked", e->name);
-        } else {
-            char old[4096], rel[4096];
-            snprintf(old, sizeof(old), "%s", b->rel);
-            bv_entry_rel(b, e, rel, sizeof(rel));
-            snprintf(b->rel, sizeof(b->rel), "%s", rel);
-            if (!list_files(st))
-                snprintf(b->rel, sizeof(b->rel), "%s", old);
-        }
-    } else if (key == KEY_BACKSPACE || key == 127 || key == 8 || key == KEY_LEFT || key == KEY_ESC || key == 'q') {
-        go_up(st);
-    } else if (key == ' ') {
-        toggle_mark(st);
-    } else if (key == 'c') {
-        start_copy(st);
-    } else if (key == 'u') {
-        b->npicks = 0;
-    } else if (key == 'x') {
-        if (end_copy(st))
-            station_say(st, false, NULL, "the copy was stopped; what was not copied whole was removed");
-        else
-            station_say(st, false, NULL, "x stops a copy: none is running");
-    } else if (is_move(key)) {
-        move_cursor(b, key);
-    } else {
-        station_key_unused(st, key, "Enter opens a folder, Backspace goes up, Space marks, c copies, u unmarks all");
+    if (b->cursor < (int)b->nimages)
+        open_image(st, b->images[b->cursor]);
+    else
+        station_say(st, false, NULL, "no image to open in %s (s chooses the store)", b->folder);
+}
+
+static void list_again(struct station *st)
+{
+    list_images(st);
+}
+
+static const struct key_binding images_keys[] = {
+    { '\r', 0, "Open read-only", "open the image read-only: its partitions", open_chosen },
+    { 'r', KEY_F(5), "List again", "list the store's images again", list_again },
+    { 27, 'q', "Back", "back to the main screen", images_back },
+    { KEY_F(10), 0, NULL, "quit (the image open is unmounted on the way out)", station_ask_quit },
+    { KEY_F(1), 0, NULL, "this help", station_help },
+    { 0 },
+};
+
+static const struct screen images_screen = {
+    .name = "browse: images", .draw = draw_browse, .key = move_key, .keys = images_keys,
+    .what_works = "Up/Down choose an image, Enter opens it read-only, Esc goes back",
+};
+
+/* ---- the partitions of the image open ---- */
+
+static void close_it(struct station *st)
+{
+    struct browse_view *b = st->browse;
+    if (b->copy) {
+        station_say(st, false, NULL, "a copy is running: wait for it, or x stops it (the image stays open "
+                    "until it ends)");
+        return;
+    }
+    close_image(st);
+    b->step = BV_IMAGES;
+    b->cursor = b->top = 0;
+    list_images(st);
+}
+
+static void open_part(struct station *st)
+{
+    struct browse_view *b = st->browse;
+    const struct mounted_part *p = b->cursor < (int)b->m.nparts ? &b->m.parts[b->cursor] : NULL;
+    if (!p)
+        station_say(st, false, NULL, "no partition to open: Esc closes the image");
+    else if (!p->mounted)
+        station_say(st, true, NULL, "partition #%d cannot be opened: %s", p->number, p->note);
+    else {
+        b->part = b->cursor;
+        b->rel[0] = '\0';
+        if (list_files(st))
+            b->step = BV_FILES;
     }
 }
 
-void browse_key(struct station *st, int key)
+static void stop_copy(struct station *st)
+{
+    if (end_copy(st))
+        station_say(st, false, NULL, "the copy was stopped; what was not copied whole was removed");
+    else
+        station_say(st, false, NULL, "x stops a copy: none is running");
+}
+
+static const struct key_binding parts_keys[] = {
+    { '\r', KEY_RIGHT, "Files", "the partition's files", open_part },
+    { 27, 'q', "Close image", "close the image (unmount it)", close_it },
+    { 'x', 0, NULL, "stop the copy running", stop_copy },
+    { KEY_F(10), 0, NULL, "quit (the image open is unmounted on the way out)", station_ask_quit },
+    { KEY_F(1), 0, NULL, "this help", station_help },
+    { 0 },
+};
+
+static const struct screen parts_screen = {
+    .name = "browse: partitions", .draw = draw_browse, .key = move_key, .keys = parts_keys,
+    .what_works = "Enter lists a partition's files, Esc closes the image (unmounts it)",
+};
+
+/* ---- a partition's files ---- */
+
+static void open_folder(struct station *st)
 {
     struct browse_view *b = st->browse;
-    if (!b) {
-        st->mode = MODE_MAIN;
-        return;
-    }
-    if (b->opening) {
-        station_say(st, false, NULL, "opening %s read-only: a moment", b->image);
-        return;
-    }
-    switch (b->step) {
-    case BV_IMAGES:
-        if (key == KEY_ESC || key == 'q') {
-            st->mode = MODE_MAIN;
-        } else if (is_enter(key)) {
-            if (b->cursor < (int)b->nimages)
-                open_image(st, b->images[b->cursor]);
-            else
-                station_say(st, false, NULL, "no image to open in %s (s chooses the store)", b->folder);
-        } else if (key == 'r' || key == KEY_F(5)) {
-            list_images(st);
-        } else if (is_move(key)) {
-            move_cursor(b, key);
-        } else {
-            station_key_unused(st, key, "Up/Down choose an image, Enter opens it read-only, Esc goes back");
-        }
-        break;
-    case BV_PARTS:
-        if (key == KEY_ESC || key == 'q') {
-            if (b->copy) {
-                station_say(st, false, NULL, "a copy is running: wait for it, or x stops it (the image stays open "
-                            "until it ends)");
-                break;
-            }
-            close_image(st);
-            b->step = BV_IMAGES;
-            b->cursor = b->top = 0;
-            list_images(st);
-        } else if (is_enter(key) || key == KEY_RIGHT) {
-            const struct mounted_part *p = b->cursor < (int)b->m.nparts ? &b->m.parts[b->cursor] : NULL;
-            if (!p)
-                station_say(st, false, NULL, "no partition to open: Esc closes the image");
-            else if (!p->mounted)
-                station_say(st, true, NULL, "partition #%d cannot be opened: %s", p->number, p->note);
-            else {
-                b->part = b->cursor;
-                b->rel[0] = '\0';
-                if (list_files(st))
-                    b->step = BV_FILES;
-            }
-        } else if (key == 'x') {
-            files_key(st, key);
-        } else if (is_move(key)) {
-            move_cursor(b, key);
-        } else {
-            station_key_unused(st, key, "Enter lists a partition's files, Esc closes the image (unmounts it)");
-        }
-        break;
-    case BV_FILES:
-        files_key(st, key);
-        break;
+    const struct browse_entry *e = b->cursor < (int)b->nentries ? &b->entries[b->cursor] : NULL;
+    if (!e) {
+        station_say(st, false, NULL, "this folder is empty: Backspace goes up");
+    } else if (e->kind != BROWSE_DIR) {
+        station_say(st, false, NULL, "%s is not a folder: Space marks it, c copies what is marked", e->name);
+    } else {
+        char old[4096], rel[4096];
+        snprintf(old, sizeof(old), "%s", b->rel);
+        bv_entry_rel(b, e, rel, sizeof(rel));
+        snprintf(b->rel, sizeof(b->rel), "%s", rel);
+        if (!list_files(st))
+            snprintf(b->rel, sizeof(b->rel), "%s", old);
     }
 }
+
+static void unmark_all(struct station *st)
+{
+    st->browse->npicks = 0;
+}
+
+static const struct key_binding files_keys[] = {
+    { '\r', KEY_RIGHT, "Open folder", "open the folder", open_folder },
+    { KEY_BACKSPACE, KEY_LEFT, "Up", "one folder up", go_up_key },
+    { ' ', 0, "Mark", "mark the file or folder, or unmark it", toggle_mark },
+    { 'c', 0, "Copy to store", "copy what is marked to the store, sizes checked", start_copy },
+    { 'u', 0, "Unmark all", "unmark everything", unmark_all },
+    { 27, 'q', "Up", "one folder up (from the top, the partitions)", go_up_key },
+    { 'x', 0, NULL, "stop the copy running", stop_copy },
+    { KEY_F(10), 0, NULL, "quit (the image open is unmounted on the way out)", station_ask_quit },
+    { KEY_F(1), 0, NULL, "this help", station_help },
+    { 0 },
+};
+
+static const struct screen files_screen = {
+    .name = "browse: files", .draw = draw_browse, .key = move_key, .keys = files_keys,
+    .what_works = "Enter opens a folder, Backspace goes up, Space marks, c copies, u unmarks all",
+};
+
+/* ---- while the image is being opened, and with nothing open ---- */
+
+static bool wait_a_moment(struct station *st, int key)
+{
+    (void)key;
+    station_say(st, false, NULL, "opening %s read-only: a moment", st->browse->image);
+    return true;
+}
+
+static const struct key_binding opening_keys[] = {
+    { KEY_F(10), 0, "Quit", "quit (the image is unmounted on the way out)", station_ask_quit },
+    { 0 },
+};
+
+static const struct screen opening_screen = {
+    .name = "browse: opening", .draw = draw_browse, .key = wait_a_moment, .keys = opening_keys,
+};
+
+static const struct screen nothing_open = {
+    .name = "browse: nothing", .draw = draw_browse, .key = screen_any_key_returns,
+};
+
+static const struct screen *browse_step(const struct station *st)
+{
+    const struct browse_view *b = st->browse;
+    if (!b)
+        return &nothing_open;
+    if (b->opening)
+        return &opening_screen;
+    return b->step == BV_IMAGES ? &images_screen : b->step == BV_PARTS ? &parts_screen : &files_screen;
+}
+
+const struct screen browse_screen = {
+    .name = "browse",
+    .current = browse_step,
+};

@@ -105,10 +105,6 @@ static void draw_report(struct station *st, int y, int end)
 
 void draw_browse(struct station *st)
 {
-    static const char *const keys_img[] = { "Enter", "Open read-only", "r", "List again", "Esc", "Back", NULL };
-    static const char *const keys_parts[] = { "Enter", "Files", "Esc", "Close image", NULL };
-    static const char *const keys_files[] = { "Enter", "Open folder", "Bksp", "Up", "Space", "Mark", "c", "Copy to store",
-                                              "u", "Unmark all", "Esc", "Up", NULL };
     struct browse_view *b = st->browse;
     if (!b)
         return;
@@ -124,7 +120,6 @@ void draw_browse(struct station *st)
         if (b->opening)
             mvprintw(2, 0, "Opening %s read-only...", b->image);
         draw_rows(st, 3, end);
-        station_key_bar(st, keys_img);
         return;
     }
     char sz[32];
@@ -134,7 +129,6 @@ void draw_browse(struct station *st)
     if (b->step == BV_PARTS) {
         mvaddstr(2, 0, "Partitions:");
         draw_rows(st, 3, end);
-        station_key_bar(st, keys_parts);
     } else {
         char words[200];
         mvprintw(2, 0, "Partition %s  /%s   (%zu marked)", bv_part_words(&b->m.parts[b->part], words, sizeof(words)),
@@ -148,7 +142,6 @@ void draw_browse(struct station *st)
         if (b->folder_volatile)
             addnstr(" - in RAM, lost at power-off (s on the main screen keeps them on a drive)",
                     COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-        station_key_bar(st, keys_files);
     }
     draw_report(st, end + 1, LINES - 1);
 }

@@ -3,6 +3,7 @@
  * terminal without UTF-8; colours when the terminal has them. */
 #include "clone/progress.h"
 #include "common/units.h"
+#include "ui/screen.h"
 #include "ui/station.h"
 
 #include <curses.h>
@@ -10,9 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { C_GOOD = 1, C_BAD, C_WARN, C_INFO, C_BAR };
-
-static void color_on(const struct station *st, int pair)
+void draw_color_on(const struct station *st, int pair)
 {
     if (st->color)
         attron(COLOR_PAIR(pair));
@@ -20,7 +19,7 @@ static void color_on(const struct station *st, int pair)
         attron(A_BOLD);
 }
 
-static void color_off(const struct station *st, int pair)
+void draw_color_off(const struct station *st, int pair)
 {
     if (st->color)
         attroff(COLOR_PAIR(pair));
@@ -52,7 +51,7 @@ static void fkey_bar(const struct station *st, const char *const *items)
 }
 
 /* Model, or for a loop device the name of its file. */
-static const char *model_of(const struct dev_drive *d)
+const char *drive_model_of(const struct dev_drive *d)
 {
     if (d->model[0])
         return d->model;
@@ -99,10 +98,10 @@ static void health_and_sectors(const struct station *st, const struct dev_drive 
     char w[48];
     snprintf(w, sizeof(w), " %-7s", dev_health_word(h->state));
     if (pair)
-        color_on(st, pair);
+        draw_color_on(st, pair);
     addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
     if (pair)
-        color_off(st, pair);
+        draw_color_off(st, pair);
     if (d->size && (d->logical_sector != 512 || d->physical_sector != 512)) {
         snprintf(w, sizeof(w), " %u/%uB", d->logical_sector, d->physical_sector);
         addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
@@ -111,9 +110,9 @@ static void health_and_sectors(const struct station *st, const struct dev_drive 
     dev_health_hidden_text(h, hidden, sizeof(hidden));
     if (hidden[0]) {
         snprintf(w, sizeof(w), " %s", hidden);
-        color_on(st, C_WARN);
+        draw_color_on(st, C_WARN);
         addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-        color_off(st, C_WARN);
+        draw_color_off(st, C_WARN);
     }
 }
 
@@ -136,7 +135,7 @@ static int draw_drives(struct station *st, int y, int rows)
         flags_of(d, fl, sizeof(fl));
         int mw = COLS >= 84 ? 22 : 20;     /* at 80 columns the health word still fits */
         snprintf(line, sizeof(line), " %-12s %-7s %10s  %-*.*s %-16.16s", d->path, dev_kind_name(d->kind), sz,
-                 mw, mw, model_of(d), d->serial[0] ? d->serial : "-");
+                 mw, mw, drive_model_of(d), d->serial[0] ? d->serial : "-");
         bool sel = !st->focus_jobs && i == st->sel_drive && st->mode == MODE_MAIN;
         if (sel)
             attron(A_REVERSE);
@@ -146,9 +145,9 @@ static int draw_drives(struct station *st, int y, int rows)
         /* The safety flags first: on a narrow screen (a serial console) what is cut
          * must be the health word or the sector sizes, never SYSTEM or MOUNTED. */
         if (fl[0]) {
-            color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
+            draw_color_on(st, d->system || d->mounted ? C_BAD : C_WARN);
             addnstr(fl, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-            color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
+            draw_color_off(st, d->system || d->mounted ? C_BAD : C_WARN);
         }
         struct dev_health health;
         health_and_sectors(st, d, &health);
@@ -157,15 +156,15 @@ static int draw_drives(struct station *st, int y, int rows)
         if (ds.color == UI_COLOR_WARNING && ds.detail[0]) {
             char w[200];
             snprintf(w, sizeof(w), " %s", ds.detail);
-            color_on(st, ds.stalled_since ? C_BAD : C_WARN);
+            draw_color_on(st, ds.stalled_since ? C_BAD : C_WARN);
             addnstr(w, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-            color_off(st, ds.stalled_since ? C_BAD : C_WARN);
+            draw_color_off(st, ds.stalled_since ? C_BAD : C_WARN);
         }
         const struct archive_drive *ar = archive_find(&st->archive, d->path);
         if (ar) {
-            color_on(st, C_INFO);
+            draw_color_on(st, C_INFO);
             addnstr(" ARCHIVING", COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-            color_off(st, C_INFO);
+            draw_color_off(st, C_INFO);
         }
         clrtoeol();
         y++;
@@ -181,9 +180,9 @@ static int draw_drives(struct station *st, int y, int rows)
             if (health.state == DEV_HEALTH_WORN || health.state == DEV_HEALTH_FAILING) {
                 char why[300];
                 snprintf(why, sizeof(why), "  health: %s", health.why);
-                color_on(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+                draw_color_on(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
                 addnstr(why, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-                color_off(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
+                draw_color_off(st, health.state == DEV_HEALTH_FAILING ? C_BAD : C_WARN);
             }
             clrtoeol();
             y++;
@@ -192,7 +191,7 @@ static int draw_drives(struct station *st, int y, int rows)
     return y;
 }
 
-static void job_line2(const struct station *st, const struct qjob *j, int y)
+void draw_job_progress(const struct station *st, const struct qjob *j, int y)
 {
     move(y, 0);
     clrtoeol();
@@ -202,9 +201,9 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
     }
     if (j->state != QJOB_RUNNING) {
         int pair = j->state == QJOB_DONE ? C_GOOD : j->state == QJOB_DONE_BAD ? C_WARN : C_BAD;
-        color_on(st, pair);
+        draw_color_on(st, pair);
         mvaddnstr(y, 5, j->verdict, COLS - 5 > 0 ? COLS - 5 : 0);
-        color_off(st, pair);
+        draw_color_off(st, pair);
         return;
     }
     const struct copy_progress *p = &j->job->progress;
@@ -223,9 +222,9 @@ static void job_line2(const struct station *st, const struct qjob *j, int y)
         snprintf(held, sizeof(held), "source %s not answering since %s ", j->source, at);
     }
     if (held[0]) {
-        color_on(st, C_WARN);
+        draw_color_on(st, C_WARN);
         mvaddnstr(y, x, held, COLS - x > 0 ? COLS - x : 0);
-        color_off(st, C_WARN);
+        draw_color_off(st, C_WARN);
         x += (int)strlen(held);
     }
     uint64_t total = atomic_load(&p->bytes_total), done = atomic_load(&p->bytes_done);
@@ -264,10 +263,10 @@ static void target_line(const struct station *st, const struct qjob *j, size_t i
     mvaddnstr(y, 0, line, COLS);
     int pair = v.state == TGT_VERIFIED ? C_GOOD : v.state == TGT_FAILED ? C_BAD : 0;
     if (pair)
-        color_on(st, pair);
+        draw_color_on(st, pair);
     addnstr(v.word, COLS - n > 0 ? COLS - n : 0);
     if (pair)
-        color_off(st, pair);
+        draw_color_off(st, pair);
     if (v.state == TGT_FAILED) {
         printw(": ");
     } else if (v.state != TGT_WAITING && v.state != TGT_PREPARING) {
@@ -277,17 +276,17 @@ static void target_line(const struct station *st, const struct qjob *j, size_t i
         addnstr(line, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
     }
     if (v.slow) {
-        color_on(st, C_WARN);
+        draw_color_on(st, C_WARN);
         addnstr("  slow", COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-        color_off(st, C_WARN);
+        draw_color_off(st, C_WARN);
     }
     if (v.stalled_since) {
         char at[16];
         hms(v.stalled_since, at, sizeof(at));
         snprintf(line, sizeof(line), "  not answering since %s", at);
-        color_on(st, C_BAD);
+        draw_color_on(st, C_BAD);
         addnstr(line, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
-        color_off(st, C_BAD);
+        draw_color_off(st, C_BAD);
     }
     if (v.why[0])
         addnstr(v.why, COLS - getcurx(stdscr) > 0 ? COLS - getcurx(stdscr) : 0);
@@ -341,18 +340,15 @@ static void draw_jobs(struct station *st, int y, int rows)
         clrtoeol();
         if (sel)
             attroff(A_REVERSE);
-        job_line2(st, j, y + 1);
+        draw_job_progress(st, j, y + 1);
         y += 2;
         for (size_t t = 0; shows_targets(j) && t < j->ntargets && y < rows; t++)
             target_line(st, j, t, y++);
     }
 }
 
-static void draw_main(struct station *st)
+void station_main_draw(struct station *st)
 {
-    /* Whole at 80 columns (the serial console): Tab, which switches drives and jobs, is in the help. */
-    static const char *const keys[] = { "F1", "Help", "F2", "New", "F5", "Rescan", "F8", "Cancel", "Enter", "Detail",
-                                        "b", "Bench", "s", "Store", "o", "Browse", "x", "Clear", "F10", "Quit", NULL };
     int split = (LINES - 2) / 2 + 1;
     int y = draw_drives(st, 1, split);
     for (; y < split; y++) {
@@ -360,170 +356,15 @@ static void draw_main(struct station *st)
         clrtoeol();
     }
     draw_jobs(st, split, LINES - 2);
-    fkey_bar(st, keys);
+    if (!st->message[0] && st->reports_volatile)
+        draw_warning_line(st, LINES - 2, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive");
 }
 
-static void draw_help(const struct station *st)
+void draw_warning_line(const struct station *st, int y, const char *text)
 {
-    static const char *const lines[] = {
-        "clonebay station - keys",
-        "",
-        "  Up/Down, j/k     choose a drive or a job        Tab    switch between drives and jobs",
-        "  F2, n, Enter     new job (on a drive)           Enter  job detail (on a job)",
-        "  F8, c            cancel the chosen job          x      clear finished jobs",
-        "  F5, r            list the drives again          F10, q quit (asks when jobs run)",
-        "  s                where images and reports go: pick a partition of a drive",
-        "  o                browse an image in the store, read-only: partitions, files; copy files out",
-        "  a                on an optical drive: archive every disc put in (ISO, eject, next)",
-        "  b                bench view: one tile per drive, readable from across the room (b or Esc returns)",
-        "  m                the bell on/off (one beep when a job is verified, three when one fails)",
-        "  i                the chosen drive in full: sector sizes, SMART health and its figures, hidden areas",
-        "  F1, ?            this help",
-        "",
-        "New job: pick the source, then the targets (Space marks, several at once),",
-        "or 'Image file' to save the drive as an image; 'i' on the source step restores",
-        "an image instead. Drives that cannot be written are shown with the reason.",
-        "Nothing is written before the confirmation screen and a press of Y.",
-        "",
-        "Flags: SYSTEM holds the running system; MOUNTED in use; BUSY written by a job or program; RO read-only.",
-        "Health (SMART): ok, worn (reallocated sectors, wear), failing (pending sectors: rescue it), unknown (none).",
-        "Under each job, one line per target: writing, verifying, VERIFIED or FAILED, its bytes and rate;",
-        "'slow' marks a target under half the speed of the others, 'not answering since' one that went silent.",
-        "Block map: # copied  . to do  / being rescued  X unreadable",
-        "",
-        "Any key returns.",
-    };
-    (void)st;
-    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && (int)i + 2 < LINES; i++)
-        mvaddnstr((int)i + 2, 2, lines[i], COLS - 2);
-}
-
-/* The block map as a grid of cells, each showing the worst state inside it. */
-static void draw_map(struct qjob *j, int y, int rows, int cols)
-{
-    struct block_map snap = { 0 };
-    if (!j->job || clone_job_map_snapshot(j->job, &snap) != 0 || snap.size == 0) {
-        mvaddstr(y, 2, "(no map yet)");
-        map_free(&snap);
-        return;
-    }
-    int cells = rows * cols;
-    size_t r = 0;
-    for (int c = 0; c < cells; c++) {
-        uint64_t from = snap.size * (uint64_t)c / (uint64_t)cells, to = snap.size * (uint64_t)(c + 1) / (uint64_t)cells;
-        char worst = '#';
-        while (r < snap.count && snap.r[r].pos + snap.r[r].size <= from)
-            r++;
-        for (size_t k = r; k < snap.count && snap.r[k].pos < (to > from ? to : from + 1); k++) {
-            char s = snap.r[k].state;
-            char ch = s == MAP_FINISHED ? '#' : s == MAP_BAD ? 'X' : s == MAP_NONTRIED ? '.' : '/';
-            if (ch == 'X' || (ch == '/' && worst != 'X') || (ch == '.' && worst == '#'))
-                worst = ch;
-        }
-        mvaddch(y + c / cols, 2 + c % cols, (chtype)worst);
-    }
-    map_free(&snap);
-}
-
-static int wrap(const char *text, int cols, const char **starts, int *lens, int max);
-
-/* The newest log lines that fit in rows y..end-1, each wrapped whole, never cut. */
-static void draw_log(const struct qjob *j, int y, int end)
-{
-    enum { MAX_ROWS = 8 };
-    const char *starts[MAX_ROWS];
-    int lens[MAX_ROWS], cols = COLS - 5 > 10 ? COLS - 5 : 10;
-    int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES, first = j->nlog, need = 0;
-    while (first > j->nlog - total) {
-        int r = wrap(j->log[(first - 1) % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
-        if (need + r > end - y)
-            break;
-        need += r;
-        first--;
-    }
-    for (int i = first; i < j->nlog; i++) {
-        int r = wrap(j->log[i % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
-        for (int k = 0; k < r && y < end; k++)
-            mvaddnstr(y++, k ? 4 : 2, starts[k], lens[k]);
-    }
-}
-
-static void draw_detail(struct station *st)
-{
-    static const char *const keys[] = { "F8", "Cancel", "Esc", "Back", NULL };
-    struct qjob *j = jq_find(&st->q, st->detail_id);
-    if (!j) {
-        st->mode = MODE_MAIN;
-        return;
-    }
-    attron(A_BOLD);
-    mvprintw(1, 0, "Job #%d  %s  %s -> %s%s   [%s]", j->id, job_kind_name(j->kind), j->source, j->targets[0],
-             j->ntargets > 1 ? " ..." : "", qjob_state_name(j->state));
-    attroff(A_BOLD);
-    if (j->state == QJOB_RUNNING || j->state == QJOB_QUEUED)
-        job_line2(st, j, 2);
-    else
-        mvaddnstr(2, 2, j->verdict, COLS - 2);      /* whole in the log below */
-    int cols = COLS - 4, rows = LINES / 3;
-    if (rows < 3)
-        rows = 3;
-    mvaddstr(3, 0, "Block map (# copied  . to do  / rescuing  X unreadable):");
-    draw_map(j, 4, rows, cols);
-    int y = 4 + rows;
-    /* Sparkline: the last rates, scaled to the highest. */
-    static const char levels[] = " .:-=+*#%@";
-    uint64_t top = 1;
-    for (int i = 0; i < j->nrates; i++)
-        if (j->rates[i] > top)
-            top = j->rates[i];
-    mvprintw(y++, 0, "Throughput (1 s a column, top %.0f MB/s):", (double)top / 1e6);
-    move(y, 2);
-    int first = j->nrates > cols ? j->nrates - cols : 0;
-    for (int i = first; i < j->nrates; i++)
-        addch((chtype)levels[(int)(j->rates[i] * 9 / top)]);
-    y += 2;
-    /* What the bad sectors hit, once the job is over (the list is complete then); the report has it all. */
-    const struct fs_owner_list *dmg = j->job && j->state != QJOB_RUNNING && j->state != QJOB_QUEUED
-                                      ? &j->job->damaged : NULL;
-    for (size_t i = 0; dmg && i < dmg->count && i < 6 && y < LINES - 4; i++) {
-        const struct fs_owner *o = &dmg->v[i];
-        char sz[32];
-        units_format_bytes(o->bytes, sz, sizeof(sz));
-        if (!i)
-            mvaddstr(y++, 0, "What the unreadable sectors hit:");
-        mvprintw(y++, 2, "#%-2d %-10s %.*s  %s", o->partition, fs_owner_kind_name(o->kind), COLS / 2, o->name, sz);
-    }
-    if (dmg && dmg->count > 6)
-        mvprintw(y++, 2, "... %zu more in the report", dmg->count - 6);
-    mvaddstr(y++, 0, "Log:");
-    draw_log(j, y, LINES - 1);
-    fkey_bar(st, keys);
-}
-
-static void draw_wizard(struct station *st);
-
-/* The "s" dialog: the filesystems that can keep images and reports. */
-static void draw_store(struct station *st)
-{
-    static const char *const keys[] = { "Enter", "Use it", "Esc", "Back", NULL };
-    attron(A_BOLD);
-    mvaddstr(1, 0, "Where to keep images and reports: a partition of a connected drive (mounted under /mnt)");
-    attroff(A_BOLD);
-    if (st->nstores == 0)
-        mvaddstr(3, 2, "No drive holds a filesystem clonebay can write (ext4, FAT, exFAT, NTFS, XFS, btrfs).");
-    for (int i = 0; i < (int)st->nstores && i + 3 < LINES - 3; i++) {
-        const struct store_choice *c = &st->stores[i];
-        char sz[32], line[512];
-        units_format_bytes(c->size, sz, sizeof(sz));
-        snprintf(line, sizeof(line), "  %-16s %-6s %10s  %-16.16s %-22.22s %s", c->dev, c->fstype, sz,
-                 c->label[0] ? c->label : "-", c->model, c->mountpoint[0] ? c->mountpoint : "");
-        if (i == st->store_cursor)
-            attron(A_REVERSE);
-        mvaddnstr(i + 3, 0, line, COLS);
-        if (i == st->store_cursor)
-            attroff(A_REVERSE);
-    }
-    fkey_bar(st, keys);
+    draw_color_on(st, C_WARN);
+    mvaddnstr(y, 0, text, COLS);
+    draw_color_off(st, C_WARN);
 }
 
 void station_draw(struct station *st)
@@ -539,42 +380,20 @@ void station_draw(struct station *st)
     attroff(A_REVERSE);
     printw("  %zu drives  %zu jobs running  reports: %s", st->devs.count, jq_running(&st->q), st->q.reports_dir);
     if (st->reports_volatile) {
-        color_on(st, C_WARN);
+        draw_color_on(st, C_WARN);
         printw(" (RAM)");
-        color_off(st, C_WARN);
+        draw_color_off(st, C_WARN);
     }
-    switch (st->mode) {
-    case MODE_BENCH: draw_bench(st); break;
-    case MODE_HELP: draw_help(st); break;
-    case MODE_DRIVE: station_drive_draw(st); break;
-    case MODE_DETAIL: draw_detail(st); break;
-    case MODE_WIZARD: draw_wizard(st); break;
-    case MODE_STORE: draw_store(st); break;
-    case MODE_BROWSE: draw_browse(st); break;
-    case MODE_QUIT:
-        draw_main(st);
-        color_on(st, C_WARN);
-        mvprintw(LINES - 2, 0, "%zu job(s) still active: cancel them and quit? (y/n)", jq_active(&st->q));
-        color_off(st, C_WARN);
-        break;
-    default:
-        draw_main(st);
-        if (!st->message[0] && st->reports_volatile) {
-            color_on(st, C_WARN);
-            mvaddnstr(LINES - 2, 0, "Reports are kept in RAM and lost at power-off: press s to keep them on a drive",
-                      COLS);
-            color_off(st, C_WARN);
-        }
-        break;
-    }
+    const struct screen *scr = station_screen(st);
+    scr->draw(st);
+    screen_key_bar(st, scr);
     const char *msg = st->mode == MODE_WIZARD && st->wiz.error[0] ? st->wiz.error : st->message;
     if (msg[0] && st->mode != MODE_QUIT)
         draw_wrapped(st, msg, msg == st->wiz.error || st->message_error);
     refresh();
 }
 
-/* Break text at spaces into rows of at most cols; a word longer than a row is cut across rows. */
-static int wrap(const char *text, int cols, const char **starts, int *lens, int max)
+int text_wrap(const char *text, int cols, const char **starts, int *lens, int max)
 {
     int n = 0;
     while (*text && n < max) {
@@ -605,15 +424,15 @@ int draw_text_block(const struct station *st, const char *text, int y, int end, 
     enum { MAX_ROWS = 40 };
     const char *starts[MAX_ROWS];
     int lens[MAX_ROWS], cols = COLS - indent - 3 > 10 ? COLS - indent - 3 : 10;
-    int rows = wrap(text, cols, starts, lens, MAX_ROWS);
+    int rows = text_wrap(text, cols, starts, lens, MAX_ROWS);
     if (rows > end - y)
         return -1;      /* whole or not at all: never cut */
     if (error)
-        color_on(st, C_BAD);
+        draw_color_on(st, C_BAD);
     for (int r = 0; r < rows; r++)
         mvaddnstr(y + r, r ? indent + 2 : indent, starts[r], lens[r]);
     if (error)
-        color_off(st, C_BAD);
+        draw_color_off(st, C_BAD);
     return rows;
 }
 
@@ -623,10 +442,10 @@ int draw_wrapped(const struct station *st, const char *text, bool error)
     const char *starts[MAX_ROWS];
     int lens[MAX_ROWS], cols = COLS > 1 ? COLS - 1 : 1;
     int max = LINES / 2 < MAX_ROWS ? LINES / 2 : MAX_ROWS;
-    int rows = wrap(text, cols, starts, lens, max);
+    int rows = text_wrap(text, cols, starts, lens, max);
     int y0 = LINES - 1 - rows;
     if (error)
-        color_on(st, C_BAD);
+        draw_color_on(st, C_BAD);
     else
         attron(A_BOLD);
     for (int r = 0; r < rows; r++) {
@@ -635,192 +454,8 @@ int draw_wrapped(const struct station *st, const char *text, bool error)
         mvaddnstr(y0 + r, 0, starts[r], lens[r]);
     }
     if (error)
-        color_off(st, C_BAD);
+        draw_color_off(st, C_BAD);
     else
         attroff(A_BOLD);
     return rows;
-}
-
-/* ---- the new-job wizard's screens (its keys are in station_wizard.c) ---- */
-
-static void wiz_drive_list(struct station *st, int y, bool targets)
-{
-    for (int i = 0; i < (int)st->devs.count && y < LINES - 3; i++) {
-        const struct dev_drive *d = &st->devs.drives[i];
-        char sz[32], line[512];
-        units_format_bytes(d->size, sz, sizeof(sz));
-        const char *why = targets ? wizard_unpickable(st, d) : NULL;
-        snprintf(line, sizeof(line), " %s %-12s %-7s %10s  %-22.22s %-16.16s", targets ? (wizard_picked(&st->wiz, d) ? "[x]" : "[ ]") : "  ",
-                 d->path, dev_kind_name(d->kind), sz, model_of(d), d->serial[0] ? d->serial : "-");
-        bool sel = i == st->wiz.cursor;
-        if (sel)
-            attron(A_REVERSE);
-        if (why)
-            attron(A_DIM);
-        mvaddnstr(y, 0, line, COLS);
-        if (why) {
-            attroff(A_DIM);
-            color_on(st, C_BAD);
-            printw("  can't: %s", why);
-            color_off(st, C_BAD);
-        } else if (targets && d->size < st->wiz.source_size) {
-            color_on(st, C_WARN);
-            printw("  smaller (fitted)");
-            color_off(st, C_WARN);
-        }
-        if (sel)
-            attroff(A_REVERSE);
-        y++;
-    }
-    if (targets && st->wiz.kind != JOB_RESTORE) {
-        bool sel = st->wiz.cursor == (int)st->devs.count;
-        if (sel)
-            attron(A_REVERSE);
-        mvaddstr(y, 0, "     Image file... (save the source as a compressed image)");
-        if (sel)
-            attroff(A_REVERSE);
-    }
-}
-
-/* Each target's plan, or the refusal, as the preview worked them out. */
-static int draw_preview(struct station *st, int y)
-{
-    const struct job_preview *p = st->wiz.preview;
-    if (!p || st->wiz.step != WIZ_CONFIRM || y >= LINES - 4)
-        return y;
-    y++;
-    if (!job_preview_done(p)) {
-        mvaddstr(y++, 2, "Working out each target's plan (reading the source's partitions)...");
-        return y;
-    }
-    const char *refusal = job_preview_refusal(p);
-    if (refusal) {
-        color_on(st, C_BAD);
-        mvaddnstr(y++, 2, "This job would be refused:", COLS - 2);
-        for (size_t off = 0, len = strlen(refusal); off < len && y < LINES - 4; off += (size_t)(COLS - 4))
-            mvaddnstr(y++, 4, refusal + off, COLS - 4);
-        color_off(st, C_BAD);
-        return y;
-    }
-    int n;
-    const char (*notes)[512] = job_preview_notes(p, &n);
-    bool any = false;
-    for (int i = 0; i < n && y < LINES - 4; i++) {
-        if (!strstr(notes[i], "partitions fitted"))
-            continue;
-        if (!any)
-            mvaddstr(y++, 2, "Plan for each target:");
-        any = true;
-        for (size_t off = 0, len = strlen(notes[i]); off < len && y < LINES - 4; off += (size_t)(COLS - 6))
-            mvaddnstr(y++, 4, notes[i] + off, COLS - 6);
-    }
-    if (!any)
-        mvaddstr(y++, 2, "Plan: every target gets the source's partitions as they are.");
-    return y;
-}
-
-static void draw_wizard(struct station *st)
-{
-    struct wizard *w = &st->wiz;
-    static const char *const keys_src[] = { "Enter", "Choose", "i", "Restore an image", "o", "Browse an image", "Esc",
-                                            "Cancel", NULL };
-    static const char *const keys_tgt[] = { "Space", "Mark", "Enter", "Next", "Esc", "Back", NULL };
-    static const char *const keys_opt[] = { "h", "Hash", "v", "Verify", "m", "Mode", "r", "Resize", "t", "Retries",
-                                            "p", "Map", "Enter", "Next", "Esc", "Back", NULL };
-    static const char *const keys_ok[] = { "Y", "Start", "Esc", "Back", NULL };
-    static const char *const keys_starting[] = { "Esc", "Main screen", NULL };
-    static const char *const keys_path[] = { "Enter", "OK", "Esc", "Back", NULL };
-    attron(A_BOLD);
-    switch (w->step) {
-    case WIZ_SOURCE:
-        mvaddstr(1, 0, "New job, step 1 of 4: the SOURCE drive (read only)");
-        attroff(A_BOLD);
-        wiz_drive_list(st, 3, false);
-        fkey_bar(st, keys_src);
-        break;
-    case WIZ_TARGETS:
-        mvprintw(1, 0, "New job, step 2 of 4: the TARGETS for %s (Space marks; every marked drive is overwritten)",
-                 w->source);
-        attroff(A_BOLD);
-        wiz_drive_list(st, 3, true);
-        fkey_bar(st, keys_tgt);
-        break;
-    case WIZ_PATH:
-        mvaddstr(1, 0, w->path_for_restore ? "Restore: the image file to write to drives"
-                                           : "Image: the file to save the source in (.zst is added)");
-        attroff(A_BOLD);
-        mvprintw(3, 2, "file: %s_", w->path);
-        fkey_bar(st, keys_path);
-        break;
-    case WIZ_OPTIONS: {
-        mvaddstr(1, 0, "New job, step 3 of 4: options");
-        attroff(A_BOLD);
-        char hashes[64] = "";
-        for (int a = 0; a < HASH_COUNT; a++)
-            if (w->hash_mask & (1u << a))
-                snprintf(hashes + strlen(hashes), sizeof(hashes) - strlen(hashes), "%s%s", hashes[0] ? "," : "",
-                         hash_name((enum hash_alg)a));
-        mvprintw(3, 2, "h  hash         %s", hashes[0] ? hashes : "none");
-        mvprintw(4, 2, "v  verify       %s", w->verify ? "yes: read every target back from the media" : "no");
-        int y = 5;
-        if (w->kind != JOB_RESTORE)
-            mvprintw(y++, 2, "m  mode         %s", w->mode == MODE_USED ? "used: only the blocks the filesystems use"
-                     : w->mode == MODE_RAW ? "raw: every sector" : "auto: used when every partition is understood");
-        if (w->kind != JOB_IMAGE)
-            mvprintw(y++, 2, "r  resize       %s", w->resize == RESIZE_KEEP ? "keep: the table as it is"
-                     : "fit: partitions fitted to each target's size");
-        mvprintw(y++, 2, "t  retries      %d pass%s over unreadable sectors", w->retries, w->retries == 1 ? "" : "es");
-        mvprintw(y++, 2, "p  map file     %s", w->keep_map ? "yes, beside the reports: a crash or a pulled cable "
-                 "resumes" : "no");
-        if (w->kind == JOB_IMAGE) {
-            char sp[32] = "none";
-            if (w->split)
-                units_format_bytes(w->split, sp, sizeof(sp));
-            mvprintw(y++, 2, "+- zstd level   %d", w->level);
-            mvprintw(y++, 2, "s  split        %s", sp);
-        }
-        fkey_bar(st, keys_opt);
-        break;
-    }
-    case WIZ_CONFIRM:
-    case WIZ_STARTING: {
-        mvaddstr(1, 0, "New job, step 4 of 4: confirm");
-        attroff(A_BOLD);
-        int y = 3;
-        mvprintw(y++, 2, "%s %s", w->kind == JOB_RESTORE ? "Restore image" : "Read", w->source);
-        if (w->kind == JOB_IMAGE) {
-            mvprintw(y++, 2, "and save it as %s (a new file; nothing is overwritten)", w->path);
-        } else {
-            color_on(st, C_WARN);
-            mvaddstr(y++, 2, "EVERYTHING ON THESE DRIVES WILL BE OVERWRITTEN:");
-            color_off(st, C_WARN);
-            for (size_t i = 0; i < w->npicked && y < LINES - 4; i++) {
-                const struct dev_drive *d = dev_ident_find(&st->devs, &w->picked[i]);
-                if (!d)
-                    continue;
-                char sz[32], what[512];
-                units_format_bytes(d->size, sz, sizeof(sz));
-                job_drive_contents(d, what, sizeof(what));
-                mvprintw(y++, 4, "%s  %s  serial %s  %s", d->path, model_of(d),
-                         d->serial[0] ? d->serial : "-", sz);
-                mvprintw(y++, 8, "holds: %s", what);
-                if (d->size < w->source_size)
-                    mvprintw(y++, 8, "smaller than the source: its partitions are fitted onto it (Y checks they fit)");
-            }
-        }
-        y = draw_preview(st, y);
-        y++;
-        attron(A_BOLD);
-        if (w->step == WIZ_STARTING)
-            mvprintw(y, 2, "Job #%d is being prepared: checking the drives again and planning. Esc returns to "
-                     "the main screen; the job goes on.", w->starting_id);
-        else
-            mvaddstr(y, 2, "Press Y to start, Esc to go back.");
-        attroff(A_BOLD);
-        fkey_bar(st, w->step == WIZ_STARTING ? keys_starting : keys_ok);
-        break;
-    }
-    }
-    attroff(A_BOLD);
-    /* w->error is drawn whole by station_draw, like every screen's message. */
 }

@@ -5,6 +5,7 @@
 #include "common/units.h"
 #include "devices/dev_health.h"
 #include "jobs/clone_job.h"
+#include "ui/screen.h"
 
 #include <curses.h>
 #include <inttypes.h>
@@ -19,10 +20,9 @@ static void figure(int *row, const char *name, int64_t v, const char *unit)
         mvprintw((*row)++, 2, "%-26s %" PRId64 "%s", name, v, unit);
 }
 
-void station_drive_draw(const struct station *st)
+static void draw_drive(struct station *st)
 {
-    struct dev_list *list = (struct dev_list *)&st->devs;
-    const struct dev_drive *d = dev_ident_find(list, &st->drive_shown);
+    const struct dev_drive *d = dev_ident_find(&st->devs, &st->drive_shown);
     int row = 0;
     attron(A_BOLD);
     mvprintw(row++, 0, "Drive in full");
@@ -72,3 +72,10 @@ void station_drive_draw(const struct station *st)
     mvprintw(row++, 2, "%-26s %s", "hidden areas (HPA/DCO)", hidden[0] ? hidden : "none found, or not an ATA drive");
     mvprintw(LINES - 1, 0, "Any key returns.");
 }
+
+/* No key table: any key returns. */
+const struct screen drive_screen = {
+    .name = "drive in full",
+    .draw = draw_drive,
+    .key = screen_any_key_returns,
+};

@@ -1,4 +1,4 @@
-/* Unit tests for clone/fs_fat_resize: FAT16 and FAT32 filesystems made by
+/* Unit tests for clone/fs/fat_resize: FAT16 and FAT32 filesystems made by
  * mkfs.fat in files, filled with mtools, shrunk and grown in place; judged
  * by fsck.fat -n, by the files read back with mtools and by the boot sector
  * the resize wrote. */
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clone/fs_fat_resize.h"
+#include "clone/fs/fat_resize.h"
 
 static char dir[64], img[128];
 

@@ -1,4 +1,4 @@
-/* Unit tests for clone/fs_owners on a FAT16 volume built here byte by byte:
+/* Unit tests for clone/fs/owners on a FAT16 volume built here byte by byte:
  * each owner named once with its total (long names, folders, a FAT copy, the
  * root directory, free space, space outside the partition), nothing counted
  * twice or left out; a directory that contains itself and a cluster chain
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "clone/fs_owners.h"
+#include "clone/fs/owners.h"
 
 enum {
     PART = 1 << 20,                 /* the partition's offset on the disk */

@@ -1,4 +1,4 @@
-/* Unit tests for clone/fs_used's trust check: the ext superblock and FAT
+/* Unit tests for clone/fs's used-blocks trust check: the ext superblock and FAT
  * boot sector fields that say a filesystem's bitmaps may be stale, read from
  * small files built here at an offset, as a partition would be. (NTFS dirty
  * volumes are covered by tests/integration/untrusted_fs.sh: they need a real
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clone/fs_used.h"
+#include "clone/fs/fs.h"
 
 #define PART_AT 8192u       /* where the "partition" starts in the file */
 

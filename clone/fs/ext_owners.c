@@ -2,7 +2,8 @@
  * descriptors, then one pass over the inode table with each inode's blocks
  * checked against the bad ones, then the directory tree for the names of
  * the inodes hit (every name of a hard-linked one). */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
+#include "clone/fs/ext.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -385,4 +386,15 @@ int fs_owners_ext(struct owners_part *p)
     bad_units_free(&w.b);
     ext2fs_close_free(&fs);
     return 1;
+}
+
+bool ext_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    char name[64];
+    struct ext2_super_block sb;
+    snprintf(name, sizeof(name), "clonebay-part:%p", (const void *)p);
+    if (ext_super_read(&part_io, name, NULL, &sb))
+        return false;
+    snprintf(fstype, len, "%s", ext_name_of(&sb));
+    return true;
 }

@@ -3,7 +3,8 @@
  * are metadata; every file and directory is one extent (or several, for a
  * multi-extent file) named from the directory tree, with Joliet's long names
  * when the disc has them, else Rock Ridge's, else the plain ISO names. */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
+#include "clone/fs/fs.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>
@@ -200,3 +201,23 @@ int fs_owners_iso(struct owners_part *p)
     free(s.seen);
     return 1;
 }
+
+/* The primary volume descriptor's "CD001" at sector 16 (of 2 KiB). */
+static bool iso_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    unsigned char b[8];
+    if (owners_read(p, b, sizeof(b), 16 * 2048) || memcmp(b + 1, "CD001", 5))
+        return false;
+    snprintf(fstype, len, "iso9660");
+    return true;
+}
+
+static bool iso_probe(const char *fstype)
+{
+    return !strcmp(fstype, "iso9660");
+}
+
+/* Discs: clonebay names the files an unreadable sector belongs to, nothing more. */
+const struct fs_ops fs_iso9660_ops = {
+    .name = "iso9660", .probe = iso_probe, .sniff = iso_sniff, .owners = fs_owners_iso,
+};

@@ -1,9 +1,12 @@
-/* fs_owners' shared part for its per-filesystem files: the bad ranges of one
- * partition, and the list they add their findings to. */
-#ifndef CB_FS_OWNERS_INTERNAL_H
-#define CB_FS_OWNERS_INTERNAL_H
+/* fs_owners' shared part for its per-filesystem files (ext_owners.c,
+ * fat_owners.c, ntfs_owners.c, iso9660_owners.c): the bad ranges of one
+ * partition, and the list they add their findings to (owners_part.c). It
+ * needs only the list's types (owner_list.h), never the lookup's header
+ * (owners.h), so the lookup (owners.c) can include it without a circle. */
+#ifndef CB_FS_OWNERS_PART_H
+#define CB_FS_OWNERS_PART_H
 
-#include "clone/fs_owners.h"
+#include "clone/fs/owner_list.h"
 
 #include <stdbool.h>
 
@@ -65,12 +68,18 @@ uint64_t bad_units_claim(const struct owners_part *p, struct bad_units *b, uint6
 void bad_units_rest(struct owners_part *p, struct bad_units *b, bool (*is_free)(void *ctx, uint64_t unit),
                     void *ctx, const char *why);
 
-/* One per filesystem: 1 when it read the filesystem (whatever it found
- * damaged is in the list), 0 when it is not this filesystem at all. */
+/* One per filesystem, for its row of the table (clone/fs/fs.h): 1 when it
+ * read the filesystem (whatever it found damaged is in the list), 0 when it
+ * is not this filesystem at all. */
 int fs_owners_ext(struct owners_part *p);
 int fs_owners_fat(struct owners_part *p);
 int fs_owners_ntfs(struct owners_part *p);
 int fs_owners_iso(struct owners_part *p);
+/* Whether the partition's own first bytes are this filesystem's (its blkid
+ * name into fstype). */
+bool ext_sniff(const struct owners_part *p, char *fstype, size_t len);
+bool fat_sniff(const struct owners_part *p, char *fstype, size_t len);
+bool ntfs_sniff(const struct owners_part *p, char *fstype, size_t len);
 
 /* One UCS-2 character as UTF-8 into out (room for 3 bytes); bytes written. */
 size_t fs_put_utf8(char *out, uint16_t u);

@@ -1,4 +1,7 @@
-#include "clone/fs_ntfs.h"
+#include "clone/fs/ntfs.h"
+#include "clone/fs/fs.h"
+#include "clone/fs/owners_part.h"
+#include "common/run_tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,14 +219,14 @@ static void unmount_part(ntfs_volume *vol, struct part_dev *p)
     close(p->fd);
 }
 
-int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
+static int ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, size_t why_len)
 {
     struct part_dev p;
     int rc;
     ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
     if (!vol) {
         if (!rc)
-            why[0] = '\0';         /* not readable at all: fs_ntfs_used says so */
+            why[0] = '\0';         /* not readable at all: ntfs_used says so */
         return rc ? rc : 1;
     }
     snprintf(why, why_len, "%s", distrust(vol));
@@ -231,19 +234,19 @@ int fs_ntfs_trusted(const char *path, uint64_t off, uint64_t size, char *why, si
     return why[0] ? 0 : 1;
 }
 
-static int used_clusters(const char *path, uint64_t off, uint64_t size, struct block_map *domain, bool check,
-                         char *why, size_t why_len)
+/* The clusters its $Bitmap says are used, and the backup boot sector.
+ * fs_used_mark asks ntfs_trusted first; a volume ntfsresize just shrank is
+ * read without (it marks it dirty on purpose, so Windows runs chkdsk once,
+ * and its $Bitmap is the one ntfsresize wrote). */
+static int ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
+                     size_t why_len)
 {
     struct part_dev p;
     int rc;
     ntfs_volume *vol = mount_part(path, off, size, &p, &rc, why, why_len);
     if (!vol)
         return rc;
-    snprintf(why, why_len, "%s", check ? distrust(vol) : "");
-    if (why[0]) {
-        unmount_part(vol, &p);
-        return 0;
-    }
+    why[0] = '\0';
     rc = 1;
     uint64_t csize = vol->cluster_size;
     int64_t nclusters = vol->nr_clusters;
@@ -269,18 +272,6 @@ static int used_clusters(const char *path, uint64_t off, uint64_t size, struct b
     free(bm);
     unmount_part(vol, &p);
     return rc;
-}
-
-int fs_ntfs_used(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                 size_t why_len)
-{
-    return used_clusters(path, off, size, domain, true, why, why_len);
-}
-
-int fs_ntfs_used_resized(const char *path, uint64_t off, uint64_t size, struct block_map *domain, char *why,
-                         size_t why_len)
-{
-    return used_clusters(path, off, size, domain, false, why, why_len);
 }
 
 struct fs_ntfs_vol {
@@ -323,3 +314,73 @@ void fs_ntfs_close(struct fs_ntfs_vol *v)
     unmount_part(v->vol, &v->p);
     free(v);
 }
+
+static bool ntfs_probe(const char *fstype)
+{
+    return !strcmp(fstype, "ntfs");
+}
+
+/* The least an NTFS using `used` bytes of clusters fits in (when ntfsresize
+ * cannot be asked: an image, or no partition node). */
+static uint64_t ntfs_min_of_used(uint64_t used)
+{
+    return used + used / 10 + (32u << 20);     /* the MFT zone and the moves ntfsresize makes */
+}
+
+/* What its $Bitmap says is used, with ntfs_min_of_used's margin;
+ * ntfsresize --info, read-only, has the last word when the partition has a
+ * node. */
+static int ntfs_min(const char *path, uint64_t off, uint64_t size, const char *node, uint64_t *min)
+{
+    struct block_map m;
+    char why[300];
+    if (map_init(&m, off + size, MAP_NONTRIED))
+        return -ENOMEM;
+    int rc = ntfs_trusted(path, off, size, why, sizeof(why));
+    if (rc > 0)
+        rc = ntfs_used(path, off, size, &m, why, sizeof(why));
+    uint64_t used = 0, p, n;
+    for (uint64_t at = off; rc > 0 && map_find(&m, at, "+", &p, &n); at = p + n)
+        used += n;
+    map_free(&m);
+    if (rc <= 0)
+        return rc < 0 ? rc : -EINVAL;
+    *min = ntfs_min_of_used(used);
+    char out[4096];
+    const char *argv[] = { "ntfsresize", "--info", "--force", "--no-progress-bar", node, NULL };
+    const char *key = "You might resize at ";
+    if (node[0] && run_tool(argv, out, sizeof(out)) == 0 && strstr(out, key)) {
+        uint64_t bytes = strtoull(strstr(out, key) + strlen(key), NULL, 10);
+        if (bytes + (16u << 20) > *min)
+            *min = bytes + (16u << 20);     /* room to write to after the first boot */
+    }
+    return 0;
+}
+
+/* A scratch file is shrunk to new_size; a partition is grown to fill itself. */
+static int ntfs_resize(const char *node, uint64_t new_size, const char *uuid, const char *label, char *log,
+                       size_t log_len, struct cb_error *err)
+{
+    (void)uuid, (void)label;
+    struct stat st;
+    char size[32];
+    snprintf(size, sizeof(size), "%llu", (unsigned long long)new_size);
+    const char *shrink[] = { "ntfsresize", "--force", "--force", "--no-progress-bar", "--size", size, node, NULL };
+    const char *grow[] = { "ntfsresize", "--force", "--force", "--no-progress-bar", node, NULL };
+    bool file = stat(node, &st) == 0 && S_ISREG(st.st_mode);
+    return fs_run_step(file ? shrink : grow, node, 0, log, log_len, err);
+}
+
+const struct fs_ops fs_ntfs_ops = {
+    .name = "ntfs", .probe = ntfs_probe, .holds_files = true,
+    .trusted = ntfs_trusted, .used = ntfs_used, .resize_marks_dirty = true,
+    .min_size = ntfs_min, .min_of_used = ntfs_min_of_used, .resize = ntfs_resize, .resizer = "ntfsresize",
+    /* Shrinking is refused with Windows' own remedy; growing waits too:
+     * ntfsresize would act on the unreplayed volume. */
+    .untrusted_fit = FIT_FIXED, .untrusted_no_grow = true,
+    .remedy = "shut Windows down fully (Shift+Shut down, or turn Fast Startup off) or run chkdsk /f on it",
+    .grow_later = "extend it in Windows once Windows has been shut down fully",
+    .sniff = ntfs_sniff, .owners = fs_owners_ntfs,
+    .mount = { .kernel = "ntfs3", .fuse = "ntfs-3g", .fuse_opts = "ro", .fuse_first = true,
+               .missing = "NTFS cannot be mounted here: ntfs-3g is not installed and the kernel has no ntfs3" },
+};

@@ -2,7 +2,7 @@
  * directory are metadata; each file's clusters are found by following its
  * chain from its directory entry, walking the tree from the root (long
  * names read from their VFAT entries). */
-#include "clone/fs_owners_internal.h"
+#include "clone/fs/owners_part.h"
 #include "common/le_bytes.h"
 
 #include <errno.h>
@@ -240,4 +240,14 @@ int fs_owners_fat(struct owners_part *p)
     free(f.dir_seen);
     free(f.table);
     return 1;
+}
+
+bool fat_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    unsigned char b[512];
+    if (owners_read(p, b, sizeof(b), 0) || b[510] != 0x55 || b[511] != 0xAA ||
+        (memcmp(b + 54, "FAT", 3) && memcmp(b + 82, "FAT32", 5)))
+        return false;
+    snprintf(fstype, len, "vfat");
+    return true;
 }

@@ -3,8 +3,8 @@
  * clusters; the names of the records hit from their $FILE_NAME attributes
  * (one per hard link), their folders followed up to the root. The system
  * files ($MFT, $LogFile, $Bitmap, ...) are metadata. */
-#include "clone/fs_owners_internal.h"
-#include "clone/fs_ntfs.h"
+#include "clone/fs/owners_part.h"
+#include "clone/fs/ntfs.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -306,4 +306,13 @@ int fs_owners_ntfs(struct owners_part *p)
     bad_units_free(&w.b);
     fs_ntfs_close(v);
     return 1;
+}
+
+bool ntfs_sniff(const struct owners_part *p, char *fstype, size_t len)
+{
+    unsigned char b[11];
+    if (owners_read(p, b, sizeof(b), 0) || memcmp(b + 3, "NTFS    ", 8))
+        return false;
+    snprintf(fstype, len, "ntfs");
+    return true;
 }

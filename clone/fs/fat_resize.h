@@ -1,4 +1,4 @@
-/* fs_fat_resize: a FAT12/16/32 filesystem fitted to a partition of another
+/* clone/fs/fat_resize: a FAT12/16/32 filesystem fitted to a partition of another
  * size, in place, on a scratch file or a target's partition (never on a
  * source). fatresize 1.1.0 and libparted's resizer assert or refuse on simple
  * layouts (and want a partition table around the filesystem), so clonebay

@@ -6,7 +6,7 @@
  * is not asked again): the files that own it (every name of a hard-linked
  * one), the filesystem's own metadata (named: inode table, $MFT, FAT, ...),
  * free space, or space outside every partition. One small file per
- * filesystem, in a const table as fs_used has:
+ * filesystem, its row of the filesystem table (clone/fs/fs.h):
  *
  *   ext2/3/4   libext2fs: metadata from the group descriptors, then every
  *              inode's blocks, then the directory tree for the names
@@ -21,33 +21,10 @@
 #define CB_FS_OWNERS_H
 
 #include "clone/block_map.h"
+#include "clone/fs/owner_list.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum fs_owner_kind {
-    FS_OWNER_METADATA,      /* the filesystem's own structures: they matter more than any one file */
-    FS_OWNER_FILE,          /* a file or directory, by its path */
-    FS_OWNER_UNRESOLVED,    /* in use, but its owner could not be found: name says why */
-    FS_OWNER_FREE,          /* free space: nothing was lost */
-    FS_OWNER_OUTSIDE,       /* outside every partition (the table, gaps) */
-};
-
-struct fs_owner {
-    enum fs_owner_kind kind;
-    int partition;          /* its number on the disk; 0 for a whole-disk filesystem or outside */
-    char fstype[16];        /* "ext4", "vfat", "ntfs", "" */
-    char *name;             /* a path ("/home/ann/thesis.odt"), what the metadata is, or why not resolved */
-    uint64_t bytes;         /* unreadable bytes in it */
-    const char *why;        /* NULL, or why more is lost than these bytes (a constant sentence) */
-};
-
-struct fs_owner_list {
-    struct fs_owner *v;     /* sorted: by partition, then kind, then name */
-    size_t count, cap;
-    size_t *slots;          /* hash index into v while it is built */
-    size_t nslots;
-};
 
 /* Where a filesystem may lie: a partition of the disk, or the whole disk. */
 struct fs_owner_part {
@@ -65,13 +42,7 @@ int fs_owners_find(const char *path, const struct fs_owner_part *parts, size_t n
 
 /* The same for a disk read through rd (0 or -errno): a compressed image,
  * decoded as it is read. name names it in messages. */
-typedef int (*fs_owners_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
 int fs_owners_find_fn(fs_owners_read_fn rd, void *ctx, const char *name, const struct fs_owner_part *parts,
                       size_t nparts, const struct block_map *map, struct fs_owner_list *out);
-
-void fs_owners_free(struct fs_owner_list *l);
-
-/* "metadata", "file", "unresolved", "free", "outside". */
-const char *fs_owner_kind_name(enum fs_owner_kind k);
 
 #endif

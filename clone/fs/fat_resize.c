@@ -1,4 +1,4 @@
-#include "clone/fs_fat_resize.h"
+#include "clone/fs/fat_resize.h"
 #include "common/le_bytes.h"
 #include "common/units.h"
 
