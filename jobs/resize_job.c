@@ -1,4 +1,5 @@
 #include "jobs/resize_job.h"
+#include "clone/resize_plan.h"
 #include "clone/fs/fs.h"
 #include "clone/image_read.h"
 #include "clone/iso9660.h"
@@ -15,8 +16,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define RESIZE_MAX_SCRATCH 8
-
 /* An ext, NTFS or FAT filesystem shrunk in a scratch file before the targets are
  * written, to the least any target's plan gives it (larger targets grow it
  * again once it is copied). */
@@ -28,19 +27,9 @@ struct scratch {
     char digest[HASH_MAX_HEX];      /* of its used blocks, as copied to the targets */
 };
 
-/* One target's plan: where each partition goes on it and how big, and the
- * remap its writer goes through. Every plan copies the same source ranges
- * (so one read of the source serves all), each to its own places. */
-struct target_plan {
-    struct layout l;
-    struct io_extent ext[LAYOUT_MAX_PARTS + 1];
-    struct io_remap remap;
-};
-
 struct resize_state {
     struct layout layout;           /* the source's, with what each partition may do */
-    struct target_plan *plans;      /* one per target */
-    size_t nplans;
+    struct resize_plan plan;        /* each target's layout and remap, the scratch steps (clone/resize_plan.h) */
     char uuid[LAYOUT_MAX_PARTS][64];
     char label[LAYOUT_MAX_PARTS][128];
     struct scratch scratch[RESIZE_MAX_SCRATCH];
@@ -218,71 +207,26 @@ static bool plain_disk(const struct layout *l)
     return true;
 }
 
-/* A filesystem that shrinks is shrunk in a scratch file, never on the source. */
-static bool shrinks_in_scratch(const struct layout_part *p)
-{
-    const struct fs_ops *fs = fs_ops_find(p->fstype);
-    return fs && fs->resize && !fs->recreated && p->new_size < p->size;
-}
-
-/* The least any target's plan gives partition k. */
-static uint64_t least_size(const struct resize_state *st, size_t k)
-{
-    uint64_t least = st->layout.parts[k].size;
-    for (size_t t = 0; t < st->nplans; t++)
-        if (st->plans[t].l.parts[k].new_size < least)
-            least = st->plans[t].l.parts[k].new_size;
-    return least;
-}
-
-static void build_extents(struct clone_job *job, struct resize_state *st)
-{
-    const struct layout *l = &st->layout;
-    uint64_t head = layout_head_bytes(l);
-    size_t n = 0;
-    for (size_t t = 0; t < st->nplans; t++)
-        if (head)
-            st->plans[t].ext[0] = (struct io_extent){ .src = 0, .len = head, .dst = 0 };
-    n = head ? 1 : 0;
-    for (size_t k = 0; k < l->nparts; k++) {
-        const struct layout_part *p = &l->parts[k];
-        if (p->extended)
-            continue;
-        uint64_t least = least_size(st, k);
-        struct layout_part shrunk = *p;
-        shrunk.new_size = least;
-        if (job->used_only && shrinks_in_scratch(&shrunk) && st->nscratch < RESIZE_MAX_SCRATCH) {
-            st->scratch[st->nscratch].part = k;    /* copied from its scratch file */
-            st->scratch[st->nscratch++].size = least;
-            continue;
-        }
-        for (size_t t = 0; t < st->nplans; t++)
-            st->plans[t].ext[n] = (struct io_extent){ .src = p->start, .len = least,
-                                                      .dst = st->plans[t].l.parts[k].new_start };
-        n++;
-    }
-    for (size_t t = 0; t < st->nplans; t++)
-        st->plans[t].remap = (struct io_remap){ .ext = st->plans[t].ext, .n = n };
-}
-
-/* Each target's own plan, from the classified source layout. */
+/* Each target's own plan, from the classified source layout; the scratch
+ * steps become this job's scratch files. */
 static int plan_targets(struct clone_job *job, struct resize_state *st, enum layout_resize how,
                         struct cb_error *err)
 {
-    if (!(st->plans = calloc(job->ntargets, sizeof(*st->plans))))
-        return cb_error_set(err, -ENOMEM, "out of memory");
+    uint64_t sizes[JOB_MAX_TARGETS];
+    const char *names[JOB_MAX_TARGETS];
     for (size_t t = 0; t < job->ntargets; t++) {
-        const struct io_dev *d = &job->ctargets[t].dev;
-        if (layout_copy(&st->plans[t].l, &st->layout))
-            return cb_error_set(err, -ENOMEM, "out of memory");
-        st->nplans++;
-        int rc = layout_plan(&st->plans[t].l, d->size, how, d->path, err);
-        if (rc) {
-            explain_refusal(st, d->size, how, d->path, err);
-            return rc;
-        }
+        sizes[t] = job->ctargets[t].dev.size;
+        names[t] = job->ctargets[t].dev.path;
     }
-    return 0;
+    int rc = resize_plan_make(&st->layout, sizes, names, job->ntargets, how, job->used_only, &st->plan, err);
+    if (rc == -ENOSPC)
+        explain_refusal(st, sizes[st->plan.refused], how, names[st->plan.refused], err);
+    for (size_t i = 0; !rc && i < st->plan.nscratch; i++) {
+        st->scratch[i].part = st->plan.scratch[i].part;
+        st->scratch[i].size = st->plan.scratch[i].size;
+    }
+    st->nscratch = rc ? 0 : st->plan.nscratch;
+    return rc;
 }
 
 /* A FAT planned larger than its type addresses grows only that far: said
@@ -290,7 +234,7 @@ static int plan_targets(struct clone_job *job, struct resize_state *st, enum lay
 static void note_fat_limits(struct clone_job *job, const struct resize_state *st, size_t t)
 {
     for (size_t k = 0; k < st->layout.nparts; k++) {
-        const struct layout_part *p = &st->plans[t].l.parts[k];
+        const struct layout_part *p = &st->plan.targets[t].l.parts[k];
         if (!st->fat_max[k] || p->new_size <= st->fat_max[k] || p->new_size <= p->size)
             continue;
         char a[32], b[32];
@@ -363,9 +307,8 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     classify(job, st);
     if ((rc = plan_targets(job, st, how, err)) != 0)
         goto none;      /* the job is refused: its domain goes with it */
-    build_extents(job, st);
     job->resize = st;
-    for (size_t t = 0; t < st->nplans; t++) {
+    for (size_t t = 0; t < st->plan.ntargets; t++) {
         char plan[1024];
         resize_job_describe_target(job, t, plan, sizeof(plan));
         clone_job_note(job, "%s", plan);
@@ -384,7 +327,7 @@ int resize_job_domain(struct clone_job *job, struct cb_error *err)
     if (!job->used_only && map_init(&job->domain, job->src.size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
     uint64_t prev = 0;
-    const struct io_remap *remap = &st->plans[0].remap;     /* every plan reads the same ranges */
+    const struct io_remap *remap = &st->plan.targets[0].remap;     /* every plan reads the same ranges */
     for (size_t i = 0; i < remap->n; i++) {
         const struct io_extent *e = &remap->ext[i];
         if (e->src > prev)
@@ -514,7 +457,7 @@ int resize_job_before(struct clone_job *job, struct cb_error *err)
     }
     if (st)
         for (size_t i = 0; i < job->ntargets; i++)
-            job->ctargets[i].dev.remap = &st->plans[i].remap;
+            job->ctargets[i].dev.remap = &st->plan.targets[i].remap;
     return 0;
 }
 
@@ -541,7 +484,7 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     size_t n = 0, idx[JOB_MAX_TARGETS];
     for (size_t i = 0; !rc && i < job->ntargets; i++)
         if (!atomic_load(&job->ctargets[i].failed)) {
-            ext[n] = (struct io_extent){ .src = 0, .len = sc->size, .dst = st->plans[i].l.parts[sc->part].new_start };
+            ext[n] = (struct io_extent){ .src = 0, .len = sc->size, .dst = st->plan.targets[i].l.parts[sc->part].new_start };
             remap[n] = (struct io_remap){ .ext = &ext[n], .n = 1 };
             live[n] = (struct copy_target){ .dev = job->ctargets[i].dev };
             live[n].dev.remap = &remap[n];
@@ -573,7 +516,7 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         struct copy_target *t = &job->ctargets[i];
         t->dev.remap = NULL;
         if (!atomic_load(&t->failed))
-            rc = layout_write(&st->plans[i].l, &t->dev, err);
+            rc = layout_write(&st->plan.targets[i].l, &t->dev, err);
         if (!rc && io_flush(&t->dev) != 0)
             rc = cb_error_set(err, -EIO, "cannot flush %s", t->dev.path);
     }
@@ -581,7 +524,7 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
         rc = copy_scratch(job, &st->scratch[k], err);
     for (size_t i = 0; !rc && i < job->ntargets; i++) {
         struct copy_target *t = &job->ctargets[i];
-        const struct layout *l = &st->plans[i].l;
+        const struct layout *l = &st->plan.targets[i].l;
         if (atomic_load(&t->failed))
             continue;
         char nodes[LAYOUT_MAX_PARTS][64], note[300];
@@ -621,9 +564,7 @@ void resize_job_free(struct clone_job *job)
         safe_file_scratch_remove(st->scratch[i].dir, st->scratch[i].path);
     if (st->view.fd >= 0)
         close(st->view.fd);
-    for (size_t t = 0; t < st->nplans; t++)
-        layout_free(&st->plans[t].l);
-    free(st->plans);
+    resize_plan_free(&st->plan);
     layout_free(&st->layout);
     free(st);
     job->resize = NULL;
@@ -632,7 +573,7 @@ void resize_job_free(struct clone_job *job)
 void resize_job_describe_target(const struct clone_job *job, size_t t, char *buf, size_t len)
 {
     const struct resize_state *st = job->resize;
-    const struct layout *l = &st->plans[t].l;
+    const struct layout *l = &st->plan.targets[t].l;
     size_t n = (size_t)snprintf(buf, len, "%s%s%spartitions fitted to %llu bytes (%s):",
                                 job->ntargets > 1 ? "target " : "", job->ntargets > 1 ? job->targets[t].path : "",
                                 job->ntargets > 1 ? ": " : "", (unsigned long long)l->new_disk_size,

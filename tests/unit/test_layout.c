@@ -2,6 +2,7 @@
  * fitted to other sizes, written, and judged by sgdisk -v / parted again. */
 #include "clone/io.h"
 #include "clone/layout.h"
+#include "clone/resize_plan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -179,6 +180,57 @@ static void remap_finds_extents(void **state)
     assert_int_equal(io_remap_find(&m, 12 * MiB, &dst, &run), -ERANGE);     /* past the end */
 }
 
+/* One plan for targets of two sizes: the same source ranges for both, each
+ * to its own places; ext4 shrinks on the smaller one, so (its used blocks
+ * known) it is shrunk once in a scratch file to the least it gets. */
+static void resize_plan_two_targets(void **state)
+{
+    (void)state;
+    char path[256];
+    struct layout *l = calloc(1, sizeof(*l));
+    gpt_source(path, l);
+    snprintf(l->parts[1].fstype, sizeof(l->parts[1].fstype), "ext4");
+    l->parts[1].fit = FIT_ANY, l->parts[1].min_size = 100 * MiB;
+    snprintf(l->parts[2].fstype, sizeof(l->parts[2].fstype), "swap");
+    l->parts[2].fit = FIT_ANY, l->parts[2].min_size = MiB;
+    l->parts[3].fit = FIT_GROW;
+    const uint64_t sizes[] = { 400 * MiB, 1024 * MiB };
+    const char *names[] = { "small", "large" };
+    struct resize_plan plan;
+    struct cb_error err = { 0 };
+    assert_int_equal(resize_plan_make(l, sizes, names, 2, RESIZE_PROPORTIONAL, true, &plan, &err), 0);
+    assert_int_equal(plan.ntargets, 2);
+    assert_int_equal(plan.nscratch, 1);
+    assert_int_equal(plan.scratch[0].part, 1);
+    uint64_t small = plan.targets[0].l.parts[1].new_size, large = plan.targets[1].l.parts[1].new_size;
+    assert_true(small < l->parts[1].size && large > l->parts[1].size);
+    assert_int_equal(plan.scratch[0].size, small);
+    const struct io_remap *a = &plan.targets[0].remap, *b = &plan.targets[1].remap;
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->n, 4);          /* the table head, EFI, swap, data: ext4 comes from its scratch file */
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->ext[i].src, b->ext[i].src);     /* one read of the source serves both */
+        assert_int_equal(a->ext[i].len, b->ext[i].len);
+    }
+    assert_int_equal(a->ext[3].dst, plan.targets[0].l.parts[3].new_start);
+    assert_int_equal(b->ext[3].dst, plan.targets[1].l.parts[3].new_start);
+    resize_plan_free(&plan);
+    /* A raw copy: no scratch file; the ext4's bytes are copied as far as the least plan gives it. */
+    assert_int_equal(resize_plan_make(l, sizes, names, 2, RESIZE_PROPORTIONAL, false, &plan, &err), 0);
+    assert_int_equal(plan.nscratch, 0);
+    assert_int_equal(plan.targets[0].remap.n, 5);
+    assert_int_equal(plan.targets[0].remap.ext[2].len, plan.targets[0].l.parts[1].new_size);
+    resize_plan_free(&plan);
+    /* A target that cannot hold it is named. */
+    const uint64_t tiny[] = { 1024 * MiB, 100 * MiB };
+    assert_int_equal(resize_plan_make(l, tiny, names, 2, RESIZE_PROPORTIONAL, true, &plan, &err), -ENOSPC);
+    assert_int_equal(plan.refused, 1);
+    assert_non_null(strstr(err.msg, "large"));
+    resize_plan_free(&plan);
+    layout_free(l);
+    free(l);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -188,6 +240,7 @@ int main(void)
         cmocka_unit_test(refusals_name_the_partition),
         cmocka_unit_test(mbr_logicals_move_with_their_ebrs),
         cmocka_unit_test(remap_finds_extents),
+        cmocka_unit_test(resize_plan_two_targets),
     };
     int rc = cmocka_run_group_tests_name("layout", tests, NULL, NULL);
     sh("rm -rf %s", dir);
