@@ -10,10 +10,10 @@
 #define CACHE_SLOTS 64
 #define CACHE_MAX_WORKERS 16
 
-enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_READING, SLOT_DONE };
+enum entry_state { ENTRY_FREE, ENTRY_QUEUED, ENTRY_READING, ENTRY_DONE };
 
 struct slot {
-    enum slot_state state;
+    enum entry_state state;
     unsigned major, minor;
     uint64_t diskseq;
     char serial[128];
@@ -38,7 +38,7 @@ struct dev_health_cache {
 
 static bool same_drive(const struct slot *s, const struct dev_drive *d)
 {
-    return s->state != SLOT_FREE && s->major == d->major && s->minor == d->minor && s->diskseq == d->diskseq &&
+    return s->state != ENTRY_FREE && s->major == d->major && s->minor == d->minor && s->diskseq == d->diskseq &&
            !strcmp(s->serial, d->serial);
 }
 
@@ -49,7 +49,7 @@ static void *worker(void *arg)
     for (;;) {
         struct slot *s = NULL;
         for (int i = 0; i < CACHE_SLOTS && !s; i++)
-            if (c->slots[i].state == SLOT_QUEUED)
+            if (c->slots[i].state == ENTRY_QUEUED)
                 s = &c->slots[i];
         if (c->stop)
             break;
@@ -57,7 +57,7 @@ static void *worker(void *arg)
             pthread_cond_wait(&c->work, &c->mu);
             continue;
         }
-        s->state = SLOT_READING;
+        s->state = ENTRY_READING;
         char path[64];
         snprintf(path, sizeof(path), "%s", s->path);
         pthread_mutex_unlock(&c->mu);
@@ -65,7 +65,7 @@ static void *worker(void *arg)
         dev_health_read_path(path, c->timeout_s, &h);
         pthread_mutex_lock(&c->mu);
         s->health = h;              /* a slot being read is never given to another drive */
-        s->state = SLOT_DONE;
+        s->state = ENTRY_DONE;
         c->busy--;
         c->generation++;
         pthread_cond_broadcast(&c->done);
@@ -121,9 +121,9 @@ static struct slot *make_room(struct dev_health_cache *c)
     struct slot *pick = NULL;
     for (int i = 0; i < CACHE_SLOTS; i++) {
         struct slot *s = &c->slots[i];
-        if (s->state == SLOT_FREE)
+        if (s->state == ENTRY_FREE)
             return s;
-        if (s->state == SLOT_DONE && (!pick || s->used < pick->used))
+        if (s->state == ENTRY_DONE && (!pick || s->used < pick->used))
             pick = s;
     }
     return pick;
@@ -142,13 +142,13 @@ bool dev_health_cache_get(struct dev_health_cache *c, const struct dev_drive *d,
         if (same_drive(&c->slots[i], d))
             s = &c->slots[i];
     if (!s && (s = make_room(c))) {
-        *s = (struct slot){ .state = SLOT_QUEUED, .major = d->major, .minor = d->minor, .diskseq = d->diskseq };
+        *s = (struct slot){ .state = ENTRY_QUEUED, .major = d->major, .minor = d->minor, .diskseq = d->diskseq };
         snprintf(s->serial, sizeof(s->serial), "%s", d->serial);
         snprintf(s->path, sizeof(s->path), "%s", d->path);
         c->busy++;
         pthread_cond_signal(&c->work);
     }
-    bool known = s && s->state == SLOT_DONE;
+    bool known = s && s->state == ENTRY_DONE;
     if (s)
         s->used = ++c->clock;
     if (known)
