@@ -314,12 +314,6 @@ static void draw_receive(struct station *st)
     }
 }
 
-static void help(struct station *st)
-{
-    st->help_for = &net_receive_screen;
-    st->mode = MODE_HELP;
-}
-
 static const struct key_binding receive_keys[] = {
     { ' ', 0, "Mark", "mark or unmark the chosen drive as a target", mark },
     { '\r', 0, "Next", "confirm the marked drives", go_on },
@@ -327,7 +321,7 @@ static const struct key_binding receive_keys[] = {
     { 'f', 0, "Interface", "the network interface: automatic, or each one of this machine", next_interface },
     { 'w', 0, "Wait", "how long the job waits for a sender: until cancelled, 60 s, 10 min, 1 h", next_wait },
     { KEY_ESC, 'q', "Back", "back (to the marks, then to the main screen)", back },
-    { KEY_F(1), '?', NULL, "this help", help },
+    { KEY_F(1), '?', NULL, "this help", station_help },
     { 0 },
 };
 
