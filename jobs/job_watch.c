@@ -233,4 +233,6 @@ void watch_target_view(const struct qjob *j, size_t i, struct target_view *v)
         v->stalled_since = wt->stalled_since;
     }
     v->word = words[v->state];
+    if (v->state == TGT_PREPARING && j->req.join)
+        v->word = "waiting for a sender";      /* a receive is prepared once its sender started */
 }

@@ -199,6 +199,9 @@ void wizard_start(struct station *st);
 /* Its steps as screens (station_wizard_keys.c), drawn by wizard_draw (station_wizard_draw.c). */
 extern const struct screen wizard_screen;
 void wizard_draw(struct station *st);
+/* Why no job may write d at all (the running system, mounted, read-only,
+ * busy, no medium), or NULL: the wizard's targets and a receive's (station_drive.c). */
+const char *station_drive_unwritable(const struct dev_drive *d);
 /* Why a drive cannot be a target of this wizard's job, or NULL. */
 const char *wizard_unpickable(const struct station *st, const struct dev_drive *d);
 /* Whether d is marked as a target. */

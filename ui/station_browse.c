@@ -420,6 +420,8 @@ static void go_up_key(struct station *st)
     go_up(st);
 }
 
+static const char *const list_notes[] = { "Up/Down (j/k), PgUp/PgDn, Home/End move in the list.", NULL };
+
 /* ---- the images in the store ---- */
 
 static void images_back(struct station *st)
@@ -453,6 +455,7 @@ static const struct key_binding images_keys[] = {
 static const struct screen images_screen = {
     .name = "browse: images", .draw = draw_browse, .key = move_key, .keys = images_keys,
     .what_works = "Up/Down choose an image, Enter opens it read-only, Esc goes back",
+    .notes = list_notes,
 };
 
 /* ---- the partitions of the image open ---- */
@@ -507,6 +510,7 @@ static const struct key_binding parts_keys[] = {
 static const struct screen parts_screen = {
     .name = "browse: partitions", .draw = draw_browse, .key = move_key, .keys = parts_keys,
     .what_works = "Enter lists a partition's files, Esc closes the image (unmounts it)",
+    .notes = list_notes,
 };
 
 /* ---- a partition's files ---- */
@@ -550,6 +554,7 @@ static const struct key_binding files_keys[] = {
 static const struct screen files_screen = {
     .name = "browse: files", .draw = draw_browse, .key = move_key, .keys = files_keys,
     .what_works = "Enter opens a folder, Backspace goes up, Space marks, c copies, u unmarks all",
+    .notes = list_notes,
 };
 
 /* ---- while the image is being opened, and with nothing open ---- */

@@ -11,6 +11,21 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+const char *station_drive_unwritable(const struct dev_drive *d)
+{
+    if (d->system)
+        return "holds the running system";
+    if (d->mounted)
+        return "mounted or in use";
+    if (d->readonly)
+        return "read-only";
+    if (d->busy)
+        return d->busy_why[0] ? d->busy_why : "busy in another job";
+    if (d->size == 0)
+        return "no medium";
+    return NULL;
+}
+
 /* A SMART figure, or what the drive did not say. */
 static void figure(int *row, const char *name, int64_t v, const char *unit)
 {

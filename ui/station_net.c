@@ -40,23 +40,6 @@ void station_net_next_interface(char *cur, size_t len)
         if_freenameindex(all);
 }
 
-/* Why d cannot be written by a receive, or NULL. No size is known before the
- * sender starts: a drive too small is refused by the job, before it writes. */
-static const char *unwritable(const struct dev_drive *d)
-{
-    if (d->system)
-        return "holds the running system";
-    if (d->mounted)
-        return "mounted or in use";
-    if (d->readonly)
-        return "read-only";
-    if (d->busy)
-        return d->busy_why[0] ? d->busy_why : "busy in another job";
-    if (d->size == 0)
-        return "no medium";
-    return NULL;
-}
-
 static bool picked(const struct station_net *n, const struct dev_drive *d)
 {
     for (size_t i = 0; i < n->npicked; i++)
@@ -132,7 +115,7 @@ static void mark(struct station *st)
     if (n->confirming || n->cursor >= (int)st->devs.count)
         return;
     const struct dev_drive *d = &st->devs.drives[n->cursor];
-    const char *why = unwritable(d);
+    const char *why = station_drive_unwritable(d);   /* a drive too small: the job refuses it */
     for (size_t i = 0; i < n->npicked; i++)
         if (dev_ident_matches(&n->picked[i], d, NULL, 0)) {
             n->picked[i] = n->picked[--n->npicked];
@@ -249,7 +232,7 @@ static bool other_key(struct station *st, int key)
 static void draw_drive(struct station *st, const struct dev_drive *d, int y, bool sel)
 {
     char sz[32], line[512];
-    const char *why = unwritable(d);
+    const char *why = station_drive_unwritable(d);
     const char *model = d->model[0] ? d->model : d->kind == DEV_KIND_LOOP ? d->backing_file : "-";
     units_format_bytes(d->size, sz, sizeof(sz));
     snprintf(line, sizeof(line), " %s %-12s %-7s %10s  %-22.22s %-16.16s", picked(st->net, d) ? "[x]" : "[ ]",
@@ -314,12 +297,6 @@ static void draw_receive(struct station *st)
     }
 }
 
-static void help(struct station *st)
-{
-    st->help_for = &net_receive_screen;
-    st->mode = MODE_HELP;
-}
-
 static const struct key_binding receive_keys[] = {
     { ' ', 0, "Mark", "mark or unmark the chosen drive as a target", mark },
     { '\r', 0, "Next", "confirm the marked drives", go_on },
@@ -327,7 +304,7 @@ static const struct key_binding receive_keys[] = {
     { 'f', 0, "Interface", "the network interface: automatic, or each one of this machine", next_interface },
     { 'w', 0, "Wait", "how long the job waits for a sender: until cancelled, 60 s, 10 min, 1 h", next_wait },
     { KEY_ESC, 'q', "Back", "back (to the marks, then to the main screen)", back },
-    { KEY_F(1), '?', NULL, "this help", help },
+    { KEY_F(1), '?', NULL, "this help", station_help },
     { 0 },
 };
 

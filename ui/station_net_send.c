@@ -279,21 +279,10 @@ static void draw_send(struct station *st)
     }
 }
 
-static void help_for(struct station *st, const struct screen *s)
-{
-    st->help_for = s;
-    st->mode = MODE_HELP;
-}
-
-static const struct screen send_path_screen, send_options_screen, send_session_screen;
-static void help_path(struct station *st) { help_for(st, &send_path_screen); }
-static void help_options(struct station *st) { help_for(st, &send_options_screen); }
-static void help_session(struct station *st) { help_for(st, &send_session_screen); }
-
 static const struct key_binding path_keys[] = {
     { '\r', 0, "OK", "take the image file", path_done },
     { KEY_ESC, 0, "Back", "back to the main screen", to_main },
-    { KEY_F(1), 0, NULL, "this help", help_path },
+    { KEY_F(1), 0, NULL, "this help", station_help },
     { 0 },
 };
 
@@ -305,7 +294,7 @@ static const struct key_binding options_keys[] = {
     { 'f', 0, "Interface", "the network interface: udp-sender's default, or each one", next_interface },
     { '\r', 0, "Start", "start the session", start_session },
     { KEY_ESC, 'q', "Back", "back to the image file", to_path },
-    { KEY_F(1), '?', NULL, "this help", help_options },
+    { KEY_F(1), '?', NULL, "this help", station_help },
     { 0 },
 };
 
@@ -313,7 +302,7 @@ static const struct key_binding session_keys[] = {
     { KEY_F(8), 'c', "Cancel", "stop the session (udp-sender); the receivers stop with it", cancel_session },
     { '\r', 0, "Again", "after a session: the same image to the next room", next_session },
     { KEY_ESC, 'q', "Main", "the main screen (the session goes on; S shows it again)", to_main },
-    { KEY_F(1), '?', NULL, "this help", help_session },
+    { KEY_F(1), '?', NULL, "this help", station_help },
     { 0 },
 };
 

@@ -46,16 +46,9 @@ const char *wizard_unpickable(const struct station *st, const struct dev_drive *
     const struct wizard *w = &st->wiz;
     if (w->kind != JOB_RESTORE && w->source_is_drive && dev_ident_matches(&w->source_id, d, NULL, 0))
         return "it is the source";
-    if (d->system)
-        return "holds the running system";
-    if (d->mounted)
-        return "mounted or in use";
-    if (d->readonly)
-        return "read-only";
-    if (d->busy)
-        return d->busy_why[0] ? d->busy_why : "busy in another job";
-    if (d->size == 0)
-        return "no medium";
+    const char *unwritable = station_drive_unwritable(d);
+    if (unwritable)
+        return unwritable;
     /* A smaller drive can take a partitioned source when the resize planner
      * fits the partitions onto it: that is decided (and explained) when Y is
      * pressed, before anything is written. */

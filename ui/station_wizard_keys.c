@@ -167,6 +167,8 @@ static bool move_in(struct station *st, int key, int rows)
     return true;
 }
 
+static const char *const list_notes[] = { "Up/Down (j/k) choose a drive.", NULL };
+
 /* ---- step 1: the source ---- */
 
 static const char src_works[] = "Up/Down choose the source, Enter takes it, i restores an image, o browses one, "
@@ -220,7 +222,7 @@ static const struct key_binding source_keys[] = {
 
 static const struct screen source_screen = {
     .name = "new job: source", .draw = wizard_draw, .key = source_move, .keys = source_keys,
-    .what_works = src_works,
+    .what_works = src_works, .notes = list_notes,
 };
 
 /* ---- step 2: the targets, or "Image file..." ---- */
@@ -280,7 +282,7 @@ static const struct key_binding targets_keys[] = {
 
 static const struct screen targets_screen = {
     .name = "new job: targets", .draw = wizard_draw, .key = targets_move, .keys = targets_keys,
-    .what_works = tgt_works,
+    .what_works = tgt_works, .notes = list_notes,
 };
 
 /* ---- the image file's name (to write, or to restore) ---- */

@@ -35,6 +35,7 @@ help_keys > "$WORK/help"
 missing=$(grep -vxF -f "$WORK/help" "$WORK/bar" | tr '\n' ' ')
 check "keys: every key in the bar is in the help ($(wc -l < "$WORK/bar") keys)" test -z "$missing"
 [ -n "$missing" ] && echo "  not in the help: $missing"
+check "keys: no key is listed twice in the help (a second binding would never run)" test -z "$(sort "$WORK/help" | uniq -d)"
 check "keys: the help lists more keys than the bar" bash -c "[ \$(wc -l < '$WORK/help') -gt \$(wc -l < '$WORK/bar') ]"
 keys Escape
 check "keys: any key leaves the help" bash -c "$(declare -f tmux screen bar_keys on_main wait_for); T=$T; for i in \$(seq 50); do on_main && exit 0; sleep 0.1; done; exit 1"
@@ -65,6 +66,7 @@ help_keys > "$WORK/src-help"
 missing=$(grep -vxF -f "$WORK/src-help" "$WORK/src-bar" | tr '\n' ' ')
 check "keys: every key in the step's bar is in its help ($(wc -l < "$WORK/src-bar") keys)" \
     bash -c "[ -s '$WORK/src-bar' ] && [ -z '$missing' ]"
+check "keys: no key twice in the step's help" bash -c "[ -s '$WORK/src-help' ] && [ -z \"\$(sort '$WORK/src-help' | uniq -d)\" ]"
 keys Escape
 check "keys: a key leaves the help, back on the step" wait_for "step 1 of 4" 5
 keys Escape

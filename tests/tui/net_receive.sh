@@ -48,6 +48,7 @@ keys y
 check "net_receive: Y queues a job that waits for a sender; the station is back at once" wait_for "waits for a sender on" 10
 for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
 check "net_receive: udp-receiver runs in the station's namespace" test -n "$(receivers)"
+check "net_receive: the job's drive line says it waits for a sender" wait_for "-> $tgt   waiting for a sender" 10
 send_bg send1
 check "net_receive: the job ends VERIFIED" wait_for "VERIFIED sha256" 90
 wait "$SPID"; src=$?
@@ -61,9 +62,9 @@ check "net_receive: the sender's report has the station's address finished" json
 # 2. A drive too small: refused once the header says the disk's size, nothing written.
 keys Tab R
 keys Home; down "$(row_of "$small")"; keys Space Enter y
-check "net_receive: the small drive's job waits for a sender" wait_for "job #2 waits for a sender" 10
+check "net_receive: the small drive's job waits for a sender" wait_for "#2   restore running" 10
 send_bg send2
-check "net_receive: the small drive is refused, saying it is smaller" wait_for "smaller than source" 90
+check "net_receive: the small drive is refused, saying it is smaller" wait_for "is smaller than" 90
 kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 check "net_receive: the small drive is untouched" test "$(sha "$small")" = "$small_sum"
 
@@ -72,7 +73,7 @@ dd if=/dev/zero of="$tgt" bs=1M count=1 conv=notrunc status=none
 tgt_sum=$(sha "$tgt")
 keys R
 keys Home; down "$(row_of "$tgt")"; keys Space Enter y
-check "net_receive: a third job waits" wait_for "job #3 waits for a sender" 10
+check "net_receive: a third job waits" wait_for "#3   restore running" 10
 for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
 keys F8
 check "net_receive: F8 ends the waiting job, CANCELLED" wait_for "CANCELLED" 20
