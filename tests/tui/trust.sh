@@ -78,7 +78,14 @@ after=$(attach "$B/d.img")
 keys Escape
 top; down "$(row_of "$src")"; keys Enter
 top; down "$(row_of "$after")"; keys Space
+# The swap must look like one change to the station, as a drive swapped in a
+# powered-off bay does: stopped, it sees the removal and the new drive in one turn
+# (else it may rescan in between and rightly say "was removed" instead).
+station_pid=$(pgrep -f "^$CB station --bench $B " | head -1)
+check "trust: the station's process is found (to hold it during the swap)" test -n "$station_pid"
+kill -STOP "$station_pid"
 partx -d "$after" 2>/dev/null; losetup -d "$after"; losetup "$after" "$B/other.img"
+kill -CONT "$station_pid"
 defer "losetup -d $after"
 check "trust: a drive replaced behind the same name loses its mark" wait_for "is not the same drive any more" 10
 check "trust: ... nothing is marked" bash -c "$(declare -f tmux screen); T=$T; ! screen | grep -qF '[x]'"
