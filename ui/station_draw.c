@@ -244,7 +244,7 @@ void draw_job_progress(const struct station *st, const struct qjob *j, int y)
     char line[256];
     snprintf(line, sizeof(line), "%s %5.1f%%  %-7s %4.0f MB/s (avg %.0f)  ETA %s  bad %llu sectors in %llu areas", b,
              100.0 * f, progress_phase_name((enum copy_phase)phase), (double)rate / 1e6, (double)avg / 1e6, eta,
-             (unsigned long long)(bad / 512), (unsigned long long)areas);
+             (unsigned long long)(bad / (j->job->src.sector ? j->job->src.sector : 512)), (unsigned long long)areas);
     if (x < COLS)
         mvaddnstr(y, x, line, COLS - x);
 }
