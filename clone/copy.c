@@ -118,9 +118,8 @@ struct consumer {
     enum hash_alg alg;              /* else: hasher for alg */
 };
 
-/* A drive left behind on a slot: it is owed that piece. Under ring.mu. */
-/* A drive's own speed (bytes per second inside its writes), once it has
- * written enough to say: under 3/4 of another live drive's is a slower
+/* A drive's own speed (bytes of data per second inside its writes), once
+ * it has written enough to say: under 3/4 of another live drive's is a slower
  * drive, not a hiccup (a stall shows as time lost instead: COPY_LAG_AFTER_MS). */
 #define PROVED_AFTER (32ull << 20)
 static bool proved_slow(int consumer, void *arg)
@@ -128,14 +127,14 @@ static bool proved_slow(int consumer, void *arg)
     struct engine *e = arg;
     size_t t = (size_t)(consumer - e->nhashers);
     const struct copy_target *me = &e->job->targets[t];
-    uint64_t mb = atomic_load(&me->bytes_written), mns = atomic_load(&me->busy_ns);
+    uint64_t mb = atomic_load(&me->data_bytes), mns = atomic_load(&me->data_ns);
     if (mb < PROVED_AFTER || !mns)
         return false;
     for (size_t o = 0; o < e->job->ntargets; o++) {
         const struct copy_target *other = &e->job->targets[o];
         if (o == t || copy_target_ops(other)->compresses || atomic_load(&other->failed))
             continue;
-        uint64_t ob = atomic_load(&other->bytes_written), ons = atomic_load(&other->busy_ns);
+        uint64_t ob = atomic_load(&other->data_bytes), ons = atomic_load(&other->data_ns);
         /* mine/mns < 3/4 * ob/ons, in floating point: the products overflow */
         if (ob >= PROVED_AFTER && ons && (double)mb * (double)ons * 4 < (double)ob * (double)mns * 3)
             return true;
@@ -143,6 +142,7 @@ static bool proved_slow(int consumer, void *arg)
     return false;
 }
 
+/* A drive left behind on a slot: it is owed that piece. Under ring.mu. */
 static void on_skip(struct ring_slot *slot, int consumer, void *arg)
 {
     struct engine *e = arg;
@@ -182,7 +182,12 @@ static void *writer_main(void *arg)
         if (mine && !atomic_load(&t->failed)) {
             bool known = s->kind == SLOT_ZERO || (s->kind == SLOT_OWED && s->owed_kind == SLOT_ZERO);
             copy_target_begin(t);
+            uint64_t t0 = known ? 0 : copy_now_ns();
             ssize_t w = copy_target_ops(t)->put(t, s->buf, s->len, s->off, known);
+            if (!known && w > 0) {
+                atomic_fetch_add(&t->data_ns, copy_now_ns() - t0);
+                atomic_fetch_add(&t->data_bytes, (uint64_t)w);
+            }
             copy_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (w < 0) {
                 t->error = (int)w;

@@ -73,6 +73,10 @@ struct copy_target {
     _Atomic uint64_t bytes_verified;/* verifier: bytes read back so far */
     _Atomic uint64_t busy_ns;       /* writer/verifier: total time inside writes/reads (its own speed) */
     _Atomic uint64_t busy_since_ns; /* writer/verifier: monotonic start of the request in flight, 0 idle */
+    /* writer: bytes of data (not known zeros, which may cost nothing: holes,
+     * BLKZEROOUT) and the time they took: the drive's own pace, which says
+     * whether it is slower than another (copy.c: proved_slow). */
+    _Atomic uint64_t data_bytes, data_ns;
     uint64_t served_later;          /* bytes it was left behind on (too slow), written after the walk */
     int error;                      /* -errno of the failure; writer, read after join */
     int sync_error;                 /* -errno the reader thread found (a periodic fdatasync, a piece owed

@@ -32,6 +32,9 @@ static int parse_url(struct http_range *h, const char *url, struct cb_error *err
         return cb_error_set(err, -EINVAL, "%s: not a URL of an image file (http://HOST[:PORT]/PATH)", url);
     memcpy(hostport, p, hostlen);
     hostport[hostlen] = '\0';
+    if (strpbrk(hostport, " \r\n@"))
+        return cb_error_set(err, -EINVAL, "%s: not a URL of an image file (http://HOST[:PORT]/PATH)", url);
+    snprintf(h->hostport, sizeof(h->hostport), "%s", hostport);
     char *colon = hostport[0] == '[' ? strstr(hostport, "]:") : strrchr(hostport, ':');
     snprintf(h->port, sizeof(h->port), "80");
     if (colon) {
@@ -54,28 +57,33 @@ static int parse_url(struct http_range *h, const char *url, struct cb_error *err
     return 0;
 }
 
+static int resolve(struct http_range *h, struct cb_error *err)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    int g = getaddrinfo(h->host, h->port, &hints, &h->addrs);
+    if (g) {
+        h->addrs = NULL;
+        return cb_error_set(err, -EHOSTUNREACH, "%s: cannot find %s: %s", h->url, h->host, gai_strerror(g));
+    }
+    return 0;
+}
+
 static int connect_to(const struct http_range *h, struct cb_error *err)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-    int g = getaddrinfo(h->host, h->port, &hints, &res);
-    if (g)
-        return cb_error_set(err, -EHOSTUNREACH, "%s: cannot find %s: %s", h->url, h->host, gai_strerror(g));
     int rc = -ECONNREFUSED;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
+    for (struct addrinfo *a = h->addrs; a; a = a->ai_next) {
         int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0)
             continue;
         struct timeval tv = { .tv_sec = h->timeout_s };
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-            freeaddrinfo(res);
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
             return fd;
-        }
-        rc = -errno;
+        /* A blocking connect cut by SO_SNDTIMEO says EINPROGRESS: it timed out. */
+        rc = errno == EINPROGRESS || errno == EAGAIN ? -ETIMEDOUT : -errno;
         close(fd);
     }
-    freeaddrinfo(res);
     return cb_error_set(err, rc, "%s: cannot connect to %s port %s: %s", h->url, h->host, h->port, strerror(-rc));
 }
 
@@ -119,11 +127,12 @@ static int read_head(int fd, char *head, size_t *head_len, size_t *extra)
     }
 }
 
-/* A header's value (case-insensitive name), or NULL. */
+/* A header's value (case-insensitive name), or NULL: head is the answer's
+ * head only, cut after its blank line (the body is never searched). */
 static const char *header(const char *head, const char *name)
 {
     size_t n = strlen(name);
-    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n"))
+    for (const char *l = strstr(head, "\r\n"); l && l[2] != '\r'; l = strstr(l + 2, "\r\n"))
         if (!strncasecmp(l + 2, name, n) && l[2 + n] == ':')
             return l + 3 + n + strspn(l + 3 + n, " \t");
     return NULL;
@@ -138,7 +147,7 @@ static ssize_t get_range(struct http_range *h, void *buf, size_t len, uint64_t o
         return fd;
     char req[3000];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%llu-%llu\r\n"
-                     "User-Agent: clonebay\r\nConnection: close\r\n\r\n", h->path, h->host,
+                     "User-Agent: clonebay\r\nConnection: close\r\n\r\n", h->path, h->hostport,
                      (unsigned long long)off, (unsigned long long)(off + len - 1));
     char *head = malloc(HEAD_MAX);
     size_t head_len = 0, extra = 0;
@@ -151,12 +160,18 @@ static ssize_t get_range(struct http_range *h, void *buf, size_t len, uint64_t o
         return cb_error_set(err, rc, "%s: no answer for bytes %llu-%llu: %s", h->url, (unsigned long long)off,
                             (unsigned long long)(off + len - 1), strerror(-rc));
     }
+    char body0 = head[head_len];        /* the head alone, as a string, while it is parsed */
+    head[head_len] = '\0';
     int status = 0;
     sscanf(head, "HTTP/%*d.%*d %d", &status);
-    const char *cr = header(head, "Content-Range");
-    unsigned long long a = 0, b = 0, all = 0;
-    if (status == 206 && (!cr || sscanf(cr, "bytes %llu-%llu/%llu", &a, &b, &all) != 3 || a != off || b < a))
+    const char *cr = header(head, "Content-Range"), *cl = header(head, "Content-Length");
+    const char *te = header(head, "Transfer-Encoding");
+    unsigned long long a = 0, b = 0, all = 0, clen = 0;
+    if (status == 206 && (!cr || sscanf(cr, "bytes %llu-%llu/%llu", &a, &b, &all) != 3 || a != off || b < a ||
+                          b >= all || (te && strncasecmp(te, "identity", 8) != 0) ||
+                          (cl && (sscanf(cl, "%llu", &clen) != 1 || clen != b - a + 1))))
         status = -1;
+    head[head_len] = body0;
     if (status != 206) {
         close(fd);
         char line[120];
@@ -193,41 +208,57 @@ static ssize_t get_range(struct http_range *h, void *buf, size_t len, uint64_t o
     return (ssize_t)got;
 }
 
+/* A failure worth another try: the connection dropped or timed out, the
+ * network blinked. An answer that says no is not tried again. */
+static bool transient(ssize_t r)
+{
+    return r == -ECONNRESET || r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EPIPE || r == -EHOSTUNREACH ||
+           r == -ENETUNREACH;
+}
+
+/* One range, tried again when the connection dropped; *total: the file's
+ * size as the answer gave it. */
+static ssize_t read_some(struct http_range *h, void *buf, size_t len, uint64_t off, uint64_t *total,
+                         struct cb_error *err)
+{
+    ssize_t r = -EIO;
+    for (int t = 0; t < TRIES; t++) {
+        err->msg[0] = '\0';
+        r = get_range(h, buf, len, off, total, err);
+        if (r >= 0 || !transient(r))
+            break;
+        if (t + 1 < TRIES)
+            poll(NULL, 0, 500 * (t + 1));
+    }
+    return r;
+}
+
 int http_range_open(struct http_range *h, const char *url, struct cb_error *err)
 {
     memset(h, 0, sizeof(*h));
     h->timeout_s = 30;
     snprintf(h->url, sizeof(h->url), "%s", url);
     int rc = parse_url(h, url, err);
+    if (!rc)
+        rc = resolve(h, err);
     if (rc)
         return rc;
     char first;
     uint64_t total = 0;
-    ssize_t r = get_range(h, &first, 1, 0, &total, err);
-    if (r < 0)
+    ssize_t r = read_some(h, &first, 1, 0, &total, err);
+    if (r < 0) {
+        http_range_close(h);
         return (int)r;
+    }
     h->size = total;
     return 0;
 }
 
-/* One range, tried again when the connection dropped. */
-static ssize_t read_some(struct http_range *h, void *buf, size_t len, uint64_t off, struct cb_error *err)
+void http_range_close(struct http_range *h)
 {
-    ssize_t r = -EIO;
-    for (int t = 0; t < TRIES; t++) {
-        uint64_t total = 0;
-        err->msg[0] = '\0';
-        r = get_range(h, buf, len, off, &total, err);
-        if (r >= 0 && total != h->size)
-            r = cb_error_set(err, -ESTALE, "%s changed on the server while it was read (%llu bytes, then %llu)",
-                             h->url, (unsigned long long)h->size, (unsigned long long)total);
-        /* A dropped connection is tried again; an answer that says no is not. */
-        if (r >= 0 || (r != -ECONNRESET && r != -ETIMEDOUT && r != -ECONNREFUSED && r != -EPIPE))
-            break;
-        if (t + 1 < TRIES)
-            poll(NULL, 0, 500 * (t + 1));
-    }
-    return r;
+    if (h->addrs)
+        freeaddrinfo(h->addrs);
+    h->addrs = NULL;
 }
 
 ssize_t http_range_read(struct http_range *h, void *buf, size_t len, uint64_t off, struct cb_error *err)
@@ -237,11 +268,20 @@ ssize_t http_range_read(struct http_range *h, void *buf, size_t len, uint64_t of
     if (len > h->size - off)
         len = (size_t)(h->size - off);
     size_t got = 0;
+    h->last_error[0] = '\0';
     while (got < len) {             /* a server may answer a shorter range than asked */
-        ssize_t r = read_some(h, (char *)buf + got, len - got, off + got, err);
-        if (r <= 0)
-            return r < 0 ? r : cb_error_set(err, -EPROTO, "%s: an empty answer for byte %llu", h->url,
-                                            (unsigned long long)(off + got));
+        uint64_t total = 0;
+        ssize_t r = read_some(h, (char *)buf + got, len - got, off + got, &total, err);
+        if (r >= 0 && total != h->size)
+            r = cb_error_set(err, -ESTALE, "%s changed on the server while it was read (%llu bytes, then %llu)",
+                             h->url, (unsigned long long)h->size, (unsigned long long)total);
+        else if (r == 0)
+            r = cb_error_set(err, -EPROTO, "%s: an empty answer for byte %llu", h->url,
+                             (unsigned long long)(off + got));
+        if (r < 0) {
+            snprintf(h->last_error, sizeof(h->last_error), "%s", err->msg);
+            return r;
+        }
         got += (size_t)r;
     }
     return (ssize_t)got;

@@ -15,13 +15,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct addrinfo;
+
 struct http_range {
     char host[256];
+    char hostport[300];             /* as the URL gives it: the Host header */
     char port[8];
     char path[2048];                /* as sent: from the first '/' of the URL */
     char url[2400];
     uint64_t size;                  /* the file's, from the first answer's Content-Range */
     int timeout_s;                  /* per connect, send and receive (default 30) */
+    struct addrinfo *addrs;         /* resolved once, at open */
+    char last_error[512];           /* why the last read failed, for messages */
 };
 
 /* Whether path names an HTTP URL (http://...). */
@@ -34,5 +39,6 @@ int http_range_open(struct http_range *h, const char *url, struct cb_error *err)
  * -errno (the server stopped answering, or answered something else, after
  * three tries). */
 ssize_t http_range_read(struct http_range *h, void *buf, size_t len, uint64_t off, struct cb_error *err);
+void http_range_close(struct http_range *h);
 
 #endif

@@ -18,9 +18,10 @@ static int read_exact(struct image *img, void *buf, size_t len, uint64_t off, co
     ssize_t r = part_file_pread(&img->pf, buf, len, off);
     if (r == (ssize_t)len)
         return 0;
+    const char *why = part_file_why(&img->pf);
     if (r < 0)
         return cb_error_set(err, (int)r, "%s: cannot read %s at byte %llu: %s", img->pf.path, what,
-                            (unsigned long long)off, strerror((int)-r));
+                            (unsigned long long)off, why ? why : strerror((int)-r));
     return cb_error_set(err, -EIO, "%s: %s at byte %llu is cut short: the image is truncated", img->pf.path,
                         what, (unsigned long long)off);
 }

@@ -99,6 +99,11 @@ int part_file_open(struct part_file *pf, const char *path, struct cb_error *err)
     return 0;
 }
 
+const char *part_file_why(const struct part_file *pf)
+{
+    return pf->http && pf->http->last_error[0] ? pf->http->last_error : NULL;
+}
+
 ssize_t part_file_pread(struct part_file *pf, void *buf, size_t len, uint64_t off)
 {
     if (pf->http) {
@@ -135,6 +140,8 @@ void part_file_close(struct part_file *pf)
         close(pf->fds[i]);
     free(pf->fds);
     free(pf->starts);
+    if (pf->http)
+        http_range_close(pf->http);
     free(pf->http);
     pf->http = NULL;
     pf->fds = NULL;

@@ -24,6 +24,9 @@ struct part_file {
  * given: the same), or http://HOST/PATH (clone/http_range.h). Read-only. */
 int part_file_open(struct part_file *pf, const char *path, struct cb_error *err);
 ssize_t part_file_pread(struct part_file *pf, void *buf, size_t len, uint64_t off);
+/* Why the last read failed, in words, when errno says too little (a server's
+ * answer), or NULL. */
+const char *part_file_why(const struct part_file *pf);
 void part_file_close(struct part_file *pf);
 
 /* Sequential writer: parts no bigger than split (0: one file). Files are

@@ -442,6 +442,9 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
     struct node tn[JOB_MAX_TARGETS];
     memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
     bool remote = req->stream || req->join || http_range_is_url(req->source);     /* no node at all */
+    if (http_range_is_url(req->source) && !job->ops->reads_image)
+        return cb_error_set(err, -EINVAL, "%s is a URL: only an image is read over HTTP (clonebay restore %s DST)",
+                            req->source, req->source);
     int rc = remote ? 0 : stat_node(req->source, sn);
     if ((rc || !sn->is_block) && req->source_ident && (req->source_ident->major || req->source_ident->minor))
         return cb_error_set(err, -ENODEV, "source %s (%s) was removed: nothing was written", req->source,

@@ -1,4 +1,5 @@
 #include "jobs/net_send.h"
+#include "clone/http_range.h"
 #include "clone/image_read.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
@@ -25,6 +26,9 @@ int net_send_prepare(struct net_send *s, const struct net_send_request *req, str
     memset(s, 0, sizeof(*s));
     s->tool.fd = -1;
     s->tool.pid = -1;
+    if (http_range_is_url(req->image))
+        return cb_error_set(err, -EINVAL, "%s is a URL: udp-sender sends a local image file; restore it with "
+                            "clonebay restore %s DST, or copy it here first", req->image, req->image);
     struct image img;
     int rc = image_open(&img, req->image, err);
     if (rc)

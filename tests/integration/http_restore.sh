@@ -87,7 +87,29 @@ ip netns exec $SRV python3 -m http.server 8082 --bind 10.77.0.1 --directory "$WO
 for _ in $(seq 100); do ip netns exec $STA bash -c "exec 3<>/dev/tcp/10.77.0.1/8082" 2>/dev/null && break; sleep 0.1; done
 refused "no ranges" "does not answer byte ranges" "http://10.77.0.1:8082/disk.zst"
 
-# 4. The server goes away after the checks: the job fails and says so, never VERIFIED.
+# Only an image is read over HTTP; udp-sender sends local files.
+station clone "$URL/disk.zst" "$t3" --yes > "$WORK/ref.log" 2>&1
+check "clone from a URL: refused, pointing to restore, target untouched" bash -c \
+    "grep -q 'only an image is read over HTTP' '$WORK/ref.log' && [ \"\$(sha256sum < $t3 | cut -d' ' -f1)\" = '$before' ]"
+station send "$URL/disk.zst" --clients 1 --wait 1 > "$WORK/send.log" 2>&1
+check "send of a URL: refused" bash -c "grep -q 'udp-sender sends a local image file' '$WORK/send.log'"
+
+# 4. The file changes on the server during the job (another image put there):
+#    the job fails and says why, never VERIFIED.
+cp "$WORK/www/disk.zst" "$WORK/www/moving.zst"
+truncate -s 96M "$WORK/t5.img"; t5=$(attach "$WORK/t5.img")
+ip netns exec $STA env CLONEBAY_TEST_PAUSE_BEFORE_WRITE="$WORK/move" timeout 300 "$CB" restore "$URL/moving.zst" \
+    "$t5" --yes > "$WORK/r5.log" 2>&1 &
+job=$!
+for _ in $(seq 300); do [ -e "$WORK/move.ready" ] && break; sleep 0.1; done
+head -c 1M /dev/urandom >> "$WORK/www/moving.zst"
+touch "$WORK/move.go"
+wait $job
+rc=$?
+check "file changed on the server: exit non-zero, not VERIFIED" bash -c "[ $rc != 0 ] && ! grep -q VERIFIED '$WORK/r5.log'"
+check "file changed on the server: said so" grep -q "changed on the server" "$WORK/r5.log"
+
+# 5. The server goes away after the checks: the job fails and says so, never VERIFIED.
 truncate -s 96M "$WORK/t4.img"; t4=$(attach "$WORK/t4.img")
 ip netns exec $STA env CLONEBAY_TEST_PAUSE_BEFORE_WRITE="$WORK/hook" timeout 300 "$CB" restore "$URL/disk.zst" "$t4" \
     --yes > "$WORK/r4.log" 2>&1 &
