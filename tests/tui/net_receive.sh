@@ -65,7 +65,7 @@ keys Home; down "$(row_of "$small")"; keys Space Enter y
 check "net_receive: the small drive's job waits for a sender" wait_for "#2   restore running" 10
 send_bg send2
 check "net_receive: the small drive is refused, saying it is smaller" wait_for "is smaller than" 90
-kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+ip netns pids "${NS[0]}" | xargs -r kill 2>/dev/null; wait "$SPID" 2>/dev/null    # its udp-sender too
 check "net_receive: the small drive is untouched" test "$(sha "$small")" = "$small_sum"
 
 # 3. Cancelled while waiting: the job ends, udp-receiver goes with it, nothing written.
@@ -75,6 +75,9 @@ keys R
 keys Home; down "$(row_of "$tgt")"; keys Space Enter y
 check "net_receive: a third job waits" wait_for "#3   restore running" 10
 for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
+keys R
+check "net_receive: R while a receive waits says why it cannot start a second" \
+    wait_for "job #3 receives from the network already: one receive at a time" 10
 keys F8
 check "net_receive: F8 ends the waiting job, CANCELLED" wait_for "CANCELLED" 20
 check "net_receive: its report says it was cancelled waiting for a sender" json "$(ls "$WORK"/reports/*-job3-restore.json)" \
