@@ -6,7 +6,9 @@
 # starts, and the job ends VERIFIED with the target equal to the source (cmp)
 # and a report naming the sender. A drive too small is refused after the
 # header came and before any write (its bytes unchanged); a job waiting for a
-# sender is cancelled with F8 and leaves no udp-receiver behind.
+# sender is cancelled with F8 and leaves no udp-receiver behind; a second R
+# while one waits says why not; a drive replaced behind the same name while
+# its job waits is refused once the sender started, the new drive untouched.
 . "$(dirname "$0")/../lib.sh"
 need_root net_receive
 for tool in tmux udp-sender udp-receiver ip; do
@@ -85,6 +87,20 @@ check "net_receive: its report says it was cancelled waiting for a sender" json 
 for _ in $(seq 50); do [ -z "$(receivers)" ] && break; sleep 0.1; done
 check "net_receive: no udp-receiver is left" test -z "$(receivers)"
 check "net_receive: the drive of the cancelled job is untouched" test "$(sha "$tgt")" = "$tgt_sum"
+# 4. The drive replaced behind the same name while the job waits (another file
+# on the same loop device): refused once the sender started, nothing written.
+truncate -s 64M "$B/c-other.img"
+other_sum=$(sha "$B/c-other.img")
+keys R
+keys Home; down "$(row_of "$tgt")"; keys Space Enter y
+check "net_receive: a fourth job waits" wait_for "#4   restore running" 10
+for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
+partx -d "$tgt" 2>/dev/null; losetup -d "$tgt"; losetup "$tgt" "$B/c-other.img"
+defer "losetup -d $tgt"
+send_bg send4
+check "net_receive: a drive replaced while its job waited is refused, named" wait_for "not the drive that was confirmed" 90
+ip netns pids "${NS[0]}" | xargs -r kill 2>/dev/null; wait "$SPID" 2>/dev/null
+check "net_receive: the drive now behind that name is untouched" test "$(sha "$B/c-other.img")" = "$other_sum"
 keys F10
 check "net_receive: the station quits" wait_for "station-exited" 20
 finish
