@@ -11,16 +11,10 @@
 # its job waits is refused once the sender started, the new drive untouched.
 . "$(dirname "$0")/../lib.sh"
 need_root net_receive
-for tool in tmux udp-sender udp-receiver ip; do
-    command -v $tool >/dev/null || { skip net_receive "$tool is not installed"; exit 0; }
-done
 . "$(dirname "$0")/../netroom.sh"
-trap 'room_gone; on_exit' EXIT
-room 1 || { fail "net_receive: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
-
+room_setup net_receive 1 tmux
 B=$WORK/bench
 mkdir -p "$B"
-net_image || { fail "net_receive: image" "clonebay image failed"; finish; }
 truncate -s 64M "$B/a-target.img"; truncate -s 32M "$B/b-small.img"
 tgt=$(attach "$B/a-target.img"); small=$(attach "$B/b-small.img")
 dd if=/dev/urandom of="$small" bs=1M count=32 status=none
