@@ -40,3 +40,16 @@ net_image() {
     head -c 24M /dev/urandom | dd of="$WORK/src.img" bs=1M seek=1 conv=notrunc status=none
     "$CB" image "$WORK/src.img" "$WORK/disk" > /dev/null 2>&1
 }
+# room_setup NAME N [TOOL...]: what a station test of the room starts with:
+# skipped (exit 0) when udpcast, ip or a TOOL is missing; a room of N
+# receivers, removed at exit even if something removed $WORK; net_image.
+room_setup() {
+    local name=$1 n=$2 tool
+    shift 2
+    for tool in udp-sender udp-receiver ip "$@"; do
+        command -v "$tool" >/dev/null || { skip "$name" "$tool is not installed"; exit 0; }
+    done
+    trap 'room_gone; on_exit' EXIT
+    room "$n" || { fail "$name: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
+    net_image || { fail "$name: image" "clonebay image failed"; finish; }
+}

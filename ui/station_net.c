@@ -76,8 +76,25 @@ bool station_netbooted(void)
     return false;
 }
 
+/* udp-receiver takes the session's port: a second one on this machine could
+ * only fail ("Address already in use"). true (and said) when one is active. */
+static bool receiving(struct station *st)
+{
+    for (size_t i = 0; i < st->q.count; i++) {
+        const struct qjob *j = st->q.jobs[i];
+        if (j->req.join && (j->state == QJOB_QUEUED || j->state == QJOB_RUNNING)) {
+            station_say(st, true, NULL, "job #%d receives from the network already: one receive at a time on a "
+                        "station (mark every drive in one job, or cancel it first)", j->id);
+            return true;
+        }
+    }
+    return false;
+}
+
 void station_net_receive_start(struct station *st)
 {
+    if (receiving(st))
+        return;
     struct station_net *n = net_of(st);
     if (!n) {
         station_say(st, true, NULL, "out of memory");
@@ -169,6 +186,8 @@ static void start(struct station *st)
         go_on(st);
         return;
     }
+    if (receiving(st))
+        return;
     const char *targets[JOB_MAX_TARGETS];
     char paths[JOB_MAX_TARGETS][64];
     for (size_t i = 0; i < n->npicked; i++) {

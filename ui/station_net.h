@@ -14,13 +14,13 @@
 
 #include "devices/dev_ident.h"
 #include "jobs/clone_job.h"
-#include "jobs/job_queue.h"
 #include "jobs/net_receive_job.h"
 #include "jobs/net_send.h"
 
 #include <stdbool.h>
 
 struct station;
+struct screen;
 
 enum net_send_step { NSEND_PATH, NSEND_OPTIONS, NSEND_RUNNING, NSEND_ENDED };
 

@@ -6,19 +6,15 @@
 # starts, and the job ends VERIFIED with the target equal to the source (cmp)
 # and a report naming the sender. A drive too small is refused after the
 # header came and before any write (its bytes unchanged); a job waiting for a
-# sender is cancelled with F8 and leaves no udp-receiver behind.
+# sender is cancelled with F8 and leaves no udp-receiver behind; a second R
+# while one waits says why not; a drive replaced behind the same name while
+# its job waits is refused once the sender started, the new drive untouched.
 . "$(dirname "$0")/../lib.sh"
 need_root net_receive
-for tool in tmux udp-sender udp-receiver ip; do
-    command -v $tool >/dev/null || { skip net_receive "$tool is not installed"; exit 0; }
-done
 . "$(dirname "$0")/../netroom.sh"
-trap 'room_gone; on_exit' EXIT
-room 1 || { fail "net_receive: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
-
+room_setup net_receive 1 tmux
 B=$WORK/bench
 mkdir -p "$B"
-net_image || { fail "net_receive: image" "clonebay image failed"; finish; }
 truncate -s 64M "$B/a-target.img"; truncate -s 32M "$B/b-small.img"
 tgt=$(attach "$B/a-target.img"); small=$(attach "$B/b-small.img")
 dd if=/dev/urandom of="$small" bs=1M count=32 status=none
@@ -48,7 +44,7 @@ keys y
 check "net_receive: Y queues a job that waits for a sender; the station is back at once" wait_for "waits for a sender on" 10
 for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
 check "net_receive: udp-receiver runs in the station's namespace" test -n "$(receivers)"
-check "net_receive: the job's drive line says it waits for a sender" wait_for "-> $tgt   waiting for a sender" 10
+check "net_receive: the job's drive line says it waits for a sender" wait_for "waiting for a sender" 10
 send_bg send1
 check "net_receive: the job ends VERIFIED" wait_for "VERIFIED sha256" 90
 wait "$SPID"; src=$?
@@ -65,7 +61,7 @@ keys Home; down "$(row_of "$small")"; keys Space Enter y
 check "net_receive: the small drive's job waits for a sender" wait_for "#2   restore running" 10
 send_bg send2
 check "net_receive: the small drive is refused, saying it is smaller" wait_for "is smaller than" 90
-kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+ip netns pids "${NS[0]}" | xargs -r kill 2>/dev/null; wait "$SPID" 2>/dev/null    # its udp-sender too
 check "net_receive: the small drive is untouched" test "$(sha "$small")" = "$small_sum"
 
 # 3. Cancelled while waiting: the job ends, udp-receiver goes with it, nothing written.
@@ -75,6 +71,9 @@ keys R
 keys Home; down "$(row_of "$tgt")"; keys Space Enter y
 check "net_receive: a third job waits" wait_for "#3   restore running" 10
 for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
+keys R
+check "net_receive: R while a receive waits says why it cannot start a second" \
+    wait_for "job #3 receives from the network already: one receive at a time" 10
 keys F8
 check "net_receive: F8 ends the waiting job, CANCELLED" wait_for "CANCELLED" 20
 check "net_receive: its report says it was cancelled waiting for a sender" json "$(ls "$WORK"/reports/*-job3-restore.json)" \
@@ -82,6 +81,20 @@ check "net_receive: its report says it was cancelled waiting for a sender" json 
 for _ in $(seq 50); do [ -z "$(receivers)" ] && break; sleep 0.1; done
 check "net_receive: no udp-receiver is left" test -z "$(receivers)"
 check "net_receive: the drive of the cancelled job is untouched" test "$(sha "$tgt")" = "$tgt_sum"
+# 4. The drive replaced behind the same name while the job waits (another file
+# on the same loop device): refused once the sender started, nothing written.
+truncate -s 64M "$B/c-other.img"
+other_sum=$(sha "$B/c-other.img")
+keys R
+keys Home; down "$(row_of "$tgt")"; keys Space Enter y
+check "net_receive: a fourth job waits" wait_for "#4   restore running" 10
+for _ in $(seq 100); do [ -n "$(receivers)" ] && break; sleep 0.1; done
+partx -d "$tgt" 2>/dev/null; losetup -d "$tgt"; losetup "$tgt" "$B/c-other.img"
+defer "losetup -d $tgt"
+send_bg send4
+check "net_receive: a drive replaced while its job waited is refused, named" wait_for "not the drive that was confirmed" 90
+ip netns pids "${NS[0]}" | xargs -r kill 2>/dev/null; wait "$SPID" 2>/dev/null
+check "net_receive: the drive now behind that name is untouched" test "$(sha "$B/c-other.img")" = "$other_sum"
 keys F10
 check "net_receive: the station quits" wait_for "station-exited" 20
 finish

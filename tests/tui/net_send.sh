@@ -8,16 +8,10 @@
 # sender's report beside the job reports says every receiver finished.
 . "$(dirname "$0")/../lib.sh"
 need_root net_send
-for tool in tmux udp-sender udp-receiver ip; do
-    command -v $tool >/dev/null || { skip net_send "$tool is not installed"; exit 0; }
-done
 . "$(dirname "$0")/../netroom.sh"
-trap 'room_gone; on_exit' EXIT
-room 2 || { fail "net_send: room" "cannot make namespaces, veth pairs and a bridge"; finish; }
-
+room_setup net_send 2 tmux
 B=$WORK/bench
 mkdir -p "$B"
-net_image || { fail "net_send: image" "clonebay image failed"; finish; }
 for i in 1 2; do truncate -s 64M "$WORK/t$i.img"; TG[i]=$(attach "$WORK/t$i.img"); done
 
 T=cbnettx-$$
