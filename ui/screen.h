@@ -7,7 +7,8 @@
  * (the wizard's file name), cursor movement that needs the key itself
  * (Up/Down/Home/End/PgUp/PgDn move one list the same way on every screen),
  * "any key returns" screens, and the mouse (station.c: a click is a place,
- * not a key). */
+ * not a key). The types only: the station runs them (ui/station_screen.c),
+ * so this header and the station's do not include each other. */
 #ifndef CB_UI_SCREEN_H
 #define CB_UI_SCREEN_H
 

@@ -4,7 +4,6 @@
 #include "common/units.h"
 #include "ui/cli.h"
 #include "ui/screen.h"
-#include "ui/station_net.h"
 
 #include <curses.h>
 #include <errno.h>

@@ -194,6 +194,21 @@ void browse_tick(struct station *st);
 /* At exit: a running copy stopped, every image the station mounted unmounted
  * (and nothing else). 0, or -EBUSY with what is still mounted said in msg. */
 int browse_end(struct station *st, char *msg, size_t len);
+/* station_net.c, station_net_send.c: receive from and send to the network */
+extern const struct screen net_receive_screen, net_send_screen;
+
+/* R on the main screen, and a netbooted station (clonebay.receive on the
+ * kernel command line) at its start: the receive screen. */
+void station_net_receive_start(struct station *st);
+/* Booted by clonebay netboot: its menu puts clonebay.receive on the kernel
+ * command line, and the station then starts on the receive screen. */
+bool station_netbooted(void);
+/* S on the main screen: the send screen (a session that runs is shown). */
+void station_net_send_start(struct station *st);
+/* Each loop turn: a send session's news read, its end reported. */
+void station_net_tick(struct station *st);
+/* At exit: a session still sending is stopped, its report written. */
+void station_net_end(struct station *st);
 /* station_wizard.c */
 void wizard_start(struct station *st);
 /* Its steps as screens (station_wizard_keys.c), drawn by wizard_draw (station_wizard_draw.c). */

@@ -43,20 +43,6 @@ struct station_net {
     char send_report[4200];
 };
 
-extern const struct screen net_receive_screen, net_send_screen;
-
-/* R on the main screen, and a netbooted station (clonebay.receive on the
- * kernel command line) at its start: the receive screen. */
-void station_net_receive_start(struct station *st);
-/* Booted by clonebay netboot: its menu puts clonebay.receive on the kernel
- * command line, and the station then starts on the receive screen. */
-bool station_netbooted(void);
-/* S on the main screen: the send screen (a session that runs is shown). */
-void station_net_send_start(struct station *st);
-/* Each loop turn: a send session's news read, its end reported. */
-void station_net_tick(struct station *st);
-/* At exit: a session still sending is stopped, its report written. */
-void station_net_end(struct station *st);
 /* printw from row y, column x (y < 0: where the cursor is) that stops at the
  * right edge: a serial console of 80 columns must not wrap it onto the next row. */
 void net_printw(int y, int x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
