@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "tests/unit/unit_sh.h"
 
 #include "clone/fs/fs.h"
 #include "clone/fs/owners_part.h"
@@ -27,16 +28,6 @@ static unsigned fs_size = 8 << 20;      /* of the filesystem being checked (spar
 
 static char dir[64], fsimg[96], disk[96];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static int setup(void **state)
 {

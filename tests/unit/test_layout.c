@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include "tests/unit/unit_sh.h"
 
 #define MiB (1ull << 20)
 
@@ -25,15 +26,6 @@ static int read_file(void *ctx, void *buf, size_t len, uint64_t off)
     return pread(*(int *)ctx, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EIO;
 }
 
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 /* A 512 MiB GPT: EFI 64M, root 256M, swap 32M, data 100M. */
 static void gpt_source(char *path, struct layout *l)
