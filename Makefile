@@ -68,7 +68,7 @@ tests: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 # `make fuzz-run FUZZ_SECONDS=300` fuzzes each from its seed corpus; new inputs
 # go to build-fuzz/corpus/NAME (merge the interesting ones into
 # tests/fuzz/corpus/NAME with -merge=1).
-FUZZ_SRCS  := clone/image_read.c clone/image_format.c clone/part_file.c clone/http_range.c clone/hash.c clone/copy_source.c clone/io.c \
+FUZZ_SRCS  := clone/image_read.c clone/image_format.c clone/part_file.c clone/http_range.c clone/hash.c clone/engine_source.c clone/io.c \
               clone/progress.c clone/block_map.c common/cb_error.c common/safe_file.c
 FUZZ_MAP_SRCS := clone/block_map.c common/cb_error.c common/safe_file.c
 FUZZ_SECONDS ?= 120

@@ -1,57 +1,96 @@
-/* engine: what the copy engine (copy.c: the buffer ring, the hashers, the
- * targets' writers, checkpoints, progress) offers a walk over the map
- * (rescue.c). The engine is opaque here: a walk reads, publishes and marks
- * through these functions only. Not a public header. */
+/* copy: read a source once and write it to every target, hashing the stream.
+ *
+ * The walk follows the block map with GNU ddrescue's phases (rescue.c): copy
+ * the healthy bulk first with large reads, skipping ahead of errors; then trim
+ * and scrape the failed areas sector by sector; retry; write a fill over what
+ * stays unreadable. Digests are computed on the stream while it runs in order
+ * from the start; after a gap (a skipped area, or a resumed job) the rest is
+ * hashed from the image as written on the first live target, so the digests
+ * always describe exactly what every target holds, without re-reading a
+ * failing source. A target that fails is dropped and the others carry on.
+ * Verification re-reads every target from the media and compares digests,
+ * including "prefix digests" taken every ~64 MiB of stream so a mismatch is
+ * located without re-reading the source. */
 #ifndef CB_ENGINE_H
 #define CB_ENGINE_H
 
 #include "clone/block_map.h"
-#include "clone/buffer_ring.h"
+#include "clone/engine_record.h"
+#include "clone/engine_sink.h"
+#include "clone/engine_source.h"
+#include "clone/image_read.h"
+#include "clone/hash.h"
+#include "clone/io.h"
 #include "clone/progress.h"
+#include "common/cb_error.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include <time.h>
 
-/* Reads in error areas go 64 KiB at a time (ddrescue's cluster size). */
-#define RESCUE_CLUSTER (64u << 10)
+#define ENGINE_SLOT_SIZE (4u << 20)
+#define ENGINE_SLOTS 8                          /* 32 MiB of buffers per job */
+/* With an image among the targets, its frames and compressors need most of
+ * the job's 64 MiB: the ring keeps 8 MiB (one slot read while the
+ * hasher and the sink take the other). */
+#define ENGINE_IMAGE_SLOTS 2
+#define ENGINE_CHECKPOINT_EVERY (64ull << 20)
 
-struct engine;
+struct engine_checkpoint {
+    uint64_t stream_pos;            /* bytes hashed so far */
+    uint64_t disk_off;              /* source offset the stream had reached */
+    char hex[HASH_MAX_HEX];         /* prefix digest of the verify algorithm */
+};
 
-/* The next free slot for the reader. */
-struct ring_slot *engine_slot(struct engine *e);
-/* The next free slot, its buffer all zeros (for SLOT_ZERO). */
-struct ring_slot *engine_zero_slot(struct engine *e);
-/* Publish the slot filled with [off, off+len) to every consumer. */
-void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t len, enum slot_kind kind);
-/* Mark the map under the ring lock, keeping the live bad-sector counters right. */
-void engine_mark(struct engine *e, uint64_t off, uint64_t len, char state);
-/* Read from the source: 0 read, 1 unreadable (a bad sector), -errno when the
- * source is gone (job->source_msg filled). */
-int engine_read(struct engine *e, void *buf, size_t len, uint64_t off);
-/* true when the walk must stop: cancelled (job->cancelled) or no target left (*rc). */
-bool engine_stop(struct engine *e, int *rc);
-void engine_phase(struct engine *e, enum copy_phase phase, char map_status, int pass);
+struct engine_task {
+    struct engine_source source;      /* a drive or file, an image, a stream (clone/engine_source.h) */
+    struct engine_target *targets;
+    size_t ntargets;
+    struct block_map *map;          /* in: what to do; out: what was done */
+    pthread_mutex_t *map_mu;        /* NULL, or held around every change to *map (a UI copies it live) */
+    const struct block_map *domain; /* NULL: all of the source; else only its MAP_FINISHED regions
+                                     * are copied, hashed (in order) and verified (--mode used), and
+                                     * its MAP_ZERO ones written, hashed and verified as zeros */
+    const char *map_path;           /* saved every few seconds when set */
+    const char *map_cmdline;
+    unsigned hash_mask;             /* algorithms to compute (includes verify_alg) */
+    enum hash_alg verify_alg;
+    uint64_t max_read_rate;         /* bytes/s, 0 for no limit (spare a dying drive, or tests) */
+    int retries;                    /* passes over bad sectors after scraping */
+    const char *fill;               /* pattern written over unreadable sectors; NULL: zeros */
+    /* A resume: pieces an earlier run wrote that its target vouches for by
+     * the sha256 of the bytes as they were read (an image's FILE.sums). They
+     * are neither read again for the digests nor counted unvouched;
+     * verification checks the targets against them like any record. */
+    const struct engine_record *vouched;
+    size_t nvouched;
+    struct copy_progress *progress;
 
-/* Give the drives that were left behind what they were not given, read
- * again from the source, each at its own pace. 0, or -errno. */
-int engine_serve_owed(struct engine *e);
+    /* Results. */
+    char digests[HASH_COUNT][HASH_MAX_HEX];
+    struct engine_checkpoint *checkpoints;
+    size_t ncheckpoints;
+    struct engine_record *records;    /* sorted by offset after engine_run */
+    size_t nrecords;
+    bool cancelled;
+    bool source_lost;               /* the source vanished (pulled cable) */
+    char source_msg[256];
+    uint64_t hashed_in_stream;      /* bytes hashed from the source stream itself */
+    /* A resumed job: bytes an earlier run had finished, re-read from the
+     * source for the digests, and those the source no longer gave (hashed
+     * from the target instead, so verification cannot vouch for them). */
+    uint64_t resumed_from_source, resumed_unvouched;
+    char hash_tail_from[256];       /* target the rest was hashed from, "" if none */
+};
 
-/* What a walk asks of the job, without reaching into it. */
-/* map_find on the job's map (under the engine's lock: the map changes as the walk goes). */
-bool engine_find(struct engine *e, uint64_t from, const char *states, uint64_t *pos, uint64_t *len);
-/* NULL: all of the source; else only its MAP_FINISHED and MAP_ZERO regions are copied. */
-const struct block_map *engine_domain(const struct engine *e);
-size_t engine_chunk(const struct engine *e);     /* the largest read, a slot */
-size_t engine_sector(const struct engine *e);    /* the source's sector */
-uint64_t engine_size(const struct engine *e);    /* the source's */
-bool engine_cancelled(const struct engine *e);
-const char *engine_fill(const struct engine *e); /* NULL: zeros */
-int engine_retries(const struct engine *e);
-/* Wait until every target has what was published. */
-void engine_drain(struct engine *e);
-
-/* The phased walk over the map (rescue.c). 0, or -errno. */
-int rescue_run(struct engine *e);
+/* Copy; 0 when the walk ran to its end or was cancelled (see job->cancelled),
+ * -errno when it could not run or no target survived. */
+int engine_run(struct engine_task *job, struct cb_error *err);
+/* Verify every target that did not fail. 0 when all that were checked match. */
+int engine_verify(struct engine_task *job, struct cb_error *err);
+void engine_release(struct engine_task *job);
+/* Targets still alive. */
+size_t engine_live_targets(const struct engine_task *job);
 
 #endif

@@ -8,7 +8,7 @@
 #ifndef CB_IMAGE_READ_H
 #define CB_IMAGE_READ_H
 
-#include "clone/copy_source.h"
+#include "clone/engine_source.h"
 #include "clone/image_format.h"
 #include "clone/part_file.h"
 
@@ -40,7 +40,7 @@ int image_read(struct image *img, void *buf, size_t len, uint64_t off, struct cb
 /* image_read as a layout_read_fn (ctx: the image); errors as -errno only. */
 int image_read_fn(void *img, void *buf, size_t len, uint64_t off);
 /* The image as what a job reads (dev: the disk it holds, described). */
-struct copy_source image_source(struct image *img, struct io_dev *dev);
+struct engine_source image_source(struct image *img, struct io_dev *dev);
 
 /* A sparse in-memory file (memfd) as large as the disk, holding only the
  * ranges r of it decoded: enough for blkid and superblock readers to look at

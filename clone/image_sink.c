@@ -2,8 +2,8 @@
  * estimate (exported by the shared library too). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include "clone/image_sink.h"
-#include "clone/copy_record.h"
-#include "clone/copy_sink.h"
+#include "clone/engine_record.h"
+#include "clone/engine_sink.h"
 #include "clone/image_read.h"
 #include "clone/hash.h"
 #include "clone/io.h"
@@ -889,7 +889,7 @@ static int load_sums(struct image_sink *s)
     return 0;
 }
 
-int image_sink_vouched(const struct image_sink *s, struct copy_record **out, size_t *n)
+int image_sink_vouched(const struct image_sink *s, struct engine_record **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -901,7 +901,7 @@ int image_sink_vouched(const struct image_sink *s, struct copy_record **out, siz
         uint64_t a = (uint64_t)k * IMG_FRAME_SIZE, len = frame_len(s, k);
         if (!s->has_sum[k] || !s->kept[k] || bytes_in(s->c.resume, "+", a, a + len) != len)
             continue;
-        struct copy_record *v = realloc(*out, (*n + 1) * sizeof(*v));
+        struct engine_record *v = realloc(*out, (*n + 1) * sizeof(*v));
         if (!v)
             return -ENOMEM;
         *out = v;
@@ -1164,21 +1164,21 @@ void image_sink_free(struct image_sink *s)
     free(s);
 }
 
-/* The sink as the engine's target (clone/copy_sink.h). */
-static ssize_t sink_put(struct copy_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros)
+/* The sink as the engine's target (clone/engine_sink.h). */
+static ssize_t sink_put(struct engine_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros)
 {
     (void)known_zeros;      /* zeros are compressed like the rest: a frame of them costs bytes */
     int r = image_sink_put(t->sink, buf, len, off);
     return r ? r : (ssize_t)len;
 }
 
-static int sink_checkpoint(struct copy_target *t)
+static int sink_checkpoint(struct engine_target *t)
 {
     return image_sink_checkpoint(t->sink);
 }
 
 /* Complete: every frame in, in order; else what the map will say is in. */
-static int sink_finish(struct copy_target *t, bool complete, char *why, size_t why_len)
+static int sink_finish(struct engine_target *t, bool complete, char *why, size_t why_len)
 {
     struct cb_error err = { 0 };
     int f = complete ? image_sink_drain(t->sink, &err) : image_sink_checkpoint(t->sink);
@@ -1216,7 +1216,7 @@ static void close_reader(struct sink_reader *r)
 
 /* Sealed: FILE.partial decoded frame by frame from the disk (dropped from
  * the page cache first), as a restore will read it. */
-static int sink_open_reader(struct copy_target *t, bool sealed, struct sink_reader **out, struct cb_error *err)
+static int sink_open_reader(struct engine_target *t, bool sealed, struct sink_reader **out, struct cb_error *err)
 {
     struct sink_reader_in *in = calloc(1, sizeof(*in));
     if (!in)
@@ -1237,12 +1237,12 @@ static int sink_open_reader(struct copy_target *t, bool sealed, struct sink_read
     return 0;
 }
 
-static const struct copy_sink_ops sink_ops = {
+static const struct engine_sink_ops sink_ops = {
     .put = sink_put, .checkpoint = sink_checkpoint, .finish = sink_finish, .open_reader = sink_open_reader,
     .compresses = true,
 };
 
-void image_sink_attach(struct image_sink *s, struct copy_target *t)
+void image_sink_attach(struct image_sink *s, struct engine_target *t)
 {
     t->sink_ops = s ? &sink_ops : NULL;
     t->sink = s;

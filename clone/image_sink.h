@@ -95,10 +95,10 @@ int image_sink_drain(struct image_sink *s, struct cb_error *err);
 int image_sink_read(struct image_sink *s, void *buf, size_t len, uint64_t off);
 /* The trailer (digests, bad ranges from m) and the seek table; synced. */
 int image_sink_finish(struct image_sink *s, const struct img_meta *m, struct cb_error *err);
-/* Make target t write into s: its copy_sink_ops (clone/copy_sink.h) are the
+/* Make target t write into s: its engine_sink_ops (clone/engine_sink.h) are the
  * sink's; t->dev.path names the image for messages. */
-struct copy_target;
-void image_sink_attach(struct image_sink *s, struct copy_target *t);
+struct engine_target;
+void image_sink_attach(struct image_sink *s, struct engine_target *t);
 /* FILE.partial as image_open takes it. */
 const char *image_sink_partial_name(const struct image_sink *s);
 /* Rename the parts to their final names; the spill and stage are removed. */
@@ -110,8 +110,8 @@ void image_sink_stats(const struct image_sink *s, struct image_sink_stats *out);
  * saved map calls finished and whose sha256 (of the bytes as read, taken
  * before compression) FILE.sums holds: (*out)[i] = {off, len, sha256}.
  * Verification checks the image against these. 0 or -ENOMEM. */
-struct copy_record;
-int image_sink_vouched(const struct image_sink *s, struct copy_record **out, size_t *n);
+struct engine_record;
+int image_sink_vouched(const struct image_sink *s, struct engine_record **out, size_t *n);
 /* A resume: ranges the saved map calls finished that no file of the image
  * holds (the file system lost them): the job reads them again. */
 void image_sink_lost(const struct image_sink *s, const struct img_range **v, size_t *n);

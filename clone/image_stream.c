@@ -327,9 +327,9 @@ static int source_read(void *ctx, void *buf, size_t len, uint64_t off, char *why
     return copy_source_image_rc(image_stream_read(ctx, buf, len, off, &err), err.msg, why, why_len);
 }
 
-static const struct copy_source_ops source_ops = { .read = source_read, .read_once = true };
+static const struct engine_source_ops source_ops = { .read = source_read, .read_once = true };
 
-struct copy_source image_stream_source(struct image_stream *s, struct io_dev *dev)
+struct engine_source image_stream_source(struct image_stream *s, struct io_dev *dev)
 {
-    return (struct copy_source){ .ops = &source_ops, .ctx = s, .dev = dev };
+    return (struct engine_source){ .ops = &source_ops, .ctx = s, .dev = dev };
 }

@@ -13,7 +13,7 @@
 #ifndef CB_IMAGE_STREAM_H
 #define CB_IMAGE_STREAM_H
 
-#include "clone/copy_source.h"
+#include "clone/engine_source.h"
 #include "clone/image_format.h"
 
 #include <stdbool.h>
@@ -46,6 +46,6 @@ int image_stream_open(struct image_stream *s, int fd, const char *name, struct c
 int image_stream_read(struct image_stream *s, void *buf, size_t len, uint64_t off, struct cb_error *err);
 void image_stream_close(struct image_stream *s);
 /* The stream as what a job reads, once and in order (dev: the disk it holds, described). */
-struct copy_source image_stream_source(struct image_stream *s, struct io_dev *dev);
+struct engine_source image_stream_source(struct image_stream *s, struct io_dev *dev);
 
 #endif

@@ -10,7 +10,7 @@
  *  4. retry: more passes over the bad sectors;
  *  5. fill: write the fill (zeros, or a marker) over what stays unreadable.
  * Every phase drains the pipeline before the next one reads the map. */
-#include "clone/engine.h"
+#include "clone/engine_walk.h"
 
 #include <string.h>
 

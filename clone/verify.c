@@ -1,7 +1,7 @@
 /* verify: re-read every target from the media and compare with the source's
  * digest, one thread per target (they are different drives). Checkpoint
  * prefix digests taken during the copy locate the first differing range. */
-#include "clone/copy.h"
+#include "clone/engine.h"
 
 #include <fcntl.h>
 
@@ -15,8 +15,8 @@
 #define VERIFY_BUF (4u << 20)   /* one per target: 16 targets stay within 64 MiB */
 
 struct verifier {
-    struct copy_job *job;
-    struct copy_target *t;
+    struct engine_task *job;
+    struct engine_target *t;
     _Atomic uint64_t *done;
     _Atomic size_t *running;        /* verifiers not finished yet */
 };
@@ -26,10 +26,10 @@ struct verifier {
 static bool hash_checked(struct verifier *v, struct hash_ctx *h, const char *buf, size_t len,
                          uint64_t *stream, size_t *next_cp)
 {
-    struct copy_job *job = v->job;
+    struct engine_task *job = v->job;
     while (len) {
         size_t n = len;
-        const struct copy_checkpoint *cp =
+        const struct engine_checkpoint *cp =
             *next_cp < job->ncheckpoints ? &job->checkpoints[*next_cp] : NULL;
         if (cp && cp->stream_pos - *stream < n)
             n = (size_t)(cp->stream_pos - *stream);
@@ -51,7 +51,7 @@ static bool hash_checked(struct verifier *v, struct hash_ctx *h, const char *buf
     return true;
 }
 
-/* Pieces read out of order (copy_record): the target must hold exactly what
+/* Pieces read out of order (engine_record): the target must hold exactly what
  * was read from the source. Fed chunk by chunk in disk order; false at the
  * first piece that differs (t->diff_* filled). */
 struct record_check {
@@ -62,10 +62,10 @@ struct record_check {
 
 static bool check_records(struct verifier *v, struct record_check *rc, const char *buf, size_t len, uint64_t off)
 {
-    struct copy_job *job = v->job;
+    struct engine_task *job = v->job;
     uint64_t end = off + len;
     while (rc->next < job->nrecords) {
-        const struct copy_record *r = &job->records[rc->next];
+        const struct engine_record *r = &job->records[rc->next];
         uint64_t rend = r->off + r->len;
         if (r->off >= end)
             return true;
@@ -98,15 +98,15 @@ static bool check_records(struct verifier *v, struct record_check *rc, const cha
 static void *verify_main(void *arg)
 {
     struct verifier *v = arg;
-    struct copy_job *job = v->job;
-    struct copy_target *t = v->t;
+    struct engine_task *job = v->job;
+    struct engine_target *t = v->t;
     /* From the media: a drive or file directly, an image decoded frame by
      * frame (zstd checks each frame's checksum) as its file holds it. */
     struct sink_reader *dev = NULL;
     struct cb_error err = { 0 };
     char *buf = io_alloc(VERIFY_BUF);
     struct hash_ctx *h = hash_new(job->verify_alg);
-    if (!buf || !h || copy_target_ops(t)->open_reader(t, true, &dev, &err) != 0) {
+    if (!buf || !h || engine_target_ops(t)->open_reader(t, true, &dev, &err) != 0) {
         t->verified = VERIFY_UNREADABLE;
         snprintf(t->verify_msg, sizeof(t->verify_msg), "%s", err.msg[0] ? err.msg : "out of memory");
         io_free(buf);
@@ -125,9 +125,9 @@ static void *verify_main(void *arg)
             if (end > rpos + rlen)
                 end = rpos + rlen;
             size_t len = (size_t)(end - off);
-            copy_target_begin(t);
+            engine_target_begin(t);
             ssize_t r = dev->read(dev, buf, len, off);
-            copy_target_end(t, &t->bytes_verified, r > 0 ? (uint64_t)r : 0);
+            engine_target_end(t, &t->bytes_verified, r > 0 ? (uint64_t)r : 0);
             if (r != (ssize_t)len) {
                 t->verified = VERIFY_UNREADABLE;
                 snprintf(t->verify_msg, sizeof(t->verify_msg), "target %s could not be read back at byte %llu: %s",
@@ -182,11 +182,11 @@ static void *verify_main(void *arg)
     return NULL;
 }
 
-int copy_verify(struct copy_job *job, struct cb_error *err)
+int engine_verify(struct engine_task *job, struct cb_error *err)
 {
     struct copy_progress *p = job->progress;
     _Atomic uint64_t done = 0;
-    size_t live = copy_live_targets(job);
+    size_t live = engine_live_targets(job);
     uint64_t domain = map_bytes(job->map, MAP_FINISHED) + map_bytes(job->map, MAP_BAD);
     progress_set_phase(p, PHASE_VERIFY);
     atomic_store(&p->bytes_total, domain);
@@ -223,7 +223,7 @@ int copy_verify(struct copy_job *job, struct cb_error *err)
     free(th);
     int rc = 0;
     for (size_t i = 0; i < job->ntargets; i++) {
-        struct copy_target *t = &job->targets[i];
+        struct engine_target *t = &job->targets[i];
         if (!atomic_load(&t->failed) && t->verified != VERIFY_EQUAL && !rc)
             rc = cb_error_set(err, -EIO, "%s", t->verify_msg);
     }

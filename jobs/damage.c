@@ -58,7 +58,7 @@ int damage_find_in_image(struct image *img, struct fs_owner_list *out, char *not
 }
 
 /* A compressed image: read back, decoded as the lookup goes. */
-static void look_up_image(struct clone_job *job)
+static void look_up_image(struct job *job)
 {
     struct image *img = calloc(1, sizeof(*img));
     struct cb_error err = { 0 };
@@ -66,7 +66,7 @@ static void look_up_image(struct clone_job *job)
     /* Before it is renamed (the job is not over yet), the image is FILE.partial. */
     const char *name = job->sink ? image_sink_partial_name(job->sink) : job->image_final;
     if (!img || image_open(img, name, &err)) {
-        clone_job_note(job, "the damaged files are not listed: the image %s cannot be read back (%s)",
+        job_note(job, "the damaged files are not listed: the image %s cannot be read back (%s)",
                        job->image_final, img ? err.msg : "out of memory");
         free(img);
         return;
@@ -74,18 +74,18 @@ static void look_up_image(struct clone_job *job)
     look_up(&job->map, image_read_fn, img, job->image_final, img->meta.size, img->meta.sector, NULL, &job->damaged,
             note, sizeof(note));
     if (note[0])
-        clone_job_note(job, "%s", note);
+        job_note(job, "%s", note);
     image_close(img);
     free(img);
 }
 
-void job_find_damaged(struct clone_job *job)
+void job_find_damaged(struct job *job)
 {
     if (!map_bytes(&job->map, MAP_BAD))
         return;
     /* Fitted partitions sit elsewhere on the target than the map's offsets say. */
     if (job->resize) {
-        clone_job_note(job, "the damaged files are not listed: the partitions were fitted to the target, so the "
+        job_note(job, "the damaged files are not listed: the partitions were fitted to the target, so the "
                        "bad ranges no longer fall where the source had them");
         return;
     }
@@ -93,12 +93,12 @@ void job_find_damaged(struct clone_job *job)
         look_up_image(job);
         return;
     }
-    struct copy_target *t = NULL;
+    struct engine_target *t = NULL;
     for (size_t i = 0; i < job->ntargets && !t; i++)
         if (!atomic_load(&job->ctargets[i].failed) && job->ctargets[i].dev.fd >= 0)
             t = &job->ctargets[i];
     if (!t) {
-        clone_job_note(job, "the damaged files are not listed: no target holds a complete copy to look them up in");
+        job_note(job, "the damaged files are not listed: no target holds a complete copy to look them up in");
         return;
     }
     /* A target is open for writing only: its table is read through a reader of its own. */
@@ -106,12 +106,12 @@ void job_find_damaged(struct clone_job *job)
     struct cb_error err = { 0 };
     char note[600] = "";
     if (io_open_verify(t->dev.path, &rd, &err)) {
-        clone_job_note(job, "the damaged files are not listed: %s", err.msg);
+        job_note(job, "the damaged files are not listed: %s", err.msg);
         return;
     }
     look_up(&job->map, layout_read_io, &rd, t->dev.path, rd.size, rd.sector, t->dev.path, &job->damaged, note,
             sizeof(note));
     io_close(&rd);
     if (note[0])
-        clone_job_note(job, "%s", note);
+        job_note(job, "%s", note);
 }

@@ -12,7 +12,7 @@
 
 /* Fills job->damaged when the map has bad ranges; a note says why not when
  * the copy cannot be read that way (a fitted layout, a compressed image). */
-void job_find_damaged(struct clone_job *job);
+void job_find_damaged(struct job *job);
 
 /* The same for an image's recorded bad ranges (clonebay info): out filled
  * (empty when it records none). 0 or -ENOMEM; note says what could not be

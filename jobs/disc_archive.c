@@ -123,7 +123,7 @@ static void start_disc(struct disc_archive *a, struct archive_drive *d, const st
     char file[4200];
     archive_file_name(folder, dev->label, time(NULL), file, sizeof(file));
     const char *targets[1] = { file };
-    struct clone_request req = {
+    struct job_request req = {
         .kind = JOB_IMAGE, .source = dev->path, .targets = targets, .ntargets = 1,
         .hash_mask = 1u << HASH_SHA256 | 1u << HASH_MD5, .verify = true,
         .retries = 3,               /* scratched discs: more passes, the drive is slow anyway */

@@ -2,7 +2,7 @@
 #include "jobs/damage.h"
 #include "clone/image_sink.h"
 #include "clone/image_stream.h"
-#include "clone/copy.h"
+#include "clone/engine.h"
 #include "common/safe_file.h"
 #include "common/units.h"
 #include "devices/dev_relation.h"
@@ -95,7 +95,7 @@ static bool image_in_progress(const char *final, char *which, size_t len)
     return false;
 }
 
-int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
+int image_job_prepare_dest(struct job *job, const struct job_request *req, bool src_is_block,
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
     int it = job->image_target;
@@ -142,7 +142,7 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
             return cb_error_set(err, -ENOSPC, "%s: a raw image of %s may need up to %s but %s has %s free",
                                 job->image_final, job->source.path, need, dir, a);
         if (!job->raw && avail < job->source.size)
-            clone_job_note(job, "%s free where the image goes, less than the source's size: it fits only if the "
+            job_note(job, "%s free where the image goes, less than the source's size: it fits only if the "
                            "drive compresses well", a);
     }
     if (!job->raw)
@@ -178,7 +178,7 @@ int image_job_prepare_dest(struct clone_job *job, const struct clone_request *re
 }
 
 /* The source endpoint from an image's header, path naming where it is read. */
-static void describe_image(struct clone_job *job, const struct img_meta *m, const char *path)
+static void describe_image(struct job *job, const struct img_meta *m, const char *path)
 {
     struct job_endpoint *ep = &job->source;
     snprintf(ep->kind, sizeof(ep->kind), "image");
@@ -192,11 +192,11 @@ static void describe_image(struct clone_job *job, const struct img_meta *m, cons
     job->src.sector = m->sector;
     job->src.fd = -1;
     if (m->nbad)
-        clone_job_note(job, "the image records %zu unreadable areas of the original drive (restored as %s)", m->nbad,
+        job_note(job, "the image records %zu unreadable areas of the original drive (restored as %s)", m->nbad,
                        m->fill[0] ? m->fill : "zeros");
 }
 
-int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err)
+int image_job_open_source(struct job *job, const char *path, struct cb_error *err)
 {
     job->image = calloc(1, sizeof(*job->image));
     if (!job->image)
@@ -211,7 +211,7 @@ int image_job_open_source(struct clone_job *job, const char *path, struct cb_err
     return 0;
 }
 
-int image_job_open_stream(struct clone_job *job, struct image_stream *stream, struct cb_error *err)
+int image_job_open_stream(struct job *job, struct image_stream *stream, struct cb_error *err)
 {
     (void)err;      /* the header is read: nothing here can fail */
     job->stream = stream;
@@ -236,7 +236,7 @@ static void remove_old_image(const char *final)
 
 /* Without --force, an image that appeared under the name while this one was
  * written (by hand, or a station that does not share this one's names) stays. */
-static int check_name_still_free(const struct clone_job *job, struct cb_error *err)
+static int check_name_still_free(const struct job *job, struct cb_error *err)
 {
     char which[4200];
     if (job->force || !image_exists(job->image_final, which, sizeof(which)))
@@ -259,7 +259,7 @@ static int ranges_of_map(const struct block_map *map, const char *states, struct
     return 0;
 }
 
-int image_job_open_sink(struct clone_job *job, struct cb_error *err)
+int image_job_open_sink(struct job *job, struct cb_error *err)
 {
     struct img_meta *meta = calloc(1, sizeof(*meta));
     if (!meta)
@@ -295,7 +295,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
     }
     struct image_sink_config c = {
         .name = job->image_final, .split = job->split, .level = job->level ? job->level : 3,
-        .budget = IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)COPY_IMAGE_SLOTS * COPY_SLOT_SIZE,
+        .budget = IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)ENGINE_IMAGE_SLOTS * ENGINE_SLOT_SIZE,
         .meta = meta,
         .resume = job->resumed ? &job->map : NULL, .sums = job->map_path[0] != '\0',
     };
@@ -318,7 +318,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
         if (relost) {
             char a[32];
             units_format_bytes(relost, a, sizeof(a));
-            clone_job_note(job, "resumed: %s the map calls copied are in no file of the unfinished image any more "
+            job_note(job, "resumed: %s the map calls copied are in no file of the unfinished image any more "
                            "(cut with a torn or re-read frame before them): they are read again", a);
         }
         size_t n = 0;
@@ -326,7 +326,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
         job->engine.vouched = job->image_vouched;
         job->engine.nvouched = n;
         if (st.resumed_frames)
-            clone_job_note(job, "resumed: %llu frames an earlier run had written to %s.partial were decoded and "
+            job_note(job, "resumed: %llu frames an earlier run had written to %s.partial were decoded and "
                            "kept; %zu of them are checked against the sha256 each had when it was read, the rest "
                            "of what that run finished is read again from the source for the hashes",
                            (unsigned long long)st.resumed_frames, job->image_final, n);
@@ -336,7 +336,7 @@ int image_job_open_sink(struct clone_job *job, struct cb_error *err)
     return rc;
 }
 
-int image_job_seal(struct clone_job *job, struct cb_error *err)
+int image_job_seal(struct job *job, struct cb_error *err)
 {
     struct img_meta *m = job->image_meta;
     memcpy(m->digests, job->engine.digests, sizeof(m->digests));
@@ -361,7 +361,7 @@ int image_job_seal(struct clone_job *job, struct cb_error *err)
     return rc;
 }
 
-static enum job_outcome done(struct clone_job *job, enum job_outcome o, const char *msg)
+static enum job_outcome done(struct job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
     snprintf(job->outcome_msg, sizeof(job->outcome_msg), "%s", msg);
@@ -371,10 +371,10 @@ static enum job_outcome done(struct clone_job *job, enum job_outcome o, const ch
     return o;
 }
 
-static void finish_compressed(struct clone_job *job)
+static void finish_compressed(struct job *job)
 {
     struct cb_error err = { 0 };
-    const struct copy_target *t = &job->ctargets[job->image_target];
+    const struct engine_target *t = &job->ctargets[job->image_target];
     /* Kept when it is whole and, if asked, verified, whatever the drives beside it did. */
     bool ok = job->image_sealed && !atomic_load(&t->failed) && (!job->verify || t->verified == VERIFY_EQUAL) &&
               job->outcome != OUTCOME_CANCELLED;
@@ -382,7 +382,7 @@ static void finish_compressed(struct clone_job *job)
         bool keep = job->map_path[0] && (job->outcome == OUTCOME_CANCELLED || job->outcome == OUTCOME_FAILED) &&
                     !atomic_load(&t->failed) && t->verified != VERIFY_DIFFERS;
         if (keep)
-            clone_job_note(job, "the unfinished image %s.partial was kept with the map %s: the same command "
+            job_note(job, "the unfinished image %s.partial was kept with the map %s: the same command "
                            "goes on from where this run stopped", job->image_final, job->map_path);
         else
             image_sink_abort(job->sink);
@@ -402,9 +402,9 @@ static void finish_compressed(struct clone_job *job)
     job->sink = NULL;
 }
 
-void image_job_finish(struct clone_job *job)
+void image_job_finish(struct job *job)
 {
-    struct copy_target *t = &job->ctargets[0];
+    struct engine_target *t = &job->ctargets[0];
     bool ok = job->outcome == OUTCOME_VERIFIED || job->outcome == OUTCOME_COPIED ||
               (job->outcome == OUTCOME_BAD_SECTORS && !atomic_load(&t->failed));
     if (job->sink) {

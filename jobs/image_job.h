@@ -1,6 +1,6 @@
-/* image_job: the image side of a clone_job (clonebay image / restore).
+/* image_job: the image side of a job (clonebay image / restore).
  *
- * clone_job_prepare() calls these for JOB_IMAGE (where the image goes, with
+ * job_prepare() calls these for JOB_IMAGE (where the image goes, with
  * every refusal before a byte is written) and JOB_RESTORE (the image, checked
  * whole before any target is touched). An image is written by the same
  * engine as a clone (the same rescue, map and resume): raw, as a sparse file
@@ -18,26 +18,26 @@
  * FILE.partial without the map that resumes it); for raw images, create the
  * sparse FILE.partial target. src_dev: the source's device number (block) or
  * the filesystem it lives on (file). */
-int image_job_prepare_dest(struct clone_job *job, const struct clone_request *req, bool src_is_block,
+int image_job_prepare_dest(struct job *job, const struct job_request *req, bool src_is_block,
                            dev_t src_dev, const struct sysfs_ctx *ctx, struct cb_error *err);
 
 /* JOB_RESTORE: open and check the image; job->source describes it. */
-int image_job_open_source(struct clone_job *job, const char *path, struct cb_error *err);
+int image_job_open_source(struct job *job, const char *path, struct cb_error *err);
 /* receive: the image on stream (its header read); job->source describes it. */
-int image_job_open_stream(struct clone_job *job, struct image_stream *stream, struct cb_error *err);
+int image_job_open_stream(struct job *job, struct image_stream *stream, struct cb_error *err);
 
 /* JOB_IMAGE, compressed: the image as the engine's target (clone/image_sink.h),
  * going on from FILE.partial when the job resumes a map. 0 or -errno (err). */
-int image_job_open_sink(struct clone_job *job, struct cb_error *err);
+int image_job_open_sink(struct job *job, struct cb_error *err);
 
 /* JOB_IMAGE, compressed, after the copy: the trailer (digests, unreadable
  * areas) and the seek table, so that verification reads the image as any
  * reader will. 0 or -errno (err). */
-int image_job_seal(struct clone_job *job, struct cb_error *err);
+int image_job_seal(struct job *job, struct cb_error *err);
 
 /* JOB_IMAGE, after the job: rename FILE.partial to its name when the job
  * succeeded; else remove it, or keep it for the map to resume. */
-void image_job_finish(struct clone_job *job);
+void image_job_finish(struct job *job);
 
 /* Names that decide a job: .img or .iso is a plain (raw) disk image; .iso or
  * .iso.zst is a disc's ISO 9660 volume. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
-void clone_job_note(struct clone_job *job, const char *fmt, ...)
+void job_note(struct job *job, const char *fmt, ...)
 {
     if (job->nnotes >= (int)(sizeof(job->notes) / sizeof(job->notes[0])))
         return;
@@ -49,7 +49,7 @@ void job_drive_contents(const struct dev_drive *d, char *buf, size_t len)
     if (!buf[0])
         snprintf(buf, len, "no partition table or filesystem found");
 }
-bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, uint64_t size, char *why, size_t len)
+bool job_source_mounted_rw(const struct job *job, uint64_t start, uint64_t size, char *why, size_t len)
 {
     struct sysfs_ctx ctx;
     sysfs_init(&ctx, NULL);
@@ -61,20 +61,20 @@ bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, ui
     return true;
 }
 
-struct copy_source clone_job_source(struct clone_job *job)
+struct engine_source job_source(struct job *job)
 {
     if (job->image)
         return image_source(job->image, &job->src);
     if (job->stream)
         return image_stream_source(job->stream, &job->src);
-    return copy_source_dev(&job->src);
+    return engine_source_dev(&job->src);
 }
 
-int clone_job_map_snapshot(struct clone_job *job, struct block_map *out)
+int job_map_snapshot(struct job *job, struct block_map *out)
 {
     return map_copy_locked(out, &job->map, &job->map_mu);
 }
-void clone_job_close_devices(struct clone_job *job)
+void job_close_devices(struct job *job)
 {
     io_close(&job->src);
     for (size_t i = 0; i < JOB_MAX_TARGETS; i++)

@@ -3,13 +3,13 @@
  * The request (what was asked), the endpoints with their identities, the
  * map and domain, the engine's progress, the outcome and the notes for the
  * report. A clone, an image and a restore are the same struct and the same
- * run (jobs/clone_job.h); what their kinds do differently is a table
+ * run (jobs/job_run.h); what their kinds do differently is a table
  * (jobs/job_kinds.h). The pieces of a run (image_job, resize_job, damage,
  * job_health) each take this struct, and none of them runs a job. */
 #ifndef CB_JOB_H
 #define CB_JOB_H
 
-#include "clone/copy.h"
+#include "clone/engine.h"
 #include "clone/fs/owners.h"
 #include "clone/layout.h"
 #include "common/cb_error.h"
@@ -56,9 +56,9 @@ struct job_endpoint {
 /* What a clone or image copies: every sector (raw), or only what the
  * filesystems use (used). AUTO, the default, is used when clonebay
  * understands every partition of a source drive, raw otherwise. */
-enum copy_mode { MODE_AUTO, MODE_RAW, MODE_USED };
+enum copy_mode { COPY_AUTO, COPY_RAW, COPY_USED };
 
-struct clone_request {
+struct job_request {
     enum job_kind kind;
     const char *source;
     const char *const *targets;
@@ -97,14 +97,14 @@ struct clone_request {
 
 struct image_sink;
 struct img_meta;
-struct clone_job;
+struct job;
 
 struct stream_join {
-    int (*open)(struct clone_job *job, struct clone_request *req, struct cb_error *err);
-    void (*close)(struct clone_job *job, struct clone_request *req);
+    int (*open)(struct job *job, struct job_request *req, struct cb_error *err);
+    void (*close)(struct job *job, struct job_request *req);
 };
 
-struct clone_job;
+struct job;
 
 /* What a kind of job does differently (the tables: jobs/job_kinds.c). */
 struct job_kind_ops {
@@ -114,19 +114,19 @@ struct job_kind_ops {
     bool reads_image;               /* its source is an image, decoded (and opened by check_source) */
     /* The request as its names make it: a restore of a raw .img is a clone
      * of that file, an image named .iso holds a disc's volume. NULL: as given. */
-    void (*name_request)(struct clone_request *req);
+    void (*name_request)(struct job_request *req);
     /* Which target is an image file (clonebay/image_sink.h or a raw file),
      * -1 none, or -errno with err (one image per job). No I/O but stat. */
-    int (*image_target)(const struct clone_request *req, struct cb_error *err);
+    int (*image_target)(const struct job_request *req, struct cb_error *err);
     /* The kind's own judgement of its source (is_block: it is a block
      * device), and, unless light, its opening (a restore opens
      * and checks the image here, before any target is looked at). NULL: the
      * source is a drive or a file, opened with the targets. */
-    int (*check_source)(struct clone_job *job, const struct clone_request *req, bool is_block, bool light,
+    int (*check_source)(struct job *job, const struct job_request *req, bool is_block, bool light,
                         struct cb_error *err);
 };
 
-struct clone_job {
+struct job {
     enum job_kind kind;
     const struct job_kind_ops *ops;     /* what the kind does differently (jobs/job_kinds.h) */
     struct job_endpoint source;
@@ -157,21 +157,21 @@ struct clone_job {
     struct image_sink *sink;        /* a compressed image: the engine's target (jobs/image_job.c) */
     struct img_meta *image_meta;    /* its header, then its trailer */
     struct block_map image_domain;  /* --mode used: the domain, with the rest known zeros (the image's stream) */
-    struct copy_record *image_vouched;  /* a resumed image's kept frames and their sums (engine.vouched) */
-    struct copy_target ctargets[JOB_MAX_TARGETS];
+    struct engine_record *image_vouched;  /* a resumed image's kept frames and their sums (engine.vouched) */
+    struct engine_target ctargets[JOB_MAX_TARGETS];
     struct block_map map;
     struct block_map domain;    /* --mode used: what to copy (MAP_FINISHED regions) */
     bool used_only;
-    pthread_mutex_t map_mu;     /* guards map while the job runs (clone_job_map_snapshot) */
-    struct copy_job engine;
+    pthread_mutex_t map_mu;     /* guards map while the job runs (job_map_snapshot) */
+    struct engine_task engine;
     struct copy_progress progress;
 
     time_t started, ended;
     double copy_seconds, verify_seconds;   /* wall time of each phase */
     enum job_outcome outcome;
     char outcome_msg[512];
-    _Atomic int run_finished;       /* clone_job_thread sets it when the run is over; the UI polls it */
-    const struct clone_request *deferred;   /* clone_job_new_deferred: prepared by the thread */
+    _Atomic int run_finished;       /* job_thread sets it when the run is over; the UI polls it */
+    const struct job_request *deferred;   /* job_new_deferred: prepared by the thread */
     bool gpt_moved[JOB_MAX_TARGETS];
     bool table_as_is;               /* a hybrid ISO's table: written byte for byte, even the GPT backup */
     struct resize_state *resize;    /* NULL, or the partitions fitted onto the targets (resize_job) */
@@ -184,23 +184,23 @@ struct clone_job {
 };
 
 /* A note for the report; notes beyond the room are dropped, never overflow. */
-void clone_job_note(struct clone_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void job_note(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* What the engine reads: the source drive or file, the image, or the stream. */
-struct copy_source clone_job_source(struct clone_job *job);
+struct engine_source job_source(struct job *job);
 
 /* Whether [start, start+size) of the source drive is mounted read-write on
  * this machine (it changes under the copy whatever its bitmaps say now);
  * why then says so, in words. */
-bool clone_job_source_mounted_rw(const struct clone_job *job, uint64_t start, uint64_t size, char *why, size_t len);
+bool job_source_mounted_rw(const struct job *job, uint64_t start, uint64_t size, char *why, size_t len);
 
 /* Let go of the drives (O_EXCL claims) of a finished job, keeping its record. */
-void clone_job_close_devices(struct clone_job *job);
+void job_close_devices(struct job *job);
 
 const char *job_outcome_name(enum job_outcome outcome);
 struct dev_drive;
 /* "gpt: #1 vfat 'EFI' 8.0 MiB, #2 ext4 'ROOTFS' 51.0 MiB": what is on a drive. */
 void job_drive_contents(const struct dev_drive *d, char *buf, size_t len);
 /* A copy of the job's block map, safe while it runs. 0 or -ENOMEM. */
-int clone_job_map_snapshot(struct clone_job *job, struct block_map *out);
+int job_map_snapshot(struct job *job, struct block_map *out);
 
 #endif

@@ -21,21 +21,21 @@ static void read_one(const struct job_endpoint *ep, struct dev_health *out)
         *out = ep->health;
 }
 
-void job_health_before(struct clone_job *job)
+void job_health_before(struct job *job)
 {
     if (job->source.has_health)
         read_one(&job->source, &job->source.health);
     char hidden[96];
     dev_health_hidden_text(&job->source.health, hidden, sizeof(hidden));
     if (job->source.has_health && hidden[0])
-        clone_job_note(job, "source %s: %s; the hidden area was not copied (only the sectors the drive shows "
+        job_note(job, "source %s: %s; the hidden area was not copied (only the sectors the drive shows "
                        "are read, and nothing here changes its limits)", job->source.path, hidden);
     for (size_t i = 0; i < job->ntargets; i++)
         if (job->targets[i].has_health)
             read_one(&job->targets[i], &job->targets[i].health);
 }
 
-void job_health_after(struct clone_job *job)
+void job_health_after(struct job *job)
 {
     if (!job->source.has_health)
         return;

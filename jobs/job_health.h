@@ -9,15 +9,15 @@
 
 #include "devices/dev_types.h"
 
-struct clone_job;
+struct job;
 struct job_endpoint;
 
 /* When a drive is described: whether SMART applies to it ("unknown" with
  * the reason now when it does not: a loop, a virtual disk). */
 void job_health_init(struct job_endpoint *ep, const struct dev_drive *d);
 /* Prepared, before the first write: the source's and every target's health. */
-void job_health_before(struct clone_job *job);
+void job_health_before(struct job *job);
 /* The run is over: the source's health again. */
-void job_health_after(struct clone_job *job);
+void job_health_after(struct job *job);
 
 #endif

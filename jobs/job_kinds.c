@@ -7,7 +7,7 @@
 
 /* One master onto drives and into an image at once: a clone target named
  * FILE.zst that is not a block device. */
-static int clone_image_target(const struct clone_request *req, struct cb_error *err)
+static int clone_image_target(const struct job_request *req, struct cb_error *err)
 {
     int found = -1;
     for (size_t i = 0; i < req->ntargets; i++) {
@@ -21,14 +21,14 @@ static int clone_image_target(const struct clone_request *req, struct cb_error *
     return found;
 }
 
-static int image_image_target(const struct clone_request *req, struct cb_error *err)
+static int image_image_target(const struct job_request *req, struct cb_error *err)
 {
     (void)req, (void)err;
     return 0;
 }
 
 /* An .iso (or .iso.zst) holds a disc's ISO 9660 volume. */
-static void image_name_request(struct clone_request *req)
+static void image_name_request(struct job_request *req)
 {
     if (req->ntargets && image_job_iso_name(req->targets[0]))
         req->optical = true;
@@ -36,13 +36,13 @@ static void image_name_request(struct clone_request *req)
 
 /* A raw image (.img, .iso) restores like any file: it is a clone of it
  * (not over HTTP: restore_check_source says why). */
-static void restore_name_request(struct clone_request *req)
+static void restore_name_request(struct job_request *req)
 {
     if (image_job_raw_name(req->source) && !http_range_is_url(req->source))
         req->kind = JOB_CLONE;
 }
 
-static int restore_check_source(struct clone_job *job, const struct clone_request *req, bool is_block, bool light,
+static int restore_check_source(struct job *job, const struct job_request *req, bool is_block, bool light,
                                 struct cb_error *err)
 {
     if (is_block)

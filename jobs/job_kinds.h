@@ -1,7 +1,7 @@
 /* job_kinds: what a clone, an image and a restore do differently, as tables
  * (struct job_kind_ops, jobs/job.h).
  *
- * One run prepares and runs every job (jobs/clone_job.c); where the kinds
+ * One run prepares and runs every job (jobs/job_run.c); where the kinds
  * differ it asks the job's table, never its kind. A clone reads a drive or
  * a file and writes drives and files (and at most one FILE.zst image beside
  * them); an image reads a drive or file and makes one image file; a restore

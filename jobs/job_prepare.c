@@ -78,7 +78,7 @@ static struct dev_drive *drive_of(struct dev_list *devs, const struct sysfs_ctx 
             return &devs->drives[i];
     return NULL;
 }
-static int check_target(struct clone_job *job, size_t i, const struct node *tn, const struct node *sn,
+static int check_target(struct job *job, size_t i, const struct node *tn, const struct node *sn,
                         struct dev_list *devs, const struct sysfs_ctx *ctx, struct cb_error *err)
 {
     struct job_endpoint *ep = &job->targets[i];
@@ -117,7 +117,7 @@ static int check_target(struct clone_job *job, size_t i, const struct node *tn, 
         return cb_error_set(err, -EINVAL, "the source file %s lives on target %s", job->source.path, path);
     return 0;
 }
-static int open_everything(struct clone_job *job, const struct clone_request *req, struct cb_error *err)
+static int open_everything(struct job *job, const struct job_request *req, struct cb_error *err)
 {
     int rc = job->ops->reads_image ? 0 : io_open_source(req->source, &job->src, err);
     if (rc)
@@ -140,7 +140,7 @@ static int open_everything(struct clone_job *job, const struct clone_request *re
                                 job->src.path, job->src.sector, job->src.sector, job->src.sector);
     }
     if (!job->src.direct && !job->image && !job->stream)
-        clone_job_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
+        job_note(job, "source %s does not allow direct I/O: read through the page cache", job->src.path);
     return 0;
 }
 /* Partitions --mode used copies whole without making the job raw: nothing
@@ -158,7 +158,7 @@ static const char *opaque_partition(const struct dev_partition *p)
 /* --mode used: the domain is the whole disk less the blocks each understood
  * filesystem does not use. Partition tables, gaps and anything not understood
  * are copied whole. */
-static int build_domain(struct clone_job *job, const struct dev_drive *d, struct cb_error *err)
+static int build_domain(struct job *job, const struct dev_drive *d, struct cb_error *err)
 {
     if (map_init(&job->domain, job->src.size, MAP_FINISHED))
         return cb_error_set(err, -ENOMEM, "out of memory");
@@ -170,12 +170,12 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
     for (size_t i = 0; i < n; i++) {
         const struct dev_partition *p = &parts[i];
         if (layout_boot_type(p->type)) {
-            clone_job_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
+            job_note(job, "partition #%d is a boot partition (EFI system or BIOS boot): copied whole", p->number);
             continue;
         }
         const char *opaque = opaque_partition(p);
         if (opaque) {
-            clone_job_note(job, "partition #%d (%s) copied whole: nothing in it says which blocks are in use, "
+            job_note(job, "partition #%d (%s) copied whole: nothing in it says which blocks are in use, "
                            "or it must stay byte for byte", p->number, opaque);
             continue;
         }
@@ -186,27 +186,27 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
             continue;
         }
         char why[300];
-        if (clone_job_source_mounted_rw(job, p->start, p->size, why, sizeof(why))) {
-            clone_job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
+        if (job_source_mounted_rw(job, p->start, p->size, why, sizeof(why))) {
+            job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
             continue;
         }
         map_mark(&job->domain, p->start, p->size, MAP_NONTRIED);
         int r = fs_used_mark(job->src.path, p->start, p->size, p->fstype, &job->domain, why, sizeof(why));
         if (r <= 0) {
             map_mark(&job->domain, p->start, p->size, MAP_FINISHED);
-            clone_job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
+            job_note(job, "partition #%d (%s) copied whole: %s", p->number, p->fstype, why);
         }
     }
     if (skipped[0])
-        clone_job_note(job, "copied whole, not understood by --mode used: %s", skipped);
+        job_note(job, "copied whole, not understood by --mode used: %s", skipped);
     char a[32], b[32], z[32];
     units_format_bytes(map_bytes(&job->domain, MAP_FINISHED), a, sizeof(a));
     units_format_bytes(job->src.size, b, sizeof(b));
-    clone_job_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
+    job_note(job, "--mode used: %s of the %s source are in use and copied; free space is not read (left as "
              "it was on drives, zeros in images)", a, b);
     if (map_bytes(&job->domain, MAP_ZERO)) {
         units_format_bytes(map_bytes(&job->domain, MAP_ZERO), z, sizeof(z));
-        clone_job_note(job, "--mode used: %s more hold nothing the filesystems ever used (ext inode tables past "
+        job_note(job, "--mode used: %s more hold nothing the filesystems ever used (ext inode tables past "
                        "each group's last used inode): not read, written as zeros (zeros in images), and covered by "
                        "the hashes and the verification as zeros; ext journals are copied whole (their logs hold "
                        "the last transactions)", z);
@@ -217,7 +217,7 @@ static int build_domain(struct clone_job *job, const struct dev_drive *d, struct
 /* --mode's default: used when clonebay understands every partition of the
  * source drive (boot partitions are copied whole in either mode), so free
  * space is neither read nor written; raw, saying why, otherwise. */
-static bool used_by_default(struct clone_job *job, const struct clone_request *req, const struct dev_drive *d)
+static bool used_by_default(struct job *job, const struct job_request *req, const struct dev_drive *d)
 {
     if (job->ops->reads_image || req->optical || !d || d->is_optical)
         return false;
@@ -234,17 +234,17 @@ static bool used_by_default(struct clone_job *job, const struct clone_request *r
                      p->fstype[0] ? p->fstype : "no filesystem");
     }
     if (why[0]) {
-        clone_job_note(job, "every sector of %s is copied (--mode raw): %s", job->src.path, why);
+        job_note(job, "every sector of %s is copied (--mode raw): %s", job->src.path, why);
         return false;
     }
-    clone_job_note(job, "--mode used (the default: clonebay understands every partition of %s); --mode raw "
+    job_note(job, "--mode used (the default: clonebay understands every partition of %s); --mode raw "
                    "copies every sector", job->src.path);
     return true;
 }
 /* An optical disc (or any .iso): read only its volume, not the run-out. The
  * volume is the ISO 9660 one, or the UDF one when it reaches further (UDF
  * bridge discs) or is the only one (Blu-ray discs). */
-static void limit_to_disc_volume(struct clone_job *job)
+static void limit_to_disc_volume(struct job *job)
 {
     uint64_t iso = 0, udf = 0, bytes = 0;
     char iso_label[40] = "", udf_label[128] = "", a[32], b[32], what[200];
@@ -275,10 +275,10 @@ static void limit_to_disc_volume(struct clone_job *job)
         job->src.size = bytes;
         job->source.size = bytes;
     }
-    clone_job_note(job, "%s", note);
+    job_note(job, "%s", note);
 }
 /* How the map names a target: the drive's identity, or a file's inode. */
-static void target_key(const struct clone_job *job, size_t i, char *buf, size_t len)
+static void target_key(const struct job *job, size_t i, char *buf, size_t len)
 {
     const struct io_dev *d = &job->ctargets[i].dev;
     if ((int)i == job->image_target)
@@ -290,12 +290,12 @@ static void target_key(const struct clone_job *job, size_t i, char *buf, size_t 
 }
 /* A map calls regions finished on the targets it was written to: resuming
  * onto any other drive would skip what that drive never got. */
-static int check_map_targets(struct clone_job *job, const struct block_map *m, struct cb_error *err)
+static int check_map_targets(struct job *job, const struct block_map *m, struct cb_error *err)
 {
     if (job->ops->makes_image)
         return 0;
     if (!m->ntarget_ids) {
-        clone_job_note(job, "map file %s names no target (made by ddrescue or an older clonebay): what it calls "
+        job_note(job, "map file %s names no target (made by ddrescue or an older clonebay): what it calls "
                        "finished is re-read from the source for the hashes, so verification checks the targets",
                        job->map_path);
         return 0;
@@ -314,7 +314,7 @@ static int check_map_targets(struct clone_job *job, const struct block_map *m, s
     }
     return 0;
 }
-static int prepare_map(struct clone_job *job, struct cb_error *err)
+static int prepare_map(struct job *job, struct cb_error *err)
 {
     char id[160] = "";
     if (job->source.serial[0])
@@ -331,7 +331,7 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
     bool fresh = job->ops->makes_image && job->map_path[0] && access(job->map_path, F_OK) == 0 &&
                  (job->raw || (access(partial, F_OK) != 0 && access(first_part, F_OK) != 0));
     if (fresh)
-        clone_job_note(job, "map file %s is started afresh: %s", job->map_path,
+        job_note(job, "map file %s is started afresh: %s", job->map_path,
                        job->raw ? "a raw image is written from the start on every run"
                                 : "the unfinished image it describes is not there");
     if (job->map_path[0] && !fresh && access(job->map_path, F_OK) == 0) {
@@ -370,16 +370,16 @@ static int prepare_map(struct clone_job *job, struct cb_error *err)
     pthread_mutex_unlock(&job->map_mu);
     return 0;
 }
-struct clone_request job_named_request(const struct clone_request *req)
+struct job_request job_named_request(const struct job_request *req)
 {
-    struct clone_request named = *req;
+    struct job_request named = *req;
     const struct job_kind_ops *ops = job_kind_ops(req->kind);
     if (ops->name_request)
         ops->name_request(&named);
     return named;
 }
 /* The job's fields that come straight from the request: no I/O at all. */
-int job_alloc(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+int job_alloc(const struct job_request *req, struct job **out, struct cb_error *err)
 {
     *out = NULL;
     if (req->ntargets == 0)
@@ -390,7 +390,7 @@ int job_alloc(const struct clone_request *req, struct clone_job **out, struct cb
     int image_target = ops->image_target ? ops->image_target(req, err) : -1;
     if (image_target < -1)
         return image_target;
-    struct clone_job *job = calloc(1, sizeof(*job));
+    struct job *job = calloc(1, sizeof(*job));
     if (!job)
         return cb_error_set(err, -ENOMEM, "out of memory");
     job->src.fd = -1;
@@ -434,7 +434,7 @@ static int check_confirmed(const char *role, const char *path, const struct dev_
 /* Everything about the source and the targets that refuses a job, from the
  * drive list. light: identity and safety only (no media read, no image
  * opened), for a pre-flight on a UI thread. */
-static int check_endpoints(struct clone_job *job, const struct clone_request *req, bool light, struct dev_list *devs,
+static int check_endpoints(struct job *job, const struct job_request *req, bool light, struct dev_list *devs,
                            struct node *sn, const struct dev_drive **source_drive, struct cb_error *err)
 {
     struct sysfs_ctx ctx;
@@ -502,7 +502,7 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
                                 "as an ISO image", req->source, d->optical.audio_tracks);
         *source_drive = d;
         if (d && d->is_optical && d->optical.audio_tracks)
-            clone_job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
+            job_note(job, "mixed-mode disc: its %u audio tracks are not in the ISO image, only the data track",
                      d->optical.audio_tracks);
     } else {
         snprintf(job->source.kind, sizeof(job->source.kind), "%s", req->stream ? "network" : remote ? "http" : "file");
@@ -543,10 +543,10 @@ static int check_endpoints(struct clone_job *job, const struct clone_request *re
 /* Everything after the checks: open, plan, map. The slow part (media
  * reads, filesystem bitmaps, resize2fs -P), run by the job's thread for a
  * queued job. */
-int job_prepare_open(struct clone_job *job, const struct clone_request *orig, struct cb_error *err)
+int job_prepare_open(struct job *job, const struct job_request *orig, struct cb_error *err)
 {
-    struct clone_request named = job_named_request(orig);
-    const struct clone_request *req = &named;
+    struct job_request named = job_named_request(orig);
+    const struct job_request *req = &named;
     struct sysfs_ctx ctx;
     sysfs_init(&ctx, NULL);
     struct dev_list devs = { 0 };
@@ -555,12 +555,12 @@ int job_prepare_open(struct clone_job *job, const struct clone_request *orig, st
     int rc = check_endpoints(job, req, false, &devs, &sn, &source_drive, err);
     if (!rc)
         rc = open_everything(job, req, err);
-    if (!rc && req->mode == MODE_USED && job->ops->reads_image)
+    if (!rc && req->mode == COPY_USED && job->ops->reads_image)
         rc = cb_error_set(err, -EINVAL, "--mode used applies when an image is made (clonebay image --mode used)");
-    if (!rc && req->mode == MODE_USED && !source_drive)
+    if (!rc && req->mode == COPY_USED && !source_drive)
         rc = cb_error_set(err, -EINVAL, "--mode used needs a source drive clonebay lists (%s is not one)",
                           req->source);
-    if (!rc && (req->mode == MODE_USED || (req->mode == MODE_AUTO && used_by_default(job, req, source_drive))))
+    if (!rc && (req->mode == COPY_USED || (req->mode == COPY_AUTO && used_by_default(job, req, source_drive))))
         rc = build_domain(job, source_drive, err);
     if (!rc && !job->stream)      /* fitting partitions reads the image out of order */
         rc = resize_job_prepare(job, req->resize, err);
@@ -588,7 +588,7 @@ int job_prepare_open(struct clone_job *job, const struct clone_request *orig, st
     dev_list_free(&devs);
     return rc;
 }
-int job_prepare_check(struct clone_job *job, const struct clone_request *req, struct cb_error *err)
+int job_prepare_check(struct job *job, const struct job_request *req, struct cb_error *err)
 {
     struct dev_list devs = { 0 };
     struct node sn;

@@ -11,7 +11,7 @@
 
 struct job_preview {
     /* The request and the strings it points to: the caller's may go away. */
-    struct clone_request req;
+    struct job_request req;
     char source[256];
     char targets[JOB_MAX_TARGETS][256];
     const char *target_ptrs[JOB_MAX_TARGETS];
@@ -29,17 +29,17 @@ struct job_preview {
 static void *preview_main(void *arg)
 {
     struct job_preview *p = arg;
-    struct clone_job *job = NULL;
+    struct job *job = NULL;
     struct cb_error err = { 0 };
     /* The map is the job's to create: a preview only reads what exists. */
     p->req.map_path = NULL;
     p->req.dry_run = true;      /* never claims the targets: the job itself may start meanwhile */
-    p->rc = clone_job_prepare(&p->req, &job, &err);
+    p->rc = job_prepare(&p->req, &job, &err);
     if (p->rc)
         snprintf(p->refusal, sizeof(p->refusal), "%s", err.msg);
     for (int i = 0; job && i < job->nnotes && i < PREVIEW_NOTES; i++)
         snprintf(p->notes[p->nnotes++], sizeof(p->notes[0]), "%s", job->notes[i]);
-    clone_job_free(job);       /* lets go of the targets before the operator can press Y */
+    job_free(job);       /* lets go of the targets before the operator can press Y */
     atomic_store(&p->done, 1);
     if (p->event_fd >= 0) {
         uint64_t one = 1;
@@ -49,7 +49,7 @@ static void *preview_main(void *arg)
     return NULL;
 }
 
-int job_preview_start(const struct clone_request *req, int event_fd, struct job_preview **out)
+int job_preview_start(const struct job_request *req, int event_fd, struct job_preview **out)
 {
     *out = NULL;
     if (req->ntargets == 0 || req->ntargets > JOB_MAX_TARGETS)

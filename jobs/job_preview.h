@@ -10,7 +10,7 @@
 #ifndef CB_JOB_PREVIEW_H
 #define CB_JOB_PREVIEW_H
 
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 
 #include <stdbool.h>
 
@@ -19,7 +19,7 @@
 struct job_preview;
 
 /* Start working out req (copied, with its strings). 0 or -errno. */
-int job_preview_start(const struct clone_request *req, int event_fd, struct job_preview **out);
+int job_preview_start(const struct job_request *req, int event_fd, struct job_preview **out);
 bool job_preview_done(const struct job_preview *p);
 /* After done: NULL when the job would be accepted, else the refusal. */
 const char *job_preview_refusal(const struct job_preview *p);

@@ -107,7 +107,7 @@ static void ident_now(const char *path, struct dev_ident *id)
 
 /* What the operator confirmed (req's identities) or, when the caller gave
  * none, the drives as they are at this moment: a queued job keeps these. */
-static void keep_identities(struct qjob *j, const struct clone_request *req)
+static void keep_identities(struct qjob *j, const struct job_request *req)
 {
     if (req->source_ident)
         j->source_ident = *req->source_ident;
@@ -123,7 +123,7 @@ static void keep_identities(struct qjob *j, const struct clone_request *req)
     j->req.target_idents = j->target_idents;
 }
 
-int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err)
+int jq_submit(struct job_queue *q, const struct job_request *req, struct cb_error *err)
 {
     if (q->count == JQ_MAX_JOBS)
         return cb_error_set(err, -ENOSPC, "the queue is full (%d jobs): clear finished ones first", JQ_MAX_JOBS);
@@ -152,7 +152,7 @@ int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_er
     jq_key_of(j->source, j->src_key, JQ_KEY);
     keep_identities(j, req);
     /* The fast refusals now; the slow ones in the job's thread when it starts. */
-    int rc = clone_job_preflight(&j->req, err);
+    int rc = job_preflight(&j->req, err);
     if (rc) {
         free(j);
         return rc;
@@ -184,15 +184,15 @@ static void start(struct job_queue *q, struct qjob *j)
 {
     struct cb_error err = { 0 };
     /* Prepared by its own thread: probing a failing drive never stalls the owner's loop. */
-    if (clone_job_new_deferred(&j->req, &j->job, &err)) {
+    if (job_new_deferred(&j->req, &j->job, &err)) {
         j->state = QJOB_FAILED;
         snprintf(j->verdict, sizeof(j->verdict), "FAILED: %s", err.msg);
         qjob_log(j, "failed: %s", err.msg);
         return;
     }
     j->job->progress.event_fd = q->event_fd;
-    if (pthread_create(&j->thread, NULL, clone_job_thread, j->job) != 0) {
-        clone_job_free(j->job);
+    if (pthread_create(&j->thread, NULL, job_thread, j->job) != 0) {
+        job_free(j->job);
         j->job = NULL;
         j->state = QJOB_FAILED;
         snprintf(j->verdict, sizeof(j->verdict), "FAILED: cannot start a thread");
@@ -204,7 +204,7 @@ static void start(struct job_queue *q, struct qjob *j)
 
 /* The engine's own facts, not its wording: the source drive stopped answering
  * (an image that fails to decode is damaged, not removed), or a target went away. */
-static bool drive_removed(const struct clone_job *cj)
+static bool drive_removed(const struct job *cj)
 {
     if (cj->engine.source_lost && !cj->image)
         return true;
@@ -259,8 +259,8 @@ static void reap(struct job_queue *q, struct qjob *j)
 {
     pthread_join(j->thread, NULL);
     log_phases(j);
-    struct clone_job *cj = j->job;
-    const struct copy_job *e = &cj->engine;
+    struct job *cj = j->job;
+    const struct engine_task *e = &cj->engine;
     const char *alg = hash_name(e->verify_alg);
     const char *hex = e->digests[e->verify_alg];
     switch (cj->outcome) {
@@ -284,7 +284,7 @@ static void reap(struct job_queue *q, struct qjob *j)
         j->state = QJOB_FAILED;
         snprintf(j->verdict, sizeof(j->verdict), "REFUSED: %s", cj->outcome_msg);
         qjob_log(j, "refused, nothing was written: %s", cj->outcome_msg);
-        clone_job_close_devices(cj);
+        job_close_devices(cj);
         return;
     case OUTCOME_MISMATCH:
         j->state = QJOB_FAILED;
@@ -299,7 +299,7 @@ static void reap(struct job_queue *q, struct qjob *j)
     qjob_log(j, "%s", j->verdict);
     watch_notes(j);
     write_reports(q, j);
-    clone_job_close_devices(cj);    /* finished: the drives are free for the next job */
+    job_close_devices(cj);    /* finished: the drives are free for the next job */
 }
 
 bool jq_tick(struct job_queue *q)
@@ -362,7 +362,7 @@ void jq_cancel(struct job_queue *q, int id)
 static void free_job(struct qjob *j)
 {
     if (j->job)
-        clone_job_free(j->job);
+        job_free(j->job);
     free(j);
 }
 

@@ -10,7 +10,7 @@
 #ifndef CB_JOB_QUEUE_H
 #define CB_JOB_QUEUE_H
 
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/job_watch.h"
 #include "jobs/qjob.h"
 
@@ -35,7 +35,7 @@ int jq_init(struct job_queue *q, const char *reports_dir, int max_parallel, stru
  * before it writes. The drives' identities are req's (what the operator
  * confirmed) or, without them, read now. Never blocks on a drive's media.
  * Returns the job id (> 0). */
-int jq_submit(struct job_queue *q, const struct clone_request *req, struct cb_error *err);
+int jq_submit(struct job_queue *q, const struct job_request *req, struct cb_error *err);
 /* Start, reap, log. Returns true when something changed. */
 bool jq_tick(struct job_queue *q);
 /* Sample every running job's rate, and each target's (call once a second). */

@@ -25,7 +25,7 @@ static void hms(time_t t, char *buf, size_t len)
 
 /* Time spent inside requests, counting the one in flight: a drive that hangs
  * in a single write must not look idle (busy_ns grows only when it returns). */
-static uint64_t busy_now(const struct copy_target *ct, uint64_t now_ns, uint64_t *since)
+static uint64_t busy_now(const struct engine_target *ct, uint64_t now_ns, uint64_t *since)
 {
     *since = atomic_load(&ct->busy_since_ns);
     return atomic_load(&ct->busy_ns) + (*since && now_ns > *since ? now_ns - *since : 0);
@@ -34,7 +34,7 @@ static uint64_t busy_now(const struct copy_target *ct, uint64_t now_ns, uint64_t
 static void sample_stall(struct qjob *j, size_t i, uint64_t since, uint64_t now_ns, int stall_seconds)
 {
     struct watch_target *wt = &j->watch.t[i];
-    const struct copy_target *ct = &j->job->ctargets[i];
+    const struct engine_target *ct = &j->job->ctargets[i];
     char at[16];
     if (since && !atomic_load(&ct->failed) && now_ns - since >= (uint64_t)stall_seconds * 1000000000u) {
         int secs = (int)((now_ns - since) / 1000000000u);
@@ -58,7 +58,7 @@ static void sample_stall(struct qjob *j, size_t i, uint64_t since, uint64_t now_
 static void mark_slow(struct qjob *j)
 {
     struct job_watch *w = &j->watch;
-    const struct clone_job *cj = j->job;
+    const struct job *cj = j->job;
     w->holding_back = -1;
     for (size_t i = 0; i < cj->ntargets; i++) {
         struct watch_target *wt = &w->t[i];
@@ -110,11 +110,11 @@ void watch_sample(struct qjob *j, int stall_seconds)
     if (stall_seconds <= 0)
         stall_seconds = WATCH_STALL_DEFAULT;
     double now = cb_seconds(), dt = w->last_sample ? now - w->last_sample : 0;
-    uint64_t now_ns = copy_now_ns();
+    uint64_t now_ns = engine_now_ns();
     bool idle = true;
     if (watch_has_targets(j)) {
         for (size_t i = 0; i < j->job->ntargets; i++) {
-            const struct copy_target *ct = &j->job->ctargets[i];
+            const struct engine_target *ct = &j->job->ctargets[i];
             struct watch_target *wt = &w->t[i];
             uint64_t since, busy = busy_now(ct, now_ns, &since);
             uint64_t bytes = atomic_load(&ct->bytes_written) + atomic_load(&ct->bytes_verified);
@@ -160,20 +160,20 @@ void watch_notes(struct qjob *j)
         if (!wt->stalled_first)
             continue;
         hms(wt->stalled_first, at, sizeof(at));
-        clone_job_note(j->job, "target %s not answering since %s (%d s without an answer%s)", j->targets[i], at,
+        job_note(j->job, "target %s not answering since %s (%d s without an answer%s)", j->targets[i], at,
                        wt->stalled_seconds, wt->stalled_since ? ", still when the job ended" : "");
     }
     if (w->source_stalled_first) {
         hms(w->source_stalled_first, at, sizeof(at));
-        clone_job_note(j->job, "source %s not answering since %s%s", j->source, at,
+        job_note(j->job, "source %s not answering since %s%s", j->source, at,
                        w->source_stalled_since ? " (still when the job ended)" : "");
     }
 }
 
 /* After the job: from the verifier's verdict (read only once the thread is joined). */
-static void view_finished(const struct qjob *j, const struct copy_target *ct, struct target_view *v)
+static void view_finished(const struct qjob *j, const struct engine_target *ct, struct target_view *v)
 {
-    const struct clone_job *cj = j->job;
+    const struct job *cj = j->job;
     if (ct->verified == VERIFY_EQUAL) {
         v->state = TGT_VERIFIED;
     } else if (ct->verified == VERIFY_DIFFERS || ct->verified == VERIFY_UNREADABLE) {
@@ -198,7 +198,7 @@ void watch_target_view(const struct qjob *j, size_t i, struct target_view *v)
         [TGT_FAILED] = "FAILED", [TGT_CANCELLED] = "cancelled",
     };
     memset(v, 0, sizeof(*v));
-    const struct clone_job *cj = j->job;
+    const struct job *cj = j->job;
     if (j->state == QJOB_QUEUED || !cj || i >= cj->ntargets) {
         v->state = j->state == QJOB_QUEUED || j->state == QJOB_RUNNING ? TGT_WAITING : TGT_FAILED;
         if (v->state == TGT_FAILED)
@@ -206,7 +206,7 @@ void watch_target_view(const struct qjob *j, size_t i, struct target_view *v)
         v->word = words[v->state];
         return;
     }
-    const struct copy_target *ct = &cj->ctargets[i];
+    const struct engine_target *ct = &cj->ctargets[i];
     const struct watch_target *wt = &j->watch.t[i];
     int phase = atomic_load(&cj->progress.phase);
     v->total = atomic_load(&cj->progress.bytes_total);

@@ -3,7 +3,7 @@
  * In a one-to-many copy every target advances at the slowest one's pace (the
  * buffer ring is bounded), so a job's single progress line cannot say which
  * drive holds it back, or that one has stopped answering. The engine keeps
- * per-target counters (struct copy_target: bytes, time spent inside requests,
+ * per-target counters (struct engine_target: bytes, time spent inside requests,
  * the request in flight); once a second the queue's owner samples them here
  * into rates, the drive's own speed (bytes per second of its busy time), a
  * `slow` mark and stalls. Only the queue's owner thread touches a job_watch. */

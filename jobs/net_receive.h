@@ -3,7 +3,7 @@
  *
  * net_receive_join() starts udp-receiver with its output on a pipe and
  * reads the image's header from it; only then does the caller prepare the
- * restore (clone_request.stream), so a stream that is not an image, or a
+ * restore (job_request.stream), so a stream that is not an image, or a
  * drive too small for it, is refused before a byte is written. A thread
  * reads udp-receiver's messages (its owner, net_receive_end, joins it): the
  * sender's address and the bytes received, for the UI and the report. */

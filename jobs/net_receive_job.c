@@ -98,13 +98,13 @@ int net_dhcp_up(char *said, size_t len)
     return rc;
 }
 
-static int receive_open(struct clone_job *job, struct clone_request *req, struct cb_error *err)
+static int receive_open(struct job *job, struct job_request *req, struct cb_error *err)
 {
     const struct net_receive_opts *o = req->join_arg;
     char ifname[32], asked[256] = "";
     req->stream = NULL;
     if (o->dhcp && net_dhcp_up(asked, sizeof(asked)) == 0 && asked[0])
-        clone_job_note(job, "DHCP (udhcpc) asked for an address on %s", asked);
+        job_note(job, "DHCP (udhcpc) asked for an address on %s", asked);
     if (o->interface[0])
         snprintf(ifname, sizeof(ifname), "%s", o->interface);
     else if (!net_first_interface(ifname, sizeof(ifname)))
@@ -126,12 +126,12 @@ static int receive_open(struct clone_job *job, struct clone_request *req, struct
     req->source = x->source;
     req->stream = &x->r.stream;
     const struct img_meta *m = &x->r.stream.meta;
-    clone_job_note(job, "received over the network on %s from %s: an image of %s made %s by %s", ifname,
+    job_note(job, "received over the network on %s from %s: an image of %s made %s by %s", ifname,
                    x->source, m->source_model[0] ? m->source_model : m->source_path, m->created, m->tool_version);
     return 0;
 }
 
-static void receive_close(struct clone_job *job, struct clone_request *req)
+static void receive_close(struct job *job, struct job_request *req)
 {
     if (!req->stream)
         return;
@@ -144,9 +144,9 @@ static void receive_close(struct clone_job *job, struct clone_request *req)
 
 static const struct stream_join receive_join = { .open = receive_open, .close = receive_close };
 
-void net_receive_job_request(struct clone_request *req, const struct net_receive_opts *opts)
+void net_receive_job_request(struct job_request *req, const struct net_receive_opts *opts)
 {
-    *req = (struct clone_request){
+    *req = (struct job_request){
         .kind = JOB_RESTORE, .source = "the network", .hash_mask = 1u << HASH_SHA256, .verify = true,
         .retries = 1, .join = &receive_join, .join_arg = opts,
     };

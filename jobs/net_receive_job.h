@@ -1,7 +1,7 @@
 /* net_receive_job: a receive as a job of the station's queue.
  *
  * The station never waits on the network: it queues a restore whose source
- * is joined by the job's own thread (clone_request.join). That thread brings
+ * is joined by the job's own thread (job_request.join). That thread brings
  * up the wired interfaces with DHCP when asked (the live system), starts
  * udp-receiver, waits for a sender and reads the image's header; only then
  * is the restore prepared, with every check of `clonebay restore` (too
@@ -10,7 +10,7 @@
 #ifndef CB_NET_RECEIVE_JOB_H
 #define CB_NET_RECEIVE_JOB_H
 
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 
 #include <stdbool.h>
 
@@ -23,7 +23,7 @@ struct net_receive_opts {
 /* req as a receive onto its targets: source "the network", sha256 and
  * verification, joined by the job's thread with opts (which must outlive
  * the job). The caller sets targets and their identities. */
-void net_receive_job_request(struct clone_request *req, const struct net_receive_opts *opts);
+void net_receive_job_request(struct job_request *req, const struct net_receive_opts *opts);
 
 /* The first interface (not lo) with an IPv4 address, into buf; false when none. */
 bool net_first_interface(char *buf, size_t len);

@@ -4,7 +4,7 @@
 #ifndef CB_QJOB_H
 #define CB_QJOB_H
 
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/watch_state.h"
 
 #include <pthread.h>
@@ -31,7 +31,7 @@ struct qjob {
     char source[256];
     char targets[JOB_MAX_TARGETS][256];
     size_t ntargets;
-    struct clone_request req;           /* points into this struct's strings and identities */
+    struct job_request req;           /* points into this struct's strings and identities */
     const char *target_ptrs[JOB_MAX_TARGETS];
     /* The drives as they were when the job was confirmed (all zero for files):
      * a job that waits keeps these, not /dev names, and is refused at its
@@ -43,7 +43,7 @@ struct qjob {
     char src_key[JQ_KEY];
     char tgt_keys[JOB_MAX_TARGETS][JQ_KEY];
 
-    struct clone_job *job;              /* set while running and after */
+    struct job *job;              /* set while running and after */
     pthread_t thread;
     bool cancel_asked;
     unsigned phases_logged;             /* entries of the progress phase history logged */

@@ -15,7 +15,7 @@ static void iso_time(time_t t, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }
 
-static double avg_rate(const struct clone_job *job)
+static double avg_rate(const struct job *job)
 {
     /* The copy phase's own clock: whole seconds of wall time lie for short jobs. */
     double secs = job->copy_seconds > 0 ? job->copy_seconds : difftime(job->ended, job->started);
@@ -23,7 +23,7 @@ static double avg_rate(const struct clone_job *job)
     return secs > 0 ? (double)bytes / secs : (double)bytes;
 }
 
-static const char *verify_word(const struct copy_target *t, bool verify)
+static const char *verify_word(const struct engine_target *t, bool verify)
 {
     if (atomic_load(&t->failed))
         return "FAILED";
@@ -48,7 +48,7 @@ static void endpoint_text(FILE *f, const char *role, const struct job_endpoint *
 }
 
 /* The drives' SMART health: the source before and after, each target before. */
-static void health_text(const struct clone_job *job, FILE *f)
+static void health_text(const struct job *job, FILE *f)
 {
     char line[400];
     if (job->source.has_health) {
@@ -120,12 +120,12 @@ void report_damaged_json(const struct fs_owner_list *l, struct json_writer *w)
     jw_array_end(w);
 }
 
-void report_write_text(const struct clone_job *job, const char *version, FILE *f)
+void report_write_text(const struct job *job, const char *version, FILE *f)
 {
     char t0[64], t1[64], done[32], rate[32];
     iso_time(job->started, t0, sizeof(t0));
     iso_time(job->ended, t1, sizeof(t1));
-    const struct copy_job *e = &job->engine;
+    const struct engine_task *e = &job->engine;
     uint64_t copied = map_bytes(&job->map, MAP_FINISHED);
     units_format_bytes(copied, done, sizeof(done));
     units_format_bytes((uint64_t)avg_rate(job), rate, sizeof(rate));
@@ -165,7 +165,7 @@ void report_write_text(const struct clone_job *job, const char *version, FILE *f
         if ((job->hash_mask & (1u << a)) && e->digests[a][0])
             fprintf(f, "%-8s %s  (source stream)\n", hash_name((enum hash_alg)a), e->digests[a]);
     for (size_t i = 0; i < job->ntargets; i++) {
-        const struct copy_target *t = &job->ctargets[i];
+        const struct engine_target *t = &job->ctargets[i];
         fprintf(f, "target %s: %s", t->dev.path, verify_word(t, job->verify));
         if (t->verified == VERIFY_EQUAL)
             fprintf(f, " (%s %s)", hash_name(e->verify_alg), t->verify_hex);
@@ -224,9 +224,9 @@ static void endpoint_json(struct json_writer *w, const char *key, const struct j
     jw_object_end(w);
 }
 
-void report_write_json(const struct clone_job *job, const char *version, FILE *f)
+void report_write_json(const struct job *job, const char *version, FILE *f)
 {
-    const struct copy_job *e = &job->engine;
+    const struct engine_task *e = &job->engine;
     char t0[64], t1[64];
     iso_time(job->started, t0, sizeof(t0));
     iso_time(job->ended, t1, sizeof(t1));
@@ -275,7 +275,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_string(&w, "verify_algorithm", job->verify ? hash_name(e->verify_alg) : NULL);
     jw_array_begin(&w, "targets");
     for (size_t i = 0; i < job->ntargets; i++) {
-        const struct copy_target *t = &job->ctargets[i];
+        const struct engine_target *t = &job->ctargets[i];
         jw_object_begin(&w, NULL);
         endpoint_json(&w, "identity", &job->targets[i]);
         jw_string(&w, "result", verify_word(t, job->verify));
@@ -319,7 +319,7 @@ void report_write_json(const struct clone_job *job, const char *version, FILE *f
     jw_finish(&w);
 }
 
-int report_save_json(const struct clone_job *job, const char *version, const char *path, struct cb_error *err)
+int report_save_json(const struct job *job, const char *version, const char *path, struct cb_error *err)
 {
     /* A fresh temp renamed over the report: a link planted under either name
      * is replaced, never written through. */

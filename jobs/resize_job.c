@@ -49,7 +49,7 @@ struct resize_state {
 
 /* The in-memory view of the image holding [0, VIEW_HEAD) and the start of
  * every partition of l (none yet: NULL). */
-static int open_view(struct clone_job *job, struct resize_state *st, const struct layout *l, struct cb_error *err)
+static int open_view(struct job *job, struct resize_state *st, const struct layout *l, struct cb_error *err)
 {
     struct img_range r[LAYOUT_MAX_PARTS + 1];
     size_t n = 0;
@@ -78,19 +78,19 @@ static bool boot_critical(const struct layout_part *p)
 /* Whether partition p of the source drive can be believed about what it
  * uses: not when it is in use on this machine, or was left in the middle of
  * changes (fs_used_trusted). When not, why says so and mounted which. */
-static bool untrusted(const struct clone_job *job, const struct layout_part *p, bool *mounted, char *why,
+static bool untrusted(const struct job *job, const struct layout_part *p, bool *mounted, char *why,
                       size_t len)
 {
-    *mounted = clone_job_source_mounted_rw(job, p->start, p->size, why, len);
+    *mounted = job_source_mounted_rw(job, p->start, p->size, why, len);
     return *mounted || fs_used_trusted(job->src.path, p->start, p->size, p->fstype, why, len) == 0;
 }
 
-/* A filesystem that cannot be believed is copied whole (clone_job's
+/* A filesystem that cannot be believed is copied whole (job's
  * build_domain) and its size is not changed on what it says it uses: ext
  * does not shrink (it still grows: e2fsck replays its journal on the target
  * first), NTFS keeps its size (ntfsresize would act on the unreplayed
  * volume). */
-static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
+static void distrust(struct job *job, struct resize_state *st, size_t i)
 {
     struct layout_part *p = &st->layout.parts[i];
     const struct fs_ops *fs = fs_ops_find(p->fstype);
@@ -107,7 +107,7 @@ static void distrust(struct clone_job *job, struct resize_state *st, size_t i)
                  mounted && !fs->grow_later ? "unmount it" : fs->remedy);
     p->fit = fs->untrusted_fit;
     if (fs->grow_later)
-        clone_job_note(job, "partition #%d (%s) keeps its size on the target: %s (%s)", p->number, p->fstype, why,
+        job_note(job, "partition #%d (%s) keeps its size on the target: %s (%s)", p->number, p->fstype, why,
                        fs->grow_later);
 }
 
@@ -135,7 +135,7 @@ static void explain_refusal(struct resize_state *st, uint64_t tsize, enum layout
 }
 
 /* What the image's used map holds of partition p, in bytes. */
-static uint64_t image_used(const struct clone_job *job, const struct layout_part *p)
+static uint64_t image_used(const struct job *job, const struct layout_part *p)
 {
     uint64_t used = 0, at = p->start, end = p->start + p->size, q, n;
     for (; at < end && map_find(&job->domain, at, "+", &q, &n) && q < end; at = q + n)
@@ -147,7 +147,7 @@ static uint64_t image_used(const struct clone_job *job, const struct layout_part
  * an image, whose view holds only the FAT's first MiB, from the image's used
  * map: its boot area, FATs and clusters in use, with the room
  * fat_resize_limits leaves). A FAT that cannot be read keeps its size. */
-static void fat_limits(const struct clone_job *job, struct resize_state *st, size_t i, const struct io_dev *src)
+static void fat_limits(const struct job *job, struct resize_state *st, size_t i, const struct io_dev *src)
 {
     struct layout_part *p = &st->layout.parts[i];
     uint64_t least;
@@ -164,7 +164,7 @@ static void fat_limits(const struct clone_job *job, struct resize_state *st, siz
 }
 
 /* What each partition holds and how it may change size. */
-static void classify(struct clone_job *job, struct resize_state *st)
+static void classify(struct job *job, struct resize_state *st)
 {
     struct layout *l = &st->layout;
     const struct io_dev *src = job->image ? &st->view : &job->src;
@@ -209,7 +209,7 @@ static bool plain_disk(const struct layout *l)
 
 /* Each target's own plan, from the classified source layout; the scratch
  * steps become this job's scratch files. */
-static int plan_targets(struct clone_job *job, struct resize_state *st, enum layout_resize how,
+static int plan_targets(struct job *job, struct resize_state *st, enum layout_resize how,
                         struct cb_error *err)
 {
     uint64_t sizes[JOB_MAX_TARGETS];
@@ -231,7 +231,7 @@ static int plan_targets(struct clone_job *job, struct resize_state *st, enum lay
 
 /* A FAT planned larger than its type addresses grows only that far: said
  * before the job starts. */
-static void note_fat_limits(struct clone_job *job, const struct resize_state *st, size_t t)
+static void note_fat_limits(struct job *job, const struct resize_state *st, size_t t)
 {
     for (size_t k = 0; k < st->layout.nparts; k++) {
         const struct layout_part *p = &st->plan.targets[t].l.parts[k];
@@ -240,13 +240,13 @@ static void note_fat_limits(struct clone_job *job, const struct resize_state *st
         char a[32], b[32];
         units_format_bytes(p->new_size, a, sizeof(a));
         units_format_bytes(st->fat_max[k] > p->size ? st->fat_max[k] : p->size, b, sizeof(b));
-        clone_job_note(job, "partition #%d (vfat) gets %s on %s, but its FAT type with its cluster size addresses "
+        job_note(job, "partition #%d (vfat) gets %s on %s, but its FAT type with its cluster size addresses "
                        "at most %s: the filesystem grows to that and the rest of the partition stays unused",
                        p->number, a, job->ctargets[t].dev.path, b);
     }
 }
 
-int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err)
+int resize_job_prepare(struct job *job, enum layout_resize how, struct cb_error *err)
 {
     if (job->ops->makes_image || job->ntargets == 0)
         return 0;
@@ -273,7 +273,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     if (iso9660_volume(job->image ? &st->view : &job->src, &iso_bytes, iso_label, sizeof(iso_label)) > 0) {
         /* A hybrid ISO's tables describe a disc image: sticks get it byte for byte
          * (not even the GPT backup moves), as dd, Rufus' DD mode and Etcher do. */
-        clone_job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition tables are copied as they are",
+        job_note(job, "%s holds an ISO 9660 volume ('%s'): its partition tables are copied as they are",
                        job->src.path, iso_label);
         job->table_as_is = true;
         goto none;
@@ -288,7 +288,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     if (job->image && (rc = open_view(job, st, &st->layout, err)) != 0)
         goto none;
     if (!plain_disk(&st->layout)) {
-        clone_job_note(job, "the partition table of %s overlaps itself or its own sector 0: copied as it is",
+        job_note(job, "the partition table of %s overlaps itself or its own sector 0: copied as it is",
                        job->src.path);
         goto none;
     }
@@ -311,7 +311,7 @@ int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_
     for (size_t t = 0; t < st->plan.ntargets; t++) {
         char plan[1024];
         resize_job_describe_target(job, t, plan, sizeof(plan));
-        clone_job_note(job, "%s", plan);
+        job_note(job, "%s", plan);
         note_fat_limits(job, st, t);
     }
     return 0;
@@ -321,7 +321,7 @@ none:
     return rc;
 }
 
-int resize_job_domain(struct clone_job *job, struct cb_error *err)
+int resize_job_domain(struct job *job, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
     if (!job->used_only && map_init(&job->domain, job->src.size, MAP_NONTRIED))
@@ -344,28 +344,28 @@ int resize_job_domain(struct clone_job *job, struct cb_error *err)
 /* One engine run outside the job's main copy: copy, then verify (unless the
  * operator said --no-verify: then neither the scratch file nor the targets
  * are read back, as in the main copy). */
-static int run_engine(struct clone_job *job, struct io_dev *src, struct copy_target *t, size_t n,
+static int run_engine(struct job *job, struct io_dev *src, struct engine_target *t, size_t n,
                       const struct block_map *domain, char *digest, struct cb_error *err)
 {
     struct block_map map;
     if (map_init(&map, src->size, MAP_NONTRIED))
         return cb_error_set(err, -ENOMEM, "out of memory");
-    struct copy_job e = {
-        .source = src == &job->src ? clone_job_source(job) : copy_source_dev(src), .targets = t, .ntargets = n, .map = &map, .domain = domain,
+    struct engine_task e = {
+        .source = src == &job->src ? job_source(job) : engine_source_dev(src), .targets = t, .ntargets = n, .map = &map, .domain = domain,
         .hash_mask = 1u << job->engine.verify_alg, .verify_alg = job->engine.verify_alg,
         .retries = job->retries, .fill = job->fill[0] ? job->fill : NULL, .progress = &job->progress,
     };
-    int rc = copy_run(&e, err);
+    int rc = engine_run(&e, err);
     if (!rc && e.cancelled)
         rc = cb_error_set(err, -ECANCELED, "cancelled by the operator");
     if (!rc && map_bytes(&map, MAP_BAD))
-        clone_job_note(job, "%llu unreadable bytes of %s were written as zeros to %s",
+        job_note(job, "%llu unreadable bytes of %s were written as zeros to %s",
                        (unsigned long long)map_bytes(&map, MAP_BAD), src->path, t[0].dev.path);
     if (!rc && job->verify)
-        rc = copy_verify(&e, err);
+        rc = engine_verify(&e, err);
     if (!rc)
         snprintf(digest, HASH_MAX_HEX, "%s", e.digests[e.verify_alg]);
-    copy_job_release(&e);
+    engine_release(&e);
     map_free(&map);
     return rc;
 }
@@ -377,7 +377,7 @@ static const char *scratch_dir(void)
 }
 
 /* Copy the used blocks of partition p into a sparse file, shrink it there. */
-static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct cb_error *err)
+static int shrink_in_scratch(struct job *job, struct scratch *sc, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
     const struct layout_part *p = &st->layout.parts[sc->part];
@@ -415,7 +415,7 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
                             "was written", scratch_dir(), p->number, strerror(-made));
     }
     cb_test_pause("CLONEBAY_TEST_PAUSE_SCRATCH");       /* tests look at the modes here */
-    struct copy_target t = { 0 };
+    struct engine_target t = { 0 };
     rc = io_open_target(sc->path, false, &t.dev, err);
     close(made);
     if (!rc && ftruncate(t.dev.fd, (off_t)p->size) != 0)
@@ -447,7 +447,7 @@ static int shrink_in_scratch(struct clone_job *job, struct scratch *sc, struct c
     return rc;
 }
 
-int resize_job_before(struct clone_job *job, struct cb_error *err)
+int resize_job_before(struct job *job, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
     for (size_t i = 0; st && i < st->nscratch; i++) {
@@ -462,7 +462,7 @@ int resize_job_before(struct clone_job *job, struct cb_error *err)
 }
 
 /* The shrunk filesystem's used blocks, from its scratch file to every target. */
-static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_error *err)
+static int copy_scratch(struct job *job, struct scratch *sc, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
     const struct layout_part *p = &st->layout.parts[sc->part];
@@ -480,13 +480,13 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     /* One read of the scratch file for every target, each at its own place. */
     struct io_extent ext[JOB_MAX_TARGETS];
     struct io_remap remap[JOB_MAX_TARGETS];
-    struct copy_target live[JOB_MAX_TARGETS];
+    struct engine_target live[JOB_MAX_TARGETS];
     size_t n = 0, idx[JOB_MAX_TARGETS];
     for (size_t i = 0; !rc && i < job->ntargets; i++)
         if (!atomic_load(&job->ctargets[i].failed)) {
             ext[n] = (struct io_extent){ .src = 0, .len = sc->size, .dst = st->plan.targets[i].l.parts[sc->part].new_start };
             remap[n] = (struct io_remap){ .ext = &ext[n], .n = 1 };
-            live[n] = (struct copy_target){ .dev = job->ctargets[i].dev };
+            live[n] = (struct engine_target){ .dev = job->ctargets[i].dev };
             live[n].dev.remap = &remap[n];
             idx[n++] = i;
         }
@@ -496,10 +496,10 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
         if (atomic_load(&live[k].failed) || live[k].verified > VERIFY_EQUAL)
             atomic_store(&job->ctargets[idx[k]].failed, 1);
     if (!rc && fs_ops_find(p->fstype)->resize_marks_dirty)
-        clone_job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "
+        job_note(job, "partition #%d (ntfs): ntfsresize marked it for a check, so Windows runs chkdsk once "
                        "at its first start", p->number);
     if (!rc)
-        clone_job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
+        job_note(job, "partition #%d (%s) shrunk to %llu bytes in a scratch file (%s), its used "
                        "blocks copied%s: %s %s", p->number, p->fstype,
                        (unsigned long long)sc->size, fs_ops_find(p->fstype)->resizer,
                        job->verify ? " and verified" : " (--no-verify: not read back)", hash_name(job->engine.verify_alg), sc->digest);
@@ -508,12 +508,12 @@ static int copy_scratch(struct clone_job *job, struct scratch *sc, struct cb_err
     return rc;
 }
 
-int resize_job_after(struct clone_job *job, struct cb_error *err)
+int resize_job_after(struct job *job, struct cb_error *err)
 {
     struct resize_state *st = job->resize;
     int rc = 0;
     for (size_t i = 0; !rc && i < job->ntargets; i++) {
-        struct copy_target *t = &job->ctargets[i];
+        struct engine_target *t = &job->ctargets[i];
         t->dev.remap = NULL;
         if (!atomic_load(&t->failed))
             rc = layout_write(&st->plan.targets[i].l, &t->dev, err);
@@ -523,14 +523,14 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
     for (size_t k = 0; !rc && k < st->nscratch; k++)
         rc = copy_scratch(job, &st->scratch[k], err);
     for (size_t i = 0; !rc && i < job->ntargets; i++) {
-        struct copy_target *t = &job->ctargets[i];
+        struct engine_target *t = &job->ctargets[i];
         const struct layout *l = &st->plan.targets[i].l;
         if (atomic_load(&t->failed))
             continue;
         char nodes[LAYOUT_MAX_PARTS][64], note[300];
         rc = layout_kernel_sync(l, &t->dev, nodes, note, sizeof(note));
         if (note[0])
-            clone_job_note(job, "%s", note);
+            job_note(job, "%s", note);
         if (rc)
             rc = cb_error_set(err, rc, "the new partitions of %s could not be made known to the kernel: %s (is one "
                               "of its old partitions still open?)", t->dev.path, strerror(-rc));
@@ -555,7 +555,7 @@ int resize_job_after(struct clone_job *job, struct cb_error *err)
     return rc;
 }
 
-void resize_job_free(struct clone_job *job)
+void resize_job_free(struct job *job)
 {
     struct resize_state *st = job->resize;
     if (!st)
@@ -570,7 +570,7 @@ void resize_job_free(struct clone_job *job)
     job->resize = NULL;
 }
 
-void resize_job_describe_target(const struct clone_job *job, size_t t, char *buf, size_t len)
+void resize_job_describe_target(const struct job *job, size_t t, char *buf, size_t len)
 {
     const struct resize_state *st = job->resize;
     const struct layout *l = &st->plan.targets[t].l;

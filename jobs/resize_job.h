@@ -20,18 +20,18 @@
 
 /* Decide and plan. 0 when there is nothing to resize (job->resize stays NULL)
  * or a plan was made; -errno with err when a target cannot take the layout. */
-int resize_job_prepare(struct clone_job *job, enum layout_resize how, struct cb_error *err);
+int resize_job_prepare(struct job *job, enum layout_resize how, struct cb_error *err);
 /* The domain (what the engine copies): the plan's extents, intersected with
  * the used blocks when job->used_only. 0 or -errno. */
-int resize_job_domain(struct clone_job *job, struct cb_error *err);
+int resize_job_domain(struct job *job, struct cb_error *err);
 /* Shrink filesystems in scratch files; no target is written. 0 or -errno. */
-int resize_job_before(struct clone_job *job, struct cb_error *err);
+int resize_job_before(struct job *job, struct cb_error *err);
 /* After the copy was verified: table, kernel, scratch copies, growing. */
-int resize_job_after(struct clone_job *job, struct cb_error *err);
-void resize_job_free(struct clone_job *job);
+int resize_job_after(struct job *job, struct cb_error *err);
+void resize_job_free(struct job *job);
 /* Target t's plan, for reports: "target /dev/sdc: partitions fitted to N bytes
  * (gpt): #1 vfat 100.0 MiB; #2 ext4 1.0 GiB -> 1.5 GiB;" ("target ...: " only
  * when the job has several). */
-void resize_job_describe_target(const struct clone_job *job, size_t t, char *buf, size_t len);
+void resize_job_describe_target(const struct job *job, size_t t, char *buf, size_t len);
 
 #endif

@@ -27,8 +27,8 @@ int cli_netboot(int argc, char **argv);
 /* Run a prepared (and confirmed) copy job with a progress line, print its
  * report (and save the JSON one to report_path), say a failure; the exit
  * code. The caller frees the job. */
-struct clone_job;
-int cli_run_job(struct clone_job *job, const char *report_path);
+struct job;
+int cli_run_job(struct job *job, const char *report_path);
 
 /* "clonebay: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

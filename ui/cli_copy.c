@@ -2,7 +2,7 @@
  * `clonebay clone SRC DST...`, `clonebay image SRC FILE`, `clonebay restore FILE DST...`.
  * One parser, one confirmation, one progress line and report for all three. */
 #include "common/units.h"
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/image_job.h"
 #include "jobs/report.h"
 #include "ui/cli.h"
@@ -99,7 +99,7 @@ static void usage(enum job_kind kind, FILE *f)
           "3 finished with unreadable sectors.\n", f);
 }
 
-static bool confirm(const struct clone_job *job)
+static bool confirm(const struct job *job)
 {
     char health[400];
     fprintf(stderr, "About to %s %s (%s %s) onto:\n", job->kind == JOB_RESTORE ? "restore" : "copy",
@@ -133,7 +133,7 @@ static bool confirm(const struct clone_job *job)
 }
 
 /* Wait for the job, redrawing the progress line on a terminal. */
-static void watch(struct clone_job *job, int efd)
+static void watch(struct job *job, int efd)
 {
     bool tty = isatty(STDERR_FILENO);
     while (!atomic_load(&job->run_finished)) {
@@ -197,7 +197,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     static const char *const only[] = {
         [JOB_CLONE] = "HnmrytfRMZh", [JOB_IMAGE] = "HnmrytfRlswFoMh", [JOB_RESTORE] = "HnryZh",
     };
-    struct clone_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
+    struct job_request req = { .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     bool retries_given = false;
     const char *report_path = NULL;
     bool yes = false, hash_given = false;
@@ -258,7 +258,7 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
         case 'M':
             if (strcmp(optarg, "used") && strcmp(optarg, "raw"))
                 return cli_fail(CLI_REFUSED, "%s: --mode is raw or used, not '%s'", name, optarg);
-            req.mode = !strcmp(optarg, "used") ? MODE_USED : MODE_RAW;
+            req.mode = !strcmp(optarg, "used") ? COPY_USED : COPY_RAW;
             break;
         case 'Z':
             if (strcmp(optarg, "proportional") && strcmp(optarg, "keep"))
@@ -291,32 +291,32 @@ static int cli_copy(enum job_kind kind, int argc, char **argv)
     char *cmdline = join_args(argc, argv);
     req.cmdline = cmdline;
 
-    struct clone_job *job;
+    struct job *job;
     struct cb_error err = { 0 };
-    if (clone_job_prepare(&req, &job, &err)) {
+    if (job_prepare(&req, &job, &err)) {
         free(cmdline);
         return cli_fail(CLI_REFUSED, "refused, nothing was written: %s", err.msg);
     }
     if (!yes && kind != JOB_IMAGE) {       /* an image is a new file: nothing to overwrite */
         if (!isatty(STDIN_FILENO)) {
-            clone_job_free(job);
+            job_free(job);
             free(cmdline);
             return cli_fail(CLI_REFUSED, "refused, nothing was written: no terminal to confirm on; "
                             "pass --yes to overwrite the targets");
         }
         if (!confirm(job)) {
-            clone_job_free(job);
+            job_free(job);
             free(cmdline);
             return cli_fail(CLI_REFUSED, "not confirmed, nothing was written");
         }
     }
     int code = cli_run_job(job, report_path);
-    clone_job_free(job);
+    job_free(job);
     free(cmdline);
     return code;
 }
 
-int cli_run_job(struct clone_job *job, const char *report_path)
+int cli_run_job(struct job *job, const char *report_path)
 {
     struct cb_error err = { 0 };
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -328,7 +328,7 @@ int cli_run_job(struct clone_job *job, const char *report_path)
     sigaction(SIGTERM, &sa, NULL);
 
     pthread_t th;
-    pthread_create(&th, NULL, clone_job_thread, job);
+    pthread_create(&th, NULL, job_thread, job);
     watch(job, efd);
     pthread_join(th, NULL);
     cancel_target = NULL;

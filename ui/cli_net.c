@@ -7,7 +7,7 @@
 #include "common/units.h"
 #include "devices/dev_ident.h"
 #include "devices/dev_scan.h"
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/net_boot.h"
 #include "jobs/net_receive.h"
 #include "jobs/net_send.h"
@@ -222,9 +222,9 @@ static bool confirm_targets(const char *const *targets, size_t n, struct dev_ide
 }
 
 /* The restore, once the header is in: prepared (every refusal), run, reported. */
-static int receive_run(struct net_receive *r, struct clone_request *req, const char *report_path)
+static int receive_run(struct net_receive *r, struct job_request *req, const char *report_path)
 {
-    struct clone_job *job;
+    struct job *job;
     struct cb_error err = { 0 };
     char sender[64];
     char source[128];
@@ -232,14 +232,14 @@ static int receive_run(struct net_receive *r, struct clone_request *req, const c
     snprintf(source, sizeof(source), "udp-sender at %s", sender[0] ? sender : "(address not reported)");
     req->source = source;
     req->stream = &r->stream;
-    if (clone_job_prepare(req, &job, &err))
+    if (job_prepare(req, &job, &err))
         return cli_fail(CLI_REFUSED, "refused, nothing was written: %s", err.msg);
     const struct img_meta *m = &r->stream.meta;
-    clone_job_note(job, "received over the network from %s: an image of %s made %s by %s", source,
+    job_note(job, "received over the network from %s: an image of %s made %s by %s", source,
                    m->source_model[0] ? m->source_model : m->source_path,
                    m->created, m->tool_version);
     int code = cli_run_job(job, report_path);
-    clone_job_free(job);
+    job_free(job);
     return code;
 }
 
@@ -273,14 +273,14 @@ int cli_receive(int argc, char **argv)
     }
     static struct net_receive r;
     struct dev_ident idents[JOB_MAX_TARGETS] = { 0 };
-    struct clone_request req = {
+    struct job_request req = {
         .kind = JOB_RESTORE, .source = "the network", .targets = (const char *const *)&argv[optind],
         .ntargets = (size_t)(argc - optind), .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1,
         .target_idents = idents, .stream = &r.stream,
     };
     struct cb_error err = { 0 };
     /* What needs no image (mounted, system, read-only, busy, twice) is refused before joining. */
-    if (clone_job_preflight(&req, &err))
+    if (job_preflight(&req, &err))
         return cli_fail(CLI_REFUSED, "refused, nothing was written: %s", err.msg);
     if (!yes && !isatty(STDIN_FILENO))
         return cli_fail(CLI_REFUSED, "refused, nothing was written: no terminal to confirm on; pass --yes to "

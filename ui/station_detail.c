@@ -7,11 +7,13 @@
 #include <curses.h>
 #include <stdio.h>
 
+#define LOG_LINE_ROWS 8     /* the most rows one log line takes */
+
 /* The block map as a grid of cells, each showing the worst state inside it. */
 static void draw_map(struct qjob *j, int y, int rows, int cols)
 {
     struct block_map snap = { 0 };
-    if (!j->job || clone_job_map_snapshot(j->job, &snap) != 0 || snap.size == 0) {
+    if (!j->job || job_map_snapshot(j->job, &snap) != 0 || snap.size == 0) {
         mvaddstr(y, 2, "(no map yet)");
         map_free(&snap);
         return;
@@ -37,19 +39,18 @@ static void draw_map(struct qjob *j, int y, int rows, int cols)
 /* The newest log lines that fit in rows y..end-1, each wrapped whole, never cut. */
 static void draw_log(const struct qjob *j, int y, int end)
 {
-    enum { MAX_ROWS = 8 };
-    const char *starts[MAX_ROWS];
-    int lens[MAX_ROWS], cols = COLS - 5 > 10 ? COLS - 5 : 10;
+    const char *starts[LOG_LINE_ROWS];
+    int lens[LOG_LINE_ROWS], cols = COLS - 5 > 10 ? COLS - 5 : 10;
     int total = j->nlog < JQ_LOG_LINES ? j->nlog : JQ_LOG_LINES, first = j->nlog, need = 0;
     while (first > j->nlog - total) {
-        int r = text_wrap(j->log[(first - 1) % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
+        int r = text_wrap(j->log[(first - 1) % JQ_LOG_LINES], cols, starts, lens, LOG_LINE_ROWS);
         if (need + r > end - y)
             break;
         need += r;
         first--;
     }
     for (int i = first; i < j->nlog; i++) {
-        int r = text_wrap(j->log[i % JQ_LOG_LINES], cols, starts, lens, MAX_ROWS);
+        int r = text_wrap(j->log[i % JQ_LOG_LINES], cols, starts, lens, LOG_LINE_ROWS);
         for (int k = 0; k < r && y < end; k++)
             mvaddnstr(y++, k ? 4 : 2, starts[k], lens[k]);
     }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#define WRAP_ROWS 40        /* the most rows a wrapped message takes */
+
 void draw_color_on(const struct station *st, int pair)
 {
     if (st->color)
@@ -421,10 +423,9 @@ void station_key_bar(const struct station *st, const char *const *items)
 
 int draw_text_block(const struct station *st, const char *text, int y, int end, int indent, bool error)
 {
-    enum { MAX_ROWS = 40 };
-    const char *starts[MAX_ROWS];
-    int lens[MAX_ROWS], cols = COLS - indent - 3 > 10 ? COLS - indent - 3 : 10;
-    int rows = text_wrap(text, cols, starts, lens, MAX_ROWS);
+    const char *starts[WRAP_ROWS];
+    int lens[WRAP_ROWS], cols = COLS - indent - 3 > 10 ? COLS - indent - 3 : 10;
+    int rows = text_wrap(text, cols, starts, lens, WRAP_ROWS);
     if (rows > end - y)
         return -1;      /* whole or not at all: never cut */
     if (error)
@@ -438,10 +439,9 @@ int draw_text_block(const struct station *st, const char *text, int y, int end, 
 
 int draw_wrapped(const struct station *st, const char *text, bool error)
 {
-    enum { MAX_ROWS = 40 };
-    const char *starts[MAX_ROWS];
-    int lens[MAX_ROWS], cols = COLS > 1 ? COLS - 1 : 1;
-    int max = LINES / 2 < MAX_ROWS ? LINES / 2 : MAX_ROWS;
+    const char *starts[WRAP_ROWS];
+    int lens[WRAP_ROWS], cols = COLS > 1 ? COLS - 1 : 1;
+    int max = LINES / 2 < WRAP_ROWS ? LINES / 2 : WRAP_ROWS;
     int rows = text_wrap(text, cols, starts, lens, max);
     int y0 = LINES - 1 - rows;
     if (error)

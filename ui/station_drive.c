@@ -4,7 +4,7 @@
 #include "ui/station.h"
 #include "common/units.h"
 #include "devices/dev_health.h"
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "ui/screen.h"
 
 #include <curses.h>

@@ -210,7 +210,7 @@ static void start(struct station *st)
     }
     *o = n->opts;
     n->kept[n->nkept++] = o;
-    struct clone_request req;
+    struct job_request req;
     net_receive_job_request(&req, o);
     req.targets = targets;
     req.ntargets = n->npicked;

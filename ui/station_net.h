@@ -13,7 +13,7 @@
 #define CB_UI_STATION_NET_H
 
 #include "devices/dev_ident.h"
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/net_receive_job.h"
 #include "jobs/net_send.h"
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define BAR_ITEMS 24        /* key and label strings of one key bar, at most */
+
 #define KEY_ESC 27
 
 int screen_key_normal(int key)
@@ -79,11 +81,10 @@ void screen_help_line(const struct key_binding *b, char *buf, size_t len)
 
 void screen_key_bar(const struct station *st, const struct screen *s)
 {
-    enum { MAX_ITEMS = 24 };
-    const char *items[2 * MAX_ITEMS + 1];
-    char names[MAX_ITEMS][16];
+    const char *items[2 * BAR_ITEMS + 1];
+    char names[BAR_ITEMS][16];
     size_t n = 0;
-    for (const struct key_binding *b = s->keys; b && b->key && n < MAX_ITEMS; b++) {
+    for (const struct key_binding *b = s->keys; b && b->key && n < BAR_ITEMS; b++) {
         if (!b->label)
             continue;
         items[2 * n] = screen_key_name(b->key, names[n], sizeof(names[n]));

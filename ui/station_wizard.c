@@ -177,7 +177,7 @@ static const char *map_name(const struct station *st, struct wizard *w)
 
 /* The request the wizard stands for; false (w->error says why) when a marked
  * drive is gone. targets and paths are the caller's storage. */
-static bool build_request(struct station *st, struct clone_request *req, const char **targets,
+static bool build_request(struct station *st, struct job_request *req, const char **targets,
                           char (*paths)[64])
 {
     struct wizard *w = &st->wiz;
@@ -199,7 +199,7 @@ static bool build_request(struct station *st, struct clone_request *req, const c
             n++;
         }
     }
-    *req = (struct clone_request){
+    *req = (struct job_request){
         .kind = w->kind, .source = w->source, .targets = targets, .ntargets = n, .hash_mask = w->hash_mask,
         .verify = w->verify, .retries = w->retries, .level = w->level, .split = w->split,
         .mode = w->mode, .resize = w->resize,
@@ -240,7 +240,7 @@ void wizard_enter_confirm(struct station *st)
     struct wizard *w = &st->wiz;
     const char *targets[JOB_MAX_TARGETS];
     char paths[JOB_MAX_TARGETS][64];
-    struct clone_request req;
+    struct job_request req;
     wizard_retire_preview(st);
     if (!build_request(st, &req, targets, paths))
         return;
@@ -270,7 +270,7 @@ void wizard_submit(struct station *st)
     wizard_retire_preview(st);
     const char *targets[JOB_MAX_TARGETS];
     char paths[JOB_MAX_TARGETS][64];
-    struct clone_request req;
+    struct job_request req;
     if (!build_request(st, &req, targets, paths))
         return;
     req.map_path = w->keep_map ? map_name(st, w) : NULL;

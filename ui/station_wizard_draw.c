@@ -117,8 +117,8 @@ void wizard_draw(struct station *st)
         mvprintw(4, 2, "v  verify       %s", w->verify ? "yes: read every target back from the media" : "no");
         int y = 5;
         if (w->kind != JOB_RESTORE)
-            mvprintw(y++, 2, "m  mode         %s", w->mode == MODE_USED ? "used: only the blocks the filesystems use"
-                     : w->mode == MODE_RAW ? "raw: every sector" : "auto: used when every partition is understood");
+            mvprintw(y++, 2, "m  mode         %s", w->mode == COPY_USED ? "used: only the blocks the filesystems use"
+                     : w->mode == COPY_RAW ? "raw: every sector" : "auto: used when every partition is understood");
         if (w->kind != JOB_IMAGE)
             mvprintw(y++, 2, "r  resize       %s", w->resize == RESIZE_KEEP ? "keep: the table as it is"
                      : "fit: partitions fitted to each target's size");

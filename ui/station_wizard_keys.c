@@ -121,7 +121,7 @@ static void path_done(struct station *st)
 
 static void cycle_mode(struct wizard *w)
 {
-    w->mode = w->mode == MODE_AUTO ? MODE_USED : w->mode == MODE_USED ? MODE_RAW : MODE_AUTO;
+    w->mode = w->mode == COPY_AUTO ? COPY_USED : w->mode == COPY_USED ? COPY_RAW : COPY_AUTO;
 }
 
 static void cycle_retries(struct wizard *w)

@@ -21,7 +21,7 @@
 #include "devices/dev_health.h"
 #include "devices/dev_health_cache.h"
 #include "devices/dev_hidden.h"
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "jobs/job_health.h"
 
 #define FIXTURES "tests/fixtures/smart/"
@@ -266,7 +266,7 @@ static void hidden_areas(void **state)
 static void job_notes_hidden_area(void **state)
 {
     (void)state;
-    struct clone_job *job = calloc(1, sizeof(*job));
+    struct job *job = calloc(1, sizeof(*job));
     assert_non_null(job);
     struct dev_drive d = { .kind = DEV_KIND_LOOP };
     snprintf(job->source.path, sizeof(job->source.path), "/dev/sdz");

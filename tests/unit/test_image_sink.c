@@ -11,10 +11,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "clone/copy.h"
+#include "clone/engine.h"
 #include "clone/image_sink.h"
 
-#define BUDGET (IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)COPY_IMAGE_SLOTS * COPY_SLOT_SIZE)
+#define BUDGET (IMG_JOB_MEMORY - IMG_JOB_RESERVE - (size_t)ENGINE_IMAGE_SLOTS * ENGINE_SLOT_SIZE)
 
 static void every_level_and_core_count_fits(void **state)
 {

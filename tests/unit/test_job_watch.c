@@ -44,7 +44,7 @@ static void free_job(struct qjob *j)
 }
 
 /* What a writer thread does for one request that took ms milliseconds. */
-static void wrote(struct copy_target *t, uint64_t bytes, uint64_t ms)
+static void wrote(struct engine_target *t, uint64_t bytes, uint64_t ms)
 {
     atomic_fetch_add(&t->bytes_written, bytes);
     atomic_fetch_add(&t->busy_ns, ms * 1000000u);
@@ -105,7 +105,7 @@ static void stalled_target_said_and_noted(void **state)
     struct qjob *j = two_target_job();
     watch_sample(j, 3);
     /* A write to /dev/sdc went out 5 s ago and has not come back. */
-    atomic_store(&j->job->ctargets[1].busy_since_ns, copy_now_ns() - 5000000000ull);
+    atomic_store(&j->job->ctargets[1].busy_since_ns, engine_now_ns() - 5000000000ull);
     pause_ms(20);
     watch_sample(j, 3);
     assert_true(j->watch.t[1].stalled_since != 0);
@@ -119,7 +119,7 @@ static void stalled_target_said_and_noted(void **state)
     /* Under the threshold: nothing said. */
     struct qjob *k = two_target_job();
     watch_sample(k, 30);
-    atomic_store(&k->job->ctargets[1].busy_since_ns, copy_now_ns() - 5000000000ull);
+    atomic_store(&k->job->ctargets[1].busy_since_ns, engine_now_ns() - 5000000000ull);
     watch_sample(k, 30);
     assert_int_equal(k->watch.t[1].stalled_since, 0);
     free_job(k);

@@ -75,7 +75,7 @@ static int submit(struct job_queue *q, const char *src, const char *dst, uint64_
     snprintf(s, sizeof(s), "%s/%s", dir, src);
     snprintf(d, sizeof(d), "%s/%s", dir, dst);
     const char *targets[] = { d };
-    struct clone_request req = { .kind = JOB_CLONE, .source = s, .targets = targets, .ntargets = 1,
+    struct job_request req = { .kind = JOB_CLONE, .source = s, .targets = targets, .ntargets = 1,
                                  .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1,
                                  .max_read_rate = rate };
     struct cb_error err = { 0 };
@@ -253,7 +253,7 @@ static void withdrawn_refusal_is_logged(void **state)
     struct cb_error err = { 0 };
     assert_int_equal(jq_init(&q, reports, 0, &err), 0);
     const char *targets[] = { dst };
-    struct clone_request req = { .kind = JOB_RESTORE, .source = src, .targets = targets, .ntargets = 1,
+    struct job_request req = { .kind = JOB_RESTORE, .source = src, .targets = targets, .ntargets = 1,
                                  .hash_mask = 1u << HASH_SHA256, .verify = true, .retries = 1 };
     int id = jq_submit(&q, &req, &err);
     assert_true(id > 0);

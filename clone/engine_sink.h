@@ -1,13 +1,13 @@
 /* copy_sink: what the engine writes to, behind one set of operations.
  *
- * A drive or a file (clone/copy_sink.c): each piece written where it lies on
+ * A drive or a file (clone/engine_sink.c): each piece written where it lies on
  * the source, known zeros as BLKZEROOUT on drives and as holes in new files.
  * A compressed image (clone/image_sink.h): pieces in any order, frames out in
  * disk order. The engine, the walk and the verification never ask which:
- * they put, checkpoint, finish and read back. struct copy_target is a sink
+ * they put, checkpoint, finish and read back. struct engine_target is a sink
  * with the engine's counters for it (bytes, busy time, failure, verdict). */
-#ifndef CB_COPY_SINK_H
-#define CB_COPY_SINK_H
+#ifndef CB_ENGINE_SINK_H
+#define CB_ENGINE_SINK_H
 
 #include "clone/hash.h"
 #include "clone/io.h"
@@ -20,7 +20,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-struct copy_target;
+struct engine_target;
 
 /* What a sink gives back, read as the disk it holds. */
 struct sink_reader {
@@ -28,25 +28,25 @@ struct sink_reader {
     void (*close)(struct sink_reader *r);     /* and frees r */
 };
 
-struct copy_sink_ops {
+struct engine_sink_ops {
     /* Write [off, off+len) of the disk; known_zeros: buf holds zeros the
      * source was not read for. Bytes written, or -errno. */
-    ssize_t (*put)(struct copy_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros);
+    ssize_t (*put)(struct engine_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros);
     /* What was put is on the media (before a map calls it finished). 0 or -errno. */
-    int (*checkpoint)(struct copy_target *t);
+    int (*checkpoint)(struct engine_target *t);
     /* The copy is over; complete: every piece was put. 0 or -errno (why). */
-    int (*finish)(struct copy_target *t, bool complete, char *why, size_t why_len);
+    int (*finish)(struct engine_target *t, bool complete, char *why, size_t why_len);
     /* Read back what was written: sealed, as any reader will find it on the
      * media (verification); else as it stands during the copy (the digests
      * of what came after a gap). 0 or -errno with err. */
-    int (*open_reader)(struct copy_target *t, bool sealed, struct sink_reader **out, struct cb_error *err);
+    int (*open_reader)(struct engine_target *t, bool sealed, struct sink_reader **out, struct cb_error *err);
     /* It compresses: its pace is its compressors' (never left behind as a
      * slow drive), and they need most of the job's memory. */
     bool compresses;
 };
 
 /* A drive or a file (t->dev), the default of a target without sink_ops. */
-extern const struct copy_sink_ops copy_sink_dev_ops;
+extern const struct engine_sink_ops engine_sink_dev_ops;
 
 /* What reading a target back found. */
 enum verify_result {
@@ -57,9 +57,9 @@ enum verify_result {
     VERIFY_CANCELLED,
 };
 
-struct copy_target {
+struct engine_target {
     struct io_dev dev;              /* opened by the caller, O_EXCL; for an image, dev.path names it */
-    const struct copy_sink_ops *sink_ops;   /* NULL: a drive or a file (dev); else what writes it */
+    const struct engine_sink_ops *sink_ops;   /* NULL: a drive or a file (dev); else what writes it */
     void *sink;                     /* that sink's own state (a struct image_sink) */
     bool sparse;                    /* a new file: all-zero buffers are left as holes */
     bool no_zeroout;                /* writer: BLKZEROOUT refused once, write zeros instead */
@@ -83,21 +83,21 @@ struct copy_target {
                                      * to it that no longer reads); read after join */
     uint64_t sync_error_off;        /* where */
     uint64_t error_off;             /* where it failed */
-    /* Verification (filled by copy_verify). */
+    /* Verification (filled by engine_verify). */
     enum verify_result verified;
     char verify_hex[HASH_MAX_HEX];
     uint64_t diff_from, diff_to;    /* first differing range when VERIFY_DIFFERS */
     char verify_msg[256];
 };
 
-/* What writes target t (clone/copy_sink.h). */
-static inline const struct copy_sink_ops *copy_target_ops(const struct copy_target *t)
+/* What writes target t (clone/engine_sink.h). */
+static inline const struct engine_sink_ops *engine_target_ops(const struct engine_target *t)
 {
-    return t->sink_ops ? t->sink_ops : &copy_sink_dev_ops;
+    return t->sink_ops ? t->sink_ops : &engine_sink_dev_ops;
 }
 
 /* The clock of busy_since_ns (CLOCK_MONOTONIC), for whoever compares with it. */
-static inline uint64_t copy_now_ns(void)
+static inline uint64_t engine_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -105,13 +105,13 @@ static inline uint64_t copy_now_ns(void)
 }
 
 /* The target's own thread, around each request it makes of the drive. */
-static inline void copy_target_begin(struct copy_target *t)
+static inline void engine_target_begin(struct engine_target *t)
 {
-    atomic_store(&t->busy_since_ns, copy_now_ns());
+    atomic_store(&t->busy_since_ns, engine_now_ns());
 }
-static inline void copy_target_end(struct copy_target *t, _Atomic uint64_t *counter, uint64_t bytes)
+static inline void engine_target_end(struct engine_target *t, _Atomic uint64_t *counter, uint64_t bytes)
 {
-    uint64_t since = atomic_load(&t->busy_since_ns), now = copy_now_ns();
+    uint64_t since = atomic_load(&t->busy_since_ns), now = engine_now_ns();
     atomic_fetch_add(&t->busy_ns, now > since ? now - since : 0);
     atomic_fetch_add(counter, bytes);
     atomic_store(&t->busy_since_ns, 0);

@@ -1,4 +1,4 @@
-#include "clone/copy_sink.h"
+#include "clone/engine_sink.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ static ssize_t write_sparse(struct io_dev *d, const unsigned char *buf, size_t l
     return (ssize_t)len;
 }
 
-static ssize_t dev_put(struct copy_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros)
+static ssize_t dev_put(struct engine_target *t, const void *buf, size_t len, uint64_t off, bool known_zeros)
 {
     if (t->sparse)      /* a new file: a hole reads as zeros */
         return known_zeros ? (ssize_t)len : write_sparse(&t->dev, buf, len, off);
@@ -43,12 +43,12 @@ static ssize_t dev_put(struct copy_target *t, const void *buf, size_t len, uint6
     return io_pwrite(&t->dev, buf, len, off);
 }
 
-static int dev_checkpoint(struct copy_target *t)
+static int dev_checkpoint(struct engine_target *t)
 {
     return io_sync(&t->dev);
 }
 
-static int dev_finish(struct copy_target *t, bool complete, char *why, size_t why_len)
+static int dev_finish(struct engine_target *t, bool complete, char *why, size_t why_len)
 {
     (void)complete, (void)why, (void)why_len;
     return io_flush(&t->dev);
@@ -71,7 +71,7 @@ static void dev_close(struct sink_reader *r)
 }
 
 /* From the media (direct I/O), where the writer wrote (its remap). */
-static int dev_open_reader(struct copy_target *t, bool sealed, struct sink_reader **out, struct cb_error *err)
+static int dev_open_reader(struct engine_target *t, bool sealed, struct sink_reader **out, struct cb_error *err)
 {
     (void)sealed;
     struct dev_reader *d = calloc(1, sizeof(*d));
@@ -89,6 +89,6 @@ static int dev_open_reader(struct copy_target *t, bool sealed, struct sink_reade
     return 0;
 }
 
-const struct copy_sink_ops copy_sink_dev_ops = {
+const struct engine_sink_ops engine_sink_dev_ops = {
     .put = dev_put, .checkpoint = dev_checkpoint, .finish = dev_finish, .open_reader = dev_open_reader,
 };

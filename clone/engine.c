@@ -1,5 +1,5 @@
-#include "clone/copy.h"
 #include "clone/engine.h"
+#include "clone/engine_walk.h"
 
 #include "common/clock.h"
 #include "common/test_hook.h"
@@ -14,7 +14,7 @@
  * slots; a hasher per algorithm and a writer per target consume them. */
 
 /* A drive that keeps the others waiting this long is left behind (buffer_ring.h). */
-#define COPY_LAG_AFTER_MS 1000
+#define ENGINE_LAG_AFTER_MS 1000
 
 /* What a drive left behind was not given: served after the walk. */
 struct owed_piece {
@@ -29,7 +29,7 @@ struct owed_list {
 };
 
 struct engine {
-    struct copy_job *job;
+    struct engine_task *job;
     struct buffer_ring ring;
     struct hash_ctx *hashes[HASH_COUNT];
     /* Per hasher, owned by that hasher thread until it is joined: */
@@ -68,7 +68,7 @@ const char *engine_fill(const struct engine *e) { return e->job->fill; }
 int engine_retries(const struct engine *e) { return e->job->retries; }
 void engine_drain(struct engine *e) { ring_drain(&e->ring); }
 
-size_t copy_live_targets(const struct copy_job *job)
+size_t engine_live_targets(const struct engine_task *job)
 {
     size_t n = 0;
     for (size_t i = 0; i < job->ntargets; i++)
@@ -120,19 +120,19 @@ struct consumer {
 
 /* A drive's own speed (bytes of data per second inside its writes), once
  * it has written enough to say: under 3/4 of another live drive's is a slower
- * drive, not a hiccup (a stall shows as time lost instead: COPY_LAG_AFTER_MS). */
+ * drive, not a hiccup (a stall shows as time lost instead: ENGINE_LAG_AFTER_MS). */
 #define PROVED_AFTER (32ull << 20)
 static bool proved_slow(int consumer, void *arg)
 {
     struct engine *e = arg;
     size_t t = (size_t)(consumer - e->nhashers);
-    const struct copy_target *me = &e->job->targets[t];
+    const struct engine_target *me = &e->job->targets[t];
     uint64_t mb = atomic_load(&me->data_bytes), mns = atomic_load(&me->data_ns);
     if (mb < PROVED_AFTER || !mns)
         return false;
     for (size_t o = 0; o < e->job->ntargets; o++) {
-        const struct copy_target *other = &e->job->targets[o];
-        if (o == t || copy_target_ops(other)->compresses || atomic_load(&other->failed))
+        const struct engine_target *other = &e->job->targets[o];
+        if (o == t || engine_target_ops(other)->compresses || atomic_load(&other->failed))
             continue;
         uint64_t ob = atomic_load(&other->data_bytes), ons = atomic_load(&other->data_ns);
         /* mine/mns < 3/4 * ob/ons, in floating point: the products overflow */
@@ -157,7 +157,7 @@ static void on_skip(struct ring_slot *slot, int consumer, void *arg)
             struct owed_piece *v = realloc(o->v, cap * sizeof(*v));
             if (!v) {
                 /* No room to remember it: that drive cannot be complete. */
-                struct copy_target *t = &e->job->targets[consumer - e->nhashers];
+                struct engine_target *t = &e->job->targets[consumer - e->nhashers];
                 t->sync_error = -ENOMEM;    /* error and error_off are the writer's until it is joined */
                 t->sync_error_off = slot->off;
                 atomic_store(&t->failed, 1);
@@ -174,21 +174,21 @@ static void on_skip(struct ring_slot *slot, int consumer, void *arg)
 static void *writer_main(void *arg)
 {
     struct consumer *c = arg;
-    struct copy_job *job = c->e->job;
-    struct copy_target *t = &job->targets[c->target];
+    struct engine_task *job = c->e->job;
+    struct engine_target *t = &job->targets[c->target];
     struct ring_slot *s;
     while ((s = ring_next(&c->e->ring, c->index))) {
         bool mine = s->kind != SLOT_OWED || s->only == c->index;
         if (mine && !atomic_load(&t->failed)) {
             bool known = s->kind == SLOT_ZERO || (s->kind == SLOT_OWED && s->owed_kind == SLOT_ZERO);
-            copy_target_begin(t);
-            uint64_t t0 = known ? 0 : copy_now_ns();
-            ssize_t w = copy_target_ops(t)->put(t, s->buf, s->len, s->off, known);
+            engine_target_begin(t);
+            uint64_t t0 = known ? 0 : engine_now_ns();
+            ssize_t w = engine_target_ops(t)->put(t, s->buf, s->len, s->off, known);
             if (!known && w > 0) {
-                atomic_fetch_add(&t->data_ns, copy_now_ns() - t0);
+                atomic_fetch_add(&t->data_ns, engine_now_ns() - t0);
                 atomic_fetch_add(&t->data_bytes, (uint64_t)w);
             }
-            copy_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
+            engine_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (w < 0) {
                 t->error = (int)w;
                 t->error_off = s->off;
@@ -203,9 +203,9 @@ static void *writer_main(void *arg)
 
 static void add_checkpoint(struct engine *e, uint64_t stream_pos, uint64_t disk_off, struct hash_ctx *h)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     pthread_mutex_lock(&e->cp_mu);
-    struct copy_checkpoint *n = realloc(job->checkpoints, (job->ncheckpoints + 1) * sizeof(*n));
+    struct engine_checkpoint *n = realloc(job->checkpoints, (job->ncheckpoints + 1) * sizeof(*n));
     if (n) {
         job->checkpoints = n;
         n[job->ncheckpoints].stream_pos = stream_pos;
@@ -225,25 +225,25 @@ static void hash_feed(struct engine *e, enum hash_alg alg, const void *buf, size
     e->cp_stream += len;
     if (e->cp_stream >= e->cp_next_mark) {
         add_checkpoint(e, e->cp_stream, off + len, e->hashes[alg]);
-        e->cp_next_mark = e->cp_stream + COPY_CHECKPOINT_EVERY;
+        e->cp_next_mark = e->cp_stream + ENGINE_CHECKPOINT_EVERY;
     }
 }
 
 /* Out of the stream's order: remember what this piece was (verify_alg's hasher only). */
 static void add_record(struct engine *e, const struct ring_slot *s)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     if (!e->record_hash && !(e->record_hash = hash_new(HASH_SHA256)))
         return;
     if (job->nrecords == e->records_cap) {
         size_t cap = e->records_cap ? e->records_cap * 2 : 1024;
-        struct copy_record *n = realloc(job->records, cap * sizeof(*n));
+        struct engine_record *n = realloc(job->records, cap * sizeof(*n));
         if (!n)
             return;     /* out of memory: that piece goes unchecked, the rest still is */
         job->records = n;
         e->records_cap = cap;
     }
-    struct copy_record *r = &job->records[job->nrecords];
+    struct engine_record *r = &job->records[job->nrecords];
     unsigned char md[HASH_MAX_RAW];
     hash_update(e->record_hash, s->buf, s->len);
     if (hash_final_raw(e->record_hash, md) != 32)
@@ -256,7 +256,7 @@ static void add_record(struct engine *e, const struct ring_slot *s)
 
 static int cmp_record(const void *a, const void *b)
 {
-    const struct copy_record *x = a, *y = b;
+    const struct engine_record *x = a, *y = b;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
@@ -291,8 +291,8 @@ static void *hasher_main(void *arg)
 
 int engine_read(struct engine *e, void *buf, size_t len, uint64_t off)
 {
-    struct copy_job *job = e->job;
-    int rc = copy_source_read(&job->source, buf, len, off, job->source_msg, sizeof(job->source_msg));
+    struct engine_task *job = e->job;
+    int rc = engine_source_read(&job->source, buf, len, off, job->source_msg, sizeof(job->source_msg));
     if (rc < 0)
         job->source_lost = true;
     return rc;
@@ -304,7 +304,7 @@ bool engine_stop(struct engine *e, int *rc)
         e->job->cancelled = true;
         return true;
     }
-    if (copy_live_targets(e->job) == 0) {
+    if (engine_live_targets(e->job) == 0) {
         *rc = -EIO;
         return true;
     }
@@ -312,11 +312,11 @@ bool engine_stop(struct engine *e, int *rc)
 }
 
 /* fdatasync every live target; one that cannot is dropped like a failed write. */
-static void sync_targets(struct copy_job *job)
+static void sync_targets(struct engine_task *job)
 {
     for (size_t t = 0; t < job->ntargets; t++) {
-        struct copy_target *tg = &job->targets[t];
-        int f = atomic_load(&tg->failed) ? 0 : copy_target_ops(tg)->checkpoint(tg);
+        struct engine_target *tg = &job->targets[t];
+        int f = atomic_load(&tg->failed) ? 0 : engine_target_ops(tg)->checkpoint(tg);
         if (f) {
             tg->sync_error = f;     /* error and error_off are the writer's until it is joined */
             tg->sync_error_off = job->map->size;
@@ -337,13 +337,13 @@ static void subtract_owed(struct engine *e, struct block_map *m)
 
 int engine_serve_owed(struct engine *e)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     ring_drain(&e->ring);
     ring_stop_lagging(&e->ring);        /* from here on everyone is waited for */
     int rc = 0;
     for (size_t t = 0; t < job->ntargets && !rc; t++) {
         struct owed_list *o = &e->owed[t];
-        struct copy_target *tg = &job->targets[t];
+        struct engine_target *tg = &job->targets[t];
         for (size_t i = 0; i < o->n && !rc && !atomic_load(&tg->failed); i++) {
             for (uint64_t off = o->v[i].off, end = off + o->v[i].len; off < end && !rc;) {
                 if (engine_stop(e, &rc))
@@ -381,7 +381,7 @@ int engine_serve_owed(struct engine *e)
  * before it), and only then is the snapshot saved. */
 static void save_map_snapshot(struct engine *e)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     if (!job->map_path)
         return;
     struct block_map snap = { 0 };
@@ -464,10 +464,10 @@ void engine_publish(struct engine *e, struct ring_slot *s, uint64_t off, size_t 
 }
 
 /* Read [off, off+len) of the source (a drive, a file or an image). */
-static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t off)
+static bool source_reread(struct engine_task *job, void *buf, size_t len, uint64_t off)
 {
     char why[256];
-    return !job->source.ops->read_once && copy_source_read(&job->source, buf, len, off, why, sizeof(why)) == 0;
+    return !job->source.ops->read_once && engine_source_read(&job->source, buf, len, off, why, sizeof(why)) == 0;
 }
 
 /* What an earlier run finished was never read in this one: the target's
@@ -476,7 +476,7 @@ static bool source_reread(struct copy_job *job, void *buf, size_t len, uint64_t 
  * verification compares the target against the source. */
 static void overlay_prior(struct engine *e, unsigned char *buf, size_t len, uint64_t off)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     uint64_t p, n, end = off + len;
     for (uint64_t at = off; e->prior.size && at < end && map_find(&e->prior, at, "+", &p, &n) && p < end;
          at = p + n) {
@@ -496,7 +496,7 @@ static void overlay_prior(struct engine *e, unsigned char *buf, size_t len, uint
  * earlier run finished is hashed from the source (overlay_prior). */
 static int hash_tail(struct engine *e, struct cb_error *err)
 {
-    struct copy_job *job = e->job;
+    struct engine_task *job = e->job;
     uint64_t from = job->map->size;
     bool any = false;
     for (int a = 0; a < HASH_COUNT; a++)
@@ -511,14 +511,14 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     job->hashed_in_stream = any ? from : 0;
     if (!any || from >= job->map->size)
         return 0;
-    struct copy_target *t = NULL;
+    struct engine_target *t = NULL;
     for (size_t i = 0; i < job->ntargets && !t; i++)
         if (!atomic_load(&job->targets[i].failed))
             t = &job->targets[i];
     if (!t)
         return cb_error_set(err, -EIO, "no target left to read the image back from");
     struct sink_reader *rd;
-    int rc = copy_target_ops(t)->open_reader(t, false, &rd, err);
+    int rc = engine_target_ops(t)->open_reader(t, false, &rd, err);
     if (rc)
         return rc;
     snprintf(job->hash_tail_from, sizeof(job->hash_tail_from), "%s", t->dev.path);
@@ -527,7 +527,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     atomic_store(&p->bytes_total, job->map->size - from);
     atomic_store(&p->bytes_done, 0);
     progress_notify(p);
-    unsigned char *buf = io_alloc(COPY_SLOT_SIZE);
+    unsigned char *buf = io_alloc(ENGINE_SLOT_SIZE);
     rc = buf ? 0 : -ENOMEM;
     uint64_t stop = job->domain ? 0 : job->map->size;  /* end of the domain region being hashed */
     bool zero = false;                                  /* that region is known zeros */
@@ -544,7 +544,7 @@ static int hash_tail(struct engine *e, struct cb_error *err)
             stop = dp + dl;
             zero = map_state_at(job->domain, dp) == MAP_ZERO;
         }
-        uint64_t end = (off / COPY_SLOT_SIZE + 1) * COPY_SLOT_SIZE;
+        uint64_t end = (off / ENGINE_SLOT_SIZE + 1) * ENGINE_SLOT_SIZE;
         if (end > stop)
             end = stop;
         size_t len = (size_t)(end - off);
@@ -570,11 +570,11 @@ static int hash_tail(struct engine *e, struct cb_error *err)
     return rc;
 }
 
-static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *err)
+static int engine_init(struct engine *e, struct engine_task *job, struct cb_error *err)
 {
     memset(e, 0, sizeof(*e));
     e->job = job;
-    e->cp_next_mark = COPY_CHECKPOINT_EVERY;
+    e->cp_next_mark = ENGINE_CHECKPOINT_EVERY;
     progress_clock_start(&e->clock);
     e->last_save = e->clock.start;
     pthread_mutex_init(&e->cp_mu, NULL);
@@ -586,11 +586,11 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
             return cb_error_set(err, -ENOMEM, "cannot set up %s hashing", hash_name((enum hash_alg)a));
         nconsumers++;
     }
-    size_t slots = COPY_SLOTS;
+    size_t slots = ENGINE_SLOTS;
     for (size_t t = 0; t < job->ntargets; t++)
-        if (copy_target_ops(&job->targets[t])->compresses)
-            slots = COPY_IMAGE_SLOTS;
-    if (ring_init(&e->ring, slots, COPY_SLOT_SIZE, nconsumers))
+        if (engine_target_ops(&job->targets[t])->compresses)
+            slots = ENGINE_IMAGE_SLOTS;
+    if (ring_init(&e->ring, slots, ENGINE_SLOT_SIZE, nconsumers))
         return cb_error_set(err, -ENOMEM, "out of memory for the copy buffers");
     e->ring.on_release = on_release;
     e->ring.on_skip = on_skip;
@@ -604,10 +604,10 @@ static int engine_init(struct engine *e, struct copy_job *job, struct cb_error *
      * others. Not from a stream: what goes by is not read again. */
     size_t drives = 0;
     for (size_t t = 0; t < job->ntargets && !job->source.ops->read_once; t++)
-        drives += !copy_target_ops(&job->targets[t])->compresses;
+        drives += !engine_target_ops(&job->targets[t])->compresses;
     for (size_t t = 0; t < job->ntargets && drives >= 2; t++)
-        e->ring.may_lag[e->nhashers + (int)t] = !copy_target_ops(&job->targets[t])->compresses;
-    e->ring.lag_after_ms = drives >= 2 ? COPY_LAG_AFTER_MS : 0;
+        e->ring.may_lag[e->nhashers + (int)t] = !engine_target_ops(&job->targets[t])->compresses;
+    e->ring.lag_after_ms = drives >= 2 ? ENGINE_LAG_AFTER_MS : 0;
     return 0;
 }
 
@@ -625,7 +625,7 @@ static void engine_fini(struct engine *e)
     ring_destroy(&e->ring);
 }
 
-int copy_run(struct copy_job *job, struct cb_error *err)
+int engine_run(struct engine_task *job, struct cb_error *err)
 {
     struct engine e;
     struct consumer cons[HASH_COUNT + 64];
@@ -645,7 +645,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         return cb_error_set(err, -ENOMEM, "out of memory");
     }
     if (job->nvouched) {
-        struct copy_record *r = realloc(job->records, (job->nrecords + job->nvouched) * sizeof(*r));
+        struct engine_record *r = realloc(job->records, (job->nrecords + job->nvouched) * sizeof(*r));
         if (!r) {
             engine_fini(&e);
             return cb_error_set(err, -ENOMEM, "out of memory");
@@ -674,13 +674,13 @@ int copy_run(struct copy_job *job, struct cb_error *err)
         pthread_join(threads[i], NULL);
     /* Targets must hold the data before anyone trusts the map. */
     for (size_t t = 0; t < job->ntargets; t++) {
-        struct copy_target *tg = &job->targets[t];
+        struct engine_target *tg = &job->targets[t];
         if (tg->sync_error && !tg->error) {
             tg->error = tg->sync_error;
             tg->error_off = tg->sync_error_off;
         }
         int f = atomic_load(&tg->failed) ? 0
-              : copy_target_ops(tg)->finish(tg, !rc && !job->cancelled, tg->verify_msg, sizeof(tg->verify_msg));
+              : engine_target_ops(tg)->finish(tg, !rc && !job->cancelled, tg->verify_msg, sizeof(tg->verify_msg));
         if (f) {
             tg->error = f;
             tg->error_off = job->map->size;
@@ -702,7 +702,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
     subtract_owed(&e, job->map);        /* a cancelled job: what a slow drive was owed is not done */
     if (job->map_path)
         map_save(job->map, job->map_path, job->map_cmdline, NULL);
-    if (rc == -EIO && copy_live_targets(job) == 0)
+    if (rc == -EIO && engine_live_targets(job) == 0)
         cb_error_set(err, rc, "every target failed; nothing more can be written");
     else if (rc && !err->msg[0])
         cb_error_set(err, rc, "%s", job->source_msg[0] ? job->source_msg : strerror(-rc));
@@ -710,7 +710,7 @@ int copy_run(struct copy_job *job, struct cb_error *err)
     return rc;
 }
 
-void copy_job_release(struct copy_job *job)
+void engine_release(struct engine_task *job)
 {
     free(job->records);
     job->records = NULL;

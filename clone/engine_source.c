@@ -1,4 +1,4 @@
-#include "clone/copy_source.h"
+#include "clone/engine_source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,11 +20,11 @@ static int dev_read(void *ctx, void *buf, size_t len, uint64_t off, char *why, s
     return 1;
 }
 
-static const struct copy_source_ops dev_ops = { .read = dev_read };
+static const struct engine_source_ops dev_ops = { .read = dev_read };
 
-struct copy_source copy_source_dev(struct io_dev *dev)
+struct engine_source engine_source_dev(struct io_dev *dev)
 {
-    return (struct copy_source){ .ops = &dev_ops, .ctx = dev, .dev = dev };
+    return (struct engine_source){ .ops = &dev_ops, .ctx = dev, .dev = dev };
 }
 
 int copy_source_image_rc(int rc, const char *msg, char *why, size_t why_len)

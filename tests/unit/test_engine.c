@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clone/copy.h"
+#include "clone/engine.h"
 
 #define MIB (1u << 20)
 #define DISK (16 * MIB)
@@ -107,7 +107,7 @@ static void zero_regions(void **state)
 
     struct cb_error err = { 0 };
     struct io_dev src;
-    struct copy_target t[2] = { 0 };
+    struct engine_target t[2] = { 0 };
     assert_int_equal(io_open_source(src_path, &src, &err), 0);
     assert_int_equal(io_open_target(old_path, false, &t[0].dev, &err), 0);
     assert_int_equal(io_open_target(new_path, true, &t[1].dev, &err), 0);
@@ -117,16 +117,16 @@ static void zero_regions(void **state)
     assert_int_equal(map_init(&map, DISK, MAP_NONTRIED), 0);
     domain_of_three(&domain);
     struct copy_progress progress = { .event_fd = -1 };
-    struct copy_job job = {
-        .source = copy_source_dev(&src), .targets = t, .ntargets = 2, .map = &map, .domain = &domain,
+    struct engine_task job = {
+        .source = engine_source_dev(&src), .targets = t, .ntargets = 2, .map = &map, .domain = &domain,
         .hash_mask = 1u << HASH_SHA256, .verify_alg = HASH_SHA256, .progress = &progress,
     };
-    assert_int_equal(copy_run(&job, &err), 0);
+    assert_int_equal(engine_run(&job, &err), 0);
     char want[HASH_MAX_HEX];
     expected_digest(want);
     assert_string_equal(job.digests[HASH_SHA256], want);
     assert_int_equal(map_bytes(&map, MAP_FINISHED), 10 * MIB);
-    assert_int_equal(copy_verify(&job, &err), 0);
+    assert_int_equal(engine_verify(&job, &err), 0);
     assert_int_equal(t[0].verified, VERIFY_EQUAL);
     assert_int_equal(t[1].verified, VERIFY_EQUAL);
 
@@ -149,11 +149,11 @@ static void zero_regions(void **state)
     assert_int_equal(pwrite(fd, &one, 1, 5 * MIB + 123), 1);
     assert_int_equal(fsync(fd), 0);
     close(fd);
-    assert_int_not_equal(copy_verify(&job, &err), 0);
+    assert_int_not_equal(engine_verify(&job, &err), 0);
     assert_int_equal(t[0].verified, VERIFY_DIFFERS);
     assert_int_equal(t[1].verified, VERIFY_EQUAL);
 
-    copy_job_release(&job);
+    engine_release(&job);
     map_free(&map);
     map_free(&domain);
     io_close(&t[0].dev);

@@ -1,4 +1,4 @@
-#include "jobs/clone_job.h"
+#include "jobs/job_run.h"
 #include "clone/gpt_fix.h"
 #include "clone/image_sink.h"
 #include "clone/image_stream.h"
@@ -18,38 +18,38 @@
 #include <string.h>
 #include <unistd.h>
 
-int clone_job_prepare(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+int job_prepare(const struct job_request *req, struct job **out, struct cb_error *err)
 {
-    struct clone_request named = job_named_request(req);
-    struct clone_job *job;
+    struct job_request named = job_named_request(req);
+    struct job *job;
     int rc = job_alloc(&named, &job, err);
     if (!rc && (rc = job_prepare_open(job, req, err)) != 0) {
-        clone_job_free(job);
+        job_free(job);
         job = NULL;
     }
     *out = job;
     return rc;
 }
-int clone_job_preflight(const struct clone_request *req, struct cb_error *err)
+int job_preflight(const struct job_request *req, struct cb_error *err)
 {
-    struct clone_request named = job_named_request(req);
-    struct clone_job *job;
+    struct job_request named = job_named_request(req);
+    struct job *job;
     int rc = job_alloc(&named, &job, err);
     if (rc)
         return rc;
     rc = job_prepare_check(job, &named, err);
-    clone_job_free(job);
+    job_free(job);
     return rc;
 }
-int clone_job_new_deferred(const struct clone_request *req, struct clone_job **out, struct cb_error *err)
+int job_new_deferred(const struct job_request *req, struct job **out, struct cb_error *err)
 {
-    struct clone_request named = job_named_request(req);
+    struct job_request named = job_named_request(req);
     int rc = job_alloc(&named, out, err);
     if (!rc)
         (*out)->deferred = req;
     return rc;
 }
-static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
+static void finish(struct job *job, enum job_outcome o, const char *msg)
 {
     job->outcome = o;
     snprintf(job->outcome_msg, sizeof(job->outcome_msg), "%s", msg ? msg : "");
@@ -57,11 +57,11 @@ static void finish(struct clone_job *job, enum job_outcome o, const char *msg)
     progress_set_phase(&job->progress, PHASE_FINISHED);
     progress_notify(&job->progress);
 }
-static enum job_outcome run_copy(struct clone_job *job);
+static enum job_outcome run_copy(struct job *job);
 
 /* Right before the first write: every target drive is still the one that
  * was checked (a queued job's drives were confirmed long ago). */
-static int recheck_targets(const struct clone_job *job, struct cb_error *err)
+static int recheck_targets(const struct job *job, struct cb_error *err)
 {
     struct sysfs_ctx ctx;
     sysfs_init(&ctx, NULL);
@@ -72,11 +72,11 @@ static int recheck_targets(const struct clone_job *job, struct cb_error *err)
     }
     return 0;
 }
-enum job_outcome clone_job_run(struct clone_job *job)
+enum job_outcome job_run(struct job *job)
 {
-    struct copy_job *e = &job->engine;
+    struct engine_task *e = &job->engine;
     job->started = time(NULL);
-    e->source = clone_job_source(job);
+    e->source = job_source(job);
     e->targets = job->ctargets;
     e->ntargets = job->ntargets;
     e->map = &job->map;
@@ -112,11 +112,11 @@ enum job_outcome clone_job_run(struct clone_job *job)
         image_job_finish(job);
     return job->outcome ? job->outcome : o;
 }
-void *clone_job_thread(void *arg)
+void *job_thread(void *arg)
 {
-    struct clone_job *job = arg;
+    struct job *job = arg;
     struct cb_error err = { 0 };
-    struct clone_request joined = job->deferred ? *job->deferred : (struct clone_request){ 0 };
+    struct job_request joined = job->deferred ? *job->deferred : (struct job_request){ 0 };
     if (job->deferred)
         cb_test_pause("CLONEBAY_TEST_PAUSE_PREPARE");   /* tests press keys while a queued job prepares */
     if (joined.join && joined.join->open(job, &joined, &err) != 0)
@@ -125,7 +125,7 @@ void *clone_job_thread(void *arg)
         finish(job, OUTCOME_REFUSED, err.msg);
     else if (atomic_load(&job->progress.cancel))
         finish(job, OUTCOME_CANCELLED, "cancelled while it was being prepared; nothing was written");
-    else if (clone_job_run(job) != OUTCOME_REFUSED)
+    else if (job_run(job) != OUTCOME_REFUSED)
         job_health_after(job);
     if (joined.join)
         joined.join->close(job, &joined);
@@ -134,9 +134,9 @@ void *clone_job_thread(void *arg)
     return NULL;
 }
 /* The copy engine's part of a job: copy, verify, GPT fix-up. */
-static enum job_outcome run_copy(struct clone_job *job)
+static enum job_outcome run_copy(struct job *job)
 {
-    struct copy_job *e = &job->engine;
+    struct engine_task *e = &job->engine;
 
     struct cb_error err = { 0 };
     double t0 = cb_seconds();
@@ -145,7 +145,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         finish(job, rc == -ECANCELED ? OUTCOME_CANCELLED : OUTCOME_FAILED, err.msg);
         return job->outcome;
     }
-    rc = copy_run(e, &err);
+    rc = engine_run(e, &err);
     job->copy_seconds = cb_seconds() - t0;
     if (e->cancelled) {
         finish(job, OUTCOME_CANCELLED, "cancelled by the operator; the map shows what was copied");
@@ -160,7 +160,7 @@ static enum job_outcome run_copy(struct clone_job *job)
     if (job->verify) {
         cb_test_pause("CLONEBAY_TEST_PAUSE_BEFORE_VERIFY");     /* tests change a target here */
         t0 = cb_seconds();
-        rc = copy_verify(e, &err);
+        rc = engine_verify(e, &err);
         job->verify_seconds = cb_seconds() - t0;
         if (rc) {
             if (atomic_load(&job->progress.cancel))
@@ -194,30 +194,30 @@ static enum job_outcome run_copy(struct clone_job *job)
         return job->outcome;
     }
     for (size_t i = 0; i < job->ntargets && !job->resize && !job->table_as_is; i++) {
-        struct copy_target *t = &job->ctargets[i];
+        struct engine_target *t = &job->ctargets[i];
         if (atomic_load(&t->failed) || !t->dev.is_block || t->dev.size <= job->src.size)
             continue;
         int g = gpt_relocate_backup(&t->dev, &err);
         if (g == 1)
             job->gpt_moved[i] = true;
         else if (g < 0)
-            clone_job_note(job, "%s", err.msg);
+            job_note(job, "%s", err.msg);
     }
-    size_t failed = job->ntargets - copy_live_targets(e);
+    size_t failed = job->ntargets - engine_live_targets(e);
     char msg[512] = "";
     if (failed)
         snprintf(msg, sizeof(msg), "%zu of %zu targets failed", failed, job->ntargets);
     char a[32];
     if (e->resumed_from_source) {
         units_format_bytes(e->resumed_from_source, a, sizeof(a));
-        clone_job_note(job, "resumed: the %s an earlier run had copied were read again from the source for the "
+        job_note(job, "resumed: the %s an earlier run had copied were read again from the source for the "
                        "hashes, so verification checks them on the targets", a);
     }
     /* What the source no longer gives cannot be vouched for: never VERIFIED. */
     bool unvouched = e->resumed_unvouched > 0;
     if (unvouched) {
         units_format_bytes(e->resumed_unvouched, a, sizeof(a));
-        clone_job_note(job, "resumed: %s an earlier run had copied could not be read again from the source; the "
+        job_note(job, "resumed: %s an earlier run had copied could not be read again from the source; the "
                        "targets hold them as written then, but they are not verified", a);
         if (!msg[0])
             snprintf(msg, sizeof(msg), "%s from the earlier run could not be checked against the source", a);
@@ -231,7 +231,7 @@ static enum job_outcome run_copy(struct clone_job *job)
         finish(job, job->verify && !unvouched ? OUTCOME_VERIFIED : OUTCOME_COPIED, msg);
     return job->outcome;
 }
-void clone_job_free(struct clone_job *job)
+void job_free(struct job *job)
 {
     if (!job)
         return;
@@ -249,7 +249,7 @@ void clone_job_free(struct clone_job *job)
     map_free(&job->image_domain);
     fs_owners_free(&job->damaged);
     pthread_mutex_destroy(&job->map_mu);
-    copy_job_release(&job->engine);
+    engine_release(&job->engine);
     if (job->image) {
         image_close(job->image);
         free(job->image);
