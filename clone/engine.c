@@ -1,6 +1,7 @@
 #include "clone/engine.h"
 #include "clone/engine_walk.h"
 
+#include "common/array_free.h"
 #include "common/clock.h"
 #include "common/test_hook.h"
 #include <errno.h>
@@ -712,10 +713,6 @@ int engine_run(struct engine_task *job, struct cb_error *err)
 
 void engine_release(struct engine_task *job)
 {
-    free(job->records);
-    job->records = NULL;
-    job->nrecords = 0;
-    free(job->checkpoints);
-    job->checkpoints = NULL;
-    job->ncheckpoints = 0;
+    array_free(&job->records, &job->nrecords);
+    array_free(&job->checkpoints, &job->ncheckpoints);
 }

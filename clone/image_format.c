@@ -1,5 +1,7 @@
 #include "clone/image_format.h"
 
+#include "common/array_free.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,12 +10,8 @@
 
 void img_meta_free(struct img_meta *m)
 {
-    free(m->bad);
-    m->bad = NULL;
-    m->nbad = 0;
-    free(m->used);
-    m->used = NULL;
-    m->nused = 0;
+    array_free(&m->bad, &m->nbad);
+    array_free(&m->used, &m->nused);
 }
 
 int img_range_push(struct img_range **v, size_t *n, struct img_range r)

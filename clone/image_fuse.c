@@ -286,18 +286,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 }
 
 static const struct fuse_operations ops = {
-    .init = op_init,
-    .getattr = op_getattr,
-    .readdir = op_readdir,
-    .mkdir = op_mkdir,
-    .rmdir = op_rmdir,
-    .open = op_open,
-    .read = op_read,
-    .release = op_release,
-    .create = op_create,
-    .unlink = op_unlink,
-    .truncate = op_truncate,
-    .rename = op_rename,
+    .init = op_init, .getattr = op_getattr, .readdir = op_readdir, .mkdir = op_mkdir, .rmdir = op_rmdir,
+    .open = op_open, .read = op_read, .release = op_release, .create = op_create, .unlink = op_unlink,
+    .truncate = op_truncate, .rename = op_rename,
 };
 
 static void tell(int fd, const char *msg)

@@ -101,6 +101,17 @@ static uint64_t max_skip(const struct engine *e)
     return m < RESCUE_CLUSTER ? RESCUE_CLUSTER : m - m % RESCUE_CLUSTER;
 }
 
+/* Read [off, end) into a slot and publish it when it reads whole: 0; 1 when
+ * it does not (nothing published: a bad area); -errno when the source is gone. */
+static int read_and_publish(struct engine *e, uint64_t off, uint64_t end)
+{
+    struct ring_slot *s = engine_slot(e);
+    int r = engine_read(e, s->buf, (size_t)(end - off), off);
+    if (r == 0)
+        engine_publish(e, s, off, (size_t)(end - off), SLOT_DATA);
+    return r;
+}
+
 /* A large read failed in [off, end): go cluster by cluster. Returns where to go on. */
 static int clusters(struct engine *e, uint64_t off, uint64_t end, uint64_t region_end, bool skipping,
                     uint64_t *skip, uint64_t *next)
@@ -109,12 +120,10 @@ static int clusters(struct engine *e, uint64_t off, uint64_t end, uint64_t regio
         uint64_t cend = (c / RESCUE_CLUSTER + 1) * RESCUE_CLUSTER;
         if (cend > end)
             cend = end;
-        struct ring_slot *s = engine_slot(e);
-        int r = engine_read(e, s->buf, (size_t)(cend - c), c);
+        int r = read_and_publish(e, c, cend);
         if (r < 0)
             return r;
         if (r == 0) {
-            engine_publish(e, s, c, (size_t)(cend - c), SLOT_DATA);
             *skip = 0;
             c = cend;
             continue;
@@ -154,12 +163,10 @@ static int copy_pass(struct engine *e, int pass, bool skipping)
             uint64_t end = (off / engine_chunk(e) + 1) * engine_chunk(e);
             if (end > region_end)
                 end = region_end;
-            struct ring_slot *s = engine_slot(e);
-            int r = engine_read(e, s->buf, (size_t)(end - off), off);
+            int r = read_and_publish(e, off, end);
             if (r < 0)
                 return r;
             if (r == 0) {
-                engine_publish(e, s, off, (size_t)(end - off), SLOT_DATA);
                 skip = 0;
                 off = end;
             } else {

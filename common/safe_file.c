@@ -1,4 +1,5 @@
 #include "common/safe_file.h"
+#include "common/cb_error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,4 +152,16 @@ const char *safe_file_odd_kind(const char *path)
     if (S_ISDIR(st.st_mode))
         return "a folder";
     return "not a plain file";
+}
+
+int safe_file_write_report(const char *path, void (*write)(FILE *f, const void *obj, const char *version),
+                           const void *obj, const char *version, struct cb_error *err)
+{
+    char tmp[4200];
+    FILE *f = safe_file_ftemp(path, 0644, tmp, sizeof(tmp));
+    if (!f)
+        return cb_error_set(err, -errno, "cannot write report %s: %s", path, strerror(errno));
+    write(f, obj, version);
+    int rc = safe_file_freplace(f, tmp, path);
+    return rc ? cb_error_set(err, rc, "cannot write report %s: %s", path, strerror(-rc)) : 0;
 }

@@ -41,6 +41,13 @@ FILE *safe_file_ftemp(const char *path, mode_t mode, char *tmp, size_t len);
  * removed. 0 or -errno. */
 int safe_file_freplace(FILE *f, const char *tmp, const char *path);
 
+/* A report written whole by write(f, obj, version) into a fresh temp file
+ * renamed over path: a link planted under either name is replaced, never
+ * written through. 0, or -errno with err naming path. */
+struct cb_error;
+int safe_file_write_report(const char *path, void (*write)(FILE *f, const void *obj, const char *version),
+                           const void *obj, const char *version, struct cb_error *err);
+
 /* A scratch file no other user can reach: a new folder parent/clonebay-what-
  * XXXXXX made 0700 (mkdtemp), and in it what-XXXXXX made 0600 (mkstemp).
  * dir and path get their names. Descriptor or -errno. */

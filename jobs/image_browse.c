@@ -41,48 +41,6 @@ static int room_for_one(void *v, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-/* A folder opened for listing, *out and *n emptied; NULL with err filled. */
-static DIR *open_folder(const char *dir, void *out, size_t *n, struct cb_error *err)
-{
-    *(void **)out = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        cb_error_set(err, -errno, "cannot read the folder %s: %s", dir, strerror(errno));
-    return d;
-}
-
-int browse_find_images(const char *dir, char (**out)[BROWSE_NAME_MAX], size_t *n, struct cb_error *err)
-{
-    DIR *d = open_folder(dir, out, n, err);
-    if (!d)
-        return err->code;
-    struct dirent *de;
-    size_t cap = 0;
-    int rc = 0;
-    while ((de = readdir(d))) {
-        char name[BROWSE_NAME_MAX];
-        if (snprintf(name, sizeof(name), "%s", de->d_name) >= (int)sizeof(name))
-            continue;
-        if (ends_with(name, ".zst.000"))
-            name[strlen(name) - 4] = '\0';      /* the split image, by the name it is opened under */
-        else if (!ends_with(name, ".zst") && !ends_with(name, ".img"))
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (room_for_one(out, &cap, *n, sizeof(**out))) {
-            rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
-            break;
-        }
-        memcpy((*out)[(*n)++], name, sizeof(name));
-    }
-    closedir(d);
-    if (*n)
-        qsort(*out, *n, sizeof(**out), by_name);
-    return rc;
-}
-
 static int entry_order(const void *a, const void *b)
 {
     const struct browse_entry *x = a, *y = b;
@@ -96,37 +54,72 @@ static enum browse_kind kind_of(mode_t m)
     return S_ISDIR(m) ? BROWSE_DIR : S_ISREG(m) ? BROWSE_FILE : S_ISLNK(m) ? BROWSE_LINK : BROWSE_OTHER;
 }
 
-int browse_list(const char *dir, struct browse_entry **out, size_t *n, struct cb_error *err)
+/* Every entry of dir (but . and ..) that keep() takes, into the array *out
+ * of esize-byte elements (n of them), sorted by order: keep fills the
+ * element it is given and says 1 (kept) or 0. 0, or -errno with err. */
+static int list_folder(const char *dir, void *out, size_t *n, size_t esize,
+                       int (*keep)(int dfd, const char *name, void *elem), int (*order)(const void *, const void *),
+                       struct cb_error *err)
 {
-    DIR *d = open_folder(dir, out, n, err);
+    void **v = out;
+    *v = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
     if (!d)
-        return err->code;
+        return cb_error_set(err, -errno, "cannot read the folder %s: %s", dir, strerror(errno));
     struct dirent *de;
     size_t cap = 0;
     int rc = 0;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (room_for_one(out, &cap, *n, sizeof(**out))) {
+        if (room_for_one(out, &cap, *n, esize)) {
             rc = cb_error_set(err, -ENOMEM, "out of memory listing %s", dir);
             break;
         }
-        struct browse_entry *e = &(*out)[*n];
-        struct stat st;
-        snprintf(e->name, sizeof(e->name), "%s", de->d_name);
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            e->kind = BROWSE_OTHER;     /* listed: the copy will say why it cannot be read */
-            e->size = 0;
-        } else {
-            e->kind = kind_of(st.st_mode);
-            e->size = (uint64_t)st.st_size;
-        }
-        (*n)++;
+        *n += (size_t)keep(dirfd(d), de->d_name, (char *)*v + *n * esize);
     }
     closedir(d);
     if (*n)
-        qsort(*out, *n, sizeof(**out), entry_order);
+        qsort(*v, *n, esize, order);
     return rc;
+}
+
+/* An image file, by the name it is opened under (FILE.zst for its parts FILE.zst.000...). */
+static int keep_image(int dfd, const char *entry, void *elem)
+{
+    char *name = elem;
+    if (snprintf(name, BROWSE_NAME_MAX, "%s", entry) >= BROWSE_NAME_MAX)
+        return 0;
+    if (ends_with(name, ".zst.000"))
+        name[strlen(name) - 4] = '\0';
+    else if (!ends_with(name, ".zst") && !ends_with(name, ".img"))
+        return 0;
+    struct stat st;
+    return fstatat(dfd, entry, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+int browse_find_images(const char *dir, char (**out)[BROWSE_NAME_MAX], size_t *n, struct cb_error *err)
+{
+    return list_folder(dir, out, n, sizeof(**out), keep_image, by_name, err);
+}
+
+/* Every entry, listed: one that cannot be looked at is OTHER (the copy will
+ * say why it cannot be read). */
+static int keep_entry(int dfd, const char *name, void *elem)
+{
+    struct browse_entry *e = elem;
+    struct stat st;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    bool seen = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    e->kind = seen ? kind_of(st.st_mode) : BROWSE_OTHER;
+    e->size = seen ? (uint64_t)st.st_size : 0;
+    return 1;
+}
+
+int browse_list(const char *dir, struct browse_entry **out, size_t *n, struct cb_error *err)
+{
+    return list_folder(dir, out, n, sizeof(**out), keep_entry, entry_order, err);
 }
 
 void browse_dest_folder(const char *store, const char *image, char *out, size_t len)

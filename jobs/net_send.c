@@ -251,8 +251,9 @@ void net_send_report_text(const struct net_send *s, const char *version, FILE *f
     fprintf(f, "outcome  %s (%d of %d receivers finished)\n", verdict(s), net_send_finished(s), s->nrx);
 }
 
-static void report_json(const struct net_send *s, const char *version, FILE *f)
+static void report_json(FILE *f, const void *obj, const char *version)
 {
+    const struct net_send *s = obj;
     struct json_writer w;
     jw_init(&w, f);
     jw_object_begin(&w, NULL);
@@ -296,11 +297,5 @@ static void report_json(const struct net_send *s, const char *version, FILE *f)
 
 int net_send_report_json(const struct net_send *s, const char *version, const char *path, struct cb_error *err)
 {
-    char tmp[4200];
-    FILE *f = safe_file_ftemp(path, 0644, tmp, sizeof(tmp));
-    if (!f)
-        return cb_error_set(err, -errno, "cannot write report %s: %s", path, strerror(errno));
-    report_json(s, version, f);
-    int rc = safe_file_freplace(f, tmp, path);
-    return rc ? cb_error_set(err, rc, "cannot write report %s: %s", path, strerror(-rc)) : 0;
+    return safe_file_write_report(path, report_json, s, version, err);
 }

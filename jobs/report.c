@@ -319,17 +319,12 @@ void report_write_json(const struct job *job, const char *version, FILE *f)
     jw_finish(&w);
 }
 
+static void write_json(FILE *f, const void *job, const char *version)
+{
+    report_write_json(job, version, f);
+}
+
 int report_save_json(const struct job *job, const char *version, const char *path, struct cb_error *err)
 {
-    /* A fresh temp renamed over the report: a link planted under either name
-     * is replaced, never written through. */
-    char tmp[4200];
-    FILE *f = safe_file_ftemp(path, 0644, tmp, sizeof(tmp));
-    if (!f)
-        return cb_error_set(err, -errno, "cannot write report %s: %s", path, strerror(errno));
-    report_write_json(job, version, f);
-    int rc = safe_file_freplace(f, tmp, path);
-    if (rc)
-        return cb_error_set(err, rc, "cannot write report %s: %s", path, strerror(-rc));
-    return 0;
+    return safe_file_write_report(path, write_json, job, version, err);
 }
