@@ -6,10 +6,13 @@
 #include "devices/dev_hidden.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 /* smartctl -a on a drive with long logs says ~50 KiB; room for several times that. */
 #define SMARTCTL_OUT_MAX (512 * 1024)
@@ -243,6 +246,18 @@ bool dev_health_applies(const struct dev_drive *d, char *why, size_t len)
     return !no;
 }
 
+/* Whether the drive at path sits behind a USB bridge (its sysfs device path
+ * goes through a USB host). */
+static bool behind_usb(const char *path)
+{
+    struct stat st;
+    char link[64], real[PATH_MAX];
+    if (stat(path, &st) != 0 || !S_ISBLK(st.st_mode))
+        return false;
+    snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+    return realpath(link, real) && strstr(real, "/usb");
+}
+
 int dev_health_read_path(const char *path, int timeout_s, struct dev_health *out)
 {
     char file[256];
@@ -265,8 +280,11 @@ int dev_health_read_path(const char *path, int timeout_s, struct dev_health *out
     }
     dev_health_parse(buf, strlen(buf), out);
     free(buf);
-    /* READ NATIVE MAX is an ATA command: smartctl has just said whether the drive speaks ATA. */
-    if (!strcmp(out->protocol, "ATA")) {
+    /* READ NATIVE MAX is an ATA command: smartctl has just said whether the drive
+     * speaks ATA. Not through a USB bridge: passed through SAT it can hang the
+     * bridge (QEMU's usb-storage locked its guest's kernel for minutes): its
+     * hidden areas stay unknown. */
+    if (!strcmp(out->protocol, "ATA") && !behind_usb(path)) {
         char why[160];
         dev_hidden_read(path, out->logical_sector ? out->logical_sector : 512, timeout_s, &out->hpa_bytes,
                         &out->dco_bytes, why, sizeof(why));
