@@ -183,13 +183,12 @@ static void *writer_main(void *arg)
         if (mine && !atomic_load(&t->failed)) {
             bool known = s->kind == SLOT_ZERO || (s->kind == SLOT_OWED && s->owed_kind == SLOT_ZERO);
             engine_target_begin(t);
-            uint64_t t0 = known ? 0 : engine_now_ns();
             ssize_t w = engine_target_ops(t)->put(t, s->buf, s->len, s->off, known);
+            uint64_t took = engine_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (!known && w > 0) {
-                atomic_fetch_add(&t->data_ns, engine_now_ns() - t0);
+                atomic_fetch_add(&t->data_ns, took);
                 atomic_fetch_add(&t->data_bytes, (uint64_t)w);
             }
-            engine_target_end(t, &t->bytes_written, w > 0 ? (uint64_t)w : 0);
             if (w < 0) {
                 t->error = (int)w;
                 t->error_off = s->off;

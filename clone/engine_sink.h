@@ -109,12 +109,15 @@ static inline void engine_target_begin(struct engine_target *t)
 {
     atomic_store(&t->busy_since_ns, engine_now_ns());
 }
-static inline void engine_target_end(struct engine_target *t, _Atomic uint64_t *counter, uint64_t bytes)
+/* ... and after it: the request's time (ns), also added to busy_ns. */
+static inline uint64_t engine_target_end(struct engine_target *t, _Atomic uint64_t *counter, uint64_t bytes)
 {
     uint64_t since = atomic_load(&t->busy_since_ns), now = engine_now_ns();
-    atomic_fetch_add(&t->busy_ns, now > since ? now - since : 0);
+    uint64_t took = now > since ? now - since : 0;
+    atomic_fetch_add(&t->busy_ns, took);
     atomic_fetch_add(counter, bytes);
     atomic_store(&t->busy_since_ns, 0);
+    return took;
 }
 
 #endif

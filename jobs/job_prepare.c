@@ -441,8 +441,9 @@ static int check_endpoints(struct job *job, const struct job_request *req, bool 
     sysfs_init(&ctx, NULL);
     struct node tn[JOB_MAX_TARGETS];
     memset(sn, 0, sizeof(*sn));             /* a stream is no node at all */
-    bool remote = req->stream || req->join || http_range_is_url(req->source);     /* no node at all */
-    if (http_range_is_url(req->source) && !job->ops->reads_image)
+    bool url = http_range_is_url(req->source);
+    bool remote = req->stream || req->join || url;     /* no node at all */
+    if (url && !job->ops->reads_image)
         return cb_error_set(err, -EINVAL, "%s is a URL: only an image is read over HTTP (clonebay restore %s DST)",
                             req->source, req->source);
     int rc = remote ? 0 : stat_node(req->source, sn);
